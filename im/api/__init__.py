@@ -1,0 +1,86 @@
+"""REST transport: POST /api/<operation> with a JSON object; answers the errCode envelope."""
+import hmac
+
+from flask import Blueprint, current_app, g, jsonify, request
+from flask_login import UserMixin, current_user
+from werkzeug.exceptions import HTTPException
+
+from .. import errors
+from ..extensions import db, login_manager
+from ..operations import Caller, execute
+from ..services import auth
+
+bp = Blueprint("api", __name__, url_prefix="/api")
+
+
+class SessionUser(UserMixin):
+    """Flask-Login's user for a request: the login session behind the presented token."""
+
+    def __init__(self, caller: Caller):
+        self.caller = caller
+
+    def get_id(self):
+        return str(self.caller.session_id)
+
+
+def request_token() -> str | None:
+    """The token from the `token` header (OpenIM's) or `Authorization: Bearer`."""
+    token = request.headers.get("token")
+    if token:
+        return token
+    scheme, _, value = request.headers.get("Authorization", "").partition(" ")
+    return value.strip() if scheme.lower() == "bearer" else None
+
+
+@login_manager.request_loader
+def load_user_from_token(req):
+    token = request_token()
+    if token is None:
+        return None
+    try:
+        session = auth.resolve_token(token)
+    except errors.IMError as exc:
+        g.token_error = exc
+        return None
+    return SessionUser(Caller(session.user_id, session.id, session.platform_id))
+
+
+def admin_secret_ok() -> bool:
+    configured = current_app.config.get("IM_ADMIN_SECRET")
+    given = request.headers.get("X-IM-Admin-Secret", "")
+    return bool(configured) and hmac.compare_digest(configured.encode(), given.encode())
+
+
+@bp.post("/<name>")
+def call_operation(name: str):
+    """One route for every operation; the body is the operation's parameter object."""
+    payload = {}
+    if request.get_data(cache=True):
+        payload = request.get_json(silent=True)
+        if payload is None:
+            return envelope_response(errors.InvalidParams("body is not valid JSON"))
+    caller = current_user.caller if current_user.is_authenticated else None
+    body, status = execute(name, payload, caller, admin=admin_secret_ok(),
+                           auth_error=g.get("token_error"))
+    return jsonify(body), status
+
+
+def envelope_response(exc: errors.IMError):
+    return jsonify(exc.envelope()), exc.http_status
+
+
+@bp.app_errorhandler(HTTPException)
+def http_error(exc: HTTPException):
+    """Framework-level errors (404, 405, 413 ...) in the same envelope, never an HTML page."""
+    if exc.code == 413:
+        return envelope_response(errors.PayloadTooLarge())
+    if exc.code == 404 and not request.path.startswith("/api/"):
+        return exc
+    body = {"errCode": 1001 if exc.code < 500 else 500, "errMsg": exc.description or exc.name, "data": None}
+    return jsonify(body), exc.code
+
+
+@bp.teardown_app_request
+def _rollback_unfinished(exc):
+    if exc is not None:
+        db.session.rollback()

@@ -1,0 +1,51 @@
+"""Configuration: one place that reads IM_* and DATABASE_URL from the environment."""
+import os
+import secrets
+from pathlib import Path
+
+POLICIES = (0, 1, 4, 5)
+ASYNC_MODES = ("gevent", "eventlet", "threading")
+
+
+def _bool(value: str) -> bool:
+    return value.strip().lower() in ("1", "true", "yes", "on")
+
+
+def _secret_key(instance_path: str) -> str:
+    """SECRET_KEY from the environment, else one generated once into instance/."""
+    if os.environ.get("SECRET_KEY"):
+        return os.environ["SECRET_KEY"]
+    path = Path(instance_path) / "secret_key"
+    if not path.exists():
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_text(secrets.token_hex(32))
+        path.chmod(0o600)
+    return path.read_text().strip()
+
+
+def load_config(instance_path: str, env=None) -> dict:
+    """Build the Flask config mapping from the environment."""
+    env = os.environ if env is None else env
+    default_db = "sqlite:///" + str(Path(instance_path) / "im.sqlite3")
+    config = {
+        "SQLALCHEMY_DATABASE_URI": env.get("DATABASE_URL") or default_db,
+        "IM_ADMIN_SECRET": env.get("IM_ADMIN_SECRET") or None,
+        "IM_TOKEN_TTL": int(env.get("IM_TOKEN_TTL", 7776000)),
+        "IM_MULTI_LOGIN_POLICY": int(env.get("IM_MULTI_LOGIN_POLICY", 1)),
+        "IM_ASYNC_MODE": env.get("IM_ASYNC_MODE", "gevent"),
+        "IM_MESSAGE_QUEUE": env.get("IM_MESSAGE_QUEUE") or None,
+        "IM_SWEEP_INTERVAL": float(env.get("IM_SWEEP_INTERVAL", 1.0)),
+        "IM_NODE_TIMEOUT": float(env.get("IM_NODE_TIMEOUT", 30)),
+        "IM_EVENT_RETENTION": int(env.get("IM_EVENT_RETENTION", 10000)),
+        "IM_FRIEND_VERIFY": _bool(env.get("IM_FRIEND_VERIFY", "false")),
+        "IM_MAX_CONNECTIONS": int(env.get("IM_MAX_CONNECTIONS", 20000)),
+        # argon2 cost; tests lower it so that hundreds of sign-ups stay fast.
+        "IM_ARGON2_TIME_COST": int(env.get("IM_ARGON2_TIME_COST", 2)),
+        "IM_ARGON2_MEMORY_KIB": int(env.get("IM_ARGON2_MEMORY_KIB", 19456)),
+    }
+    if config["IM_MULTI_LOGIN_POLICY"] not in POLICIES:
+        raise ValueError(f"IM_MULTI_LOGIN_POLICY must be one of {POLICIES}")
+    if config["IM_ASYNC_MODE"] not in ASYNC_MODES:
+        raise ValueError(f"IM_ASYNC_MODE must be one of {ASYNC_MODES}")
+    config["SECRET_KEY"] = _secret_key(instance_path)
+    return config

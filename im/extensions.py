@@ -1,0 +1,14 @@
+"""Extensions created unbound; create_app binds them."""
+from flask_login import LoginManager
+from flask_socketio import SocketIO
+from flask_sqlalchemy import SQLAlchemy
+from sqlalchemy.orm import DeclarativeBase
+
+
+class Base(DeclarativeBase):
+    pass
+
+
+db = SQLAlchemy(model_class=Base)
+socketio = SocketIO()
+login_manager = LoginManager()

@@ -1,0 +1,104 @@
+"""Accounts, login and presence operations."""
+from typing import Annotated
+
+from pydantic import Field, StringConstraints
+
+from ..errors import codes_table
+from ..services import auth, events, users
+from .registry import (Caller, FaceUrl, Nickname, NoParams, Params, PlatformId, UserId, UserIdList,
+                       operation)
+
+Password = Annotated[str, StringConstraints(min_length=8, max_length=128)]
+
+
+class RegisterParams(Params):
+    user_id: UserId
+    password: Password
+    nickname: Nickname
+    face_url: FaceUrl = ""
+
+
+class LoginParams(Params):
+    user_id: UserId
+    password: Annotated[str, StringConstraints(min_length=1, max_length=128)]
+    platform_id: PlatformId
+
+
+class UserIdsParams(Params):
+    user_ids: UserIdList
+
+
+class SetSelfInfoParams(Params):
+    nickname: Nickname | None = None
+    face_url: FaceUrl | None = None
+
+
+class ForceLogoutParams(Params):
+    user_id: UserId
+    platform_id: PlatformId | None = None
+
+
+class SyncEventsParams(Params):
+    after_seq: Annotated[int, Field(ge=0)] | None = None
+    limit: Annotated[int, Field(ge=1, le=events.MAX_PAGE)] = events.MAX_PAGE
+
+
+@operation("register", RegisterParams, auth=False)
+def register(caller: Caller | None, p: RegisterParams):
+    """Create an account."""
+    return auth.register(p.user_id, p.password, p.nickname, p.face_url)
+
+
+@operation("login", LoginParams, auth=False, rest_only=True)
+def login(caller: Caller | None, p: LoginParams):
+    """Sign in on a platform; returns a token and applies the multi-terminal policy."""
+    return auth.login(p.user_id, p.password, p.platform_id)
+
+
+@operation("logout")
+def logout(caller: Caller, p: NoParams):
+    """Revoke the calling token and close its sockets."""
+    auth.logout(caller.session_id)
+    return None
+
+
+@operation("get_self_user_info")
+def get_self_user_info(caller: Caller, p: NoParams):
+    """The caller's own public info."""
+    return users.require_user(caller.user_id).public()
+
+
+@operation("get_users_info", UserIdsParams)
+def get_users_info(caller: Caller, p: UserIdsParams):
+    """Public info of users; unknown ids are left out."""
+    return users.get_users_info(p.user_ids)
+
+
+@operation("set_self_info", SetSelfInfoParams)
+def set_self_info(caller: Caller, p: SetSelfInfoParams):
+    """Change own nickname and/or face_url."""
+    return users.set_self_info(caller.user_id, p.nickname, p.face_url)
+
+
+@operation("get_users_online_status", UserIdsParams)
+def get_users_online_status(caller: Caller, p: UserIdsParams):
+    """Online status and connected platform ids of users."""
+    return users.get_users_online_status(p.user_ids)
+
+
+@operation("sync_events", SyncEventsParams)
+def sync_events(caller: Caller, p: SyncEventsParams):
+    """Events of the caller's log after a seq (offline catch-up)."""
+    return events.sync_events(caller.user_id, p.after_seq, p.limit)
+
+
+@operation("error_codes", auth=False)
+def error_codes(caller, p: NoParams):
+    """Every error code the server can answer."""
+    return codes_table()
+
+
+@operation("admin_force_logout", ForceLogoutParams, auth=False, admin=True, rest_only=True)
+def admin_force_logout(caller, p: ForceLogoutParams):
+    """Admin: kick all terminals of a user, or those on one platform."""
+    return auth.force_logout(p.user_id, p.platform_id)

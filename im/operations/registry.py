@@ -1,0 +1,105 @@
+"""Each public operation declared once: name, parameter model, service call.
+
+The REST API (POST /api/<name>), the Socket.IO event of the same name, the OpenAPI document and the
+operations table in docs/protocol.md are all derived from these declarations.
+"""
+import logging
+from dataclasses import dataclass
+from typing import Annotated, Any, Callable
+
+from pydantic import BaseModel, ConfigDict, Field, StringConstraints, ValidationError
+
+from .. import errors
+from ..extensions import db
+
+log = logging.getLogger(__name__)
+
+UserId = Annotated[str, StringConstraints(pattern=r"^[A-Za-z0-9_.\-]{1,64}$")]
+UserIdList = Annotated[list[UserId], Field(max_length=1000)]
+PlatformId = Annotated[int, Field(ge=1, le=10)]
+Nickname = Annotated[str, StringConstraints(min_length=1, max_length=64, strip_whitespace=True)]
+FaceUrl = Annotated[str, StringConstraints(max_length=1024)]
+
+
+class Params(BaseModel):
+    """Base of every parameter model: unknown fields and type coercion are refused."""
+
+    model_config = ConfigDict(extra="forbid", strict=True)
+
+
+class NoParams(Params):
+    pass
+
+
+@dataclass(frozen=True)
+class Caller:
+    """Who is calling: the authenticated user and the login session (terminal) they call from."""
+
+    user_id: str
+    session_id: int
+    platform_id: int
+
+
+@dataclass(frozen=True)
+class Operation:
+    name: str
+    params: type[Params]
+    run: Callable[[Caller | None, Any], Any]
+    auth: bool
+    admin: bool
+    summary: str
+    rest_only: bool
+
+
+OPERATIONS: dict[str, Operation] = {}
+
+
+def operation(name: str, params: type[Params] = NoParams, *, auth: bool = True, admin: bool = False,
+              rest_only: bool = False):
+    """Declare a public operation; the decorated function maps (caller, params) to a service call."""
+
+    def declare(fn):
+        if name in OPERATIONS:
+            raise ValueError(f"operation {name} declared twice")
+        summary = (fn.__doc__ or "").strip().splitlines()[0] if fn.__doc__ else name
+        OPERATIONS[name] = Operation(name, params, fn, auth, admin, summary, rest_only)
+        return fn
+
+    return declare
+
+
+def _validation_message(exc: ValidationError) -> tuple[str, list]:
+    details = [{"field": ".".join(str(p) for p in e["loc"]), "error": e["msg"]} for e in exc.errors()]
+    first = details[0] if details else {"field": "", "error": "invalid"}
+    return f"{first['field'] or 'payload'}: {first['error']}", details
+
+
+def execute(name: str, payload, caller: Caller | None, *, admin: bool = False,
+            transport: str = "rest", auth_error: errors.IMError | None = None) -> tuple[dict, int]:
+    """Run one operation and translate its outcome into the envelope and an HTTP status."""
+    try:
+        op = OPERATIONS.get(name)
+        if op is None or (op.rest_only and transport != "rest"):
+            raise errors.UnknownOperation(f"unknown operation: {name}")
+        if op.admin and not admin:
+            raise errors.AdminRefused()
+        if op.auth and caller is None:
+            raise auth_error or errors.TokenMissing()
+        if payload is None:
+            payload = {}
+        if not isinstance(payload, dict):
+            raise errors.InvalidParams("payload must be a JSON object")
+        try:
+            params = op.params.model_validate(payload)
+        except ValidationError as exc:
+            message, details = _validation_message(exc)
+            raise errors.InvalidParams(message, data={"errors": details}) from None
+        result = op.run(caller, params)
+        return {"errCode": 0, "errMsg": "", "data": result}, 200
+    except errors.IMError as exc:
+        db.session.rollback()
+        return exc.envelope(), exc.http_status
+    except Exception:
+        db.session.rollback()
+        log.exception("operation %s failed", name)
+        return errors.IMError().envelope(), 500

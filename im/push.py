@@ -1,0 +1,88 @@
+"""Events to users: logged inside the caller's transaction, emitted only after it commits.
+
+Zulip's send_event_on_commit is the model: a service appends to the user's event log and queues the
+emit on the database session; the emit happens in the session's after_commit hook and is dropped on
+rollback, so nobody ever hears of a change that did not happen.
+"""
+import logging
+
+from sqlalchemy import event, update
+from sqlalchemy.orm import Session
+
+from .extensions import db, socketio
+from .models import User, UserEvent
+
+log = logging.getLogger(__name__)
+_PENDING = "im_pending_emits"
+
+
+def user_room(user_id: str) -> str:
+    return f"u:{user_id}"
+
+
+def session_room(session_id: int) -> str:
+    return f"s:{session_id}"
+
+
+def emit_after_commit(room: str, event_name: str, payload) -> None:
+    """Queue a Socket.IO emit to `room` for when the current transaction commits."""
+    db.session().info.setdefault(_PENDING, []).append(("emit", room, event_name, payload))
+
+
+def disconnect_after_commit(sids) -> None:
+    """Queue closing these sockets (on whichever process holds them) for after the commit."""
+    for sid in sids:
+        db.session().info.setdefault(_PENDING, []).append(("disconnect", sid, None, None))
+
+
+def next_event_seq(user_id: str) -> int:
+    """Allocate the user's next event seq; the UPDATE row-locks the user until commit."""
+    stmt = (
+        update(User)
+        .where(User.user_id == user_id)
+        .values(event_seq=User.event_seq + 1)
+        .returning(User.event_seq)
+        .execution_options(synchronize_session=False)
+    )
+    return db.session.execute(stmt).scalar_one()
+
+
+def publish(user_ids, type_: str, data: dict) -> None:
+    """Append an event to each user's log and deliver it to all their terminals after commit."""
+    for user_id in dict.fromkeys(user_ids):
+        seq = next_event_seq(user_id)
+        db.session.add(UserEvent(user_id=user_id, seq=seq, type=type_, data=data))
+        emit_after_commit(user_room(user_id), "event", {"seq": seq, "type": type_, "data": data})
+
+
+def _disconnect_all(sids) -> None:
+    for sid in sids:
+        try:
+            socketio.server.disconnect(sid, namespace="/")
+        except Exception:  # one dead socket must not keep the others open
+            log.exception("could not disconnect %s", sid)
+
+
+@event.listens_for(Session, "after_commit")
+def _flush_pending(session):
+    pending = session.info.pop(_PENDING, None)
+    if not pending:
+        return
+    to_close = []
+    for kind, target, name, payload in pending:
+        if kind == "disconnect":
+            to_close.append(target)
+            continue
+        try:
+            socketio.emit(name, payload, to=target)
+        except Exception:  # a failed emit must not block the others
+            log.exception("post-commit emit of %s to %s failed", name, target)
+    if to_close:
+        # Closing a local socket runs its disconnect handler, which needs the database session
+        # this commit is still finishing; so close from a task of its own, after the emits above.
+        socketio.start_background_task(_disconnect_all, to_close)
+
+
+@event.listens_for(Session, "after_rollback")
+def _drop_pending(session):
+    session.info.pop(_PENDING, None)

@@ -1,0 +1,51 @@
+"""Per-process background task: node heartbeat, closing sockets of expired or revoked sessions."""
+import logging
+import threading
+
+from ..extensions import db, socketio
+from ..services import events, presence
+
+log = logging.getLogger(__name__)
+_start_lock = threading.Lock()
+_started_for: set[str] = set()
+PRUNE_EVERY = 600
+
+
+def ensure_started(app) -> None:
+    """Start the sweeper once for this process's node."""
+    node_id = app.config["IM_NODE_ID"]
+    with _start_lock:
+        if node_id in _started_for:
+            return
+        _started_for.add(node_id)
+    socketio.start_background_task(_run, app)
+
+
+def sweep_once(app) -> None:
+    node_id = app.config["IM_NODE_ID"]
+    presence.heartbeat(node_id, app.config["IM_NODE_TIMEOUT"])
+    for sid, why in presence.dead_connections(node_id):
+        if why == "expired":
+            socketio.emit("token_expired", {}, to=sid)
+        else:
+            socketio.emit("kicked_offline", {"reason": why}, to=sid)
+        socketio.server.disconnect(sid, namespace="/")
+        presence.disconnect(sid)
+
+
+def _run(app) -> None:
+    interval = app.config["IM_SWEEP_INTERVAL"]
+    rounds = 0
+    while True:
+        with app.app_context():
+            try:
+                sweep_once(app)
+                rounds += 1
+                if rounds % PRUNE_EVERY == 0:
+                    events.prune_events()
+            except Exception:
+                db.session.rollback()
+                log.exception("sweep failed")
+            finally:
+                db.session.remove()
+        socketio.sleep(interval)

@@ -1,0 +1,12 @@
+"""Python SDK for the IM server, following OpenIM's client SDK (snake_case names)."""
+from .core import CoreClient
+from .errors import IMError
+from .listeners import ConnListener, LoginStatus
+from .users import UsersMixin
+
+
+class IMClient(UsersMixin, CoreClient):
+    """initSDK: `IMClient(server_url, platform_id=5)`; every call blocks until the server answers."""
+
+
+__all__ = ["IMClient", "IMError", "ConnListener", "LoginStatus"]

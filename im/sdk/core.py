@@ -1,0 +1,388 @@
+"""The SDK's engine: REST and socket calls, login state, reconnect, callbacks and event catch-up."""
+import json
+import logging
+import queue
+import threading
+import time
+from pathlib import Path
+
+import requests
+import socketio
+
+from .errors import ALREADY_LOGGED_IN, NETWORK_ERROR, NOT_LOGGED_IN, TIMEOUT, IMError
+from .listeners import EVENT_ROUTES, ConnListener, LoginStatus
+
+log = logging.getLogger("im.sdk")
+
+# Connect refusals after which retrying with the same token is pointless.
+TOKEN_EXPIRED = 1501
+TOKEN_DEAD = {1500, 1501, 1502, 1503, 1506, 1507}
+TOKEN_KICKED = {1502, 1506}
+
+
+def socket_event(name: str):
+    """Mark a client method as the handler of a server socket event."""
+
+    def mark(fn):
+        fn._im_socket_event = name
+        return fn
+
+    return mark
+
+
+def after_connect(fn):
+    """Mark a client method to run after every successful (re)connect, to catch up."""
+    fn._im_after_connect = True
+    return fn
+
+
+class _CallbackThread:
+    """Runs listener callbacks one at a time, in order; user exceptions are logged, never raised."""
+
+    def __init__(self):
+        self._queue: queue.Queue = queue.Queue()
+        self._thread = threading.Thread(target=self._run, name="im-sdk-callbacks", daemon=True)
+        self._thread.start()
+
+    def submit(self, fn, *args) -> None:
+        self._queue.put((fn, args))
+
+    def _run(self) -> None:
+        while True:
+            fn, args = self._queue.get()
+            try:
+                fn(*args)
+            except Exception:
+                log.exception("listener callback %s raised", getattr(fn, "__name__", fn))
+
+
+class CoreClient:
+    """initSDK: one instance per user session of a program."""
+
+    def __init__(self, server_url, platform_id: int = 5, *, timeout: float = 10.0, data_dir=None,
+                 transports=None, max_backoff: float = 8.0):
+        self.server_urls = [server_url] if isinstance(server_url, str) else list(server_url)
+        self.platform_id = platform_id
+        self.timeout = timeout
+        self.transports = transports
+        self.max_backoff = max_backoff
+        self._data_dir = Path(data_dir) if data_dir else None
+        self._url_index = 0
+        self._lock = threading.RLock()
+        self._event_lock = threading.RLock()
+        self._status = LoginStatus.LOGGED_OUT
+        self._listeners: dict[str, object] = {"conn": ConnListener()}
+        self._callbacks = _CallbackThread()
+        self._http = requests.Session()
+        self._sio: socketio.Client | None = None
+        self._token: str | None = None
+        self._user_id: str | None = None
+        self._generation = 0
+        self._event_seq: int | None = None
+        self._event_buffer: dict[int, dict] = {}
+        self._seq_memory: dict[str, int] = {}
+        self._pulling = False
+
+    # ---- public: login state -------------------------------------------------------------
+
+    def set_conn_listener(self, listener: ConnListener) -> None:
+        self._listeners["conn"] = listener
+
+    def get_login_status(self) -> int:
+        return int(self._status)
+
+    def get_login_user(self) -> str | None:
+        return self._user_id
+
+    def register(self, user_id: str, password: str, nickname: str, face_url: str = "") -> dict:
+        return self._rest("register", {"user_id": user_id, "password": password, "nickname": nickname,
+                                       "face_url": face_url})
+
+    def login(self, user_id: str, password: str) -> dict:
+        """Sign in and connect; returns once connected and caught up. Raises IMError on failure."""
+        with self._lock:
+            if self._status in (LoginStatus.LOGGED_IN, LoginStatus.LOGGING_IN):
+                raise IMError(ALREADY_LOGGED_IN, "already logged in; log out first")
+            self._status = LoginStatus.LOGGING_IN
+            self._generation += 1
+            generation = self._generation
+        try:
+            data = self._rest("login", {"user_id": user_id, "password": password,
+                                        "platform_id": self.platform_id})
+        except IMError:
+            self._status = LoginStatus.LOGIN_FAILED
+            raise
+        with self._lock:
+            self._token = data["token"]
+            self._user_id = user_id
+        with self._event_lock:
+            self._event_seq = self._remembered_seq(user_id, data["event_seq"])
+            self._event_buffer.clear()
+        self._emit_callback("conn", "on_connecting")
+        try:
+            self._open_socket()
+        except IMError as exc:
+            self._emit_callback("conn", "on_connect_failed", exc.code, exc.message)
+            with self._lock:
+                self._status = LoginStatus.LOGIN_FAILED
+                self._token = None
+            raise
+        with self._lock:
+            if generation == self._generation:
+                self._status = LoginStatus.LOGGED_IN
+        self._emit_callback("conn", "on_connect_success")
+        self._catch_up()
+        return data
+
+    def logout(self) -> None:
+        """Revoke the token on the server and close the connection."""
+        with self._lock:
+            if self._status != LoginStatus.LOGGED_IN:
+                raise IMError(NOT_LOGGED_IN, "not logged in")
+        try:
+            self._call("logout")
+        except IMError as exc:
+            log.warning("logout on the server failed (%s); closing locally", exc)
+        self._end_session(None)
+
+    # ---- calls ---------------------------------------------------------------------------
+
+    def _url(self) -> str:
+        return self.server_urls[self._url_index % len(self.server_urls)].rstrip("/")
+
+    def _rest(self, name: str, payload: dict | None = None, *, token: str | None = None):
+        headers = {"token": token} if token else {}
+        try:
+            resp = self._http.post(f"{self._url()}/api/{name}", json=payload or {}, headers=headers,
+                                   timeout=self.timeout)
+        except requests.Timeout as exc:
+            raise IMError(TIMEOUT, f"{name}: timed out") from exc
+        except requests.RequestException as exc:
+            self._url_index += 1
+            raise IMError(NETWORK_ERROR, f"{name}: {exc}") from exc
+        try:
+            body = resp.json()
+        except ValueError as exc:
+            raise IMError(NETWORK_ERROR, f"{name}: HTTP {resp.status_code} without JSON") from exc
+        return self._unwrap(body)
+
+    @staticmethod
+    def _unwrap(body):
+        if not isinstance(body, dict) or "errCode" not in body:
+            raise IMError(NETWORK_ERROR, "malformed answer")
+        if body["errCode"] != 0:
+            raise IMError(body["errCode"], body.get("errMsg", ""), body.get("data"))
+        return body.get("data")
+
+    def _call(self, name: str, **params):
+        """Call an operation: over the socket when connected, else over REST with the token."""
+        token = self._token
+        if token is None:
+            raise IMError(NOT_LOGGED_IN, "not logged in")
+        sio = self._sio
+        if sio is not None and sio.connected:
+            try:
+                return self._unwrap(sio.call(name, params, timeout=self.timeout))
+            except socketio.exceptions.TimeoutError as exc:
+                raise IMError(TIMEOUT, f"{name}: no answer within {self.timeout}s") from exc
+            except socketio.exceptions.BadNamespaceError:
+                pass  # dropped between the check and the call: fall back to REST
+        return self._rest(name, params, token=token)
+
+    # ---- connection ----------------------------------------------------------------------
+
+    def _open_socket(self) -> None:
+        """Connect with the current token; raises IMError with the server's code when refused."""
+        sio = socketio.Client(reconnection=False, handle_sigint=False)
+        refusal: dict = {}
+
+        def on_connect_error(data=None):
+            if isinstance(data, dict) and isinstance(data.get("data"), dict):
+                refusal.update(data["data"])
+
+        sio.on("connect_error", on_connect_error)
+        sio.on("disconnect", lambda *args: self._on_disconnect(sio))
+        sio.on("kicked_offline", lambda data=None: self._on_session_ended(sio, "kicked"))
+        sio.on("token_expired", lambda data=None: self._on_session_ended(sio, "expired"))
+        sio.on("event", self._on_user_event)
+        for name in dir(type(self)):
+            method = getattr(type(self), name, None)
+            event = getattr(method, "_im_socket_event", None)
+            if event:
+                sio.on(event, getattr(self, name))
+        try:
+            sio.connect(self._url(), auth={"token": self._token}, transports=self.transports,
+                        wait_timeout=self.timeout)
+        except socketio.exceptions.ConnectionError as exc:
+            if refusal.get("errCode"):
+                raise IMError(refusal["errCode"], refusal.get("errMsg", "refused")) from exc
+            self._url_index += 1
+            raise IMError(NETWORK_ERROR, f"connect failed: {exc}") from exc
+        self._sio = sio
+
+    def _on_disconnect(self, sio) -> None:
+        with self._lock:
+            if sio is not self._sio or self._status != LoginStatus.LOGGED_IN:
+                return
+            self._sio = None
+            generation = self._generation
+        threading.Thread(target=self._reconnect, args=(generation,), name="im-sdk-reconnect",
+                         daemon=True).start()
+
+    def _reconnect(self, generation: int) -> None:
+        delay = 0.25
+        while True:
+            with self._lock:
+                if generation != self._generation or self._status != LoginStatus.LOGGED_IN:
+                    return
+            self._emit_callback("conn", "on_connecting")
+            try:
+                self._open_socket()
+            except IMError as exc:
+                self._emit_callback("conn", "on_connect_failed", exc.code, exc.message)
+                if exc.code in TOKEN_DEAD:
+                    self._end_session("expired" if exc.code == TOKEN_EXPIRED else
+                                      "kicked" if exc.code in TOKEN_KICKED else None)
+                    return
+                time.sleep(delay)
+                delay = min(delay * 2, self.max_backoff)
+                continue
+            with self._lock:
+                stale = generation != self._generation
+            if stale:
+                self._close_socket()
+                return
+            self._emit_callback("conn", "on_connect_success")
+            self._catch_up()
+            return
+
+    def _on_session_ended(self, sio, why: str) -> None:
+        if sio is self._sio:
+            self._end_session(why)
+
+    def _end_session(self, why: str | None) -> None:
+        """Logged out, kicked or expired: forget the token, close the socket, tell the listener."""
+        with self._lock:
+            if self._status == LoginStatus.LOGGED_OUT:
+                return
+            self._status = LoginStatus.LOGGED_OUT
+            self._generation += 1
+            self._token = None
+        if why == "kicked":
+            self._emit_callback("conn", "on_kicked_offline")
+        elif why == "expired":
+            self._emit_callback("conn", "on_user_token_expired")
+        threading.Thread(target=self._close_socket, daemon=True).start()
+
+    def _close_socket(self) -> None:
+        sio, self._sio = self._sio, None
+        if sio is not None:
+            try:
+                sio.disconnect()
+            except Exception:
+                log.debug("socket close failed", exc_info=True)
+
+    def close(self) -> None:
+        """Drop the connection and stop, without logging out on the server."""
+        with self._lock:
+            self._status = LoginStatus.LOGGED_OUT
+            self._generation += 1
+        self._close_socket()
+
+    # ---- callbacks and the user event log ------------------------------------------------
+
+    def _emit_callback(self, slot: str, method: str, *args) -> None:
+        listener = self._listeners.get(slot)
+        if listener is not None and hasattr(listener, method):
+            self._callbacks.submit(getattr(listener, method), *args)
+
+    def _on_user_event(self, event: dict) -> None:
+        """Deliver log events exactly once, in seq order; a gap triggers a pull of what is missing."""
+        gap = False
+        with self._event_lock:
+            if self._event_seq is None or not isinstance(event, dict):
+                return
+            seq = event.get("seq", 0)
+            if seq <= self._event_seq:
+                return
+            if seq > self._event_seq + 1:
+                self._event_buffer[seq] = event
+                gap = True
+            else:
+                self._deliver_event(event)
+                while self._event_seq + 1 in self._event_buffer:
+                    self._deliver_event(self._event_buffer.pop(self._event_seq + 1))
+                self._remember_seq()
+        if gap:
+            threading.Thread(target=self._pull_events, daemon=True).start()
+
+    def _deliver_event(self, event: dict) -> None:
+        self._event_seq = event["seq"]
+        route = EVENT_ROUTES.get(event.get("type"))
+        if route is not None:
+            self._emit_callback(route[0], route[1], event.get("data"))
+
+    def _pull_events(self) -> None:
+        """Fetch the log from the last delivered seq until the newest."""
+        with self._event_lock:
+            if self._pulling:
+                return
+            self._pulling = True
+        try:
+            while True:
+                with self._event_lock:
+                    after = self._event_seq
+                if after is None:
+                    return
+                page = self._call("sync_events", after_seq=after)
+                if page["resync_required"]:
+                    with self._event_lock:
+                        self._event_seq = page["max_seq"]
+                        self._event_buffer.clear()
+                        self._remember_seq()
+                    self._emit_callback("conn", "on_resync_required")
+                    return
+                for event in page["events"]:
+                    self._on_user_event(event)
+                if not page["has_more"]:
+                    return
+        except IMError as exc:
+            log.warning("event catch-up failed: %s", exc)
+        finally:
+            with self._event_lock:
+                self._pulling = False
+
+    def _catch_up(self) -> None:
+        self._pull_events()
+        for name in dir(type(self)):
+            if getattr(getattr(type(self), name, None), "_im_after_connect", False):
+                try:
+                    getattr(self, name)()
+                except IMError as exc:
+                    log.warning("%s failed after connect: %s", name, exc)
+
+    # ---- where the last seen event seq is kept -------------------------------------------
+
+    def _seq_file(self, user_id: str) -> Path | None:
+        return self._data_dir / f"{user_id}.json" if self._data_dir else None
+
+    def _remembered_seq(self, user_id: str, server_seq: int) -> int:
+        if user_id in self._seq_memory:
+            return self._seq_memory[user_id]
+        path = self._seq_file(user_id)
+        if path is not None and path.exists():
+            try:
+                return int(json.loads(path.read_text())["event_seq"])
+            except (ValueError, KeyError, OSError):
+                log.warning("unreadable %s; starting from the server's seq", path)
+        return server_seq
+
+    def _remember_seq(self) -> None:
+        user_id, seq = self._user_id, self._event_seq
+        if user_id is None or seq is None:
+            return
+        self._seq_memory[user_id] = seq
+        path = self._seq_file(user_id)
+        if path is not None:
+            path.parent.mkdir(parents=True, exist_ok=True)
+            path.write_text(json.dumps({"event_seq": seq}))

@@ -1,0 +1,161 @@
+"""Accounts, login sessions, OpenIM's multi-terminal policy and kick-offline."""
+import hashlib
+import secrets
+from datetime import timedelta
+
+from argon2 import PasswordHasher
+from argon2.exceptions import InvalidHashError, VerificationError
+from flask import current_app
+from sqlalchemy import select
+
+from .. import errors, push
+from ..blocking import run_blocking
+from ..extensions import db
+from ..models import Connection, LoginSession, User, ts, utcnow
+
+# OpenIM's device classes for policy 4; policy 5 treats PC (3, 4, 7) apart from all the rest.
+DEVICE_CLASSES = {1: "mobile", 2: "mobile", 3: "pc", 4: "pc", 7: "pc", 8: "pad", 9: "pad",
+                  5: "web", 6: "miniweb", 10: "admin"}
+PC_PLATFORMS = {3, 4, 7}
+POLICY_0_MAX_PER_PLATFORM = 30
+TOKEN_PREFIX = "imt_"
+
+
+def _hasher() -> PasswordHasher:
+    cfg = current_app.config
+    # OWASP's argon2id baseline (19 MiB, t=2, p=1) unless configured otherwise.
+    return PasswordHasher(time_cost=cfg["IM_ARGON2_TIME_COST"], memory_cost=cfg["IM_ARGON2_MEMORY_KIB"],
+                          parallelism=1)
+
+
+def hash_token(token: str) -> str:
+    return hashlib.sha256(token.encode()).hexdigest()
+
+
+def register(user_id: str, password: str, nickname: str, face_url: str = "") -> dict:
+    """Create an account; the password is stored only as an argon2 hash."""
+    if db.session.get(User, user_id) is not None:
+        raise errors.UserAlreadyRegistered()
+    password_hash = run_blocking(_hasher().hash, password)
+    user = User(user_id=user_id, password_hash=password_hash, nickname=nickname, face_url=face_url)
+    db.session.add(user)
+    db.session.commit()
+    return user.public()
+
+
+def _verify_password(user: User | None, password: str) -> bool:
+    hasher = _hasher()
+    if user is None:
+        # Spend the same time as a real check so that timing does not tell who exists.
+        run_blocking(hasher.hash, password)
+        return False
+    try:
+        return run_blocking(hasher.verify, user.password_hash, password)
+    except (VerificationError, InvalidHashError):
+        return False
+
+
+def _sessions_to_kick(active: list[LoginSession], platform_id: int, policy: int) -> list[LoginSession]:
+    """The user's active sessions a new login on platform_id replaces under the given policy."""
+    if policy == 1:
+        return [s for s in active if s.platform_id == platform_id]
+    if policy == 4:
+        cls = DEVICE_CLASSES[platform_id]
+        return [s for s in active if DEVICE_CLASSES.get(s.platform_id) == cls]
+    if policy == 5:
+        if platform_id in PC_PLATFORMS:
+            return []
+        return [s for s in active if s.platform_id not in PC_PLATFORMS]
+    same = sorted((s for s in active if s.platform_id == platform_id), key=lambda s: s.id)
+    overflow = len(same) + 1 - POLICY_0_MAX_PER_PLATFORM
+    return same[:overflow] if overflow > 0 else []
+
+
+def _active_sessions(user_id: str) -> list[LoginSession]:
+    now = utcnow()
+    return list(db.session.scalars(
+        select(LoginSession)
+        .where(LoginSession.user_id == user_id, LoginSession.revoked_at.is_(None),
+               LoginSession.expires_at > now)
+        .with_for_update()
+    ))
+
+
+def revoke_sessions(sessions: list[LoginSession], reason: str) -> None:
+    """Revoke sessions, tell their terminals after commit and close their sockets everywhere."""
+    if not sessions:
+        return
+    now = utcnow()
+    ids = [s.id for s in sessions]
+    for s in sessions:
+        s.revoked_at = now
+        s.revoke_reason = reason
+    sids = db.session.scalars(select(Connection.sid).where(Connection.session_id.in_(ids))).all()
+    for s in sessions:
+        push.emit_after_commit(push.session_room(s.id), "kicked_offline",
+                               {"reason": reason, "platform_id": s.platform_id})
+    push.disconnect_after_commit(sids)
+
+
+def login(user_id: str, password: str, platform_id: int) -> dict:
+    """Check the password, apply the multi-terminal policy and issue a new token."""
+    user = db.session.get(User, user_id)
+    if not _verify_password(user, password):
+        raise errors.LoginFailed()
+    cfg = current_app.config
+    kicked = _sessions_to_kick(_active_sessions(user_id), platform_id, cfg["IM_MULTI_LOGIN_POLICY"])
+    revoke_sessions(kicked, "kicked")
+    token = TOKEN_PREFIX + secrets.token_urlsafe(32)
+    now = utcnow()
+    session = LoginSession(user_id=user_id, platform_id=platform_id, token_hash=hash_token(token),
+                           created_at=now, last_seen_at=now,
+                           expires_at=now + timedelta(seconds=cfg["IM_TOKEN_TTL"]))
+    db.session.add(session)
+    db.session.commit()
+    return {"token": token, "user_id": user_id, "platform_id": platform_id,
+            "session_id": session.id, "expires_at": ts(session.expires_at),
+            "event_seq": user.event_seq}
+
+
+def resolve_token(token) -> LoginSession:
+    """The live session behind a token, or the typed reason it is not usable."""
+    if not token:
+        raise errors.TokenMissing()
+    if not isinstance(token, str) or not token.startswith(TOKEN_PREFIX) or len(token) > 128:
+        raise errors.TokenMalformed()
+    session = db.session.scalar(select(LoginSession).where(LoginSession.token_hash == hash_token(token)))
+    if session is None:
+        raise errors.TokenNotExist()
+    check_session_live(session)
+    return session
+
+
+def check_session_live(session: LoginSession) -> None:
+    if session.revoked_at is not None:
+        raise errors.TokenKicked() if session.revoke_reason == "kicked" else errors.TokenRevoked(
+            f"token revoked ({session.revoke_reason})")
+    if session.expires_at <= utcnow():
+        raise errors.TokenExpired()
+
+
+def logout(session_id: int) -> None:
+    """Revoke the caller's own token and close its sockets."""
+    session = db.session.get(LoginSession, session_id)
+    if session is None or session.revoked_at is not None:
+        db.session.rollback()
+        return
+    session.revoked_at = utcnow()
+    session.revoke_reason = "logout"
+    sids = db.session.scalars(select(Connection.sid).where(Connection.session_id == session_id)).all()
+    push.disconnect_after_commit(sids)
+    db.session.commit()
+
+
+def force_logout(user_id: str, platform_id: int | None = None) -> dict:
+    """Admin: kick every terminal of a user, or only those on one platform."""
+    if db.session.get(User, user_id) is None:
+        raise errors.UserNotFound()
+    sessions = [s for s in _active_sessions(user_id) if platform_id is None or s.platform_id == platform_id]
+    revoke_sessions(sessions, "admin")
+    db.session.commit()
+    return {"kicked_sessions": len(sessions)}

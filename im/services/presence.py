@@ -1,0 +1,68 @@
+"""Sockets attached to login sessions: connect, disconnect, and the sweep of dead ones."""
+from datetime import timedelta
+
+from sqlalchemy import delete, or_, select
+
+from ..extensions import db
+from ..models import Connection, LoginSession, Node, utcnow
+from . import auth
+
+
+def connect(sid: str, token, node_id: str) -> LoginSession:
+    """Attach a socket to the session behind token. Never kicks: that happens only at login."""
+    session = auth.resolve_token(token)
+    session.last_seen_at = utcnow()
+    db.session.merge(Connection(sid=sid, session_id=session.id, user_id=session.user_id,
+                                platform_id=session.platform_id, node_id=node_id))
+    db.session.commit()
+    return session
+
+
+def session_of(sid: str) -> LoginSession | None:
+    """The login session a connected socket belongs to."""
+    return db.session.scalar(
+        select(LoginSession).join(Connection, Connection.session_id == LoginSession.id)
+        .where(Connection.sid == sid)
+    )
+
+
+def disconnect(sid: str) -> None:
+    db.session.execute(delete(Connection).where(Connection.sid == sid))
+    db.session.commit()
+
+
+def dead_connections(node_id: str) -> list[tuple[str, str]]:
+    """(sid, why) for this node's sockets whose session was revoked or expired."""
+    now = utcnow()
+    rows = db.session.execute(
+        select(Connection.sid, LoginSession.revoke_reason, LoginSession.revoked_at)
+        .join(LoginSession, LoginSession.id == Connection.session_id)
+        .where(Connection.node_id == node_id,
+               or_(LoginSession.revoked_at.is_not(None), LoginSession.expires_at <= now))
+    ).all()
+    return [(sid, reason if revoked_at is not None else "expired") for sid, reason, revoked_at in rows]
+
+
+def heartbeat(node_id: str, timeout_seconds: float) -> list[str]:
+    """Mark this node alive; clear the sockets of nodes silent for longer than the timeout."""
+    now = utcnow()
+    node = db.session.get(Node, node_id)
+    if node is None:
+        db.session.add(Node(node_id=node_id, started_at=now, heartbeat_at=now))
+    else:
+        node.heartbeat_at = now
+    dead = db.session.scalars(
+        select(Node.node_id).where(Node.heartbeat_at < now - timedelta(seconds=timeout_seconds))
+    ).all()
+    if dead:
+        db.session.execute(delete(Connection).where(Connection.node_id.in_(dead)))
+        db.session.execute(delete(Node).where(Node.node_id.in_(dead)))
+    db.session.commit()
+    return list(dead)
+
+
+def leave(node_id: str) -> None:
+    """A node shutting down cleanly forgets its sockets and itself."""
+    db.session.execute(delete(Connection).where(Connection.node_id == node_id))
+    db.session.execute(delete(Node).where(Node.node_id == node_id))
+    db.session.commit()

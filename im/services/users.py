@@ -1,0 +1,48 @@
+"""Public user info, own profile, online status."""
+from sqlalchemy import select
+
+from .. import errors
+from ..extensions import db
+from ..models import Connection, User, utcnow
+
+
+def get_users_info(user_ids: list[str]) -> list[dict]:
+    """Public info of the users that exist, in the order asked; unknown ids are left out."""
+    found = {u.user_id: u for u in db.session.scalars(select(User).where(User.user_id.in_(user_ids)))}
+    return [found[uid].public() for uid in dict.fromkeys(user_ids) if uid in found]
+
+
+def require_user(user_id: str) -> User:
+    user = db.session.get(User, user_id)
+    if user is None:
+        raise errors.UserNotFound(f"user not found: {user_id}")
+    return user
+
+
+def set_self_info(user_id: str, nickname: str | None = None, face_url: str | None = None) -> dict:
+    """Change own nickname and/or face; whoever has me as a friend hears of it."""
+    user = require_user(user_id)
+    changed = False
+    if nickname is not None and nickname != user.nickname:
+        user.nickname, changed = nickname, True
+    if face_url is not None and face_url != user.face_url:
+        user.face_url, changed = face_url, True
+    if changed:
+        user.updated_at = utcnow()
+    db.session.commit()
+    return user.public()
+
+
+def get_users_online_status(user_ids: list[str]) -> list[dict]:
+    """Online if the user has at least one connected socket on any process."""
+    rows = db.session.execute(
+        select(Connection.user_id, Connection.platform_id).where(Connection.user_id.in_(user_ids))
+    ).all()
+    platforms: dict[str, set[int]] = {}
+    for uid, pid in rows:
+        platforms.setdefault(uid, set()).add(pid)
+    return [
+        {"user_id": uid, "status": "online" if uid in platforms else "offline",
+         "platform_ids": sorted(platforms.get(uid, ()))}
+        for uid in dict.fromkeys(user_ids)
+    ]

@@ -1,0 +1,85 @@
+"""Shared fixtures: an app on a temporary SQLite file, its clients, and live server processes."""
+import itertools
+
+import pytest
+
+from im import create_app
+from im.extensions import db
+from tests.support.server import FAST_HASH, LiveServer
+
+_ids = itertools.count(1)
+
+
+@pytest.fixture
+def app(tmp_path):
+    app = create_app({
+        "SQLALCHEMY_DATABASE_URI": f"sqlite:///{tmp_path / 'test.sqlite3'}",
+        "IM_SOCKETIO_ASYNC_MODE": "threading",
+        "IM_ARGON2_TIME_COST": int(FAST_HASH["IM_ARGON2_TIME_COST"]),
+        "IM_ARGON2_MEMORY_KIB": int(FAST_HASH["IM_ARGON2_MEMORY_KIB"]),
+        "IM_ADMIN_SECRET": "admin-secret",
+        "TESTING": True,
+    })
+    yield app
+    with app.app_context():
+        db.session.remove()
+        db.engine.dispose()
+
+
+@pytest.fixture
+def client(app):
+    return app.test_client()
+
+
+class Api:
+    """Calls operations over REST the way a client does, with users made on demand."""
+
+    def __init__(self, app, client):
+        self.app, self.client = app, client
+
+    def call(self, name, payload=None, token=None, **headers):
+        if token:
+            headers["token"] = token
+        resp = self.client.post(f"/api/{name}", json=payload if payload is not None else {},
+                                headers=headers)
+        assert resp.status_code < 500, resp.get_data(as_text=True)
+        return resp
+
+    def ok(self, name, payload=None, token=None):
+        resp = self.call(name, payload, token)
+        body = resp.get_json()
+        assert body["errCode"] == 0, body
+        return body["data"]
+
+    def user(self, user_id=None, platform_id=5, password="password123"):
+        """Register a user and log in; returns (user_id, token)."""
+        user_id = user_id or f"user{next(_ids)}"
+        self.ok("register", {"user_id": user_id, "password": password, "nickname": user_id.title()})
+        return user_id, self.login(user_id, platform_id, password)
+
+    def login(self, user_id, platform_id=5, password="password123"):
+        return self.ok("login", {"user_id": user_id, "password": password,
+                                 "platform_id": platform_id})["token"]
+
+    def socket(self, token):
+        return self.app.extensions["socketio"].test_client(self.app, auth={"token": token})
+
+
+@pytest.fixture
+def api(app, client):
+    return Api(app, client)
+
+
+@pytest.fixture
+def live_server(tmp_path):
+    """Start real server processes; every one is stopped at the end of the test."""
+    started = []
+
+    def start(env=None, workdir=None):
+        server = LiveServer(workdir or tmp_path / f"srv{len(started)}", env).start()
+        started.append(server)
+        return server
+
+    yield start
+    for server in started:
+        server.stop()
