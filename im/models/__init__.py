@@ -1,6 +1,7 @@
 """SQLAlchemy models; importing this package registers every table."""
 from .base import UTCDateTime, ts, utcnow  # noqa: F401
 from .event import UserEvent  # noqa: F401
+from .friend import Black, Friend, FriendApplication  # noqa: F401
 from .node import Node  # noqa: F401
 from .session import Connection, LoginSession  # noqa: F401
 from .user import User  # noqa: F401
