@@ -2,7 +2,7 @@ VENV ?= .venv
 PY := $(VENV)/bin/python
 PYTHON ?= python3
 
-.PHONY: run test install install-dev bench clean
+.PHONY: run test install install-dev bench clean db-upgrade migration
 
 $(VENV)/.installed: requirements.txt
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
@@ -18,9 +18,18 @@ install: $(VENV)/.installed
 
 install-dev: $(VENV)/.installed-dev
 
-## Serve http://127.0.0.1:5000 (HOST and PORT override); the database is created on first start.
+## Serve http://127.0.0.1:5000 (HOST and PORT override); start-up applies the schema migrations.
 run: install
 	$(PY) app.py
+
+## Apply the schema migrations to DATABASE_URL (for nodes started with IM_AUTO_MIGRATE=false).
+db-upgrade: install
+	IM_AUTO_MIGRATE=false $(VENV)/bin/flask --app 'im:create_app()' db upgrade
+
+## After changing models: write the next migration (MESSAGE="..."), read it, commit it.
+migration: install
+	IM_AUTO_MIGRATE=false $(VENV)/bin/flask --app 'im:create_app()' db upgrade
+	IM_AUTO_MIGRATE=false $(VENV)/bin/flask --app 'im:create_app()' db migrate -m "$(MESSAGE)"
 
 ## The whole test suite.
 test: install-dev

@@ -15,6 +15,12 @@ elif ASYNC_MODE == "eventlet":
 
     eventlet.monkey_patch()
 
+    # psycopg detects gevent's patching but not eventlet's: it would wait on the server with its C
+    # poll loop and freeze every green thread. select.select is greened by eventlet, so wait on that.
+    import psycopg.waiting
+
+    psycopg.waiting.wait = psycopg.waiting.wait_select
+
 from im import create_app  # noqa: E402
 from im.extensions import socketio  # noqa: E402
 

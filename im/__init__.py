@@ -1,14 +1,16 @@
 """The IM server's application factory."""
 import logging
 import uuid
+from pathlib import Path
 
 from flask import Flask
 from sqlalchemy import event
 
 from .config import load_config
-from .extensions import db, login_manager, socketio
+from .extensions import db, login_manager, migrate, socketio
 
 MAX_REQUEST_BYTES = 1024 * 1024
+MIGRATIONS_DIR = Path(__file__).resolve().parent.parent / "migrations"
 
 
 def _sqlite_pragmas(dbapi_connection, _record):
@@ -34,6 +36,7 @@ def create_app(test_config: dict | None = None) -> Flask:
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
 
     db.init_app(app)
+    migrate.init_app(app, db, directory=str(MIGRATIONS_DIR))
     login_manager.init_app(app)
     socketio.init_app(
         app,
@@ -46,7 +49,7 @@ def create_app(test_config: dict | None = None) -> Flask:
         ping_timeout=app.config.get("IM_PING_TIMEOUT", 20),
     )
 
-    from . import api, models, operations, realtime, views  # noqa: F401  (declares models and operations)
+    from . import api, models, operations, realtime, schema, views  # noqa: F401  (declares models and operations)
 
     app.register_blueprint(api.bp)
     app.register_blueprint(views.bp)
@@ -56,17 +59,14 @@ def create_app(test_config: dict | None = None) -> Flask:
         if db.engine.dialect.name == "sqlite":
             event.listen(db.engine, "connect", _sqlite_pragmas)
             db.engine.dispose()
-        db.create_all()
+        if app.config["IM_AUTO_MIGRATE"]:
+            schema.upgrade_to_head()
     return app
 
 
 def _project_root() -> str:
-    from pathlib import Path
-
     return str(Path(__file__).resolve().parent.parent)
 
 
 def _ensure_dir(path: str) -> None:
-    from pathlib import Path
-
     Path(path).mkdir(parents=True, exist_ok=True)
