@@ -42,6 +42,7 @@ def create_app(test_config: dict | None = None) -> Flask:
         app,
         async_mode=app.config.get("IM_SOCKETIO_ASYNC_MODE", app.config["IM_ASYNC_MODE"]),
         message_queue=app.config["IM_MESSAGE_QUEUE"],
+        channel=app.config["IM_MESSAGE_QUEUE_CHANNEL"],
         cors_allowed_origins=app.config.get("IM_CORS_ORIGINS"),
         max_http_buffer_size=MAX_REQUEST_BYTES,
         manage_session=False,

@@ -34,6 +34,8 @@ def load_config(instance_path: str, env=None) -> dict:
         "IM_MULTI_LOGIN_POLICY": int(env.get("IM_MULTI_LOGIN_POLICY", 1)),
         "IM_ASYNC_MODE": env.get("IM_ASYNC_MODE", "gevent"),
         "IM_MESSAGE_QUEUE": env.get("IM_MESSAGE_QUEUE") or None,
+        # Redis pub/sub channels ignore the database number: deployments sharing a Redis need their own.
+        "IM_MESSAGE_QUEUE_CHANNEL": env.get("IM_MESSAGE_QUEUE_CHANNEL") or "flask-socketio",
         "IM_SWEEP_INTERVAL": float(env.get("IM_SWEEP_INTERVAL", 1.0)),
         "IM_NODE_TIMEOUT": float(env.get("IM_NODE_TIMEOUT", 30)),
         "IM_EVENT_RETENTION": int(env.get("IM_EVENT_RETENTION", 10000)),
