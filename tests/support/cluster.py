@@ -6,6 +6,8 @@ import time
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
+import requests
+
 from .server import LiveServer, free_port
 
 
@@ -37,6 +39,8 @@ class Cluster:
         self.nodes.extend(new)
         with ThreadPoolExecutor(count) as pool:
             list(pool.map(lambda node: node.start(), new))
+        for node in new:
+            node.node_id = requests.get(node.url + "/healthz", timeout=5).json()["node_id"]
         return new
 
     @staticmethod

@@ -1,0 +1,129 @@
+"""Two server processes on one PostgreSQL database and one Redis channel, driven by the Python SDK."""
+import threading
+
+import psycopg
+import requests
+import socketio
+
+from sqlalchemy.engine import make_url
+
+from im.sdk import ConnListener, IMClient
+from tests.support.cluster import wait_for
+
+PASSWORD = "password123"
+
+
+class Recorder(ConnListener):
+    """Keeps every connection callback, in order."""
+
+    def __init__(self):
+        self.calls = []
+        self.lock = threading.Lock()
+
+    def _add(self, name, *args):
+        with self.lock:
+            self.calls.append((name, *args))
+
+    def on_connect_success(self):
+        self._add("connect_success")
+
+    def on_kicked_offline(self):
+        self._add("kicked_offline")
+
+    def on_user_token_expired(self):
+        self._add("token_expired")
+
+    def count(self, name):
+        with self.lock:
+            return sum(1 for call in self.calls if call[0] == name)
+
+
+def rest(url, name, payload=None, token=None):
+    body = requests.post(f"{url}/api/{name}", json=payload or {}, headers={"token": token} if token else {},
+                         timeout=10).json()
+    assert body["errCode"] == 0, body
+    return body["data"]
+
+
+def register(url, user_id):
+    rest(url, "register", {"user_id": user_id, "password": PASSWORD, "nickname": user_id.title()})
+
+
+def login_token(url, user_id, platform_id):
+    return rest(url, "login", {"user_id": user_id, "password": PASSWORD, "platform_id": platform_id})["token"]
+
+
+def sdk(urls, user_id, platform_id=5, **options):
+    client = IMClient(urls, platform_id=platform_id, **options)
+    listener = Recorder()
+    client.set_conn_listener(listener)
+    client.login(user_id, PASSWORD)
+    return client, listener
+
+
+class RawSocket:
+    """A bare Socket.IO client that never reconnects and ignores what it is told: only the server
+    closing the socket can disconnect it."""
+
+    def __init__(self, url, token):
+        self.events = []
+        self.closed = threading.Event()
+        self.sio = socketio.Client(reconnection=False)
+        self.sio.on("kicked_offline", lambda data=None: self.events.append(("kicked_offline", data)))
+        self.sio.on("disconnect", lambda *args: self.closed.set())
+        self.sio.connect(url, auth={"token": token}, wait_timeout=10)
+
+    def close(self):
+        if self.sio.connected:
+            self.sio.disconnect()
+
+
+def connections(cluster, user_id):
+    """(platform_id, node) of the user's live sockets, as the shared database records them."""
+    url = make_url(cluster.env["DATABASE_URL"]).set(drivername="postgresql").render_as_string(False)
+    with psycopg.connect(url) as conn:
+        rows = conn.execute("SELECT platform_id, node_id FROM connections WHERE user_id = %s ORDER BY 1",
+                            (user_id,)).fetchall()
+    names = {node.node_id: f"node{i + 1}" for i, node in enumerate(cluster.nodes)}
+    return [(platform, names.get(node_id, node_id)) for platform, node_id in rows]
+
+
+def online(url, token, user_id):
+    return rest(url, "get_users_online_status", {"user_ids": [user_id]}, token)[0]
+
+
+def test_login_on_node2_kicks_the_terminal_on_node1(cluster):
+    # The revoked-socket sweep runs only once a minute here, so only the disconnect forwarded through
+    # Redis can close node 1's sockets within the wait below.
+    node1, node2 = cluster.start(2, env={"IM_SWEEP_INTERVAL": "60", "IM_NODE_TIMEOUT": "600"})
+    register(node1.url, "alice")
+
+    raw = RawSocket(node1.url, login_token(node1.url, "alice", platform_id=1))
+    login_token(node2.url, "alice", platform_id=1)
+    assert raw.closed.wait(10), "node 1 kept the kicked socket open"
+    assert raw.events and raw.events[0][1]["reason"] == "kicked"
+
+    old, old_listener = sdk(node1.url, "alice", platform_id=5)
+    new, _ = sdk(node2.url, "alice", platform_id=5)
+    try:
+        wait_for(lambda: old_listener.count("kicked_offline") == 1, message="on_kicked_offline on node 1")
+        assert new.get_login_status() == 101
+        wait_for(lambda: connections(cluster, "alice") == [(5, "node2")],
+                 message="only the new terminal's socket left, none of node 1's")
+    finally:
+        old.close()
+        new.close()
+        raw.close()
+
+
+def test_admin_force_logout_closes_sockets_on_the_other_node(cluster):
+    node1, node2 = cluster.start(2, env={"IM_SWEEP_INTERVAL": "60", "IM_NODE_TIMEOUT": "600"})
+    register(node1.url, "bob")
+    raws = [RawSocket(node1.url, login_token(node1.url, "bob", platform_id=p)) for p in (1, 3)]
+    try:
+        assert node2.admin("admin_force_logout", {"user_id": "bob"})["data"]["kicked_sessions"] == 2
+        for raw in raws:
+            assert raw.closed.wait(10), "node 1 kept a socket of a logged-out session open"
+    finally:
+        for raw in raws:
+            raw.close()
