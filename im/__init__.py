@@ -7,6 +7,7 @@ from sqlalchemy import event
 
 from .config import load_config
 from .extensions import db, login_manager, socketio
+from .security import add_security_headers
 
 MAX_REQUEST_BYTES = 1024 * 1024
 
@@ -50,6 +51,7 @@ def create_app(test_config: dict | None = None) -> Flask:
 
     app.register_blueprint(api.bp)
     app.register_blueprint(views.bp)
+    app.after_request(add_security_headers)
     realtime.register_handlers()
 
     with app.app_context():

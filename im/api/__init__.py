@@ -51,6 +51,14 @@ def admin_secret_ok() -> bool:
     return bool(configured) and hmac.compare_digest(configured.encode(), given.encode())
 
 
+@bp.get("/openapi.json")
+def openapi_document():
+    """The OpenAPI 3.1 description of every operation, generated from the declarations."""
+    from ..openapi import build_openapi
+
+    return jsonify(build_openapi())
+
+
 @bp.post("/<name>")
 def call_operation(name: str):
     """One route for every operation; the body is the operation's parameter object."""
