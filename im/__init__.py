@@ -5,6 +5,7 @@ import uuid
 from flask import Flask
 from sqlalchemy import event
 
+from . import ratelimit
 from .config import load_config
 from .extensions import db, login_manager, socketio
 from .security import add_security_headers
@@ -36,6 +37,7 @@ def create_app(test_config: dict | None = None) -> Flask:
 
     db.init_app(app)
     login_manager.init_app(app)
+    ratelimit.init_app(app)
     socketio.init_app(
         app,
         async_mode=app.config.get("IM_SOCKETIO_ASYNC_MODE", app.config["IM_ASYNC_MODE"]),

@@ -69,7 +69,7 @@ def call_operation(name: str):
             return envelope_response(errors.InvalidParams("body is not valid JSON"))
     caller = current_user.caller if current_user.is_authenticated else None
     body, status = execute(name, payload, caller, admin=admin_secret_ok(),
-                           auth_error=g.get("token_error"))
+                           auth_error=g.get("token_error"), address=request.remote_addr)
     return jsonify(body), status
 
 
