@@ -4,6 +4,7 @@ import uuid
 from pathlib import Path
 
 from flask import Flask
+from werkzeug.middleware.proxy_fix import ProxyFix
 from sqlalchemy import event
 
 from . import ratelimit
@@ -52,6 +53,10 @@ def create_app(test_config: dict | None = None) -> Flask:
         ping_interval=app.config.get("IM_PING_INTERVAL", 25),
         ping_timeout=app.config.get("IM_PING_TIMEOUT", 20),
     )
+    if app.config["IM_PROXY_COUNT"]:
+        # Outside Socket.IO's middleware so that socket connects see the client's address too.
+        hops = app.config["IM_PROXY_COUNT"]
+        app.wsgi_app = ProxyFix(app.wsgi_app, x_for=hops, x_proto=hops)
 
     from . import api, models, operations, realtime, schema, views  # noqa: F401  (declares models and operations)
 

@@ -127,3 +127,12 @@ def test_admin_force_logout_closes_sockets_on_the_other_node(cluster):
     finally:
         for raw in raws:
             raw.close()
+
+
+def test_rate_limit_counters_are_shared_by_the_nodes(cluster):
+    node1, node2 = cluster.start(2, env={"IM_RATE_LIMIT_LOGIN_USER": "3/minute"})
+    register(node1.url, "carol")
+    wrong = {"user_id": "carol", "password": "not-the-password", "platform_id": 5}
+    codes = [requests.post(f"{node.url}/api/login", json=wrong, timeout=10).json()["errCode"]
+             for node in (node1, node2, node1, node2)]
+    assert codes == [1103, 1103, 1103, 1008]
