@@ -1,6 +1,7 @@
 """Several server processes of one deployment: one PostgreSQL database, one Redis channel."""
 import secrets
 import signal
+import socket
 import subprocess
 import time
 from concurrent.futures import ThreadPoolExecutor
@@ -92,11 +93,10 @@ class Nginx:
         self.prefix.mkdir(parents=True, exist_ok=True)
         conf = self.prefix / "nginx.conf"
         conf.write_text(self.config())
-        self.proc = subprocess.Popen(
-            [self.binary, "-p", str(self.prefix), "-c", str(conf), "-g", "daemon off;"],
-            stdout=subprocess.DEVNULL, stderr=open(self.prefix / "stderr.log", "ab"))
-        import socket
-
+        with open(self.prefix / "stderr.log", "ab") as stderr:
+            self.proc = subprocess.Popen(
+                [self.binary, "-p", str(self.prefix), "-c", str(conf), "-g", "daemon off;"],
+                stdout=subprocess.DEVNULL, stderr=stderr)
         deadline = time.monotonic() + timeout
         while time.monotonic() < deadline:
             if self.proc.poll() is not None:
