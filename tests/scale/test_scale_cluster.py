@@ -68,7 +68,8 @@ class RawSocket:
     def __init__(self, url, token):
         self.events = []
         self.closed = threading.Event()
-        self.sio = socketio.Client(reconnection=False)
+        self.http = requests.Session()  # ours, so that close() can release its pooled connection
+        self.sio = socketio.Client(reconnection=False, http_session=self.http)
         self.sio.on("kicked_offline", lambda data=None: self.events.append(("kicked_offline", data)))
         self.sio.on("disconnect", lambda *args: self.closed.set())
         self.sio.connect(url, auth={"token": token}, wait_timeout=10)
@@ -76,6 +77,10 @@ class RawSocket:
     def close(self):
         if self.sio.connected:
             self.sio.disconnect()
+        # engineio leaves a WebSocket the server closed unclosed on its side
+        if getattr(self.sio.eio, "ws", None) is not None:
+            self.sio.eio.ws.close()
+        self.http.close()
 
 
 def connections(cluster, user_id):
@@ -136,3 +141,21 @@ def test_rate_limit_counters_are_shared_by_the_nodes(cluster):
     codes = [requests.post(f"{node.url}/api/login", json=wrong, timeout=10).json()["errCode"]
              for node in (node1, node2, node1, node2)]
     assert codes == [1103, 1103, 1103, 1008]
+
+
+def test_gunicorn_nodes_and_clean_shutdown(cluster):
+    """The documented production command serves WebSocket; SIGTERM forgets the node's sockets at once."""
+    node1, node2 = cluster.start(2, gunicorn=True, env={"IM_NODE_TIMEOUT": "600"})
+    register(node1.url, "dan")
+    raw = RawSocket(node1.url, login_token(node1.url, "dan", platform_id=1))
+    dan, listener = sdk([node2.url], "dan", platform_id=5)
+    try:
+        assert raw.sio.transport() == "websocket" and dan._sio.transport() == "websocket"
+        assert connections(cluster, "dan") == [(1, "node1"), (5, "node2")]
+        node1.stop()
+        assert raw.closed.wait(10)
+        wait_for(lambda: connections(cluster, "dan") == [(5, "node2")],
+                 message="node 1's sockets gone long before IM_NODE_TIMEOUT")
+    finally:
+        dan.close()
+        raw.close()

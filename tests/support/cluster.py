@@ -3,6 +3,7 @@ import secrets
 import signal
 import socket
 import subprocess
+import sys
 import time
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
@@ -33,10 +34,14 @@ class Cluster:
                     "IM_ADMIN_SECRET": "admin-secret"}
         self.nodes: list[LiveServer] = []
 
-    def start(self, count: int = 2, env: dict | None = None) -> list[LiveServer]:
-        """Start `count` nodes at once (they race to migrate the fresh database, as real nodes do)."""
+    def start(self, count: int = 2, env: dict | None = None, gunicorn: bool = False) -> list[LiveServer]:
+        """Start `count` nodes at once (they race to migrate the fresh database, as real nodes do);
+        with gunicorn=True through the documented production command instead of `python app.py`."""
         new = [LiveServer(self.workdir / f"node{len(self.nodes) + i + 1}", {**self.env, **(env or {})})
                for i in range(count)]
+        if gunicorn:
+            for node in new:
+                node.command = [sys.executable, "-m", "gunicorn", "-c", "gunicorn.conf.py", "app:app"]
         self.nodes.extend(new)
         with ThreadPoolExecutor(count) as pool:
             list(pool.map(lambda node: node.start(), new))

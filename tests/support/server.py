@@ -28,11 +28,12 @@ class LiveServer:
                     "DATABASE_URL": f"sqlite:///{self.workdir / 'im.sqlite3'}", **(env or {})}
         self.log_path = self.workdir / f"server-{self.port}.log"
         self.proc: subprocess.Popen | None = None
+        self.command = [sys.executable, str(ROOT / "app.py")]
 
     def start(self, timeout: float = 30.0) -> "LiveServer":
         self.workdir.mkdir(parents=True, exist_ok=True)
         self._log = open(self.log_path, "ab")
-        self.proc = subprocess.Popen([sys.executable, str(ROOT / "app.py")], cwd=ROOT, env=self.env,
+        self.proc = subprocess.Popen(self.command, cwd=ROOT, env=self.env,
                                      stdout=self._log, stderr=subprocess.STDOUT)
         deadline = time.monotonic() + timeout
         while time.monotonic() < deadline:
