@@ -90,7 +90,7 @@ def _friends_of(owner_id: str, only: list[str] | None = None) -> list[tuple[Frie
             .where(Friend.owner_user_id == owner_id).order_by(Friend.created_at, Friend.friend_user_id))
     if only is not None:
         stmt = stmt.where(Friend.friend_user_id.in_(only))
-    return list(db.session.execute(stmt).tuples())
+    return list(db.session.execute(stmt))
 
 
 # ---- friend list ------------------------------------------------------------------------------
@@ -118,7 +118,7 @@ def search_friends(owner_id: str, keyword: str, search_user_id: bool = True, sea
             .where(Friend.owner_user_id == owner_id,
                    or_(*(func.lower(col).contains(needle, autoescape=True) for col in columns)))
             .order_by(Friend.created_at, Friend.friend_user_id))
-    return [friend_entry(row, user) for row, user in db.session.execute(stmt).tuples()]
+    return [friend_entry(row, user) for row, user in db.session.execute(stmt)]
 
 
 def check_friend(owner_id: str, user_ids: list[str]) -> list[dict]:
@@ -254,7 +254,7 @@ def _applications(where) -> list[dict]:
             .join(sender, sender.user_id == FriendApplication.from_user_id)
             .join(recipient, recipient.user_id == FriendApplication.to_user_id)
             .where(where).order_by(FriendApplication.created_at.desc(), FriendApplication.id.desc()))
-    return [application_entry(app, f, t) for app, f, t in db.session.execute(stmt).tuples()]
+    return [application_entry(app, f, t) for app, f, t in db.session.execute(stmt)]
 
 
 def get_recv_friend_application_list(user_id: str) -> list[dict]:
@@ -298,4 +298,4 @@ def get_black_list(owner_id: str) -> list[dict]:
     """My blacklist, oldest entry first."""
     stmt = (select(Black, User).join(User, User.user_id == Black.block_user_id)
             .where(Black.owner_user_id == owner_id).order_by(Black.created_at, Black.block_user_id))
-    return [black_entry(row, user) for row, user in db.session.execute(stmt).tuples()]
+    return [black_entry(row, user) for row, user in db.session.execute(stmt)]
