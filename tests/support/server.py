@@ -54,6 +54,9 @@ class LiveServer:
             if self.proc.poll() is not None:
                 self._log.close()
                 return False
+            if f"serving on {self.url}" not in self.log_tail(400):
+                time.sleep(0.1)
+                continue  # still importing: whatever answers on the port now is not ours
             try:
                 if requests.get(self.url + "/healthz", timeout=1).status_code == 200:
                     # Another process could be answering on this port: ours must still be alive.
