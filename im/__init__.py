@@ -58,12 +58,14 @@ def create_app(test_config: dict | None = None) -> Flask:
         hops = app.config["IM_PROXY_COUNT"]
         app.wsgi_app = ProxyFix(app.wsgi_app, x_for=hops, x_proto=hops)
 
-    from . import api, models, operations, realtime, schema, views  # noqa: F401  (declares models and operations)
+    # importing declares the models and operations
+    from . import api, cli, models, operations, realtime, schema, views  # noqa: F401
 
     app.register_blueprint(api.bp)
     app.register_blueprint(views.bp)
     app.after_request(add_security_headers)
     realtime.register_handlers()
+    cli.init_app(app)
 
     with app.app_context():
         if db.engine.dialect.name == "sqlite":

@@ -46,6 +46,7 @@ def load_config(instance_path: str, env=None) -> dict:
         "IM_AUTO_MIGRATE": _bool(env.get("IM_AUTO_MIGRATE", "true")),
         # Reverse proxies in front of each node (nginx: 1): client address from X-Forwarded-For.
         "IM_PROXY_COUNT": int(env.get("IM_PROXY_COUNT", 0)),
+        "IM_FRIEND_LIMIT": int(env.get("IM_FRIEND_LIMIT", 3000)),
         "IM_MAX_CONNECTIONS": int(env.get("IM_MAX_CONNECTIONS", 20000)),
         "IM_RATE_LIMITS_ENABLED": _bool(env.get("IM_RATE_LIMITS_ENABLED", "true")),
         "IM_RATE_LIMITS": limits_from_env(env),

@@ -42,6 +42,7 @@ class Cluster:
         if gunicorn:
             for node in new:
                 node.command = [sys.executable, "-m", "gunicorn", "-c", "gunicorn.conf.py", "app:app"]
+                node.ready_banner = "Listening at: {url}"
         self.nodes.extend(new)
         with ThreadPoolExecutor(count) as pool:
             list(pool.map(lambda node: node.start(), new))
