@@ -159,3 +159,36 @@ def test_gunicorn_nodes_and_clean_shutdown(cluster):
     finally:
         dan.close()
         raw.close()
+
+
+def test_friend_changes_racing_on_two_nodes_stay_consistent(cluster):
+    """The same pair changed at once through both nodes: no error, no duplicate, logs without gaps."""
+    from concurrent.futures import ThreadPoolExecutor
+
+    node1, node2 = cluster.start(2)
+    for user in ("ann", "ben"):
+        register(node1.url, user)
+    ann = {node: login_token(node.url, "ann", p) for node, p in ((node1, 5), (node2, 1))}
+    ben = {node: login_token(node.url, "ben", p) for node, p in ((node1, 5), (node2, 1))}
+
+    def call(args):
+        node, name, payload, token = args
+        return requests.post(f"{node.url}/api/{name}", json=payload, headers={"token": token}, timeout=10).json()
+
+    with ThreadPoolExecutor(8) as pool:
+        # both apply to each other, twice, through both nodes at once
+        jobs = [(node, "add_friend", {"to_user_id": to}, tokens[node])
+                for node in (node1, node2) for to, tokens in (("ben", ann), ("ann", ben)) for _ in range(2)]
+        assert [r["errCode"] for r in pool.map(call, jobs)] == [0] * len(jobs)
+        # then both accept at once, through different nodes
+        answers = list(pool.map(call, [(node1, "accept_friend_application", {"from_user_id": "ben"}, ann[node1]),
+                                       (node2, "accept_friend_application", {"from_user_id": "ann"}, ben[node2])]))
+    # the first accept settles both applications; the second then finds its application handled
+    codes = sorted(a["errCode"] for a in answers)
+    assert codes[0] == 0 and codes[1] in (0, 1206), answers
+    for user, tokens, other in (("ann", ann, "ben"), ("ben", ben, "ann")):
+        friends = rest(node2.url, "get_friend_list", {}, tokens[node2])
+        assert [f["user_id"] for f in friends] == [other]
+        log = rest(node1.url, "sync_events", {"after_seq": 0}, tokens[node1])
+        assert [e["seq"] for e in log["events"]] == list(range(1, log["max_seq"] + 1))
+        assert [e["type"] for e in log["events"]].count("friend_added") == 1
