@@ -54,6 +54,9 @@ def upgrade_to_head() -> None:
         with db.engine.connect() as conn:
             tables = set(inspect(conn).get_table_names())
         if "users" in tables and "alembic_version" not in tables:
-            log.info("database made before migrations: marking it as %s", FIRST_REVISION)
-            command.stamp(config, FIRST_REVISION)
+            # made by db.create_all() before there were migrations: with every table already there
+            # it is current, otherwise it holds what the first revision creates
+            revision = "head" if set(db.metadata.tables) <= tables else FIRST_REVISION
+            log.info("database made before migrations: marking it as %s", revision)
+            command.stamp(config, revision)
         command.upgrade(config, "head")

@@ -51,6 +51,19 @@ def test_database_made_by_create_all_is_adopted(tmp_path):
         db.engine.dispose()
 
 
+def test_database_made_by_create_all_with_every_table_is_current(tmp_path):
+    path = tmp_path / "legacy-full.sqlite3"
+    legacy = _app(path, IM_AUTO_MIGRATE=False)
+    with legacy.app_context():
+        db.create_all()
+        db.engine.dispose()
+    app = _app(path)
+    assert _differences(app) == []
+    with app.app_context():
+        assert schema.is_at_head(schema.alembic_config())
+        db.engine.dispose()
+
+
 def _first_revision_tables(tmp_path) -> set[str]:
     """The tables the first migration creates, read from a database upgraded only that far."""
     from flask_migrate import upgrade
