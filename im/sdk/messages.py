@@ -226,8 +226,12 @@ class MessagesMixin:
         changed = set()
         while ranges:
             batch = list(ranges.items())[:PULL_RANGES_PER_CALL]
-            page = self._call("pull_messages", ranges=[
-                {"conversation_id": cid, "begin_seq": b, "end_seq": e} for cid, (b, e) in batch])
+            token = self._token
+            if token is None:
+                raise IMError(NOT_LOGGED_IN, "not logged in")
+            # Over HTTP: a page of 2000 messages comes about three times faster than as a socket ack.
+            page = self._rest("pull_messages", {"ranges": [
+                {"conversation_id": cid, "begin_seq": b, "end_seq": e} for cid, (b, e) in batch]}, token=token)
             by_cid: dict[str, list[dict]] = {}
             for msg in page["messages"]:
                 by_cid.setdefault(msg["conversation_id"], []).append(msg)

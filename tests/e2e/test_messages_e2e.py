@@ -314,3 +314,34 @@ def test_upload_picture_and_file_end_to_end_and_outsiders_see_nothing(server, cl
     with pytest.raises(IMError) as exc:
         carol.send_message(a, 102, {"url": info["url"]})
     assert exc.value.code == 1404
+
+
+def test_a_message_lost_while_online_is_pulled_when_the_next_one_shows_the_gap(server, clients):
+    alice, _, a = clients(server.url)
+    bob = IMClient(server.url, timeout=10)
+    b = f"m{next(_ids)}"
+    bob.register(b, PASSWORD, "Bob")
+    rb = Recorder()
+    bob.set_advanced_msg_listener(rb)
+    real_handler = bob._on_new_message
+    dropped = []
+
+    def lossy(msg):
+        # the network loses the push of seq 2 (and only that one)
+        if msg.get("seq") == 2 and not dropped:
+            dropped.append(msg)
+            return
+        real_handler(msg)
+
+    bob._on_new_message = lossy
+    bob.login(b, PASSWORD)
+    try:
+        alice.send_message(b, 101, text("one"))
+        wait_for(lambda: rb.texts() == ["one"], what="first")
+        alice.send_message(b, 101, text("two"))
+        wait_for(lambda: dropped, what="the push of seq 2 was lost")
+        assert rb.texts() == ["one"]
+        alice.send_message(b, 101, text("three"))
+        wait_for(lambda: rb.texts() == ["one", "two", "three"], what="gap filled in order")
+    finally:
+        bob.close()
