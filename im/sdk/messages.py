@@ -82,6 +82,7 @@ class MessagesMixin:
                     time.sleep(delay)
                     delay *= 2
             self._note_own(msg)
+            self._conversations_changed({msg["conversation_id"]})
         finally:
             with self._msg_lock:
                 self._sending.discard(client_msg_id)

@@ -77,6 +77,8 @@ def server(tmp_path_factory):
                                                               "IM_ASYNC_MODE": "gevent"}).start()
     yield srv
     srv.stop()
+    log = srv.log_path.read_text(errors="replace")
+    assert "Traceback" not in log, log[-3000:]
 
 
 @pytest.fixture
@@ -132,6 +134,9 @@ def test_two_terminals_conversations_receipts_revoke_typing(server, clients):
     wait_for(lambda: [m["seq"] for m in rb.of("on_recv_new_message")] == [3], what="bob got the reply")
     wait_for(lambda: len(ra2.of("on_recv_new_message")) == 3, what="alice2 got her own reply")
     assert ra.of("on_recv_new_message")[-1]["seq"] == 2
+    wait_for(lambda: any(c["conversation_id"] == cid and c["latest_msg"]["seq"] == 3
+                         for batch in ra.of("on_conversation_changed") for c in batch),
+             what="the sending terminal's conversation changed")
     assert bob.get_one_conversation(cid)["unread_count"] == 1
     assert alice.get_one_conversation(cid)["unread_count"] == 0
 
