@@ -165,6 +165,7 @@ class MessagesMixin:
             self._msg_ahead.setdefault(msg["conversation_id"], {})[msg["seq"]] = OWN
             self._drain(msg["conversation_id"])
             gap = bool(self._msg_ahead.get(msg["conversation_id"]))
+        self._remember_msg_seqs()
         if gap:
             self._start_gap_pull()
 
@@ -182,6 +183,8 @@ class MessagesMixin:
             delivered = self._accept(msg)
             gap = bool(self._msg_ahead.get(msg["conversation_id"]))
             syncing = self._msg_syncing
+        if delivered:
+            self._remember_msg_seqs()
         if delivered and not syncing:
             self._conversations_changed({msg["conversation_id"]})
         if gap and not syncing:
@@ -381,8 +384,14 @@ class MessagesMixin:
 
     def _remember_msg_seqs(self) -> None:
         path = self._msg_seq_file()
+        if path is None:
+            return
         with self._msg_lock:
-            seen = dict(self._seen() or {})
-        if path is not None:
+            seen = self._seen()
+            if seen is None:
+                return
             path.parent.mkdir(parents=True, exist_ok=True)
-            path.write_text(json.dumps({"seqs": seen}))
+            # Written whole then renamed, so a crash never leaves a half-written file.
+            tmp = path.with_suffix(".tmp")
+            tmp.write_text(json.dumps({"seqs": seen}))
+            tmp.replace(path)

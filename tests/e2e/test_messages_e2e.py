@@ -350,3 +350,50 @@ def test_a_message_lost_while_online_is_pulled_when_the_next_one_shows_the_gap(s
         wait_for(lambda: rb.texts() == ["one", "two", "three"], what="gap filled in order")
     finally:
         bob.close()
+
+
+def test_send_retries_with_the_same_client_msg_id_after_a_network_error(server, clients):
+    proxy = TcpProxy(server.port)
+    try:
+        alice, _, a = clients(proxy.url)
+        bob, rb, b = clients(server.url)
+        proxy.cut()
+        wait_for(lambda: not alice._sio, what="alice offline")
+        result = []
+        sender = threading.Thread(target=lambda: result.append(
+            alice.send_message(b, 101, text("through"), client_msg_id="retry-me")))
+        sender.start()
+        time.sleep(0.2)  # the first attempt fails while the network is down
+        proxy.resume()
+        sender.join(15)
+        assert result and result[0]["client_msg_id"] == "retry-me"
+        history = bob.get_history_message_list(cid_of(a, b))["messages"]
+        assert [m["content"]["text"] for m in history] == ["through"]
+        wait_for(lambda: rb.texts() == ["through"], what="delivered once")
+    finally:
+        proxy.close()
+
+
+def test_a_restarted_program_with_data_dir_gets_only_what_it_missed(server, clients, tmp_path):
+    alice, _, a = clients(server.url)
+    b = f"m{next(_ids)}"
+    first = IMClient(server.url, data_dir=tmp_path, timeout=10)
+    first.register(b, PASSWORD, "Bob")
+    r1 = Recorder()
+    first.set_advanced_msg_listener(r1)
+    first.login(b, PASSWORD)
+    alice.send_message(b, 101, text("seen"))
+    wait_for(lambda: r1.texts() == ["seen"], what="first program got it")
+    first.close()
+    for i in range(3):
+        alice.send_message(b, 101, text(f"missed{i}"))
+    second = IMClient(server.url, data_dir=tmp_path, timeout=10)
+    r2 = Recorder()
+    second.set_advanced_msg_listener(r2)
+    second.set_conversation_listener(r2)
+    second.login(b, PASSWORD)
+    try:
+        wait_for(lambda: r2.of("on_sync_server_finish"), what="sync finished")
+        assert r2.texts() == ["missed0", "missed1", "missed2"]
+    finally:
+        second.close()
