@@ -1,7 +1,7 @@
 """Message operations: send, sync by seq, history, search, revoke, delete, typing."""
-from typing import Annotated, Any
+from typing import Annotated, Any, Literal, Union
 
-from pydantic import Field, StringConstraints, model_validator
+from pydantic import Field, RootModel, StringConstraints
 
 from ..services import messages
 from .registry import Caller, NoParams, Params, UserId, operation
@@ -11,11 +11,80 @@ ClientMsgId = Annotated[str, StringConstraints(pattern=r"^[A-Za-z0-9_\-]{1,64}$"
 Seq = Annotated[int, Field(ge=1)]
 
 
-class SendMessageParams(Params):
+# Not only blanks; the same set of blanks as the service's check.
+NonBlankText = Annotated[str, StringConstraints(min_length=1, max_length=messages.MAX_TEXT,
+                                                pattern=r"[^ \t\r\n\f\v]")]
+FileUrl = Annotated[str, StringConstraints(pattern=r"^/api/files/[0-9a-f]{32}$")]
+
+
+class TextContent(Params):
+    text: NonBlankText
+
+
+class AtTextContent(Params):
+    text: NonBlankText
+    at_user_ids: Annotated[list[UserId], Field(min_length=1, max_length=messages.MAX_AT_USERS)]
+
+
+class QuoteContent(Params):
+    text: NonBlankText
+    quote_seq: Seq
+
+
+class FileContent(Params):
+    """The url of an upload; the server fills in the rest from the upload itself."""
+
+    url: FileUrl
+    name: Annotated[str, StringConstraints(max_length=255)] | None = None
+    size: Annotated[int, Field(ge=0)] | None = None
+    width: Annotated[int, Field(ge=0)] | None = None
+    height: Annotated[int, Field(ge=0)] | None = None
+    mime_type: Annotated[str, StringConstraints(max_length=100)] | None = None
+
+
+class CustomContent(Params):
+    data: Any
+
+
+class _Send(Params):
     recv_id: UserId
-    content_type: int
-    content: dict[str, Any]
     client_msg_id: ClientMsgId | None = None
+
+
+class SendText(_Send):
+    content_type: Literal[101]
+    content: TextContent
+
+
+class SendPicture(_Send):
+    content_type: Literal[102]
+    content: FileContent
+
+
+class SendFile(_Send):
+    content_type: Literal[105]
+    content: FileContent
+
+
+class SendAtText(_Send):
+    content_type: Literal[106]
+    content: AtTextContent
+
+
+class SendCustom(_Send):
+    content_type: Literal[110]
+    content: CustomContent
+
+
+class SendQuote(_Send):
+    content_type: Literal[114]
+    content: QuoteContent
+
+
+class SendMessageParams(RootModel):
+    """One shape per content type, so the published schema says exactly what each type takes."""
+
+    root: Union[SendText, SendPicture, SendFile, SendAtText, SendCustom, SendQuote]
 
 
 class SeqRange(Params):
@@ -45,12 +114,6 @@ class RevokeParams(Params):
     client_msg_id: ClientMsgId | None = None
     seq: Seq | None = None
 
-    @model_validator(mode="after")
-    def _one_of(self):
-        if (self.client_msg_id is None) == (self.seq is None):
-            raise ValueError("give exactly one of client_msg_id and seq")
-        return self
-
 
 class DeleteMessageParams(Params):
     conversation_id: ConversationId
@@ -65,7 +128,9 @@ class TypingParams(Params):
 @operation("send_message", SendMessageParams)
 def send_message(caller: Caller, p: SendMessageParams):
     """Send a one-to-one message; a retry with the same client_msg_id returns the first one."""
-    return messages.send_single(caller.user_id, p.recv_id, p.content_type, p.content, p.client_msg_id)
+    v = p.root
+    return messages.send_single(caller.user_id, v.recv_id, v.content_type, v.content.model_dump(exclude_unset=True),
+                                v.client_msg_id)
 
 
 @operation("get_max_seqs")
