@@ -1,7 +1,7 @@
 """Message operations: send, sync by seq, history, search, revoke, delete, typing."""
 from typing import Annotated, Any, Literal, Union
 
-from pydantic import Field, RootModel, StringConstraints
+from pydantic import Field, RootModel, StringConstraints, model_validator
 
 from ..services import messages
 from .registry import Caller, NoParams, Params, UserId, operation
@@ -81,10 +81,26 @@ class SendQuote(_Send):
     content: QuoteContent
 
 
+SHAPES = {shape.model_fields["content_type"].annotation.__args__[0]: shape
+          for shape in (SendText, SendPicture, SendFile, SendAtText, SendCustom, SendQuote)}
+
+
 class SendMessageParams(RootModel):
     """One shape per content type, so the published schema says exactly what each type takes."""
 
     root: Union[SendText, SendPicture, SendFile, SendAtText, SendCustom, SendQuote]
+
+    @model_validator(mode="wrap")
+    @classmethod
+    def _shape_of_its_type(cls, data, handler):
+        """Validate against the shape of the given content_type only, so errors name that shape's fields."""
+        content_type = data.get("content_type") if isinstance(data, dict) else None
+        if type(content_type) is not int:
+            return handler(data)
+        shape = SHAPES.get(content_type)
+        if shape is None:
+            raise ValueError(f"content_type must be one of {sorted(SHAPES)} (113 goes by typing_status_update)")
+        return cls.model_construct(shape.model_validate(data))
 
 
 class SeqRange(Params):
