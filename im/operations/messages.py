@@ -145,8 +145,8 @@ class TypingParams(Params):
 def send_message(caller: Caller, p: SendMessageParams):
     """Send a one-to-one message; a retry with the same client_msg_id returns the first one."""
     v = p.root
-    return messages.send_single(caller.user_id, v.recv_id, v.content_type, v.content.model_dump(exclude_unset=True),
-                                v.client_msg_id)
+    content = v.content.model_dump(exclude_unset=True)
+    return messages.send_single(caller.user_id, v.recv_id, v.content_type, content, v.client_msg_id)
 
 
 @operation("get_max_seqs")

@@ -63,7 +63,8 @@ class MessagesMixin:
 
     # ---- calls ---------------------------------------------------------------------------
 
-    def send_message(self, recv_id: str, content_type: int, content: dict, client_msg_id: str | None = None) -> dict:
+    def send_message(self, recv_id: str, content_type: int, content: dict,
+                     client_msg_id: str | None = None) -> dict:
         """Send; on a timeout or network error retry with the same client_msg_id (stored once)."""
         client_msg_id = client_msg_id or uuid.uuid4().hex
         with self._msg_lock:
@@ -88,7 +89,8 @@ class MessagesMixin:
                 self._sending.discard(client_msg_id)
         return msg
 
-    def get_history_message_list(self, conversation_id: str, start_seq: int | None = None, count: int = 20) -> dict:
+    def get_history_message_list(self, conversation_id: str, start_seq: int | None = None,
+                                 count: int = 20) -> dict:
         params = {"conversation_id": conversation_id, "count": count}
         if start_seq is not None:
             params["start_seq"] = start_seq
@@ -100,7 +102,8 @@ class MessagesMixin:
             params["conversation_id"] = conversation_id
         return self._call("search_messages", **params)
 
-    def revoke_message(self, conversation_id: str, client_msg_id: str | None = None, seq: int | None = None) -> dict:
+    def revoke_message(self, conversation_id: str, client_msg_id: str | None = None,
+                       seq: int | None = None) -> dict:
         params = {"conversation_id": conversation_id}
         if client_msg_id is not None:
             params["client_msg_id"] = client_msg_id
