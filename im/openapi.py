@@ -19,6 +19,12 @@ def _envelope(data_schema: dict, description: str) -> dict:
     }
 
 
+def _body_required(model) -> bool:
+    """A body is required when the model has required fields, or is a union of shapes."""
+    schema = model.model_json_schema()
+    return bool(schema.get("required") or schema.get("anyOf") or schema.get("oneOf"))
+
+
 def build_openapi() -> dict:
     """One POST path per operation; request bodies are the pydantic parameter models."""
     ops = sorted(OPERATIONS.values(), key=lambda o: o.name)
@@ -35,7 +41,7 @@ def build_openapi() -> dict:
             "operationId": op.name,
             "summary": op.summary,
             "security": security,
-            "requestBody": {"required": bool(op.params.model_json_schema().get("required")),
+            "requestBody": {"required": _body_required(op.params),
                             "content": {"application/json": {
                 "schema": refs[(op.params, "validation")]}}},
             "responses": {

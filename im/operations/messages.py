@@ -1,0 +1,194 @@
+"""Message operations: send, sync by seq, history, search, revoke, delete, typing."""
+from typing import Annotated, Any, Literal, Union
+
+from pydantic import Field, RootModel, StringConstraints, model_validator
+
+from ..services import messages
+from .registry import Caller, NoParams, Params, UserId, operation
+
+ConversationId = Annotated[str, StringConstraints(pattern=r"^s[ig]_[A-Za-z0-9_.\-]{1,129}$")]
+ClientMsgId = Annotated[str, StringConstraints(pattern=r"^[A-Za-z0-9_\-]{1,64}$")]
+Seq = Annotated[int, Field(ge=1)]
+
+
+# Not only blanks; the same set of blanks as the service's check.
+NonBlankText = Annotated[str, StringConstraints(min_length=1, max_length=messages.MAX_TEXT,
+                                                pattern=r"[^ \t\r\n\f\v]")]
+FileUrl = Annotated[str, StringConstraints(pattern=r"^/api/files/[0-9a-f]{32}$")]
+
+
+class TextContent(Params):
+    text: NonBlankText
+
+
+class AtTextContent(Params):
+    text: NonBlankText
+    at_user_ids: Annotated[list[UserId], Field(min_length=1, max_length=messages.MAX_AT_USERS)]
+
+
+class QuoteContent(Params):
+    text: NonBlankText
+    quote_seq: Seq
+
+
+class FileContent(Params):
+    """The url of an upload; the server fills in the rest from the upload itself."""
+
+    url: FileUrl
+    name: Annotated[str, StringConstraints(max_length=255)] | None = None
+    size: Annotated[int, Field(ge=0)] | None = None
+    width: Annotated[int, Field(ge=0)] | None = None
+    height: Annotated[int, Field(ge=0)] | None = None
+    mime_type: Annotated[str, StringConstraints(max_length=100)] | None = None
+
+
+class CustomContent(Params):
+    data: Any
+
+
+class _Send(Params):
+    recv_id: UserId
+    client_msg_id: ClientMsgId | None = None
+
+
+class SendText(_Send):
+    content_type: Literal[101]
+    content: TextContent
+
+
+class SendPicture(_Send):
+    content_type: Literal[102]
+    content: FileContent
+
+
+class SendFile(_Send):
+    content_type: Literal[105]
+    content: FileContent
+
+
+class SendAtText(_Send):
+    content_type: Literal[106]
+    content: AtTextContent
+
+
+class SendCustom(_Send):
+    content_type: Literal[110]
+    content: CustomContent
+
+
+class SendQuote(_Send):
+    content_type: Literal[114]
+    content: QuoteContent
+
+
+SHAPES = {shape.model_fields["content_type"].annotation.__args__[0]: shape
+          for shape in (SendText, SendPicture, SendFile, SendAtText, SendCustom, SendQuote)}
+
+
+class SendMessageParams(RootModel):
+    """One shape per content type, so the published schema says exactly what each type takes."""
+
+    root: Union[SendText, SendPicture, SendFile, SendAtText, SendCustom, SendQuote]
+
+    @model_validator(mode="wrap")
+    @classmethod
+    def _shape_of_its_type(cls, data, handler):
+        """Validate against the shape of the given content_type only, so errors name that shape's fields."""
+        content_type = data.get("content_type") if isinstance(data, dict) else None
+        if type(content_type) is not int:
+            return handler(data)
+        shape = SHAPES.get(content_type)
+        if shape is None:
+            raise ValueError(f"content_type must be one of {sorted(SHAPES)} (113 goes by typing_status_update)")
+        return cls.model_construct(shape.model_validate(data))
+
+
+class SeqRange(Params):
+    conversation_id: ConversationId
+    begin_seq: Seq
+    end_seq: Seq
+
+
+class PullMessagesParams(Params):
+    ranges: Annotated[list[SeqRange], Field(min_length=1, max_length=messages.MAX_PULL_RANGES)]
+    limit: Annotated[int, Field(ge=1, le=messages.MAX_PULL_MESSAGES)] = messages.MAX_PULL_MESSAGES
+
+
+class HistoryParams(Params):
+    conversation_id: ConversationId
+    start_seq: Seq | None = None
+    count: Annotated[int, Field(ge=1, le=100)] = 20
+
+
+class SearchParams(Params):
+    keyword: Annotated[str, StringConstraints(min_length=1, max_length=100)]
+    conversation_id: ConversationId | None = None
+
+
+class RevokeParams(Params):
+    conversation_id: ConversationId
+    client_msg_id: ClientMsgId | None = None
+    seq: Seq | None = None
+
+
+class DeleteMessageParams(Params):
+    conversation_id: ConversationId
+    seq: Seq
+
+
+class TypingParams(Params):
+    recv_id: UserId
+    msg_tip: Annotated[str, StringConstraints(max_length=256)]
+
+
+@operation("send_message", SendMessageParams)
+def send_message(caller: Caller, p: SendMessageParams):
+    """Send a one-to-one message; a retry with the same client_msg_id returns the first one."""
+    v = p.root
+    content = v.content.model_dump(exclude_unset=True)
+    return messages.send_single(caller.user_id, v.recv_id, v.content_type, content, v.client_msg_id)
+
+
+@operation("get_max_seqs")
+def get_max_seqs(caller: Caller, p: NoParams):
+    """The newest readable seq of each of the caller's conversations (compared on reconnect)."""
+    return messages.get_max_seqs(caller.user_id)
+
+
+@operation("pull_messages", PullMessagesParams)
+def pull_messages(caller: Caller, p: PullMessagesParams):
+    """Messages in seq ranges of several conversations at once (catch-up and gap filling)."""
+    return messages.pull_messages(caller.user_id, [(r.conversation_id, r.begin_seq, r.end_seq) for r in p.ranges],
+                                  p.limit)
+
+
+@operation("get_history_message_list", HistoryParams)
+def get_history_message_list(caller: Caller, p: HistoryParams):
+    """A page of a conversation's messages before start_seq (or the newest), oldest first."""
+    return messages.get_history(caller.user_id, p.conversation_id, p.start_seq, p.count)
+
+
+@operation("search_messages", SearchParams)
+def search_messages(caller: Caller, p: SearchParams):
+    """Messages the caller may see whose text or file name contains keyword."""
+    return messages.search_messages(caller.user_id, p.keyword, p.conversation_id)
+
+
+@operation("revoke_message", RevokeParams)
+def revoke_message(caller: Caller, p: RevokeParams):
+    """The sender withdraws a message within IM_REVOKE_SECONDS."""
+    return messages.revoke_message(caller.user_id, p.conversation_id, p.client_msg_id, p.seq)
+
+
+@operation("delete_message", DeleteMessageParams)
+def delete_message(caller: Caller, p: DeleteMessageParams):
+    """Remove a message for the caller only."""
+    messages.delete_message(caller.user_id, p.conversation_id, p.seq)
+    return None
+
+
+@operation("typing_status_update", TypingParams)
+def typing_status_update(caller: Caller, p: TypingParams):
+    """Tell the peer's online terminals that the caller is typing (content type 113)."""
+    messages.typing_status_update(caller.user_id, p.recv_id, p.msg_tip)
+    return None
