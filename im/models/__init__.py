@@ -6,3 +6,5 @@ from .node import Node  # noqa: F401
 from .session import Connection, LoginSession  # noqa: F401
 from .user import User  # noqa: F401
 from .group import FormerGroupMember, Group, GroupApplication, GroupMember  # noqa: F401
+from .conversation import GROUP, SINGLE, Conversation, ConversationState  # noqa: F401
+from .message import Message, MessageDeletion, MessageFile, UploadedFile  # noqa: F401
