@@ -1,4 +1,4 @@
-"""Groups, their members (with OpenIM's role levels), former members, and join applications."""
+"""Groups, their members (with OpenIM's role levels), and join applications."""
 from datetime import datetime
 
 from sqlalchemy import ForeignKey, Integer, String, Text, UniqueConstraint
@@ -62,7 +62,10 @@ class Group(db.Model):
 
 
 class GroupMember(db.Model):
-    """A current member. `join_seq` is the first seq of the group conversation they may read."""
+    """A current member. `join_seq` is the first seq of the group conversation they may read.
+
+    The read window itself (also kept after leaving) is the member's ConversationState.
+    """
 
     __tablename__ = "group_members"
 
@@ -91,18 +94,6 @@ class GroupMember(db.Model):
             "mute_end_time": ts(self.mute_end_time) or 0,
             "join_time": ts(self.joined_at),
         }
-
-
-class FormerGroupMember(db.Model):
-    """Someone who left (quit, kicked, dismissed): they keep reading seqs join_seq..leave_seq."""
-
-    __tablename__ = "former_group_members"
-
-    group_id: Mapped[str] = mapped_column(ForeignKey("groups.group_id"), primary_key=True)
-    user_id: Mapped[str] = mapped_column(ForeignKey("users.user_id"), primary_key=True, index=True)
-    join_seq: Mapped[int] = mapped_column(Integer)
-    leave_seq: Mapped[int] = mapped_column(Integer)
-    left_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
 
 
 class GroupApplication(db.Model):
