@@ -152,3 +152,38 @@ def test_dismissed_group_keeps_history_and_refuses_messages(api, chat):
     assert send_err(api, users["owner"], {"group_id": gid, "content_type": 101,
                                           "content": {"text": "x"}}) == 1304
     assert history(api, users["member"], gid) == [(1, 1501, None), (2, 101, "last words"), (3, 1511, None)]
+
+
+def test_fan_out_is_one_write_and_one_emit_per_member_whatever_the_size(api, app, monkeypatch):
+    from sqlalchemy import event
+
+    import im.push
+
+    _, owner = api.user("big-owner")
+    emitted = []
+    monkeypatch.setattr(im.push.socketio, "emit", lambda name, payload, to=None: emitted.append((name, to)))
+
+    def cost(size):
+        ids = [api.user(f"m{size}-{i}")[0] for i in range(size)]
+        gid = api.ok("create_group", {"group_name": "Big", "member_user_ids": ids}, owner)["group_id"]
+        writes = []
+
+        def count(conn, cursor, statement, *args):
+            if statement.lstrip().split()[0].upper() in ("INSERT", "UPDATE", "DELETE"):
+                writes.append(statement)
+
+        emitted.clear()
+        with app.app_context():
+            event.listen(db.engine, "before_cursor_execute", count)
+            try:
+                send(api, owner, gid, "to everyone")
+            finally:
+                event.remove(db.engine, "before_cursor_execute", count)
+        rooms = [to for name, to in emitted if name == "new_message"]
+        return writes, sorted(rooms)
+
+    small_writes, small_rooms = cost(3)
+    big_writes, big_rooms = cost(40)
+    assert len(small_writes) == len(big_writes)
+    assert sum(w.lstrip().startswith("INSERT INTO messages") for w in big_writes) == 1
+    assert len(small_rooms) == 4 and len(big_rooms) == 41 and len(set(big_rooms)) == 41
