@@ -4,7 +4,7 @@ import time
 
 import pytest
 
-from im.sdk import GroupListener, IMClient, IMError
+from im.sdk import AdvancedMsgListener, GroupListener, IMClient, IMError
 
 CALLBACKS = [name for name in vars(GroupListener) if name.startswith("on_")]
 
@@ -42,14 +42,38 @@ def wait_for(predicate, timeout=10.0, what="condition"):
     raise AssertionError(f"timed out waiting for {what}")
 
 
+class Inbox(AdvancedMsgListener):
+    """Keeps every message handed to the listener."""
+
+    def __init__(self):
+        self.messages: list[dict] = []
+        self._lock = threading.Lock()
+
+    def on_recv_new_message(self, msg):
+        with self._lock:
+            self.messages.append(msg)
+
+    def seqs(self, conversation_id) -> list[int]:
+        with self._lock:
+            return [m["seq"] for m in self.messages if m["conversation_id"] == conversation_id]
+
+    def of(self, conversation_id) -> list[tuple[int, str | None]]:
+        """(content_type, text) of each message of a conversation, in arrival order."""
+        with self._lock:
+            return [(m["content_type"], m["content"].get("text")) for m in self.messages
+                    if m["conversation_id"] == conversation_id]
+
+
 class Terminal:
-    """One logged-in SDK client with a recording group listener."""
+    """One logged-in SDK client with a recording group listener and message listener."""
 
     def __init__(self, url, user_id, platform_id=5, register=True, data_dir=None):
         self.user_id = user_id
         self.sdk = IMClient(url, platform_id=platform_id, data_dir=data_dir)
         self.rec = Recorder()
+        self.inbox = Inbox()
         self.sdk.set_group_listener(self.rec)
+        self.sdk.set_advanced_msg_listener(self.inbox)
         if register:
             self.sdk.register(user_id, "password123", user_id.title())
         self.sdk.login(user_id, "password123")
@@ -169,3 +193,82 @@ def test_group_life_with_every_listener_callback(terminals, tmp_path):
     for term in (owner_web, owner_pc, admin, member, applicant, refused, invitee, back):
         heard.update(term.rec.names())
     assert heard == set(CALLBACKS)
+
+
+def history(term, cid):
+    return [(m["content_type"], m["content"].get("text"))
+            for m in term.sdk.get_history_message_list(cid, count=100)["messages"]]
+
+
+def test_group_chat_late_joiner_kicked_member_unread(terminals):
+    owner = terminals("owner")
+    member_web = terminals("member")
+    member_pc = terminals("member", platform_id=3, register=False)
+    late = terminals("late")
+    gid = owner.sdk.create_group("Chat", ["member"])["group_id"]
+    cid = f"sg_{gid}"
+    owner.sdk.send_message(group_id=gid, content_type=101, content={"text": "early"})
+    for term in (member_web, member_pc):
+        wait_for(lambda t=term: t.inbox.of(cid) == [(1501, None), (101, "early")], what="early on both terminals")
+
+    owner.sdk.invite_user_to_group(gid, ["late"])
+    late.sdk.send_message(group_id=gid, content_type=101, content={"text": "hi all"})
+    wait_for(lambda: member_pc.inbox.of(cid)[-2:] == [(1509, None), (101, "hi all")], what="late's hello")
+    wait_for(lambda: late.inbox.of(cid) == [(1509, None)], what="late's join notice")
+    assert history(late, cid) == [(1509, None), (101, "hi all")]
+
+    # Unread and read state per member.
+    assert owner.sdk.get_one_conversation(cid)["unread_count"] == 1
+    assert member_web.sdk.get_one_conversation(cid)["unread_count"] == 4
+    member_pc.sdk.mark_conversation_message_as_read(cid)
+    assert member_web.sdk.get_one_conversation(cid)["unread_count"] == 0
+    assert owner.sdk.get_one_conversation(cid)["unread_count"] == 1
+
+    # Kicked: hears of it, then neither sends nor reads what follows.
+    owner.sdk.kick_group_member(gid, ["late"])
+    wait_for(lambda: late.inbox.of(cid)[-1] == (1508, None), what="kick notice")
+    member_web.sdk.send_message(group_id=gid, content_type=101, content={"text": "after kick"})
+    wait_for(lambda: owner.inbox.of(cid)[-1] == (101, "after kick"), what="after kick")
+    with pytest.raises(IMError) as refused:
+        late.sdk.send_message(group_id=gid, content_type=101, content={"text": "still here?"})
+    assert refused.value.code == 1303
+    assert history(late, cid)[-1] == (1508, None)
+    assert (101, "after kick") not in late.inbox.of(cid)
+    assert late.sdk.get_one_conversation(cid)["unread_count"] == 1
+
+
+def test_concurrent_senders_keep_seqs_contiguous(terminals):
+    senders = [terminals(f"s{i}") for i in range(4)]
+    reader = terminals("reader")
+    gid = senders[0].sdk.create_group("Busy", [t.user_id for t in senders[1:]] + ["reader"])["group_id"]
+    cid = f"sg_{gid}"
+    per_sender = 10
+    errors = []
+
+    def blast(term):
+        try:
+            for i in range(per_sender):
+                term.sdk.send_message(group_id=gid, content_type=101, content={"text": f"{term.user_id}-{i}"})
+        except Exception as exc:  # reported below, with the sender
+            errors.append((term.user_id, exc))
+
+    threads = [threading.Thread(target=blast, args=(t,)) for t in senders]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join(30)
+    assert not errors
+    total = 1 + len(senders) * per_sender
+    wait_for(lambda: len(reader.inbox.seqs(cid)) == total, what="every message at the reader")
+    assert reader.inbox.seqs(cid) == list(range(1, total + 1))
+    stored = senders[0].sdk.get_history_message_list(cid, count=100)["messages"]
+    assert [m["seq"] for m in stored] == list(range(1, total + 1))
+    for term in senders:
+        mine = [m["content"]["text"] for m in stored if m["send_id"] == term.user_id and m["content_type"] == 101]
+        assert mine == [f"{term.user_id}-{i}" for i in range(per_sender)]
+        # A sender is not handed back its own messages, but hears the rest once each, in seq order.
+        wait_for(lambda t=term: len(t.inbox.seqs(cid)) == total - per_sender,
+                 what=f"{term.user_id} hears the others")
+        heard = term.inbox.seqs(cid)
+        assert heard == sorted(set(heard))
+        assert not set(heard) & {m["seq"] for m in stored if m["send_id"] == term.user_id and m["seq"] > 1}
