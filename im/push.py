@@ -47,6 +47,16 @@ def next_event_seq(user_id: str) -> int:
     return db.session.execute(stmt).scalar_one()
 
 
+def lock_users(user_ids) -> None:
+    """Row-lock users' event logs in one order (PostgreSQL; SQLite has one writer anyway).
+
+    A transaction that publishes to several sets of users locks their union first, so that two
+    transactions never hold part of each other's users.
+    """
+    db.session.execute(select(User.user_id).where(User.user_id.in_(sorted(set(user_ids))))
+                       .order_by(User.user_id).with_for_update(key_share=True))
+
+
 def publish(user_ids, type_: str, data) -> None:
     """Append an event to each user's log and deliver it to all their terminals after commit.
 
@@ -57,8 +67,7 @@ def publish(user_ids, type_: str, data) -> None:
     ids = sorted(set(user_ids))
     if not ids:
         return
-    db.session.execute(select(User.user_id).where(User.user_id.in_(ids)).order_by(User.user_id)
-                       .with_for_update())
+    lock_users(ids)
     seqs = dict(db.session.execute(
         update(User).where(User.user_id.in_(ids)).values(event_seq=User.event_seq + 1)
         .returning(User.user_id, User.event_seq).execution_options(synchronize_session=False)

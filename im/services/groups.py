@@ -115,7 +115,7 @@ def _open_windows(group: Group, user_ids: list[str]) -> None:
     cid = group.conversation_id
     conversations.ensure_conversation(cid, GROUP, group.group_id)
     max_seq = db.session.scalar(select(Conversation.max_seq).where(Conversation.conversation_id == cid)
-                                .with_for_update())
+                                .with_for_update(key_share=True))
     now = utcnow()
     rejoining = list(db.session.scalars(select(ConversationState.user_id).where(
         ConversationState.conversation_id == cid, ConversationState.user_id.in_(user_ids))))
@@ -196,12 +196,12 @@ def _join(group: Group, user_ids: list[str], join_source: int, inviter: str, op_
     for member in members:
         member.join_seq = seq
     _touch(group)
-    _drop_pending_applications(group, user_ids)
     db.session.flush()
     everyone = _member_ids(group.group_id)
-    info = group.public()
+    push.lock_users(everyone)
+    _drop_pending_applications(group, user_ids)
+    push.publish(user_ids, "joined_group_added", group.public())
     for member in members:
-        push.publish([member.user_id], "joined_group_added", info)
         push.publish(everyone, "group_member_added", member.public())
     return members
 
@@ -363,6 +363,7 @@ def invite_user_to_group(user_id: str, group_id: str, user_ids: list[str]) -> di
         _join(group, invitees, JOIN_BY_INVITATION, user_id, user_id, notices.MEMBER_INVITED)
         db.session.commit()
         return {"joined_user_ids": invitees, "applied_user_ids": []}
+    push.lock_users([*invitees, *_manager_ids(group_id)])
     for uid in invitees:
         _apply(group, uid, "", JOIN_BY_INVITATION, user_id)
     db.session.commit()
@@ -378,6 +379,7 @@ def quit_group(user_id: str, group_id: str) -> None:
     notices.announce(group, notices.MEMBER_QUIT, user_id, {"user_id": user_id})
     info = member.public()
     everyone = _member_ids(group_id)
+    push.lock_users(everyone)
     _remove_members(group, [member])
     _touch(group)
     push.publish([user_id], "joined_group_deleted", group.public())
@@ -397,6 +399,7 @@ def kick_group_member(user_id: str, group_id: str, user_ids: list[str], reason: 
         _require_outranks(actor, target, "remove")
         targets.append(target)
     everyone = _member_ids(group_id)
+    push.lock_users(everyone)
     notices.announce(group, notices.MEMBER_KICKED, user_id,
                      {"user_ids": [t.user_id for t in targets], "reason": reason})
     infos = [t.public() for t in targets]
@@ -449,6 +452,7 @@ def accept_group_application(user_id: str, group_id: str, from_user_id: str, han
         raise errors.AlreadyInGroup()
     _check_room(group, 1)
     _handle(app, user_id, ACCEPTED, handle_msg)
+    push.lock_users([from_user_id, *_member_ids(group_id)])
     push.publish([from_user_id, *_manager_ids(group_id)], "group_application_accepted", app.public())
     _join(group, [from_user_id], app.join_source, app.inviter_user_id, user_id, notices.MEMBER_ENTER)
     db.session.commit()
