@@ -5,8 +5,10 @@ import uuid
 from flask import Flask
 from sqlalchemy import event
 
+from . import ratelimit
 from .config import load_config
 from .extensions import db, login_manager, socketio
+from .security import add_security_headers
 
 MAX_REQUEST_BYTES = 1024 * 1024
 
@@ -35,6 +37,7 @@ def create_app(test_config: dict | None = None) -> Flask:
 
     db.init_app(app)
     login_manager.init_app(app)
+    ratelimit.init_app(app)
     socketio.init_app(
         app,
         async_mode=app.config.get("IM_SOCKETIO_ASYNC_MODE", app.config["IM_ASYNC_MODE"]),
@@ -50,6 +53,7 @@ def create_app(test_config: dict | None = None) -> Flask:
 
     app.register_blueprint(api.bp)
     app.register_blueprint(views.bp)
+    app.after_request(add_security_headers)
     realtime.register_handlers()
 
     with app.app_context():

@@ -3,6 +3,8 @@ import os
 import secrets
 from pathlib import Path
 
+from .ratelimit import limits_from_env
+
 POLICIES = (0, 1, 4, 5)
 ASYNC_MODES = ("gevent", "eventlet", "threading")
 
@@ -39,6 +41,8 @@ def load_config(instance_path: str, env=None) -> dict:
         "IM_EVENT_RETENTION": int(env.get("IM_EVENT_RETENTION", 10000)),
         "IM_FRIEND_VERIFY": _bool(env.get("IM_FRIEND_VERIFY", "false")),
         "IM_MAX_CONNECTIONS": int(env.get("IM_MAX_CONNECTIONS", 20000)),
+        "IM_RATE_LIMITS_ENABLED": _bool(env.get("IM_RATE_LIMITS_ENABLED", "true")),
+        "IM_RATE_LIMITS": limits_from_env(env),
         # argon2 cost; tests lower it so that hundreds of sign-ups stay fast.
         "IM_ARGON2_TIME_COST": int(env.get("IM_ARGON2_TIME_COST", 2)),
         "IM_ARGON2_MEMORY_KIB": int(env.get("IM_ARGON2_MEMORY_KIB", 19456)),

@@ -51,6 +51,14 @@ def admin_secret_ok() -> bool:
     return bool(configured) and hmac.compare_digest(configured.encode(), given.encode())
 
 
+@bp.get("/openapi.json")
+def openapi_document():
+    """The OpenAPI 3.1 description of every operation, generated from the declarations."""
+    from ..openapi import build_openapi
+
+    return jsonify(build_openapi())
+
+
 @bp.post("/<name>")
 def call_operation(name: str):
     """One route for every operation; the body is the operation's parameter object."""
@@ -61,7 +69,7 @@ def call_operation(name: str):
             return envelope_response(errors.InvalidParams("body is not valid JSON"))
     caller = current_user.caller if current_user.is_authenticated else None
     body, status = execute(name, payload, caller, admin=admin_secret_ok(),
-                           auth_error=g.get("token_error"))
+                           auth_error=g.get("token_error"), address=request.remote_addr)
     return jsonify(body), status
 
 

@@ -6,7 +6,7 @@ from pydantic import Field, StringConstraints
 from ..errors import codes_table
 from ..services import auth, events, users
 from .registry import (Caller, FaceUrl, Nickname, NoParams, Params, PlatformId, UserId, UserIdList,
-                       operation)
+                       by_address, operation)
 
 Password = Annotated[str, StringConstraints(min_length=8, max_length=128)]
 
@@ -43,13 +43,14 @@ class SyncEventsParams(Params):
     limit: Annotated[int, Field(ge=1, le=events.MAX_PAGE)] = events.MAX_PAGE
 
 
-@operation("register", RegisterParams, auth=False)
+@operation("register", RegisterParams, auth=False, limits=[("register_address", by_address)])
 def register(caller: Caller | None, p: RegisterParams):
     """Create an account."""
     return auth.register(p.user_id, p.password, p.nickname, p.face_url)
 
 
-@operation("login", LoginParams, auth=False, rest_only=True)
+@operation("login", LoginParams, auth=False, rest_only=True,
+           limits=[("login_address", by_address), ("login_user", lambda c, p, a: p.user_id)])
 def login(caller: Caller | None, p: LoginParams):
     """Sign in on a platform; returns a token and applies the multi-terminal policy."""
     return auth.login(p.user_id, p.password, p.platform_id)

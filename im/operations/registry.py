@@ -9,7 +9,7 @@ from typing import Annotated, Any, Callable
 
 from pydantic import BaseModel, ConfigDict, Field, StringConstraints, ValidationError
 
-from .. import errors
+from .. import errors, ratelimit
 from ..extensions import db
 
 log = logging.getLogger(__name__)
@@ -49,20 +49,33 @@ class Operation:
     admin: bool
     summary: str
     rest_only: bool
+    limits: tuple = ()
 
 
 OPERATIONS: dict[str, Operation] = {}
 
 
+def by_address(caller, params, address):
+    return address
+
+
+def by_user(caller, params, address):
+    return caller.user_id if caller else None
+
+
 def operation(name: str, params: type[Params] = NoParams, *, auth: bool = True, admin: bool = False,
-              rest_only: bool = False):
-    """Declare a public operation; the decorated function maps (caller, params) to a service call."""
+              rest_only: bool = False, limits=()):
+    """Declare a public operation; the decorated function maps (caller, params) to a service call.
+
+    `limits` is a list of (limit name in ratelimit.DEFAULT_LIMITS, key function(caller, params,
+    address)); each is counted before the call runs, failed attempts included.
+    """
 
     def declare(fn):
         if name in OPERATIONS:
             raise ValueError(f"operation {name} declared twice")
         summary = (fn.__doc__ or "").strip().splitlines()[0] if fn.__doc__ else name
-        OPERATIONS[name] = Operation(name, params, fn, auth, admin, summary, rest_only)
+        OPERATIONS[name] = Operation(name, params, fn, auth, admin, summary, rest_only, tuple(limits))
         return fn
 
     return declare
@@ -75,7 +88,8 @@ def _validation_message(exc: ValidationError) -> tuple[str, list]:
 
 
 def execute(name: str, payload, caller: Caller | None, *, admin: bool = False,
-            transport: str = "rest", auth_error: errors.IMError | None = None) -> tuple[dict, int]:
+            transport: str = "rest", auth_error: errors.IMError | None = None,
+            address: str | None = None) -> tuple[dict, int]:
     """Run one operation and translate its outcome into the envelope and an HTTP status."""
     try:
         op = OPERATIONS.get(name)
@@ -94,6 +108,8 @@ def execute(name: str, payload, caller: Caller | None, *, admin: bool = False,
         except ValidationError as exc:
             message, details = _validation_message(exc)
             raise errors.InvalidParams(message, data={"errors": details}) from None
+        for limit_name, key in op.limits:
+            ratelimit.hit(limit_name, key(caller, params, address))
         result = op.run(caller, params)
         return {"errCode": 0, "errMsg": "", "data": result}, 200
     except errors.IMError as exc:

@@ -4,7 +4,7 @@ import logging
 from flask import current_app, request
 from flask_socketio import ConnectionRefusedError, join_room
 
-from .. import errors, push
+from .. import errors, push, ratelimit
 from ..extensions import db, socketio
 from ..operations import OPERATIONS, Caller, execute
 from ..services import auth, presence
@@ -23,6 +23,7 @@ def on_connect(auth_data=None):
     """Refuse a bad token with its code; otherwise join the user's and the session's rooms."""
     node_id = current_app.config["IM_NODE_ID"]
     try:
+        ratelimit.hit("connect_address", request.remote_addr)
         session = presence.connect(request.sid, _token_from(auth_data), node_id)
     except errors.IMError as exc:
         db.session.rollback()
@@ -58,7 +59,7 @@ def _operation_handler(name: str):
             return errors.InvalidParams("send one JSON object").envelope()
         caller, auth_error = _live_caller()
         body, _status = execute(name, args[0] if args else None, caller, transport="socket",
-                                auth_error=auth_error)
+                                auth_error=auth_error, address=request.remote_addr)
         db.session.remove()
         return body
 

@@ -288,6 +288,7 @@ class CoreClient:
             self._status = LoginStatus.LOGGED_OUT
             self._generation += 1
         self._close_socket()
+        self._http.close()
 
     # ---- callbacks and the user event log ------------------------------------------------
 

@@ -16,6 +16,7 @@ class TcpProxy:
         self._open.set()
         self._stopped = threading.Event()
         self._conns: list[socket.socket] = []
+        self._allowance: int | None = None
         self._lock = threading.Lock()
         self._thread = threading.Thread(target=self._accept_loop, daemon=True)
         self._thread.start()
@@ -26,7 +27,11 @@ class TcpProxy:
                 client, _ = self._listener.accept()
             except (TimeoutError, OSError):
                 continue
-            if not self._open.is_set():
+            with self._lock:
+                refuse = not self._open.is_set() or self._allowance == 0
+                if self._allowance:
+                    self._allowance -= 1
+            if refuse:
                 client.close()
                 continue
             try:
@@ -52,6 +57,7 @@ class TcpProxy:
                     s.shutdown(socket.SHUT_RDWR)
                 except OSError:
                     pass
+                s.close()
 
     def cut(self):
         """Drop every connection and refuse new ones until resume()."""
@@ -67,6 +73,11 @@ class TcpProxy:
 
     def resume(self):
         self._open.set()
+
+    def allow_only(self, count: int):
+        """Let `count` more connections through, then refuse new ones (existing ones stay up)."""
+        with self._lock:
+            self._allowance = count
 
     def close(self):
         self._stopped.set()

@@ -1,0 +1,46 @@
+"""Rate limits on operations and connections (the `limits` library: moving windows, counted in Redis
+when several processes share a deployment, in process memory otherwise)."""
+from flask import current_app
+from limits import parse
+from limits.storage import storage_from_string
+from limits.strategies import MovingWindowRateLimiter
+
+from . import errors
+
+# name -> default limit; each can be overridden with IM_RATE_LIMIT_<NAME> (e.g. "20/minute").
+DEFAULT_LIMITS = {
+    "login_user": "10/minute",
+    "login_address": "120/minute",
+    "register_address": "60/minute",
+    "connect_address": "300/minute",
+    "send_message_user": "50/second",
+}
+
+
+def limits_from_env(env) -> dict[str, str]:
+    return {name: env.get(f"IM_RATE_LIMIT_{name.upper()}", spec) for name, spec in DEFAULT_LIMITS.items()}
+
+
+class RateLimiter:
+    def __init__(self, app):
+        self.enabled = app.config["IM_RATE_LIMITS_ENABLED"]
+        self.items = {name: parse(spec) for name, spec in app.config["IM_RATE_LIMITS"].items()}
+        self._limiter = MovingWindowRateLimiter(storage_from_string(app.config["IM_MESSAGE_QUEUE"] or "memory://"))
+
+    def hit(self, name: str, key: str) -> None:
+        """Count one attempt of `name` for `key`; raise RateLimited when over the limit."""
+        if not self.enabled or key is None:
+            return
+        item = self.items[name]
+        if not self._limiter.hit(item, name, str(key)):
+            reset = self._limiter.get_window_stats(item, name, str(key)).reset_time
+            raise errors.RateLimited(f"too many requests ({name}: {item})",
+                                     data={"limit": name, "reset_at": int(reset * 1000)})
+
+
+def hit(name: str, key) -> None:
+    current_app.extensions["im_rate_limiter"].hit(name, key)
+
+
+def init_app(app) -> None:
+    app.extensions["im_rate_limiter"] = RateLimiter(app)

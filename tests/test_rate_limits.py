@@ -1,0 +1,58 @@
+"""Rate limits: over the limit a clear code, other users unaffected."""
+import pytest
+
+from im import create_app
+from tests.support.server import FAST_HASH
+
+
+@pytest.fixture
+def limited_app(tmp_path):
+    return create_app({
+        "SQLALCHEMY_DATABASE_URI": f"sqlite:///{tmp_path / 'rl.sqlite3'}",
+        "IM_SOCKETIO_ASYNC_MODE": "threading",
+        "IM_ARGON2_TIME_COST": int(FAST_HASH["IM_ARGON2_TIME_COST"]),
+        "IM_ARGON2_MEMORY_KIB": int(FAST_HASH["IM_ARGON2_MEMORY_KIB"]),
+        "IM_RATE_LIMITS": {"login_user": "3/minute", "login_address": "100/minute",
+                           "register_address": "4/minute", "connect_address": "2/minute",
+                           "send_message_user": "50/second"},
+    })
+
+
+def _post(client, name, payload, address="10.0.0.1"):
+    return client.post(f"/api/{name}", json=payload, environ_base={"REMOTE_ADDR": address})
+
+
+def test_login_attempts_per_account(limited_app):
+    client = limited_app.test_client()
+    for user_id in ("target", "bystander"):
+        _post(client, "register", {"user_id": user_id, "password": "password123", "nickname": "x"})
+    for _ in range(3):
+        assert _post(client, "login", {"user_id": "target", "password": "wrong-guess",
+                                       "platform_id": 5}).get_json()["errCode"] == 1103
+    over = _post(client, "login", {"user_id": "target", "password": "password123", "platform_id": 5})
+    assert over.status_code == 429 and over.get_json()["errCode"] == 1008
+    other = _post(client, "login", {"user_id": "bystander", "password": "password123", "platform_id": 5})
+    assert other.get_json()["errCode"] == 0
+
+
+def test_signups_per_address(limited_app):
+    client = limited_app.test_client()
+    for i in range(4):
+        assert _post(client, "register", {"user_id": f"u{i}", "password": "password123",
+                                          "nickname": "x"}).get_json()["errCode"] == 0
+    over = _post(client, "register", {"user_id": "u9", "password": "password123", "nickname": "x"})
+    assert over.get_json()["errCode"] == 1008
+    elsewhere = _post(client, "register", {"user_id": "u9", "password": "password123", "nickname": "x"},
+                      address="10.0.0.2")
+    assert elsewhere.get_json()["errCode"] == 0
+
+
+def test_connections_per_address(limited_app):
+    client = limited_app.test_client()
+    _post(client, "register", {"user_id": "sock", "password": "password123", "nickname": "x"})
+    token = _post(client, "login", {"user_id": "sock", "password": "password123",
+                                    "platform_id": 5}).get_json()["data"]["token"]
+    sio = limited_app.extensions["socketio"]
+    connected = [sio.test_client(limited_app, auth={"token": token}, flask_test_client=client).is_connected()
+                 for _ in range(3)]
+    assert connected == [True, True, False]
