@@ -40,6 +40,7 @@ def load_config(instance_path: str, env=None) -> dict:
         "IM_NODE_TIMEOUT": float(env.get("IM_NODE_TIMEOUT", 30)),
         "IM_EVENT_RETENTION": int(env.get("IM_EVENT_RETENTION", 10000)),
         "IM_FRIEND_VERIFY": _bool(env.get("IM_FRIEND_VERIFY", "false")),
+        "IM_FRIEND_LIMIT": int(env.get("IM_FRIEND_LIMIT", 3000)),
         "IM_MAX_CONNECTIONS": int(env.get("IM_MAX_CONNECTIONS", 20000)),
         "IM_RATE_LIMITS_ENABLED": _bool(env.get("IM_RATE_LIMITS_ENABLED", "true")),
         "IM_RATE_LIMITS": limits_from_env(env),

@@ -118,6 +118,9 @@ class CoreClient:
         with self._event_lock:
             self._event_seq = self._remembered_seq(user_id, data["event_seq"])
             self._event_buffer.clear()
+            # Remember the starting point now: a terminal that logs out before hearing any event
+            # must still catch up from here when it logs in again.
+            self._remember_seq()
         self._emit_callback("conn", "on_connecting")
         try:
             self._open_socket()

@@ -4,6 +4,7 @@ from sqlalchemy import select
 from .. import errors
 from ..extensions import db
 from ..models import Connection, User, utcnow
+from . import friends
 
 
 def get_users_info(user_ids: list[str]) -> list[dict]:
@@ -22,13 +23,17 @@ def require_user(user_id: str) -> User:
 def set_self_info(user_id: str, nickname: str | None = None, face_url: str | None = None) -> dict:
     """Change own nickname and/or face; whoever has me as a friend hears of it."""
     user = require_user(user_id)
-    changed = False
+    changes = {}
     if nickname is not None and nickname != user.nickname:
-        user.nickname, changed = nickname, True
+        changes["nickname"] = nickname
     if face_url is not None and face_url != user.face_url:
-        user.face_url, changed = face_url, True
-    if changed:
+        changes["face_url"] = face_url
+    if changes:
+        friends.lock_user_and_friend_owners(user_id)
+        for field, value in changes.items():
+            setattr(user, field, value)
         user.updated_at = utcnow()
+        friends.publish_friend_info_changed(user)
     db.session.commit()
     return user.public()
 

@@ -67,9 +67,9 @@ class TcpProxy:
         for s in conns:
             try:
                 s.shutdown(socket.SHUT_RDWR)
-                s.close()
             except OSError:
-                pass
+                pass  # already shut down by its pipe; it must still be closed
+            s.close()
 
     def resume(self):
         self._open.set()

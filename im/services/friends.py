@@ -1,0 +1,301 @@
+"""Friend lists, friend applications and blacklists, with OpenIM's semantics.
+
+Who hears what (event types are the FriendListener callbacks without `on_`): an application's events
+reach both the applicant and the recipient; a friend-list or blacklist change reaches the user whose
+list changed. `publish` delivers each to every terminal of those users, the acting one's siblings
+included, and keeps it in their event logs for terminals that are offline.
+"""
+from flask import current_app
+from sqlalchemy import func, or_, select
+from sqlalchemy.orm import aliased
+
+from .. import errors
+from ..extensions import db
+from ..models import Black, Friend, FriendApplication, User, ts, utcnow
+from ..push import publish
+
+PENDING, ACCEPTED, REFUSED = 0, 1, -1
+
+
+# ---- payloads ---------------------------------------------------------------------------------
+
+def friend_entry(row: Friend, friend: User) -> dict:
+    """A friend as its owner sees it: the friend's public info plus the owner's own remark."""
+    return {"owner_user_id": row.owner_user_id, "user_id": friend.user_id, "nickname": friend.nickname,
+            "face_url": friend.face_url, "remark": row.remark, "created_at": ts(row.created_at)}
+
+
+def application_entry(app: FriendApplication, from_user: User, to_user: User) -> dict:
+    return {"from_user_id": app.from_user_id, "from_nickname": from_user.nickname,
+            "from_face_url": from_user.face_url, "to_user_id": app.to_user_id,
+            "to_nickname": to_user.nickname, "to_face_url": to_user.face_url, "req_msg": app.req_msg,
+            "handle_result": app.handle_result, "handle_msg": app.handle_msg,
+            "created_at": ts(app.created_at), "handled_at": ts(app.handled_at)}
+
+
+def black_entry(row: Black, blocked: User) -> dict:
+    return {"owner_user_id": row.owner_user_id, "user_id": blocked.user_id, "nickname": blocked.nickname,
+            "face_url": blocked.face_url, "created_at": ts(row.created_at)}
+
+
+# ---- helpers ----------------------------------------------------------------------------------
+
+def lock_users(*user_ids: str) -> dict[str, User]:
+    """Load the users, row-locked in id order (on PostgreSQL) so two changes cannot deadlock.
+
+    Every write below touches both users' event logs; taking the locks up front in one order keeps
+    concurrent calls on the same pair serialised. An unknown id raises UserNotFound.
+    """
+    ids = sorted(set(user_ids))
+    found = {u.user_id: u for u in db.session.scalars(
+        select(User).where(User.user_id.in_(ids)).order_by(User.user_id).with_for_update())}
+    for user_id in user_ids:
+        if user_id not in found:
+            raise errors.UserNotFound(f"user not found: {user_id}")
+    return found
+
+
+def _other_user(caller_id: str, other_id: str) -> dict[str, User]:
+    if caller_id == other_id:
+        raise errors.SelfOperation()
+    return lock_users(caller_id, other_id)
+
+
+def _application(from_id: str, to_id: str) -> FriendApplication | None:
+    return db.session.scalar(select(FriendApplication).where(
+        FriendApplication.from_user_id == from_id, FriendApplication.to_user_id == to_id))
+
+
+def _pending_application(from_id: str, to_id: str) -> FriendApplication:
+    app = _application(from_id, to_id)
+    if app is None:
+        raise errors.ApplicationNotFound(f"no friend application from {from_id} to {to_id}")
+    if app.handle_result != PENDING:
+        raise errors.ApplicationHandled()
+    return app
+
+
+def _friend_count(owner_id: str) -> int:
+    return db.session.scalar(select(func.count()).select_from(Friend).where(Friend.owner_user_id == owner_id))
+
+
+def _check_room_for_friend(owner_id: str) -> None:
+    limit = current_app.config["IM_FRIEND_LIMIT"]
+    if _friend_count(owner_id) >= limit:
+        raise errors.FriendLimit(f"{owner_id} already has {limit} friends")
+
+
+def _friends_of(owner_id: str, only: list[str] | None = None) -> list[tuple[Friend, User]]:
+    stmt = (select(Friend, User).join(User, User.user_id == Friend.friend_user_id)
+            .where(Friend.owner_user_id == owner_id).order_by(Friend.created_at, Friend.friend_user_id))
+    if only is not None:
+        stmt = stmt.where(Friend.friend_user_id.in_(only))
+    return list(db.session.execute(stmt))
+
+
+# ---- friend list ------------------------------------------------------------------------------
+
+def get_friend_list(owner_id: str) -> list[dict]:
+    """Everyone in my friend list, oldest friendship first."""
+    return [friend_entry(row, user) for row, user in _friends_of(owner_id)]
+
+
+def get_designated_friends_info(owner_id: str, user_ids: list[str]) -> list[dict]:
+    """Those of `user_ids` that are in my friend list, in the order asked."""
+    found = {user.user_id: friend_entry(row, user) for row, user in _friends_of(owner_id, user_ids)}
+    return [found[uid] for uid in dict.fromkeys(user_ids) if uid in found]
+
+
+def search_friends(owner_id: str, keyword: str, search_user_id: bool = True, search_nickname: bool = True,
+                   search_remark: bool = True) -> list[dict]:
+    """Friends whose user_id, nickname or remark (as chosen) contains the keyword, ignoring case."""
+    needle = keyword.lower()
+    columns = [col for col, wanted in ((User.user_id, search_user_id), (User.nickname, search_nickname),
+                                       (Friend.remark, search_remark)) if wanted]
+    if not columns:
+        raise errors.InvalidParams("choose at least one of search_user_id, search_nickname, search_remark")
+    stmt = (select(Friend, User).join(User, User.user_id == Friend.friend_user_id)
+            .where(Friend.owner_user_id == owner_id,
+                   or_(*(func.lower(col).contains(needle, autoescape=True) for col in columns)))
+            .order_by(Friend.created_at, Friend.friend_user_id))
+    return [friend_entry(row, user) for row, user in db.session.execute(stmt)]
+
+
+def check_friend(owner_id: str, user_ids: list[str]) -> list[dict]:
+    """One {user_id, result} per id asked: result 1 if that user is in my friend list, else 0."""
+    ids = list(dict.fromkeys(user_ids))
+    mine = set(db.session.scalars(select(Friend.friend_user_id).where(
+        Friend.owner_user_id == owner_id, Friend.friend_user_id.in_(ids))))
+    return [{"user_id": uid, "result": 1 if uid in mine else 0} for uid in ids]
+
+
+def set_friend_remark(owner_id: str, user_id: str, remark: str) -> dict:
+    """My private remark for a friend; my terminals hear friend_info_changed."""
+    users = _other_user(owner_id, user_id)
+    row = db.session.get(Friend, (owner_id, user_id))
+    if row is None:
+        raise errors.NotInFriendList(f"{user_id} is not in your friend list")
+    if row.remark != remark:
+        row.remark = remark
+        publish([owner_id], "friend_info_changed", friend_entry(row, users[user_id]))
+    entry = friend_entry(row, users[user_id])
+    db.session.commit()
+    return entry
+
+
+def delete_friend(owner_id: str, user_id: str) -> dict:
+    """Remove a friend from my list only; I stay in theirs."""
+    users = _other_user(owner_id, user_id)
+    row = db.session.get(Friend, (owner_id, user_id))
+    if row is None:
+        raise errors.NotInFriendList(f"{user_id} is not in your friend list")
+    entry = friend_entry(row, users[user_id])
+    db.session.delete(row)
+    publish([owner_id], "friend_deleted", entry)
+    db.session.commit()
+    return entry
+
+
+def publish_friend_info_changed(user: User) -> None:
+    """Tell everyone who has `user` as a friend about their new profile, each with their own remark.
+
+    Called inside the transaction that changes the profile; the caller commits.
+    """
+    for row in db.session.scalars(select(Friend).where(Friend.friend_user_id == user.user_id)
+                                  .order_by(Friend.owner_user_id)):
+        publish([row.owner_user_id], "friend_info_changed", friend_entry(row, user))
+
+
+def lock_user_and_friend_owners(user_id: str) -> None:
+    """Before a profile change: lock the user and everyone who will hear of it, in id order."""
+    owners = db.session.scalars(select(Friend.owner_user_id).where(Friend.friend_user_id == user_id))
+    lock_users(user_id, *owners)
+
+
+# ---- applications -----------------------------------------------------------------------------
+
+def add_friend(from_id: str, to_id: str, req_msg: str = "") -> dict:
+    """Apply to become friends; applying again while pending (or after an answer) renews it."""
+    users = _other_user(from_id, to_id)
+    if db.session.get(Black, (to_id, from_id)) is not None:
+        raise errors.Blocked()
+    mine = db.session.get(Friend, (from_id, to_id)) is not None
+    theirs = db.session.get(Friend, (to_id, from_id)) is not None
+    if mine and theirs:
+        raise errors.AlreadyFriends()
+    if not mine:
+        _check_room_for_friend(from_id)
+    now = utcnow()
+    app = _application(from_id, to_id)
+    if app is None:
+        app = FriendApplication(from_user_id=from_id, to_user_id=to_id)
+        db.session.add(app)
+    app.req_msg, app.handle_result, app.handle_msg = req_msg, PENDING, ""
+    app.created_at, app.handled_at = now, None
+    entry = application_entry(app, users[from_id], users[to_id])
+    publish([from_id, to_id], "friend_application_added", entry)
+    db.session.commit()
+    return entry
+
+
+def accept_friend_application(to_id: str, from_id: str, handle_msg: str = "") -> dict:
+    """Accept: each user joins the other's list where missing; a pending reverse application is settled too."""
+    users = _other_user(to_id, from_id)
+    app = _pending_application(from_id, to_id)
+    missing = [(owner, other) for owner, other in ((to_id, from_id), (from_id, to_id))
+               if db.session.get(Friend, (owner, other)) is None]
+    for owner, _ in missing:
+        _check_room_for_friend(owner)
+    now = utcnow()
+    settled = [app]
+    reverse = _application(to_id, from_id)
+    if reverse is not None and reverse.handle_result == PENDING:
+        settled.append(reverse)
+    for each in settled:
+        each.handle_result, each.handle_msg, each.handled_at = ACCEPTED, handle_msg, now
+    added = [Friend(owner_user_id=owner, friend_user_id=other, remark="", created_at=now)
+             for owner, other in missing]
+    db.session.add_all(added)
+    for each in settled:
+        publish([each.from_user_id, each.to_user_id], "friend_application_accepted",
+                application_entry(each, users[each.from_user_id], users[each.to_user_id]))
+    for row in added:
+        publish([row.owner_user_id], "friend_added", friend_entry(row, users[row.friend_user_id]))
+    entry = application_entry(app, users[from_id], users[to_id])
+    db.session.commit()
+    return entry
+
+
+def refuse_friend_application(to_id: str, from_id: str, handle_msg: str = "") -> dict:
+    """Refuse: the answer is recorded; the applicant may apply again later."""
+    users = _other_user(to_id, from_id)
+    app = _pending_application(from_id, to_id)
+    app.handle_result, app.handle_msg, app.handled_at = REFUSED, handle_msg, utcnow()
+    entry = application_entry(app, users[from_id], users[to_id])
+    publish([from_id, to_id], "friend_application_rejected", entry)
+    db.session.commit()
+    return entry
+
+
+def delete_friend_application(from_id: str, to_id: str) -> dict:
+    """Withdraw my own pending application."""
+    users = _other_user(from_id, to_id)
+    app = _pending_application(from_id, to_id)
+    entry = application_entry(app, users[from_id], users[to_id])
+    db.session.delete(app)
+    publish([from_id, to_id], "friend_application_deleted", entry)
+    db.session.commit()
+    return entry
+
+
+def _applications(where) -> list[dict]:
+    sender, recipient = aliased(User), aliased(User)
+    stmt = (select(FriendApplication, sender, recipient)
+            .join(sender, sender.user_id == FriendApplication.from_user_id)
+            .join(recipient, recipient.user_id == FriendApplication.to_user_id)
+            .where(where).order_by(FriendApplication.created_at.desc(), FriendApplication.id.desc()))
+    return [application_entry(app, f, t) for app, f, t in db.session.execute(stmt)]
+
+
+def get_recv_friend_application_list(user_id: str) -> list[dict]:
+    """Applications sent to me, newest first, whatever their state."""
+    return _applications(FriendApplication.to_user_id == user_id)
+
+
+def get_send_friend_application_list(user_id: str) -> list[dict]:
+    """Applications I sent, newest first, whatever their state."""
+    return _applications(FriendApplication.from_user_id == user_id)
+
+
+# ---- blacklist --------------------------------------------------------------------------------
+
+def add_black(owner_id: str, user_id: str) -> dict:
+    """Blacklist a user: private and one-way; it refuses their applications and does not unfriend."""
+    users = _other_user(owner_id, user_id)
+    if db.session.get(Black, (owner_id, user_id)) is not None:
+        raise errors.AlreadyBlacklisted()
+    row = Black(owner_user_id=owner_id, block_user_id=user_id, created_at=utcnow())
+    db.session.add(row)
+    entry = black_entry(row, users[user_id])
+    publish([owner_id], "black_added", entry)
+    db.session.commit()
+    return entry
+
+
+def remove_black(owner_id: str, user_id: str) -> dict:
+    users = _other_user(owner_id, user_id)
+    row = db.session.get(Black, (owner_id, user_id))
+    if row is None:
+        raise errors.NotBlacklisted()
+    entry = black_entry(row, users[user_id])
+    db.session.delete(row)
+    publish([owner_id], "black_deleted", entry)
+    db.session.commit()
+    return entry
+
+
+def get_black_list(owner_id: str) -> list[dict]:
+    """My blacklist, oldest entry first."""
+    stmt = (select(Black, User).join(User, User.user_id == Black.block_user_id)
+            .where(Black.owner_user_id == owner_id).order_by(Black.created_at, Black.block_user_id))
+    return [black_entry(row, user) for row, user in db.session.execute(stmt)]
