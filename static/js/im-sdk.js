@@ -165,6 +165,9 @@ export class IMClient {
     this._userId = userId;
     this._eventSeq = this._rememberedSeq(userId, serverSeq);
     this._eventBuffer.clear();
+    // Remember the starting point now: a terminal that leaves before hearing any event must still
+    // catch up from here next time.
+    this._rememberSeq();
     this._conversationSeqs.clear();
     this._seqBaseline = false;
     this._emitCallback("conn", "onConnecting");

@@ -517,7 +517,6 @@ export class Chats {
       const isPicture = up.width !== undefined && up.width !== null;
       const content = { url: up.url, name: up.name ?? file.name, size: up.size ?? file.size };
       if (isPicture) Object.assign(content, { width: up.width, height: up.height });
-      if (up.file_id) content.file_id = up.file_id;
       const msg = await this.ctx.im.sendMessage({ ...this._target(), contentType: isPicture ? ContentType.PICTURE : ContentType.FILE, content });
       this._afterSend(open, msg);
     } catch (err) {
