@@ -33,7 +33,8 @@ export class IMError extends Error {
 
 // Event-log type -> [listener slot, callback]: the type is the callback name without "on"
 // (friend_added -> onFriendAdded), as in the Python SDK's EVENT_ROUTES.
-const callbackName = (type) => "on" + type.replace(/(^|_)([a-z])/g, (_, __, c) => c.toUpperCase());
+// "c2c" is written C2C, as in OpenIM's JS SDK (onRecvC2CReadReceipt).
+const callbackName = (type) => "on" + type.replace(/(^|_)([a-z0-9]+)/g, (_, __, w) => (w === "c2c" ? "C2C" : w[0].toUpperCase() + w.slice(1)));
 const ROUTED_TYPES = {
   friend: ["friend_application_added", "friend_application_deleted", "friend_application_accepted",
     "friend_application_rejected", "friend_added", "friend_deleted", "friend_info_changed", "black_added", "black_deleted"],

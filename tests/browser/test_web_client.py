@@ -1,0 +1,161 @@
+"""The web client in a real Chromium against a real server: two users as two browser contexts."""
+import re
+
+import pytest
+
+playwright_api = pytest.importorskip("playwright.sync_api")
+expect = playwright_api.expect
+
+PASSWORD = "password123"
+XSS = "<img src=x onerror=alert(1)>"
+
+
+def sign_up(page, user_id, nickname):
+    page.click("#to-signup")
+    page.fill("#signup-form [name=user_id]", user_id)
+    page.fill("#signup-form [name=nickname]", nickname)
+    page.fill("#signup-form [name=password]", PASSWORD)
+    page.click("#signup-form button[type=submit]")
+    expect(page.locator("#login-status")).to_have_attribute("data-state", "online")
+    expect(page.locator("#me")).to_contain_text(nickname)
+
+
+def sign_in(page, user_id):
+    page.fill("#signin-form [name=user_id]", user_id)
+    page.fill("#signin-form [name=password]", PASSWORD)
+    page.click("#signin-form button[type=submit]")
+    expect(page.locator("#login-status")).to_have_attribute("data-state", "online")
+
+
+def conversation(page, conversation_id):
+    return page.locator(f'#side-chats .conv[data-conversation-id="{conversation_id}"]')
+
+
+def send(page, text):
+    page.fill(".composer-input", text)
+    page.press(".composer-input", "Enter")
+    expect(page.locator(".msg.mine .bubble .text").last).to_have_text(text)
+
+
+def become_friends(alice, bob):
+    alice.click("#tab-contacts")
+    alice.fill("#add-friend-form [name=to_user_id]", "bob")
+    alice.fill("#add-friend-form [name=req_msg]", "hi, it's Alice")
+    alice.click("#add-friend-form button[type=submit]")
+    expect(alice.locator("#sent-applications")).to_contain_text("Bob")
+
+    expect(bob.locator("#app-count")).to_have_text("1")
+    bob.click("#tab-contacts")
+    request = bob.locator('#recv-applications li[data-user-id="alice"]')
+    expect(request).to_contain_text("hi, it's Alice")
+    request.locator("[data-action=accept]").click()
+
+    expect(bob.locator('#friend-list [data-user-id="alice"]')).to_contain_text("Alice")
+    expect(alice.locator('#friend-list [data-user-id="bob"]')).to_contain_text("Bob")
+    expect(bob.locator("#app-count")).to_be_hidden()
+
+
+def test_two_users_befriend_chat_with_receipts_tabs_and_text_only(pages, shot):
+    alice = pages.page()
+    shot(alice, "01-sign-in")
+    sign_up(alice, "alice", "Alice")
+    bob = pages.page()
+    sign_up(bob, "bob", "Bob")
+
+    become_friends(alice, bob)
+    shot(bob, "02-contacts")
+
+    # Alice opens the chat from her friend list and writes; Bob sees an unread badge.
+    alice.click('#friend-list [data-user-id="bob"]')
+    alice.get_by_role("button", name="Message", exact=True).click()
+    send(alice, "Hello Bob!")
+    cid = "si_alice_bob"
+    bob.click("#tab-chats")
+    expect(conversation(bob, cid).locator(".badge.unread")).to_have_text("1")
+    expect(bob.locator("#total-unread")).to_have_text("1")
+    expect(conversation(bob, cid)).to_contain_text("Hello Bob!")
+
+    # Bob opens it: reading sends a receipt that Alice sees on her message.
+    conversation(bob, cid).click()
+    expect(bob.locator(".msg.theirs .bubble .text")).to_have_text("Hello Bob!")
+    expect(alice.locator(".msg.mine .receipt").last).to_have_text("Read")
+    expect(conversation(bob, cid).locator(".badge.unread")).to_have_count(0)
+    expect(bob.locator("#total-unread")).to_be_hidden()
+
+    # Bob answers; Alice's open chat shows it at once, and a second tab of Alice's sees the same.
+    send(bob, "Hi Alice, nice to see you")
+    expect(alice.locator(".msg.theirs .bubble .text").last).to_have_text("Hi Alice, nice to see you")
+    expect(bob.locator(".msg.mine .receipt").last).to_have_text("Read")
+    alice_tab2 = pages.page(alice.context)
+    expect(alice_tab2.locator("#login-status")).to_have_attribute("data-state", "online")
+    expect(alice.locator("#login-status")).to_have_attribute("data-state", "online")
+    conversation(alice_tab2, cid).click()
+    expect(alice_tab2.locator(".msg .bubble .text")).to_have_text(["Hello Bob!", "Hi Alice, nice to see you"])
+    send(bob, "Both of your tabs get this")
+    expect(alice.locator(".msg.theirs .bubble .text").last).to_have_text("Both of your tabs get this")
+    expect(alice_tab2.locator(".msg.theirs .bubble .text").last).to_have_text("Both of your tabs get this")
+    # What one tab sends shows in the other tab too.
+    send(alice_tab2, "Sent from my second tab")
+    expect(alice.locator(".msg.mine .bubble .text").last).to_have_text("Sent from my second tab")
+
+    # Markup in a message is shown as text: no element is made from it and no dialog opens.
+    send(alice, XSS)
+    expect(bob.locator(".msg.theirs .bubble .text").last).to_have_text(XSS)
+    expect(bob.locator(".messages img")).to_have_count(0)
+    expect(conversation(bob, cid).locator(".conv-preview")).to_have_text(XSS)
+    shot(bob, "03-chat-desktop")
+    shot(alice, "04-chat-with-receipts")
+    bob.set_viewport_size({"width": 390, "height": 760})
+    shot(bob, "05-chat-phone")
+    bob.get_by_role("button", name="Back").click()
+    expect(conversation(bob, cid)).to_be_visible()
+    shot(bob, "06-list-phone")
+
+    assert pages.dialogs == []
+    assert pages.errors == [], "\n".join(pages.errors)
+
+
+def test_kick_offline_when_signed_in_elsewhere_on_the_same_platform(pages, shot):
+    first = pages.page()
+    sign_up(first, "carol", "Carol")
+    first_tab2 = pages.page(first.context)
+    expect(first_tab2.locator("#me")).to_contain_text("Carol")
+
+    # Another browser (another device, platform Web too) signs in: policy 1 kicks the first.
+    other = pages.page()
+    sign_in(other, "carol")
+    for page in (first, first_tab2):
+        expect(page.locator("#notice")).to_have_text(re.compile("signed in elsewhere"))
+        expect(page.locator("#signin-form")).to_be_visible()
+        expect(page.locator("#login-status")).to_have_attribute("data-state", "offline")
+    shot(first, "07-kicked-offline")
+    expect(other.locator("#login-status")).to_have_attribute("data-state", "online")
+
+    # The kicked browser can sign in again (and so kicks the other in turn).
+    sign_in(first, "carol")
+    expect(other.locator("#notice")).to_have_text(re.compile("signed in elsewhere"))
+    assert pages.dialogs == []
+    assert pages.errors == [], "\n".join(pages.errors)
+
+
+def test_token_expiry_notice_and_chinese_interface(browser, live_server, shot):
+    from tests.browser.conftest import SERVER_ENV, Pages
+
+    server = live_server({**SERVER_ENV, "IM_TOKEN_TTL": "3"})
+    pages = Pages(browser, server.url)
+    try:
+        page = pages.page(locale="zh-CN")
+        expect(page.locator("#signin-form h2")).to_have_text("登录")
+        sign_up(page, "dave", "Dave")
+        expect(page.locator("#login-status")).to_have_text("在线")
+        shot(page, "08-chinese")
+        expect(page.locator("#notice")).to_have_text("登录已过期，请重新登录。", timeout=15_000)
+        expect(page.locator("#signin-form")).to_be_visible()
+        # The language switch changes it back, and the choice is kept.
+        page.select_option("#auth .lang-select", "en")
+        expect(page.locator("#signin-form h2")).to_have_text("Sign in")
+        page.reload()
+        expect(page.locator("#signin-form h2")).to_have_text("Sign in")
+        assert pages.errors == [], "\n".join(pages.errors)
+    finally:
+        pages.close()
