@@ -1,7 +1,7 @@
 // Conversation list and the chat pane: history paging, read receipts, typing, revoke, quote reply,
 // @-mentions, pictures and files.
 import { ContentType, GroupRole } from "../im-sdk.js";
-import { el, clear, avatar, formatTime, formatSize, safeUrl } from "./dom.js";
+import { el, clear, icon, avatar, formatTime, formatSize, safeUrl } from "./dom.js";
 import { getLang } from "./i18n.js";
 
 const PAGE = 20;
@@ -96,7 +96,7 @@ export class Chats {
         el("span", { class: "conv-body" },
           el("span", { class: "conv-top" },
             el("span", { class: "conv-name" }, name),
-            conv.is_pinned ? el("span", { class: "pin", title: t("pinned"), "aria-label": t("pinned") }, "📌") : null,
+            conv.is_pinned ? el("span", { class: "pin", title: t("pinned"), "aria-label": t("pinned") }, icon("pin")) : null,
             el("span", { class: "conv-time" }, formatTime(latest?.send_time || conv.latest_msg_send_time, getLang()))),
           el("span", { class: "conv-bottom" },
             draft ? el("span", { class: "conv-preview" }, el("span", { class: "draft-tag" }, `[${t("draft")}] `), conv.draft_text)
@@ -270,7 +270,7 @@ export class Chats {
     const fileInput = el("input", { type: "file", class: "visually-hidden", tabindex: "-1", "aria-hidden": "true" });
     fileInput.addEventListener("change", () => { const f = fileInput.files[0]; fileInput.value = ""; if (f) this._sendFile(f); });
     const form = el("form", { class: "composer", onsubmit: (e) => { e.preventDefault(); this._send(); } },
-      el("button", { type: "button", class: "icon", title: t("attach"), "aria-label": t("attach"), onclick: () => fileInput.click() }, "📎"),
+      el("button", { type: "button", class: "icon", title: t("attach"), "aria-label": t("attach"), onclick: () => fileInput.click() }, icon("attach")),
       fileInput,
       isGroup ? el("button", { type: "button", class: "icon", title: t("mention"), "aria-label": t("mention"), onclick: this.ctx.act(() => this._mentionPicker()) }, "@") : null,
       this.composer,
@@ -289,7 +289,7 @@ export class Chats {
     this.open.conv = conv;
     this.typingNode = el("span", { class: "typing", hidden: true }, t("typing"));
     clear(this.header,
-      el("button", { class: "icon back", "aria-label": t("back"), onclick: () => this.ctx.backToList() }, "←"),
+      el("button", { class: "icon back", "aria-label": t("back"), onclick: () => this.ctx.backToList() }, icon("back")),
       avatar(conv.group_id || conv.user_id, this.title(conv)),
       el("span", { class: "pane-title" }, el("strong", {}, this.title(conv)), this.typingNode),
       el("span", { class: "spacer" }),
@@ -381,7 +381,7 @@ export class Chats {
 
   _file(c) {
     const link = el("a", { class: "file", download: c.name || "file", rel: "noopener" },
-      el("span", { class: "file-icon", "aria-hidden": "true" }, "📄"),
+      el("span", { class: "file-icon", "aria-hidden": "true" }, icon("file")),
       el("span", {}, el("span", { class: "file-name" }, c.name || "file"), el("span", { class: "muted" }, ` ${formatSize(c.size)}`)));
     link.addEventListener("click", this.ctx.act(async (e) => {
       if (link.href) return;

@@ -1,5 +1,5 @@
 // Contacts: friends with remarks, search, add friend, applications both ways, blacklist.
-import { el, clear, avatar, formatTime } from "./dom.js";
+import { el, clear, icon, avatar, formatTime } from "./dom.js";
 import { getLang } from "./i18n.js";
 
 export class Contacts {
@@ -149,7 +149,7 @@ export class Contacts {
     el("input", { name: "remark", maxlength: "64", value: f.remark || "", placeholder: t("remark"), "aria-label": t("remark") }),
     el("button", { type: "submit", class: "small" }, t("setRemark")));
     this.ctx.showMain(el("div", { class: "detail" },
-      el("button", { class: "icon back", "aria-label": t("back"), onclick: () => this.ctx.backToList() }, "←"),
+      el("button", { class: "icon back", "aria-label": t("back"), onclick: () => this.ctx.backToList() }, icon("back")),
       el("div", { class: "detail-head" }, avatar(userId, f.nickname),
         el("div", {}, el("h2", {}, f.remark || f.nickname), el("p", { class: "muted" }, `${f.nickname} · @${userId}`))),
       el("div", { class: "detail-actions" },

@@ -68,3 +68,23 @@ export function avatar(id, name, small = false) {
   node.style.setProperty("--hue", String(hash % 360));
   return node;
 }
+
+const ICONS = {
+  attach: "M16.5 6.5v10a4.5 4.5 0 0 1-9 0V5a3 3 0 0 1 6 0v10.5a1.5 1.5 0 0 1-3 0V6.5",
+  file: "M6 2h8l6 6v14H6z M14 2v6h6",
+  pin: "M9 3h6l-1 6 4 4H6l4-4z M12 13v8",
+  back: "M15 5l-7 7 7 7",
+};
+
+/** A small stroke icon (SVG made with createElementNS, so no markup is parsed). */
+export function icon(name) {
+  const ns = "http://www.w3.org/2000/svg";
+  const svg = document.createElementNS(ns, "svg");
+  svg.setAttribute("viewBox", "0 0 24 24");
+  svg.setAttribute("class", `icon-svg icon-${name}`);
+  svg.setAttribute("aria-hidden", "true");
+  const path = document.createElementNS(ns, "path");
+  path.setAttribute("d", ICONS[name]);
+  svg.append(path);
+  return svg;
+}

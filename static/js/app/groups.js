@@ -1,6 +1,6 @@
 // Groups: create, join, members and roles, applications, mute, leave, dismiss.
 import { GroupRole } from "../im-sdk.js";
-import { el, clear, avatar } from "./dom.js";
+import { el, clear, icon, avatar } from "./dom.js";
 import { section } from "./contacts.js";
 
 const asList = (value, key) => (Array.isArray(value) ? value : (value && value[key]) || []);
@@ -156,7 +156,7 @@ export class Groups {
     el("button", { type: "submit", class: "small" }, t("invite"))) : null;
     const groupMuted = info.status === 3;
     this.ctx.showMain(el("div", { class: "detail" },
-      el("button", { class: "icon back", "aria-label": t("back"), onclick: () => this.ctx.backToList() }, "←"),
+      el("button", { class: "icon back", "aria-label": t("back"), onclick: () => this.ctx.backToList() }, icon("back")),
       el("div", { class: "detail-head" }, avatar(groupId, info.group_name),
         el("div", {}, el("h2", {}, info.group_name), el("p", { class: "muted" }, `${t("groupId")}: ${groupId}`),
           info.notification ? el("p", {}, info.notification) : null, groupMuted ? el("p", { class: "muted" }, t("groupMuted")) : null)),
