@@ -49,13 +49,14 @@ def create_app(test_config: dict | None = None) -> Flask:
         ping_timeout=app.config.get("IM_PING_TIMEOUT", 20),
     )
 
-    from . import api, models, operations, realtime, views  # noqa: F401  (declares models and operations)
+    from . import api, cli, models, operations, realtime, views  # noqa: F401  (declares models and operations)
 
     app.register_blueprint(api.bp)
     app.register_blueprint(api.files.bp)
     app.register_blueprint(views.bp)
     app.after_request(add_security_headers)
     realtime.register_handlers()
+    cli.init_app(app)
 
     with app.app_context():
         if db.engine.dialect.name == "sqlite":

@@ -35,7 +35,8 @@ def build_openapi() -> dict:
             "operationId": op.name,
             "summary": op.summary,
             "security": security,
-            "requestBody": {"required": False, "content": {"application/json": {
+            "requestBody": {"required": bool(op.params.model_json_schema().get("required")),
+                            "content": {"application/json": {
                 "schema": refs[(op.params, "validation")]}}},
             "responses": {
                 "200": _envelope({}, "success: errCode 0"),

@@ -75,7 +75,7 @@ def test_oversized_body_is_413(client):
     assert resp.status_code == 413 and resp.get_json()["errCode"] == 1007
 
 
-@pytest.mark.parametrize("platform_id", [0, 11, -1, "5", 5.0, None])
+@pytest.mark.parametrize("platform_id", [0, 11, -1, "5", 5.5, True, None])
 def test_login_rejects_bad_platform(api, platform_id):
     api.user("erin")
     resp = api.call("login", {"user_id": "erin", "password": "password123", "platform_id": platform_id})

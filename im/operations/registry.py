@@ -81,6 +81,17 @@ def operation(name: str, params: type[Params] = NoParams, *, auth: bool = True, 
     return declare
 
 
+def _integral_floats_as_ints(value):
+    """JSON has one number type: 6.0 is the integer 6 (as JSON Schema says), never the string "6"."""
+    if isinstance(value, float) and value.is_integer() and abs(value) < 2**63:
+        return int(value)
+    if isinstance(value, dict):
+        return {k: _integral_floats_as_ints(v) for k, v in value.items()}
+    if isinstance(value, list):
+        return [_integral_floats_as_ints(v) for v in value]
+    return value
+
+
 def _validation_message(exc: ValidationError) -> tuple[str, list]:
     details = [{"field": ".".join(str(p) for p in e["loc"]), "error": e["msg"]} for e in exc.errors()]
     first = details[0] if details else {"field": "", "error": "invalid"}
@@ -104,7 +115,7 @@ def execute(name: str, payload, caller: Caller | None, *, admin: bool = False,
         if not isinstance(payload, dict):
             raise errors.InvalidParams("payload must be a JSON object")
         try:
-            params = op.params.model_validate(payload)
+            params = op.params.model_validate(_integral_floats_as_ints(payload))
         except ValidationError as exc:
             message, details = _validation_message(exc)
             raise errors.InvalidParams(message, data={"errors": details}) from None
