@@ -35,7 +35,8 @@ def test_apply_and_accept(api):
     assert events(api, ta) == events(api, tb) == [("friend_application_added", app)]
 
     done = api.ok("accept_friend_application", {"from_user_id": a, "handle_msg": "welcome"}, tb)
-    assert done["handle_result"] == 1 and done["handle_msg"] == "welcome" and done["handled_at"] >= done["created_at"]
+    assert done["handle_result"] == 1 and done["handle_msg"] == "welcome"
+    assert done["handled_at"] >= done["created_at"]
     a_list, b_list = api.ok("get_friend_list", {}, ta), api.ok("get_friend_list", {}, tb)
     assert [f["user_id"] for f in a_list] == [b] and [f["user_id"] for f in b_list] == [a]
     assert set(a_list[0]) >= {"user_id", "nickname", "face_url", "remark", "created_at"}
@@ -232,3 +233,32 @@ def test_every_terminal_hears_the_change_over_the_socket(api):
     bad = a_pc.emit("add_friend", {"to_user_id": a}, callback=True)
     assert bad["errCode"] == 1201
     assert [m for s in (a_phone, a_pc, b_web) for m in s.get_received() if m["name"] == "event"] == []
+
+
+def test_friend_limit_is_configured_from_the_environment(tmp_path):
+    from im.config import load_config
+
+    env = {"SECRET_KEY": "k"}
+    assert load_config(str(tmp_path), env)["IM_FRIEND_LIMIT"] == 3000
+    assert load_config(str(tmp_path), {**env, "IM_FRIEND_LIMIT": "7"})["IM_FRIEND_LIMIT"] == 7
+
+
+def test_profile_change_fans_out_to_every_owner_in_chunks(api, monkeypatch):
+    from im import push
+
+    monkeypatch.setattr(push, "_FANOUT_CHUNK", 2)  # three owners: two chunks
+    star = api.user()
+    owners = [api.user() for _ in range(3)]
+    for owner in owners:
+        befriend(api, owner, star)
+    api.ok("set_friend_remark", {"user_id": star[0], "remark": "the star"}, owners[1][1])
+    seqs = [api.ok("sync_events", {}, t)["max_seq"] for _, t in owners]
+    star_seq = api.ok("sync_events", {}, star[1])["max_seq"]
+    api.ok("set_self_info", {"face_url": "http://x/star.png"}, star[1])
+    for (owner_id, token), seq in zip(owners, seqs):
+        got = api.ok("sync_events", {"after_seq": seq}, token)["events"]
+        assert [(e["seq"], e["type"]) for e in got] == [(seq + 1, "friend_info_changed")]
+        data = got[0]["data"]
+        assert data["owner_user_id"] == owner_id and data["face_url"] == "http://x/star.png"
+        assert data["remark"] == ("the star" if owner_id == owners[1][0] else "")
+    assert api.ok("sync_events", {"after_seq": star_seq}, star[1])["events"] == []

@@ -12,7 +12,7 @@ from sqlalchemy.orm import aliased
 from .. import errors
 from ..extensions import db
 from ..models import Black, Friend, FriendApplication, User, ts, utcnow
-from ..push import publish
+from ..push import publish, publish_each
 
 PENDING, ACCEPTED, REFUSED = 0, 1, -1
 
@@ -85,24 +85,30 @@ def _check_room_for_friend(owner_id: str) -> None:
         raise errors.FriendLimit(f"{owner_id} already has {limit} friends")
 
 
-def _friends_of(owner_id: str, only: list[str] | None = None) -> list[tuple[Friend, User]]:
-    stmt = (select(Friend, User).join(User, User.user_id == Friend.friend_user_id)
-            .where(Friend.owner_user_id == owner_id).order_by(Friend.created_at, Friend.friend_user_id))
-    if only is not None:
-        stmt = stmt.where(Friend.friend_user_id.in_(only))
-    return list(db.session.execute(stmt))
+# Plain columns rather than entities: a list of 3000 friends loads several times faster. Each row
+# has the attributes friend_entry reads from both of its arguments.
+_FRIEND_COLUMNS = (Friend.owner_user_id, Friend.remark, Friend.created_at, User.user_id, User.nickname,
+                   User.face_url)
+
+
+def _friend_rows(owner_id: str, *conditions):
+    stmt = (select(*_FRIEND_COLUMNS).join(User, User.user_id == Friend.friend_user_id)
+            .where(Friend.owner_user_id == owner_id, *conditions)
+            .order_by(Friend.created_at, Friend.friend_user_id))
+    return db.session.execute(stmt)
 
 
 # ---- friend list ------------------------------------------------------------------------------
 
 def get_friend_list(owner_id: str) -> list[dict]:
     """Everyone in my friend list, oldest friendship first."""
-    return [friend_entry(row, user) for row, user in _friends_of(owner_id)]
+    return [friend_entry(row, row) for row in _friend_rows(owner_id)]
 
 
 def get_designated_friends_info(owner_id: str, user_ids: list[str]) -> list[dict]:
     """Those of `user_ids` that are in my friend list, in the order asked."""
-    found = {user.user_id: friend_entry(row, user) for row, user in _friends_of(owner_id, user_ids)}
+    rows = _friend_rows(owner_id, Friend.friend_user_id.in_(user_ids))
+    found = {row.user_id: friend_entry(row, row) for row in rows}
     return [found[uid] for uid in dict.fromkeys(user_ids) if uid in found]
 
 
@@ -114,11 +120,8 @@ def search_friends(owner_id: str, keyword: str, search_user_id: bool = True, sea
                                        (Friend.remark, search_remark)) if wanted]
     if not columns:
         raise errors.InvalidParams("choose at least one of search_user_id, search_nickname, search_remark")
-    stmt = (select(Friend, User).join(User, User.user_id == Friend.friend_user_id)
-            .where(Friend.owner_user_id == owner_id,
-                   or_(*(func.lower(col).contains(needle, autoescape=True) for col in columns)))
-            .order_by(Friend.created_at, Friend.friend_user_id))
-    return [friend_entry(row, user) for row, user in db.session.execute(stmt)]
+    matches = or_(*(func.lower(col).contains(needle, autoescape=True) for col in columns))
+    return [friend_entry(row, row) for row in _friend_rows(owner_id, matches)]
 
 
 def check_friend(owner_id: str, user_ids: list[str]) -> list[dict]:
@@ -161,15 +164,16 @@ def publish_friend_info_changed(user: User) -> None:
 
     Called inside the transaction that changes the profile; the caller commits.
     """
-    for row in db.session.scalars(select(Friend).where(Friend.friend_user_id == user.user_id)
-                                  .order_by(Friend.owner_user_id)):
-        publish([row.owner_user_id], "friend_info_changed", friend_entry(row, user))
+    rows = db.session.scalars(select(Friend).where(Friend.friend_user_id == user.user_id)
+                              .order_by(Friend.owner_user_id))
+    publish_each((row.owner_user_id, "friend_info_changed", friend_entry(row, user)) for row in rows)
 
 
 def lock_user_and_friend_owners(user_id: str) -> None:
     """Before a profile change: lock the user and everyone who will hear of it, in id order."""
-    owners = db.session.scalars(select(Friend.owner_user_id).where(Friend.friend_user_id == user_id))
-    lock_users(user_id, *owners)
+    owners = select(Friend.owner_user_id).where(Friend.friend_user_id == user_id)
+    db.session.execute(select(User.user_id).where(or_(User.user_id == user_id, User.user_id.in_(owners)))
+                       .order_by(User.user_id).with_for_update()).all()
 
 
 # ---- applications -----------------------------------------------------------------------------
@@ -199,7 +203,7 @@ def add_friend(from_id: str, to_id: str, req_msg: str = "") -> dict:
 
 
 def accept_friend_application(to_id: str, from_id: str, handle_msg: str = "") -> dict:
-    """Accept: each user joins the other's list where missing; a pending reverse application is settled too."""
+    """Accept: each joins the other's list where missing; a pending reverse application is settled too."""
     users = _other_user(to_id, from_id)
     app = _pending_application(from_id, to_id)
     missing = [(owner, other) for owner, other in ((to_id, from_id), (from_id, to_id))
