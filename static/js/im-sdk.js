@@ -20,6 +20,8 @@ export const GroupRole = Object.freeze({ OWNER: 100, ADMIN: 60, MEMBER: 20 });
 const TOKEN_EXPIRED = 1501;
 const TOKEN_DEAD = new Set([1500, 1501, 1502, 1503, 1506, 1507]);
 const TOKEN_KICKED = new Set([1502, 1506]);
+const PULL_RANGES_PER_CALL = 200;
+const SEND_ATTEMPTS = 3;
 
 export class IMError extends Error {
   constructor(code, message, data = null) {
@@ -448,18 +450,25 @@ export class IMClient {
 
   /**
    * Send to a user (`recvId`) or a group (`groupId`). A client_msg_id is made when none is given,
-   * and a send that fails on the network is retried once with the same id, so it is stored once.
+   * and a send that times out or fails on the network is retried (3 tries in all) with the same id,
+   * so it is stored once.
    */
   async sendMessage({ recvId, groupId, contentType, content, clientMsgId } = {}) {
     const payload = params({ recv_id: recvId, group_id: groupId, content_type: contentType, content, client_msg_id: clientMsgId || newClientMsgId() });
     this._ownSends.add(payload.client_msg_id);
     if (this._ownSends.size > 1000) this._ownSends.delete(this._ownSends.values().next().value);
     let msg;
-    try {
-      msg = await this._call("send_message", payload);
-    } catch (err) {
-      if (!(err instanceof IMError) || (err.code !== ErrorCode.NETWORK_ERROR && err.code !== ErrorCode.TIMEOUT)) throw err;
-      msg = await this._call("send_message", payload);
+    let delay = 500;
+    for (let attempt = 1; ; attempt += 1) {
+      try {
+        msg = await this._call("send_message", payload);
+        break;
+      } catch (err) {
+        const transient = err instanceof IMError && (err.code === ErrorCode.NETWORK_ERROR || err.code === ErrorCode.TIMEOUT);
+        if (!transient || attempt >= SEND_ATTEMPTS) throw err;
+        await new Promise((r) => setTimeout(r, delay));
+        delay *= 2;
+      }
     }
     this._noteSeq(msg.conversation_id, msg.seq);
     return msg;
@@ -501,10 +510,30 @@ export class IMClient {
     });
   }
 
+  /** The bytes of an uploaded file (`url` as found in a message), as a Blob. */
+  async downloadFile(url) {
+    const token = this._token;
+    if (token === null) throw new IMError(ErrorCode.NOT_LOGGED_IN, "not logged in");
+    let resp;
+    try {
+      resp = await fetch(new URL(url, this.serverUrl || location.href), { headers: { token } });
+    } catch (err) {
+      throw new IMError(ErrorCode.NETWORK_ERROR, `download: ${err}`);
+    }
+    if (!resp.ok) {
+      let body = null;
+      try { body = await resp.json(); } catch { body = null; }
+      if (body && typeof body.errCode === "number") IMClient._unwrap(body);
+      throw new IMError(ErrorCode.NETWORK_ERROR, `download: HTTP ${resp.status}`);
+    }
+    return resp.blob();
+  }
+
   // ---- conversations --------------------------------------------------------------------
 
   getAllConversationList() { return this._call("get_all_conversation_list"); }
   getConversationListSplit(offset, count) { return this._call("get_conversation_list_split", { offset, count }); }
+  getMultipleConversation(conversationIds) { return this._call("get_multiple_conversation", { conversation_ids: [...conversationIds] }); }
   getOneConversation(conversationId) { return this._call("get_one_conversation", { conversation_id: conversationId }); }
   pinConversation(conversationId, isPinned) { return this._call("pin_conversation", { conversation_id: conversationId, is_pinned: isPinned }); }
   setConversationRecvMessageOpt(conversationId, opt) { return this._call("set_conversation_recv_message_opt", { conversation_id: conversationId, opt }); }
@@ -602,46 +631,53 @@ export class IMClient {
   }
 
   async _syncMessagesOnce() {
+    this._emitCallback("conversation", "onSyncServerStart");
+    try {
+      await this._pullMissed();
+    } catch (err) {
+      this._emitCallback("conversation", "onSyncServerFailed");
+      throw err;
+    } finally {
+      this._emitCallback("conversation", "onSyncServerFinish");
+    }
+  }
+
+  async _pullMissed() {
     const { conversations } = await this._call("get_max_seqs");
     const baseline = !this._seqBaseline;
     const ranges = [];
     for (const [conversationId, info] of Object.entries(conversations)) {
       const known = this._conversationSeqs.get(conversationId);
-      if (baseline && known === undefined) {
-        // A fresh terminal starts at the newest seq: history is read page by page on demand.
-        this._conversationSeqs.set(conversationId, info.max_seq);
+      if ((baseline && known === undefined) || info.recv_msg_opt === 1) {
+        // A fresh terminal starts at the newest seq (history is paged on demand); a conversation
+        // set to "do not receive" is skipped, as the server skips it online.
+        this._conversationSeqs.set(conversationId, Math.max(known || 0, info.max_seq));
         continue;
       }
       const from = Math.max(known === undefined ? 0 : known, (info.min_seq || 1) - 1);
       if (info.max_seq > from) ranges.push({ conversation_id: conversationId, begin_seq: from + 1, end_seq: info.max_seq });
     }
     this._seqBaseline = true;
-    if (!ranges.length) return;
-    this._emitCallback("conversation", "onSyncServerStart");
-    try {
-      let pending = ranges;
-      while (pending.length) {
-        const page = await this._call("pull_messages", { ranges: pending });
-        for (const msg of page.messages) {
-          const known = this._conversationSeqs.get(msg.conversation_id) || 0;
-          if (msg.seq <= known) continue;
-          this._conversationSeqs.set(msg.conversation_id, msg.seq);
-          this._deliverMessage(msg);
-        }
-        // `pulled_to` says how far each range is done; a page cut by the server's limit continues.
-        const next = [];
-        let progressed = page.messages.length > 0;
-        for (const r of pending) {
-          const done = page.pulled_to[r.conversation_id];
-          if (done === undefined) { next.push(r); continue; }
-          if (done >= r.begin_seq) progressed = true;
-          if (done < r.end_seq) next.push({ ...r, begin_seq: done + 1 });
-        }
-        if (!progressed) break;
-        pending = next;
+    let pending = ranges;
+    while (pending.length) {
+      const page = await this._call("pull_messages", { ranges: pending.slice(0, PULL_RANGES_PER_CALL) });
+      for (const msg of page.messages) {
+        const known = this._conversationSeqs.get(msg.conversation_id) || 0;
+        if (msg.seq <= known) continue;
+        this._conversationSeqs.set(msg.conversation_id, msg.seq);
+        this._deliverMessage(msg);
       }
-    } finally {
-      this._emitCallback("conversation", "onSyncServerFinish");
+      // `pulled_to` says how far each range is done; a page cut by the server's limit continues.
+      const next = [];
+      let progressed = false;
+      for (const r of pending) {
+        const done = page.pulled_to[r.conversation_id];
+        if (done === undefined) { next.push(r); continue; }
+        if (done >= r.begin_seq) progressed = true;
+        if (done < r.end_seq) next.push({ ...r, begin_seq: done + 1 });
+      }
+      if (!progressed) throw new IMError(ErrorCode.NETWORK_ERROR, "pull_messages made no progress");
+      pending = next;
     }
   }
 }

@@ -398,11 +398,8 @@ export class Chats {
     if (!safe) return Promise.resolve(null);
     if (!this.mediaUrls.has(safe)) {
       const sameOrigin = new URL(safe).origin === location.origin;
-      this.mediaUrls.set(safe, !sameOrigin ? Promise.resolve(safe) :
-        fetch(safe, { headers: { token: this.ctx.im.getToken() } })
-          .then((r) => (r.ok ? r.blob() : null))
-          .then((blob) => (blob ? URL.createObjectURL(blob) : null))
-          .catch(() => null));
+      this.mediaUrls.set(safe, !sameOrigin ? Promise.resolve(safe)
+        : this.ctx.im.downloadFile(safe).then((blob) => URL.createObjectURL(blob), () => null));
     }
     return this.mediaUrls.get(safe);
   }
