@@ -159,3 +159,120 @@ def test_token_expiry_notice_and_chinese_interface(browser, live_server, shot):
         assert pages.errors == [], "\n".join(pages.errors)
     finally:
         pages.close()
+
+
+def befriend_over_rest(url, a, b):
+    """Register two users and make them friends through the API, to start a test from there."""
+    import requests
+
+    def call(name, payload, token=None):
+        body = requests.post(f"{url}/api/{name}", json=payload, headers={"token": token} if token else {},
+                             timeout=10).json()
+        assert body["errCode"] == 0, body
+        return body["data"]
+
+    tokens = {}
+    for user_id in (a, b):
+        call("register", {"user_id": user_id, "password": PASSWORD, "nickname": user_id.title()})
+        tokens[user_id] = call("login", {"user_id": user_id, "password": PASSWORD, "platform_id": 3})["token"]
+    call("add_friend", {"to_user_id": b}, tokens[a])
+    call("accept_friend_application", {"from_user_id": a}, tokens[b])
+
+
+def message(page, text):
+    return page.locator(".msg").filter(has=page.locator(".bubble .text", has_text=text))
+
+
+def test_chat_tools_pictures_and_group_life(pages, shot, tmp_path):
+    from PIL import Image
+
+    befriend_over_rest(pages.server.url, "erin", "frank")
+    erin, frank = pages.page(), pages.page()
+    sign_in(erin, "erin")
+    sign_in(frank, "frank")
+
+    erin.click("#tab-contacts")
+    erin.click('#friend-list [data-user-id="frank"]')
+    erin.get_by_role("button", name="Message", exact=True).click()
+    send(erin, "first one")
+    cid = "si_erin_frank"
+    conversation(frank, cid).click()
+    send(frank, "second one")
+
+    # Quote reply: Erin answers Frank's message; both see the quoted words.
+    message(erin, "second one").hover()
+    message(erin, "second one").get_by_role("button", name="Reply").click()
+    expect(erin.locator(".quote-bar")).to_contain_text("second one")
+    send(erin, "quoting you")
+    expect(message(frank, "quoting you").locator("blockquote")).to_contain_text("second one")
+
+    # Revoke within the window: the text is gone on both sides.
+    message(erin, "first one").hover()
+    message(erin, "first one").get_by_role("button", name="Revoke").click()
+    expect(erin.locator(".notice-msg.revoked")).to_have_text("You revoked a message")
+    expect(frank.locator(".notice-msg.revoked")).to_contain_text("This message was revoked")
+    expect(frank.locator(".messages")).not_to_contain_text("first one")
+
+    # Typing reaches the peer's open chat.
+    erin.type(".composer-input", "typing…")
+    expect(frank.locator(".typing")).to_be_visible()
+
+    # A draft is kept on the server when the box is left, and pinning puts the chat first.
+    erin.fill(".composer-input", "unsent draft")
+    erin.get_by_role("button", name="Pin", exact=True).click()
+    expect(conversation(erin, cid)).to_have_class(re.compile("pinned"))
+    erin_tab2 = pages.page(erin.context)
+    expect(conversation(erin_tab2, cid).locator(".conv-preview")).to_have_text("[Draft] unsent draft")
+    expect(conversation(erin_tab2, cid)).to_have_class(re.compile("pinned"))
+    erin_tab2.close()
+    erin.fill(".composer-input", "")
+
+    # A picture: upload with progress, then a preview on both sides.
+    picture = tmp_path / "sunset.png"
+    Image.new("RGB", (64, 40), (250, 120, 40)).save(picture)
+    erin.set_input_files(".composer input[type=file]", str(picture))
+    for page in (erin, frank):
+        img = page.locator(".messages img.picture").last
+        expect(img).to_have_attribute("src", re.compile("^blob:"))
+        page.wait_for_function("img => img.complete && img.naturalWidth === 64", arg=img.element_handle())
+    shot(frank, "09-quote-revoke-picture")
+
+    # A group: Erin creates it with Frank; both get the conversation with its notice.
+    erin.click("#tab-groups")
+    erin.fill("#create-group-form [name=group_name]", "Weekend trip")
+    erin.check('#create-group-form input[value="frank"]')
+    erin.click("#create-group-form button[type=submit]")
+    expect(erin.locator(".chat .notice-msg").first).to_have_text("Erin created the group")
+    frank.click("#tab-chats")
+    group_conv = frank.locator("#side-chats .conv", has_text="Weekend trip")
+    expect(group_conv).to_be_visible()
+    group_conv.click()
+
+    # Frank @-mentions Erin; Erin's bubble is marked as mentioning her.
+    frank.get_by_role("button", name="Mention").click()
+    frank.get_by_role("option", name="@Erin").click()
+    frank.type(".composer-input", "are you in?")
+    frank.press(".composer-input", "Enter")
+    expect(erin.locator(".msg.theirs .bubble.mentions-me .text")).to_have_text("@Erin are you in?")
+    expect(erin.locator(".msg.theirs .sender").last).to_have_text("Frank")
+
+    # Erin (owner) mutes Frank from the group page; Frank's next message is refused.
+    erin.get_by_role("button", name="Group info").click()
+    frank_row = erin.locator('.detail li[data-user-id="frank"]')
+    expect(frank_row).to_contain_text("Member")
+    frank_row.get_by_role("button", name="Make admin").click()
+    expect(frank_row).to_contain_text("Admin")
+    frank_row.get_by_role("button", name="Make member").click()
+    expect(frank_row).to_contain_text("Member")
+    frank_row.get_by_role("button", name="Mute").click()
+    expect(frank_row).to_contain_text("Muted")
+    shot(erin, "10-group-members")
+    frank.fill(".composer-input", "can I still talk?")
+    frank.press(".composer-input", "Enter")
+    expect(frank.locator(".toast.error")).to_contain_text("1307")
+
+    # Erin dismisses the group; Frank's chat shows the notice.
+    erin.get_by_role("button", name="Dismiss group").click()
+    expect(frank.locator(".chat .notice-msg").last).to_have_text("Erin dismissed the group")
+    assert [kind for kind, _ in pages.dialogs] == ["confirm"]
+    assert pages.errors == [], "\n".join(pages.errors)

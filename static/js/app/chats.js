@@ -2,7 +2,7 @@
 // @-mentions, pictures and files.
 import { ContentType, GroupRole } from "../im-sdk.js";
 import { el, clear, icon, avatar, formatTime, formatSize, safeUrl } from "./dom.js";
-import { getLang } from "./i18n.js";
+import { getLang, hasKey } from "./i18n.js";
 
 const PAGE = 20;
 const TYPING_SHOW_MS = 4000;
@@ -60,7 +60,7 @@ export class Chats {
       case ContentType.AT_TEXT:
         text = (c.at_user_ids || []).some((id) => id === this.ctx.me?.user_id || id === AT_ALL) ? `${t("mentionedYou")} ${c.text}` : c.text;
         break;
-      default: text = typeof c.text === "string" ? c.text : (msg.content_type >= 1500 ? describeNotice(msg) : "");
+      default: text = typeof c.text === "string" ? c.text : (msg.content_type >= 1500 ? describeNotice(msg, this.ctx) : "");
     }
     if (msg.conversation_type === 3 && msg.content_type < 1500) return `${this.ctx.userName(msg.send_id)}: ${text}`;
     return text;
@@ -155,11 +155,12 @@ export class Chats {
     };
   }
 
-  _onMessage(msg) {
+  async _onMessage(msg) {
     if (msg.content_type === ContentType.TYPING) {
       if (this.open?.id === msg.conversation_id && msg.send_id !== this.ctx.me?.user_id) this._showTyping();
       return;
     }
+    await this.ctx.loadUsers([msg.send_id, ...noticeUserIds(msg)]);
     const conv = this.convs.get(msg.conversation_id);
     if (conv) {
       if (!conv.latest_msg || msg.seq >= conv.latest_msg.seq) {
@@ -218,7 +219,7 @@ export class Chats {
   }
 
   async _saveDraft() {
-    if (!this.open || this.open.conv.local) return;
+    if (!this.open || this.open.conv.local || !this.composer) return;
     const text = this.composer?.value ?? "";
     if (text === (this.open.conv.draft_text || "")) return;
     const conv = this.open.conv;
@@ -233,7 +234,7 @@ export class Chats {
     const page = await this.ctx.im.getHistoryMessageList(open.id, { startSeq, count: PAGE });
     if (this.open !== open) return;
     open.isEnd = page.is_end;
-    await this.ctx.loadUsers(page.messages.map((m) => m.send_id));
+    await this.ctx.loadUsers(page.messages.flatMap((m) => [m.send_id, ...noticeUserIds(m)]));
     this._addMessages(page.messages, startSeq !== undefined);
   }
 
@@ -267,6 +268,10 @@ export class Chats {
       if (e.key === "Escape") this._setQuote(null);
     });
     this.composer.addEventListener("input", () => this._typing());
+    // Leaving the box (but not for its own buttons) keeps the text as the conversation's draft.
+    this.composer.addEventListener("blur", (e) => {
+      if (!(e.relatedTarget && e.relatedTarget.closest(".composer"))) this._saveDraft();
+    });
     const fileInput = el("input", { type: "file", class: "visually-hidden", tabindex: "-1", "aria-hidden": "true" });
     fileInput.addEventListener("change", () => { const f = fileInput.files[0]; fileInput.value = ""; if (f) this._sendFile(f); });
     const form = el("form", { class: "composer", onsubmit: (e) => { e.preventDefault(); this._send(); } },
@@ -482,6 +487,7 @@ export class Chats {
 
   _afterSend(open, msg) {
     open.quote = null;
+    open.lastTyping = 0;
     open.mentions = [];
     if (this.open === open) {
       this._setQuote(null);
@@ -525,10 +531,19 @@ export class Chats {
 }
 
 /** Group notifications (OpenIM's 15xx content types) in words. */
-function describeNotice(msg, ctx) {
+export function describeNotice(msg, ctx) {
   const c = msg.content || {};
-  if (typeof c.text === "string" && c.text) return c.text;
-  if (typeof c.detail === "string") return c.detail;
-  const who = ctx ? ctx.userName(c.op_user_id || msg.send_id) : msg.send_id;
-  return `${who} · ${c.type || msg.content_type}`;
+  const d = c.detail || {};
+  const name = (id) => ctx.userName(id);
+  const user = d.user_id || d.new_owner_user_id;
+  const users = d.user_ids || d.member_user_ids || [];
+  const key = hasKey(`n${msg.content_type}`) ? `n${msg.content_type}` : "nOther";
+  return ctx.t(key, { op: name(c.op_user_id || msg.send_id), user: user ? name(user) : "", users: users.map(name).join(", ") });
+}
+
+/** The user ids a group notice mentions, to load their names before showing it. */
+export function noticeUserIds(msg) {
+  const c = msg.content || {};
+  const d = c.detail || {};
+  return [c.op_user_id, d.user_id, d.new_owner_user_id, ...(d.user_ids || []), ...(d.member_user_ids || [])].filter(Boolean);
 }

@@ -33,6 +33,12 @@ const STRINGS = {
     muted: "Muted", groupMuted: "Only owner and admins can speak", confirmLeave: "Leave this group?",
     confirmDismiss: "Dismiss this group for everyone?", joinRequested: "Request sent.", chatInGroup: "Open chat",
     error: "Error {code}: {msg}", networkError: "Cannot reach the server.", me: "Me",
+    n1501: "{op} created the group", n1502: "{op} changed the group info", n1504: "{user} left the group",
+    n1507: "{op} made {user} the owner", n1508: "{op} removed {users}", n1509: "{op} invited {users}",
+    n1510: "{users} joined the group", n1511: "{op} dismissed the group", n1512: "{op} muted {user}",
+    n1513: "{op} unmuted {user}", n1514: "{op} muted everyone", n1515: "{op} unmuted everyone",
+    n1516: "{op} changed the group nickname of {user}", n1517: "{op} made {user} an admin",
+    n1518: "{op} made {user} a member", nOther: "Group notice",
   },
   "zh-CN": {
     appName: "IM", signIn: "登录", signUp: "注册账号", signOut: "退出登录", userId: "用户 ID",
@@ -64,6 +70,12 @@ const STRINGS = {
     verifyNone: "任何人可直接加入", everyone: "所有人", muted: "已禁言", groupMuted: "仅群主和管理员可发言",
     confirmLeave: "确定退出该群组？", confirmDismiss: "确定为所有人解散该群组？", joinRequested: "申请已发送。",
     chatInGroup: "进入群聊", error: "错误 {code}：{msg}", networkError: "无法连接服务器。", me: "我",
+    n1501: "{op} 创建了群组", n1502: "{op} 修改了群资料", n1504: "{user} 退出了群组",
+    n1507: "{op} 将群主转让给 {user}", n1508: "{op} 将 {users} 移出了群组", n1509: "{op} 邀请 {users} 加入了群组",
+    n1510: "{users} 加入了群组", n1511: "{op} 解散了群组", n1512: "{op} 禁言了 {user}",
+    n1513: "{op} 解除了 {user} 的禁言", n1514: "{op} 开启了全员禁言", n1515: "{op} 关闭了全员禁言",
+    n1516: "{op} 修改了 {user} 的群昵称", n1517: "{op} 将 {user} 设为管理员",
+    n1518: "{op} 取消了 {user} 的管理员", nOther: "群通知",
   },
 };
 
@@ -85,6 +97,8 @@ export function setLang(next) {
   localStorage.setItem(KEY, next);
   applyI18n(document);
 }
+
+export const hasKey = (key) => key in STRINGS.en;
 
 /** The string for `key` in the current language, with {name} placeholders filled in. */
 export function t(key, vars = {}) {

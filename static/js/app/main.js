@@ -21,7 +21,11 @@ const ctx = {
   async loadUsers(ids) {
     const missing = [...new Set(ids)].filter((id) => id && !ctx.users.has(id));
     if (!missing.length) return;
-    for (const user of await im.getUsersInfo(missing)) ctx.users.set(user.user_id, user);
+    try {
+      for (const user of await im.getUsersInfo(missing)) ctx.users.set(user.user_id, user);
+    } catch (err) {
+      console.warn("could not load user names", err);
+    }
   },
   toast(text, kind = "info") {
     const node = el("div", { class: `toast ${kind}`, role: kind === "error" ? "alert" : "status" }, text);
