@@ -47,7 +47,9 @@ class Pages:
         self.contexts, self.errors, self.dialogs = [], [], []
 
     def context(self, **options):
-        ctx = self.browser.new_context(base_url=self.base_url, locale=options.pop("locale", "en-US"), **options)
+        options.setdefault("base_url", self.base_url)
+        options.setdefault("locale", "en-US")
+        ctx = self.browser.new_context(**options)
         self.contexts.append(ctx)
         return ctx
 

@@ -276,3 +276,83 @@ def test_chat_tools_pictures_and_group_life(pages, shot, tmp_path):
     expect(frank.locator(".chat .notice-msg").last).to_have_text("Erin dismissed the group")
     assert [kind for kind, _ in pages.dialogs] == ["confirm"]
     assert pages.errors == [], "\n".join(pages.errors)
+
+
+def test_reconnect_catches_up_missed_messages_and_events_in_order(pages, shot):
+    from tests.support.tcp_proxy import TcpProxy
+
+    befriend_over_rest(pages.server.url, "gina", "hugo")
+    proxy = TcpProxy(pages.server.port)
+    try:
+        # Gina's browser reaches the server through a proxy the test can cut, like a network drop.
+        gina = pages.page(pages.context(base_url=proxy.url))
+        hugo = pages.page()
+        sign_in(gina, "gina")
+        sign_in(hugo, "hugo")
+        gina.click("#tab-contacts")
+        gina.click('#friend-list [data-user-id="hugo"]')
+        gina.get_by_role("button", name="Message", exact=True).click()
+        send(gina, "still there?")
+        cid = "si_gina_hugo"
+        conversation(hugo, cid).click()
+
+        proxy.cut()
+        expect(gina.locator("#login-status")).to_have_attribute("data-state", "connecting")
+        missed = [f"missed {n}" for n in range(1, 6)]
+        for text in missed:
+            send(hugo, text)
+        import requests
+        requests.post(f"{pages.server.url}/api/register", timeout=10,
+                      json={"user_id": "ivan", "password": PASSWORD, "nickname": "Ivan"})
+        token = requests.post(f"{pages.server.url}/api/login", timeout=10, json={
+            "user_id": "ivan", "password": PASSWORD, "platform_id": 5}).json()["data"]["token"]
+        requests.post(f"{pages.server.url}/api/add_friend", json={"to_user_id": "gina"},
+                      headers={"token": token}, timeout=10)
+        proxy.resume()
+
+        expect(gina.locator("#login-status")).to_have_attribute("data-state", "online", timeout=15_000)
+        expect(gina.locator(".msg .bubble .text")).to_have_text(["still there?", *missed])
+        expect(gina.locator("#app-count")).to_have_text("1")
+        expect(hugo.locator(".msg.mine .receipt").last).to_have_text("Read")
+        shot(gina, "11-after-reconnect")
+    finally:
+        proxy.close()
+    # While the proxy refused connections the browser logged its failed attempts; nothing else.
+    offline = ("net::ERR_", "WebSocket connection to")
+    assert [e for e in pages.errors if not any(mark in e for mark in offline)] == []
+
+
+def test_keyboard_only_sign_in_and_phone_width(pages, shot):
+    befriend_over_rest(pages.server.url, "jane", "kurt")
+    page = pages.page(viewport={"width": 390, "height": 760})
+    # The sign-in page starts with the cursor in the first field.
+    expect(page.locator("#signin-form [name=user_id]")).to_be_focused()
+    page.keyboard.type("jane")
+    page.keyboard.press("Tab")
+    page.keyboard.type(PASSWORD)
+    page.keyboard.press("Enter")
+    expect(page.locator("#login-status")).to_have_attribute("data-state", "online")
+    # Tabs move with the arrow keys; the focused control shows a visible outline.
+    expect(page.locator('#friend-list [data-user-id="kurt"]')).to_be_attached()
+    page.focus("#tab-chats")
+    page.keyboard.press("ArrowRight")
+    expect(page.locator("#tab-contacts")).to_be_focused()
+    expect(page.locator("#side-contacts")).to_be_visible()
+    outline = page.eval_on_selector("#tab-contacts", "el => getComputedStyle(el).outlineStyle")
+    assert outline != "none"
+    # Tab walks through the panel (search, add-friend form) to the friend.
+    for _ in range(8):
+        page.keyboard.press("Tab")
+        if page.evaluate("document.activeElement.dataset.userId") == "kurt":
+            break
+    expect(page.locator('#friend-list [data-user-id="kurt"]')).to_be_focused()
+    page.keyboard.press("Enter")
+    page.get_by_role("button", name="Message", exact=True).focus()
+    page.keyboard.press("Enter")
+    expect(page.locator(".composer-input")).to_be_focused()
+    page.keyboard.type("typed without a mouse")
+    page.keyboard.press("Enter")
+    expect(page.locator(".msg.mine .bubble .text")).to_have_text("typed without a mouse")
+    expect(page.locator(".sidebar")).to_be_hidden()
+    shot(page, "12-phone-keyboard")
+    assert pages.errors == [], "\n".join(pages.errors)
