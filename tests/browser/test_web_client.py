@@ -177,6 +177,7 @@ def befriend_over_rest(url, a, b):
         tokens[user_id] = call("login", {"user_id": user_id, "password": PASSWORD, "platform_id": 3})["token"]
     call("add_friend", {"to_user_id": b}, tokens[a])
     call("accept_friend_application", {"from_user_id": a}, tokens[b])
+    return lambda name, payload, user_id: call(name, payload, tokens[user_id])
 
 
 def message(page, text):
@@ -322,8 +323,10 @@ def test_reconnect_catches_up_missed_messages_and_events_in_order(pages, shot):
     assert [e for e in pages.errors if not any(mark in e for mark in offline)] == []
 
 
-def test_keyboard_only_sign_in_and_phone_width(pages, shot):
-    befriend_over_rest(pages.server.url, "jane", "kurt")
+def test_keyboard_only_sign_in_history_paging_and_phone_width(pages, shot):
+    call = befriend_over_rest(pages.server.url, "jane", "kurt")
+    for n in range(1, 26):
+        call("send_message", {"recv_id": "jane", "content_type": 101, "content": {"text": f"note {n}"}}, "kurt")
     page = pages.page(viewport={"width": 390, "height": 760})
     # The sign-in page starts with the cursor in the first field.
     expect(page.locator("#signin-form [name=user_id]")).to_be_focused()
@@ -350,9 +353,18 @@ def test_keyboard_only_sign_in_and_phone_width(pages, shot):
     page.get_by_role("button", name="Message", exact=True).focus()
     page.keyboard.press("Enter")
     expect(page.locator(".composer-input")).to_be_focused()
+    # History comes a page (20) at a time, newest first; earlier pages on demand.
+    texts = page.locator(".msg .bubble .text")
+    expect(texts).to_have_text([f"note {n}" for n in range(6, 26)])
+    page.get_by_role("button", name="Load earlier messages").focus()
+    page.keyboard.press("Enter")
+    expect(texts).to_have_text([f"note {n}" for n in range(1, 26)])
+    expect(page.locator(".history-edge")).to_have_text("Beginning of the conversation")
+    page.focus(".composer-input")
     page.keyboard.type("typed without a mouse")
     page.keyboard.press("Enter")
     expect(page.locator(".msg.mine .bubble .text")).to_have_text("typed without a mouse")
     expect(page.locator(".sidebar")).to_be_hidden()
+    expect(page.locator(".msg.theirs .receipt")).to_have_count(0)
     shot(page, "12-phone-keyboard")
     assert pages.errors == [], "\n".join(pages.errors)

@@ -173,6 +173,8 @@ export class Chats {
     if (this.open?.id === msg.conversation_id) {
       this._hideTyping();
       this._addMessages([msg]);
+      // The list is redrawn, so new messages are announced to screen readers separately.
+      if (msg.send_id !== this.ctx.me?.user_id) this.ctx.announce(this.preview({ ...msg, conversation_type: 3 }));
       this._markRead();
     }
     this.render();
@@ -257,7 +259,7 @@ export class Chats {
     const conv = open.conv;
     const isGroup = Boolean(conv.group_id);
     this.header = el("header", { class: "pane-header" });
-    this.list = el("ol", { class: "messages", "aria-live": "polite", "aria-relevant": "additions" });
+    this.list = el("ol", { class: "messages", "aria-label": this.title(conv) });
     this.scroller = el("div", { class: "scroller" }, this.list);
     this.quoteBar = el("div", { class: "quote-bar", hidden: true });
     this.progress = el("div", { class: "upload-progress", hidden: true });

@@ -7,7 +7,7 @@ import { Contacts } from "./contacts.js";
 import { Groups } from "./groups.js";
 
 const SESSION_KEY = "im.session";
-const im = new IMClient("", { storage: null });
+const im = new IMClient("");
 
 // What the views share: the SDK, names of users, notices, and switching the main pane.
 const ctx = {
@@ -26,6 +26,11 @@ const ctx = {
     } catch (err) {
       console.warn("could not load user names", err);
     }
+  },
+  announce(text) {
+    const node = $("#announcer");
+    node.textContent = "";
+    setTimeout(() => { node.textContent = text; }, 50);
   },
   toast(text, kind = "info") {
     const node = el("div", { class: `toast ${kind}`, role: kind === "error" ? "alert" : "status" }, text);
