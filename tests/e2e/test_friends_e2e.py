@@ -3,65 +3,34 @@
 Every FriendListener callback is observed on the right users' terminals, the actor's second terminal
 (another platform) included, and a terminal that was offline catches up on exactly what it missed.
 """
-import threading
-import time
-
 import pytest
 
-from im.sdk import ConnListener, FriendListener, IMClient, IMError
+from im.sdk import IMClient, IMError
+from tests.support.recorder import Recorder, wait_until
 from tests.support.tcp_proxy import TcpProxy
 
-WAIT = 10.0
 PASSWORD = "password123"
 
 
-class Recorder(FriendListener, ConnListener):
-    """Records every friend callback as (name, data) and connection callbacks by name."""
-
-    def __init__(self):
-        self.calls: list[tuple[str, dict]] = []
-        self.conn: list[str] = []
-        self._lock = threading.Lock()
-
-    def __getattribute__(self, name):
-        if name.startswith("on_") and hasattr(FriendListener, name):
-            return lambda data, _name=name: self._record(_name, data)
-        if name.startswith("on_") and hasattr(ConnListener, name):
-            return lambda *args, _name=name: self._record_conn(_name)
-        return super().__getattribute__(name)
-
-    def _record(self, name, data):
-        with self._lock:
-            self.calls.append((name, data))
-
-    def _record_conn(self, name):
-        with self._lock:
-            self.conn.append(name)
-
-    def names(self) -> list[str]:
-        with self._lock:
-            return [name for name, _ in self.calls]
-
-
-def wait_until(predicate, what: str, timeout: float = WAIT):
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if predicate():
-            return
-        time.sleep(0.02)
-    raise AssertionError(f"timed out waiting for {what}")
-
-
 def wait_names(recorder: Recorder, expected: list[str]):
-    """Wait until the recorder has at least as many callbacks as expected, then compare exactly."""
-    wait_until(lambda: len(recorder.calls) >= len(expected), f"{expected}, got {recorder.names()}")
+    """Wait until the recorder has as many callbacks as expected, then compare them exactly."""
+    wait_until(lambda: len(recorder.calls) >= len(expected),
+               message=f"callbacks {expected} (saw {recorder.names()})")
     assert recorder.names() == expected
 
 
+def payloads(recorder: Recorder) -> list[dict]:
+    return [args[0] for _, args in recorder.calls]
+
+
 @pytest.fixture
-def terminals(live_server):
-    """terminal(user_id, platform_id=5, url=None) -> logged-in IMClient with a Recorder listening."""
-    server = live_server()
+def terminals(live_server, request):
+    """terminal(user_id, platform_id=5, url=None) -> logged-in IMClient with Recorders listening.
+
+    The server runs in the default async mode, or the one given by indirect parametrization.
+    """
+    mode = getattr(request, "param", None)
+    server = live_server({"IM_ASYNC_MODE": mode} if mode else None)
     clients: list[IMClient] = []
     registered: set[str] = set()
 
@@ -70,9 +39,9 @@ def terminals(live_server):
         if user_id not in registered:
             client.register(user_id, PASSWORD, user_id.title())
             registered.add(user_id)
-        client.recorder = Recorder()
+        client.recorder, client.conn = Recorder(), Recorder(client)
         client.set_friend_listener(client.recorder)
-        client.set_conn_listener(client.recorder)
+        client.set_conn_listener(client.conn)
         client.login(user_id, PASSWORD)
         clients.append(client)
         return client
@@ -108,10 +77,10 @@ def test_every_callback_reaches_the_right_terminals(terminals):
     for recorder in (a_phone.recorder, a_pc.recorder, bob.recorder):
         wait_names(recorder, app_events)
     assert a_phone.recorder.calls == a_pc.recorder.calls
-    assert a_pc.recorder.calls[1][1]["req_msg"] == "hi bob"
-    assert a_pc.recorder.calls[3][1]["handle_msg"] == "not now"
-    assert a_pc.recorder.calls[6][1]["user_id"] == "bob"
-    assert bob.recorder.calls[6][1]["user_id"] == "alice"
+    assert payloads(a_pc.recorder)[1]["req_msg"] == "hi bob"
+    assert payloads(a_pc.recorder)[3]["handle_msg"] == "not now"
+    assert payloads(a_pc.recorder)[6]["user_id"] == "bob"
+    assert payloads(bob.recorder)[6]["user_id"] == "alice"
 
     assert [f["user_id"] for f in a_phone.get_friend_list()] == ["bob"]
     assert [f["user_id"] for f in bob.get_friend_list()] == ["alice"]
@@ -125,8 +94,8 @@ def test_every_callback_reaches_the_right_terminals(terminals):
     expected = app_events + ["on_friend_info_changed", "on_friend_info_changed"]
     for recorder in (a_phone.recorder, a_pc.recorder):
         wait_names(recorder, expected)
-        assert recorder.calls[-2][1]["nickname"] == "Bobby Tables"
-        assert recorder.calls[-1][1]["remark"] == "my buddy"
+        assert payloads(recorder)[-2]["nickname"] == "Bobby Tables"
+        assert payloads(recorder)[-1]["remark"] == "my buddy"
     assert a_pc.search_friends("buddy") == [remarked]
     assert a_pc.search_friends("tables", search_nickname=False) == []
     assert a_pc.get_designated_friends_info(["carol", "bob"]) == [remarked]
@@ -147,7 +116,7 @@ def test_every_callback_reaches_the_right_terminals(terminals):
     for recorder in (a_phone.recorder, a_pc.recorder):
         wait_names(recorder, expected)
     wait_names(bob.recorder, app_events + ["on_friend_deleted"])
-    assert bob.recorder.calls[-1][1]["user_id"] == "alice"
+    assert payloads(bob.recorder)[-1]["user_id"] == "alice"
 
     # alice deletes bob: only alice's terminals hear it
     a_pc.delete_friend("bob")
@@ -171,6 +140,7 @@ FIVE = ["on_friend_application_added", "on_friend_application_accepted", "on_fri
         "on_friend_info_changed", "on_black_added"]
 
 
+@pytest.mark.parametrize("terminals", ["gevent", "eventlet"], indirect=True)
 def test_terminal_cut_off_catches_up_exactly_on_reconnect(terminals):
     proxy = TcpProxy(terminals.server.port)
     try:
@@ -179,7 +149,7 @@ def test_terminal_cut_off_catches_up_exactly_on_reconnect(terminals):
         bob = terminals("bob")
         terminals("carol")
         proxy.cut()
-        wait_until(lambda: "on_connecting" in phone.recorder.conn, "the phone to notice the drop")
+        phone.conn.wait_for("on_connecting")
         _five_changes(pc, bob)
         wait_names(pc.recorder, FIVE)
         assert phone.recorder.calls == []
