@@ -89,6 +89,8 @@ export class IMClient {
     this._callbackChain = Promise.resolve();
     this._conversationSeqs = new Map();
     this._ownSends = new Set();
+    this._changedIds = new Set();
+    this._reporting = null;
     this._msgSyncing = null;
     this._msgResync = false;
     this._seqBaseline = false;
@@ -471,6 +473,7 @@ export class IMClient {
       }
     }
     this._noteSeq(msg.conversation_id, msg.seq);
+    this._conversationsChanged([msg.conversation_id]);
     return msg;
   }
   sendTextMessage(recvId, text) { return this.sendMessage({ recvId, contentType: ContentType.TEXT, content: { text } }); }
@@ -607,8 +610,42 @@ export class IMClient {
 
   /** The terminal that sent a message gets it from sendMessage, not from onRecvNewMessage. */
   _deliverMessage(msg) {
+    this._conversationsChanged([msg.conversation_id]);
     if (msg.send_id === this._userId && this._ownSends.has(msg.client_msg_id)) return;
     this._emitCallback("advancedMsg", "onRecvNewMessage", msg);
+  }
+
+  /**
+   * The server reports new messages, not the conversations they change: fetch those once per
+   * batch and report them with onConversationChanged, then the new total unread count.
+   */
+  _conversationsChanged(conversationIds) {
+    for (const id of conversationIds) this._changedIds.add(id);
+    if (this._reporting) return;
+    this._reporting = (async () => {
+      let failures = 0;
+      // Let a burst of messages gather into one report.
+      await new Promise((r) => setTimeout(r, 50));
+      while (this._changedIds.size && this._token !== null) {
+        const ids = [...this._changedIds];
+        this._changedIds.clear();
+        try {
+          let convs = [];
+          for (let i = 0; i < ids.length; i += 1000) convs = convs.concat(await this.getMultipleConversation(ids.slice(i, i + 1000)));
+          const total = await this.getTotalUnreadMsgCount();
+          failures = 0;
+          if (convs.length) this._emitCallback("conversation", "onConversationChanged", convs);
+          this._emitCallback("conversation", "onTotalUnreadMessageCountChanged", total);
+        } catch (err) {
+          for (const id of ids) this._changedIds.add(id);
+          failures += 1;
+          console.warn("conversation refresh failed", err);
+          if (failures >= 3) break;
+          await new Promise((r) => setTimeout(r, 500 * failures));
+        }
+      }
+      this._reporting = null;
+    })();
   }
 
   /** Compare the newest seq of each conversation with what was handed out, and pull the rest. */

@@ -109,6 +109,11 @@ def test_two_users_befriend_chat_with_receipts_tabs_and_text_only(pages, shot):
     shot(bob, "05-chat-phone")
     bob.get_by_role("button", name="Back").click()
     expect(conversation(bob, cid)).to_be_visible()
+    # With the chat closed, a new message counts as unread again.
+    send(alice, "are you still there?")
+    expect(conversation(bob, cid).locator(".badge.unread")).to_have_text("1")
+    expect(conversation(bob, cid).locator(".conv-preview")).to_have_text("are you still there?")
+    expect(bob.locator("#total-unread")).to_have_text("1")
     shot(bob, "06-list-phone")
 
     assert pages.dialogs == []

@@ -18,6 +18,12 @@ export class Chats {
     this.ctx = ctx;
     this.side = side;
     this.reset();
+    // Coming back to a tab with a conversation open reads what arrived meanwhile.
+    document.addEventListener("visibilitychange", () => {
+      if (document.visibilityState !== "visible" || !this.open) return;
+      this.render();
+      this._markRead();
+    });
   }
 
   reset() {
@@ -26,8 +32,7 @@ export class Chats {
     this.peerRead = new Map();
     this.mediaUrls = new Map();
     clear(this.side);
-    const total = document.getElementById("total-unread");
-    if (total) total.hidden = true;
+    this._renderTotal();
   }
 
   async load() {
@@ -35,7 +40,11 @@ export class Chats {
     this.convs = new Map(list.map((c) => [c.conversation_id, c]));
     await this._loadNames(list);
     this.render();
-    this._renderTotal(list.reduce((n, c) => n + (c.unread_count || 0), 0));
+  }
+
+  /** Unread count as shown: the open conversation (being read right now) counts as read. */
+  unread(conv) {
+    return this.open?.id === conv.conversation_id && document.visibilityState !== "hidden" ? 0 : conv.unread_count || 0;
   }
 
   async _loadNames(list) {
@@ -78,6 +87,7 @@ export class Chats {
     const list = this.sorted();
     if (!list.length) {
       clear(this.side, el("p", { class: "empty" }, t("noChats")));
+      this._renderTotal();
       return;
     }
     const ul = el("ul", { class: "conv-list", role: "list" });
@@ -101,13 +111,16 @@ export class Chats {
           el("span", { class: "conv-bottom" },
             draft ? el("span", { class: "conv-preview" }, el("span", { class: "draft-tag" }, `[${t("draft")}] `), conv.draft_text)
               : el("span", { class: "conv-preview" }, this.preview(latest)),
-            conv.unread_count > 0 ? el("span", { class: "badge unread", "aria-label": `${conv.unread_count}` },
-              conv.unread_count > 99 ? "99+" : String(conv.unread_count)) : null)))));
+            this.unread(conv) > 0 ? el("span", { class: "badge unread", "aria-label": `${this.unread(conv)}` },
+              this.unread(conv) > 99 ? "99+" : String(this.unread(conv))) : null)))));
     }
     clear(this.side, ul);
+    this._renderTotal();
   }
 
-  _renderTotal(total) {
+  // The total is summed from the list, so it always agrees with the badges beside it.
+  _renderTotal() {
+    const total = [...this.convs.values()].reduce((n, c) => n + this.unread(c), 0);
     const node = document.getElementById("total-unread");
     node.hidden = !total;
     node.textContent = total > 99 ? "99+" : String(total);
@@ -127,9 +140,12 @@ export class Chats {
         this._merge(list);
         await this._loadNames(list);
         this.render();
-        if (this.open) this._renderHeader();
+        if (this.open) {
+          this._renderHeader();
+          if (this.convs.get(this.open.id)?.unread_count > 0) this._markRead();
+        }
       },
-      onTotalUnreadMessageCountChanged: (total) => this._renderTotal(total),
+      onTotalUnreadMessageCountChanged: () => this._renderTotal(),
       onSyncServerStart: () => {},
       onSyncServerFinish: () => this.load(),
     };
@@ -218,6 +234,15 @@ export class Chats {
       this._renderMessages(false);
     }
     this.composer.focus();
+  }
+
+  /** The chat pane is closed or replaced: keep the draft, and stop counting the chat as read. */
+  leave() {
+    if (!this.open) return;
+    this._saveDraft();
+    this.open = null;
+    this.composer = null;
+    this.render();
   }
 
   async _saveDraft() {
@@ -367,7 +392,7 @@ export class Chats {
     if (msg.content_type === ContentType.AT_TEXT && (c.at_user_ids || []).some((id) => id === me || id === AT_ALL)) bubble.classList.add("mentions-me");
     const actions = el("span", { class: "actions" },
       el("button", { class: "link", onclick: () => this._setQuote(msg) }, t("reply")),
-      mine ? el("button", { class: "link", onclick: this.ctx.act(() => this.ctx.im.revokeMessage(msg.conversation_id, { seq: msg.seq }).then((m) => { this.open.messages.set(m.seq, m); this._renderMessages(); })) }, t("revoke")) : null);
+      mine ? el("button", { class: "link", onclick: this.ctx.act(() => this.ctx.im.revokeMessage(msg.conversation_id, { seq: msg.seq }).then((m) => { if (this.open?.id === m.conversation_id) { this.open.messages.set(m.seq, m); this._renderMessages(); } })) }, t("revoke")) : null);
     return el("li", { class: `msg ${mine ? "mine" : "theirs"}`, dataset: { seq: msg.seq } },
       !mine && msg.conversation_type === 3 ? el("span", { class: "sender" }, this.ctx.userName(msg.send_id)) : null,
       bubble,

@@ -51,11 +51,13 @@ const ctx = {
     };
   },
   showMain(node, title) {
+    if (!node.classList.contains("chat")) chats.leave();
     clear($("#main"), node);
     $("#layout").classList.add("show-main");
     if (title) document.title = `${title} · IM`;
   },
   backToList() {
+    chats.leave();
     $("#layout").classList.remove("show-main");
     document.title = "IM";
   },
