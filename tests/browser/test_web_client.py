@@ -133,6 +133,7 @@ def test_kick_offline_when_signed_in_elsewhere_on_the_same_platform(pages, shot)
         expect(page.locator("#notice")).to_have_text(re.compile("signed in elsewhere"))
         expect(page.locator("#signin-form")).to_be_visible()
         expect(page.locator("#login-status")).to_have_attribute("data-state", "offline")
+        expect(page.locator("#auth-status")).to_have_text("Signed out")
     shot(first, "07-kicked-offline")
     expect(other.locator("#login-status")).to_have_attribute("data-state", "online")
 

@@ -4,7 +4,7 @@ const STRINGS = {
     appName: "IM", signIn: "Sign in", signUp: "Create account", signOut: "Sign out", userId: "User ID",
     password: "Password", nickname: "Nickname", haveAccount: "Have an account? Sign in",
     noAccount: "New here? Create an account", language: "Language",
-    statusOnline: "Online", statusConnecting: "Connecting…", statusOffline: "Offline", statusFailed: "Connection failed",
+    statusOnline: "Online", statusConnecting: "Connecting…", statusOffline: "Signed out", statusFailed: "Connection failed",
     kicked: "You were signed out because your account signed in elsewhere.",
     loggedOutElsewhere: "You signed out in another tab.",
     expired: "Your session expired. Please sign in again.",
@@ -43,7 +43,7 @@ const STRINGS = {
   "zh-CN": {
     appName: "IM", signIn: "登录", signUp: "注册账号", signOut: "退出登录", userId: "用户 ID",
     password: "密码", nickname: "昵称", haveAccount: "已有账号？登录", noAccount: "新用户？注册账号", language: "语言",
-    statusOnline: "在线", statusConnecting: "连接中…", statusOffline: "离线", statusFailed: "连接失败",
+    statusOnline: "在线", statusConnecting: "连接中…", statusOffline: "未登录", statusFailed: "连接失败",
     kicked: "您的账号已在其他设备登录，您已被迫下线。", loggedOutElsewhere: "您已在另一个标签页退出登录。",
     expired: "登录已过期，请重新登录。",
     chats: "会话", contacts: "通讯录", groups: "群组", back: "返回",

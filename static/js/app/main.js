@@ -81,10 +81,12 @@ ctx.chats = chats; ctx.contacts = contacts; ctx.groups = groups;
 
 // ---- login status -------------------------------------------------------------------------
 
+// The login status is shown on both screens: in the top bar, and on the sign-in card.
 function setStatus(kind) {
-  const node = $("#login-status");
-  node.dataset.state = kind;
-  node.textContent = t({ online: "statusOnline", connecting: "statusConnecting", failed: "statusFailed" }[kind] || "statusOffline");
+  for (const node of [$("#login-status"), $("#auth-status")]) {
+    node.dataset.state = kind;
+    node.textContent = t({ online: "statusOnline", connecting: "statusConnecting", failed: "statusFailed" }[kind] || "statusOffline");
+  }
 }
 
 im.setConnListener({
