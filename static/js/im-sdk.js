@@ -88,7 +88,12 @@ export class IMClient {
     this._pulling = null;
     this._callbackChain = Promise.resolve();
     this._conversationSeqs = new Map();
+    // Per user, what this instance has handed over: logging in again as the same user catches up
+    // on what happened meanwhile instead of starting afresh (the Python SDK does the same).
+    this._eventSeqMemory = new Map();
+    this._msgSeen = new Map();
     this._ownSends = new Set();
+    this._loggingOut = false;
     this._changedIds = new Set();
     this._reporting = null;
     this._msgSyncing = null;
@@ -173,8 +178,9 @@ export class IMClient {
     // Remember the starting point now: a terminal that leaves before hearing any event must still
     // catch up from here next time.
     this._rememberSeq();
-    this._conversationSeqs.clear();
-    this._seqBaseline = false;
+    const seen = this._msgSeen.get(userId);
+    this._seqBaseline = Boolean(seen);
+    this._conversationSeqs = seen || new Map();
     this._emitCallback("conn", "onConnecting");
     try {
       await this._openSocket();
@@ -192,10 +198,15 @@ export class IMClient {
   /** Revoke the token on the server and close the connection. */
   async logout() {
     if (this._status !== LoginStatus.LOGGED_IN) throw new IMError(ErrorCode.NOT_LOGGED_IN, "not logged in");
+    // Nothing else goes out with a token that is about to be revoked.
+    this._changedIds.clear();
+    this._loggingOut = true;
     try {
       await this._call("logout");
     } catch (err) {
       console.warn("logout on the server failed; closing locally", err);
+    } finally {
+      this._loggingOut = false;
     }
     this._endSession(null);
   }
@@ -409,12 +420,14 @@ export class IMClient {
   _seqKey(userId) { return `im.event_seq.${userId}`; }
 
   _rememberedSeq(userId, serverSeq) {
+    if (this._eventSeqMemory.has(userId)) return Math.min(this._eventSeqMemory.get(userId), serverSeq);
     if (!this.storage) return serverSeq;
     const stored = Number.parseInt(this.storage.getItem(this._seqKey(userId)) ?? "", 10);
     return Number.isFinite(stored) && stored <= serverSeq ? stored : serverSeq;
   }
 
   _rememberSeq() {
+    if (this._userId !== null && this._eventSeq !== null) this._eventSeqMemory.set(this._userId, this._eventSeq);
     if (this.storage && this._userId !== null && this._eventSeq !== null) {
       this.storage.setItem(this._seqKey(this._userId), String(this._eventSeq));
     }
@@ -620,18 +633,21 @@ export class IMClient {
    * batch and report them with onConversationChanged, then the new total unread count.
    */
   _conversationsChanged(conversationIds) {
+    if (this._loggingOut) return;
     for (const id of conversationIds) this._changedIds.add(id);
     if (this._reporting) return;
     this._reporting = (async () => {
       let failures = 0;
       // Let a burst of messages gather into one report.
       await new Promise((r) => setTimeout(r, 50));
-      while (this._changedIds.size && this._token !== null) {
+      while (this._changedIds.size && this._token !== null && !this._loggingOut) {
         const ids = [...this._changedIds];
         this._changedIds.clear();
         try {
+          const live = () => this._token !== null && !this._loggingOut;
           let convs = [];
-          for (let i = 0; i < ids.length; i += 1000) convs = convs.concat(await this.getMultipleConversation(ids.slice(i, i + 1000)));
+          for (let i = 0; i < ids.length && live(); i += 1000) convs = convs.concat(await this.getMultipleConversation(ids.slice(i, i + 1000)));
+          if (!live()) break;
           const total = await this.getTotalUnreadMsgCount();
           failures = 0;
           if (convs.length) this._emitCallback("conversation", "onConversationChanged", convs);
@@ -695,6 +711,7 @@ export class IMClient {
       if (info.max_seq > from) ranges.push({ conversation_id: conversationId, begin_seq: from + 1, end_seq: info.max_seq });
     }
     this._seqBaseline = true;
+    this._msgSeen.set(this._userId, this._conversationSeqs);
     let pending = ranges;
     while (pending.length) {
       const page = await this._call("pull_messages", { ranges: pending.slice(0, PULL_RANGES_PER_CALL) });
