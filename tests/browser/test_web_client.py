@@ -263,8 +263,25 @@ def test_chat_tools_pictures_and_group_life(pages, shot, tmp_path):
     expect(erin.locator(".msg.theirs .bubble.mentions-me .text")).to_have_text("@Erin are you in?")
     expect(erin.locator(".msg.theirs .sender").last).to_have_text("Frank")
 
-    # Erin (owner) mutes Frank from the group page; Frank's next message is refused.
+    # Someone else applies to join; Erin approves in the Groups tab and the member list grows.
     erin.get_by_role("button", name="Group info").click()
+    group_id = erin.locator(".detail-head .muted").first.inner_text().split(": ", 1)[1]
+    import requests
+    url = pages.server.url
+    requests.post(f"{url}/api/register", json={"user_id": "gus", "password": PASSWORD, "nickname": "Gus"}, timeout=10)
+    gus = requests.post(f"{url}/api/login", json={"user_id": "gus", "password": PASSWORD, "platform_id": 3},
+                        timeout=10).json()["data"]["token"]
+    joined = requests.post(f"{url}/api/join_group", json={"group_id": group_id, "req_msg": "let me in"},
+                           headers={"token": gus}, timeout=10).json()
+    assert joined["errCode"] == 0, joined
+    erin.click("#tab-groups")
+    application = erin.locator("#side-groups .application", has_text="let me in")
+    expect(application).to_contain_text("Gus")
+    application.get_by_role("button", name="Accept").click()
+    expect(application).to_have_count(0)
+    expect(erin.locator(".detail .side-section h3").first).to_have_text("Members (3)")
+
+    # Erin (owner) mutes Frank from the group page; Frank's next message is refused.
     frank_row = erin.locator('.detail li[data-user-id="frank"]')
     expect(frank_row).to_contain_text("Member")
     frank_row.get_by_role("button", name="Make admin").click()
