@@ -260,6 +260,8 @@ export class IMClient {
         answer = await socket.timeout(this.timeout).emitWithAck(name, payload);
       } catch (err) {
         if (socket.connected) throw new IMError(ErrorCode.TIMEOUT, `${name}: no answer within ${this.timeout} ms`);
+        // Dropped while waiting: retry over REST, unless the session itself ended (kicked, logged out).
+        if (this._token !== token) throw new IMError(ErrorCode.NOT_LOGGED_IN, `${name}: the session ended`);
         return this._rest(name, payload, token);
       }
       return IMClient._unwrap(answer);

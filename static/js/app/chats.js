@@ -37,6 +37,7 @@ export class Chats {
 
   async load() {
     const list = await this.ctx.im.getAllConversationList();
+    if (!this.ctx.live()) return;
     this.convs = new Map(list.map((c) => [c.conversation_id, c]));
     await this._loadNames(list);
     this.render();

@@ -23,6 +23,7 @@ export class Contacts {
     const im = this.ctx.im;
     [this.friends, this.recv, this.sent, this.blacks] = await Promise.all([
       im.getFriendList(), im.getRecvFriendApplicationList(), im.getSendFriendApplicationList(), im.getBlackList()]);
+    if (!this.ctx.live()) return;
     this.ctx.friends.clear();
     for (const f of this.friends) this.ctx.friends.set(f.user_id, f);
     await this.ctx.loadUsers([...this.recv.map((a) => a.from_user_id), ...this.sent.map((a) => a.to_user_id), ...this.blacks.map((b) => b.user_id)]);

@@ -35,6 +35,7 @@ export class Groups {
   async load() {
     const im = this.ctx.im;
     const [joined, applications] = await Promise.all([im.getJoinedGroupList(), im.getRecvGroupApplicationList()]);
+    if (!this.ctx.live()) return;
     this.groups = new Map(asList(joined, "groups").map((g) => [g.group_id, g]));
     this.applications = asList(applications, "applications");
     await this.ctx.loadUsers(this.applications.map((a) => a.from_user_id));

@@ -12,6 +12,8 @@ const im = new IMClient("");
 // What the views share: the SDK, names of users, notices, and switching the main pane.
 const ctx = {
   im, t, me: null, users: new Map(), friends: new Map(),
+  /** Still signed in: answers that arrive after a kick or sign-out must not be shown. */
+  live: () => im.getLoginStatus() === LoginStatus.LOGGED_IN,
   userName(userId) {
     if (userId === ctx.me?.user_id) return ctx.me.nickname || userId;
     const friend = ctx.friends.get(userId);
@@ -38,6 +40,7 @@ const ctx = {
     setTimeout(() => node.remove(), kind === "error" ? 6000 : 3500);
   },
   fail(err) {
+    if (err instanceof IMError && err.code === ErrorCode.NOT_LOGGED_IN && !ctx.live()) return;
     if (err instanceof IMError) {
       ctx.toast(err.code === ErrorCode.NETWORK_ERROR ? t("networkError") : t("error", { code: err.code, msg: err.errMsg }), "error");
     } else {
@@ -125,14 +128,17 @@ function readSession() {
 }
 
 async function loadAll() {
-  ctx.me = await im.getSelfUserInfo();
+  const me = await im.getSelfUserInfo();
+  if (!ctx.live()) return;
+  ctx.me = me;
   ctx.users.set(ctx.me.user_id, ctx.me);
   clear($("#me"), el("span", { class: "me-name" }, ctx.me.nickname), " ", el("span", { class: "muted" }, `@${ctx.me.user_id}`));
   // One view failing to load (a server without that feature) must not keep the others empty.
   const results = [await contacts.load().then(() => null, (err) => err)];
   results.push(...await Promise.all([chats.load(), groups.load()].map((p) => p.then(() => null, (err) => err))));
   const failed = results.find(Boolean);
-  if (failed) ctx.fail(failed);
+  // Lists that stopped loading because the session just ended (kicked, expired) are no news.
+  if (failed && im.getLoginStatus() === LoginStatus.LOGGED_IN) ctx.fail(failed);
 }
 
 async function enterApp() {
@@ -152,7 +158,11 @@ function resetApp() {
   $("#layout").classList.remove("show-main");
 }
 
+// Bumped whenever a session ends, so a sign-in still loading can tell it was cut short.
+let sessionGen = 0;
+
 function endSession(noticeKey) {
+  sessionGen += 1;
   const stored = readSession();
   if (!stored || stored.token === ownToken) localStorage.removeItem(SESSION_KEY);
   ownToken = null;
@@ -165,11 +175,13 @@ function endSession(noticeKey) {
 let ownToken = null;
 
 async function resume(session) {
+  const gen = sessionGen;
   try {
     await im.loginWithToken(session.user_id, session.token);
     ownToken = session.token;
     await enterApp();
   } catch (err) {
+    if (gen !== sessionGen) return;
     if (err instanceof IMError && err.code >= 1500 && err.code < 1600) {
       endSession(err.code === 1501 ? "expired" : err.code === 1506 ? "kicked" : null);
     } else {
@@ -198,17 +210,19 @@ function authError(err) {
 $("#signin-form").addEventListener("submit", async (e) => {
   e.preventDefault();
   const f = new FormData(e.target);
-  try { await signIn(f.get("user_id").trim(), f.get("password")); } catch (err) { authError(err); }
+  const gen = sessionGen;
+  try { await signIn(f.get("user_id").trim(), f.get("password")); } catch (err) { if (gen === sessionGen) authError(err); }
 });
 
 $("#signup-form").addEventListener("submit", async (e) => {
   e.preventDefault();
   const f = new FormData(e.target);
   const userId = f.get("user_id").trim();
+  const gen = sessionGen;
   try {
     await im.register(userId, f.get("password"), f.get("nickname").trim());
     await signIn(userId, f.get("password"));
-  } catch (err) { authError(err); }
+  } catch (err) { if (gen === sessionGen) authError(err); }
 });
 
 $("#to-signup").addEventListener("click", () => { showNotice(null); showAuth(true); });
