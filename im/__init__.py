@@ -49,6 +49,7 @@ def create_app(test_config: dict | None = None) -> Flask:
     from . import api, models, operations, realtime, views  # noqa: F401  (declares models and operations)
 
     app.register_blueprint(api.bp)
+    app.register_blueprint(api.files.bp)
     app.register_blueprint(views.bp)
     realtime.register_handlers()
 
