@@ -18,10 +18,15 @@ elif ASYNC_MODE == "eventlet":
     eventlet.monkey_patch()
 
 import itertools  # noqa: E402
+import sys  # noqa: E402
 import time  # noqa: E402
+from pathlib import Path  # noqa: E402
 
 from flask import Flask, request  # noqa: E402
 from flask_socketio import SocketIO, join_room  # noqa: E402
+
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+from im.serving import run_options  # noqa: E402  (the server's socket options, for a fair ceiling)
 
 app = Flask(__name__)
 socketio = SocketIO(app, async_mode=ASYNC_MODE, manage_session=False)
@@ -86,4 +91,5 @@ def on_pull_offline(data):
 
 
 if __name__ == "__main__":
-    socketio.run(app, host="127.0.0.1", port=int(os.environ.get("PORT", 5100)), log_output=False)
+    socketio.run(app, host="127.0.0.1", port=int(os.environ.get("PORT", 5100)), log_output=False,
+                 **run_options(ASYNC_MODE))
