@@ -3,7 +3,8 @@ from typing import Annotated, Any
 
 from pydantic import Field, StringConstraints, model_validator
 
-from ..services import messages
+from ..services import groups, messages
+from .groups import GroupId
 from .registry import Caller, NoParams, Params, UserId, operation
 
 ConversationId = Annotated[str, StringConstraints(pattern=r"^s[ig]_[A-Za-z0-9_.\-]{1,129}$")]
@@ -12,10 +13,17 @@ Seq = Annotated[int, Field(ge=1)]
 
 
 class SendMessageParams(Params):
-    recv_id: UserId
+    recv_id: UserId | None = None
+    group_id: GroupId | None = None
     content_type: int
     content: dict[str, Any]
     client_msg_id: ClientMsgId | None = None
+
+    @model_validator(mode="after")
+    def _one_target(self):
+        if (self.recv_id is None) == (self.group_id is None):
+            raise ValueError("give exactly one of recv_id and group_id")
+        return self
 
 
 class SeqRange(Params):
@@ -64,7 +72,10 @@ class TypingParams(Params):
 
 @operation("send_message", SendMessageParams)
 def send_message(caller: Caller, p: SendMessageParams):
-    """Send a one-to-one message; a retry with the same client_msg_id returns the first one."""
+    """Send a one-to-one or group message; a retry with the same client_msg_id returns the first one."""
+    if p.group_id is not None:
+        return groups.send_group_message(caller.user_id, p.group_id, p.content_type, p.content,
+                                         p.client_msg_id)
     return messages.send_single(caller.user_id, p.recv_id, p.content_type, p.content, p.client_msg_id)
 
 

@@ -1,12 +1,16 @@
 """Python SDK for the IM server, following OpenIM's client SDK (snake_case names)."""
+from .conversations import ConversationListener, ConversationsMixin
 from .core import CoreClient
 from .errors import IMError
+from .groups import GroupListener, GroupsMixin
 from .listeners import ConnListener, LoginStatus
+from .messages import AdvancedMsgListener, MessagesMixin
 from .users import UsersMixin
 
 
-class IMClient(UsersMixin, CoreClient):
+class IMClient(GroupsMixin, MessagesMixin, ConversationsMixin, UsersMixin, CoreClient):
     """initSDK: `IMClient(server_url, platform_id=5)`; every call blocks until the server answers."""
 
 
-__all__ = ["IMClient", "IMError", "ConnListener", "LoginStatus"]
+__all__ = ["IMClient", "IMError", "ConnListener", "LoginStatus", "AdvancedMsgListener", "ConversationListener",
+           "GroupListener"]

@@ -52,6 +52,7 @@ class TcpProxy:
                     s.shutdown(socket.SHUT_RDWR)
                 except OSError:
                     pass
+                s.close()
 
     def cut(self):
         """Drop every connection and refuse new ones until resume()."""
