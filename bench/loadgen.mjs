@@ -261,20 +261,19 @@ async function connections() {
            connects_per_s: sockets.length / connectS };
 }
 
-// 5 (setup). Each of `senders` users sends `per_sender` messages to one user who has no socket.
+// 5 (setup). Each of `senders` users sends `per_sender` messages to `target_user`, who has no socket.
 async function preloadOffline() {
-  const [target] = await makeUsers(`${opts.run_id}o`, 1);
   const senders = await makeUsers(`${opts.run_id}s`, opts.senders);
   const sockets = await connectAll(senders);
   const tracker = new Tracker(opts.senders * opts.per_sender + 10);
   const start = now();
   await Promise.all(sockets.map(async (s) => {
-    for (let k = 0; k < opts.per_sender; k++) await tracker.send(s, { recv_id: target.user_id }, tracker.next());
+    for (let k = 0; k < opts.per_sender; k++) await tracker.send(s, { recv_id: opts.target_user }, tracker.next());
   }));
   const spanS = (now() - start) / 1000;
   closeAll(sockets);
-  return { target: target.user_id, password: PASSWORD, sent: tracker.count, acked: tracker.acked,
-           errors: tracker.errors, first_error: tracker.firstError, preload_s: spanS };
+  return { sent: tracker.count, acked: tracker.acked, errors: tracker.errors, first_error: tracker.firstError,
+           preload_s: spanS, sends_per_s: tracker.acked / spanS };
 }
 
 let lines = null;

@@ -6,6 +6,7 @@ FIGURES = [
     ("throughput", "throughput_msgs_per_s", ("msgs_per_s",), True),
     ("throughput", "throughput_p50_ms", ("latency", "p50_ms"), False),
     ("throughput", "throughput_p99_ms", ("latency", "p99_ms"), False),
+    ("throughput", "cpu_ms_per_send", ("cpu", "target_cpu_ms_per_send"), False),
     ("fixed_rate", "fixed_rate_p50_ms", ("latency", "p50_ms"), False),
     ("fixed_rate", "fixed_rate_p99_ms", ("latency", "p99_ms"), False),
     ("fixed_rate", "fixed_rate_p999_ms", ("latency", "p999_ms"), False),

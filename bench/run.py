@@ -130,6 +130,9 @@ class Loadgen:
             wall = max(t1 - t0, 1e-6)
             result["cpu"] = {"wall_s": round(wall, 3), "target_core_pct": round(100 * (s1 - s0) / wall, 1),
                              "loadgen_core_pct": round(100 * (n1 - n0) / wall, 1)}
+            if result.get("acked"):
+                # CPU the target spent per acknowledged send: steadier than rates on a shared machine.
+                result["cpu"]["target_cpu_ms_per_send"] = round(1000 * (s1 - s0) / result["acked"], 3)
         return result
 
     def run(self) -> dict:
@@ -193,14 +196,17 @@ def run_scenario(scenario: str, target: Target, size: dict, run_id: str, profile
     if scenario == "connections":
         return run_connections(target, node_options(scenario, target, size, run_id))
     if scenario == "catchup":
-        gen = Loadgen(target, node_options("preload_offline", target, size, run_id))
+        user_id = f"{run_id}o0"
+        terminal = catchup.prime(target, user_id, workdir=target.workdir / "sdk")
+        options = {**node_options("preload_offline", target, size, run_id), "target_user": user_id}
+        gen = Loadgen(target, options)
         try:
             preload = gen.run()
         finally:
             gen.kill()
         if preload["errors"]:
             raise RuntimeError(f"preload refused: {preload['first_error']}")
-        return {**catchup.run(target, preload), "preload": preload}
+        return {**catchup.run(target, user_id, preload["acked"], terminal), "preload": preload}
     gen = Loadgen(target, node_options(scenario, target, size, run_id))
     spy = None
     try:
