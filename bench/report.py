@@ -43,6 +43,8 @@ def _complete(scenario: str, result: dict | None) -> bool:
         return False
     if result.get("errors"):
         return False
+    if scenario == "throughput" and result.get("undelivered"):
+        return False
     if scenario == "fanout" and result.get("delivered") != result.get("expected_deliveries"):
         return False
     if scenario == "catchup" and result.get("messages") != result.get("expected"):
@@ -58,7 +60,7 @@ def headline(results: dict) -> dict:
         row = {}
         for scenario, name, path, _ in FIGURES:
             result = results["scenarios"].get(scenario, {}).get(label)
-            value = _dig(result, path) if _complete(scenario, result) else None
+            value = _dig(result, path) if result and _complete(scenario, result) else None
             row[name] = round(value, 2) if isinstance(value, float) else value
         figures[label] = row
     ratios = {}

@@ -45,6 +45,9 @@ SIZES = {
              "catchup_senders": 2, "catchup_per_sender": 10},
 }
 SCENARIOS = ("throughput", "fixed_rate", "fanout", "connections", "catchup")
+# PostgreSQL is the second row for the message paths; its connection and catch-up figures would repeat
+# SQLite's setup minutes for little news (--pg-scenarios all to run them too).
+PG_SCENARIOS = ("throughput", "fixed_rate", "fanout")
 SCENARIO_TIMEOUT_S = 240
 DEFAULT_PG = "postgresql://postgres@127.0.0.1:5432/postgres"
 
@@ -153,7 +156,7 @@ def node_options(scenario: str, target: Target, size: dict, run_id: str) -> dict
             "target": "relay" if target.kind == "relay" else "server"}
     if scenario == "throughput":
         return {**base, "users": size["pairs_users"], "inflight": size["inflight"],
-                "warmup_s": size["warmup_s"], "duration_s": size["duration_s"]}
+                "warmup_s": size["warmup_s"], "duration_s": size["duration_s"], "drain_s": size["drain_s"]}
     if scenario == "fixed_rate":
         return {**base, "users": size["pairs_users"], "rate": size["rate"], "duration_s": size["rate_duration_s"],
                 "drain_s": size["drain_s"]}
@@ -235,6 +238,7 @@ def main(argv=None) -> int:
     parser.add_argument("--size", choices=SIZES, default="full")
     parser.add_argument("--targets", default=None, help="comma list of relay,sqlite,pg (default: all available)")
     parser.add_argument("--scenarios", default=",".join(SCENARIOS))
+    parser.add_argument("--pg-scenarios", default=",".join(PG_SCENARIOS), help="scenarios also run on PostgreSQL, or all")
     parser.add_argument("--out", default=str(HERE / "results"))
     parser.add_argument("--async-mode", default=os.environ.get("IM_ASYNC_MODE", "gevent"))
     parser.add_argument("--profile", action="store_true", help="py-spy the server during the throughput scenario")
@@ -247,6 +251,7 @@ def main(argv=None) -> int:
     pg = PostgresDatabases(os.environ.get("BENCH_PG_URL", DEFAULT_PG))
     targets = args.targets.split(",") if args.targets else ["relay", "sqlite"] + (["pg"] if pg.available() else [])
     scenarios = [s for s in args.scenarios.split(",") if s]
+    pg_scenarios = SCENARIOS if args.pg_scenarios == "all" else args.pg_scenarios.split(",")
     run_id = uuid.uuid4().hex[:6]
     results = {"size": args.size, "sizes": size, "async_mode": args.async_mode, "targets": targets,
                "machine": machine_info(fd_limit), "started_at": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
@@ -257,6 +262,8 @@ def main(argv=None) -> int:
         for scenario in scenarios:
             results["scenarios"][scenario] = {}
             for label in targets:
+                if label == "pg" and scenario not in pg_scenarios:
+                    continue
                 kind = "relay" if label == "relay" else "server"
                 db_url = pg.create() if label == "pg" else None
                 target = Target(kind, workdir / f"{scenario}-{label}", db_url, args.async_mode)
