@@ -23,7 +23,7 @@ from pathlib import Path
 HERE = Path(__file__).resolve().parent
 sys.path[:0] = [str(HERE.parent), str(HERE)]
 
-import catchup  # noqa: E402
+import offline  # noqa: E402
 import report  # noqa: E402
 from procs import Target, cpu_seconds, rss_kib  # noqa: E402
 
@@ -200,7 +200,7 @@ def run_scenario(scenario: str, target: Target, size: dict, run_id: str, profile
         return run_connections(target, node_options(scenario, target, size, run_id))
     if scenario == "catchup":
         user_id = f"{run_id}o0"
-        terminal = catchup.prime(target, user_id, workdir=target.workdir / "sdk")
+        terminal = offline.prime(target, user_id, workdir=target.workdir / "sdk")
         options = {**node_options("preload_offline", target, size, run_id), "target_user": user_id}
         gen = Loadgen(target, options)
         try:
@@ -209,7 +209,7 @@ def run_scenario(scenario: str, target: Target, size: dict, run_id: str, profile
             gen.kill()
         if preload["errors"]:
             raise RuntimeError(f"preload refused: {preload['first_error']}")
-        return {**catchup.run(target, user_id, preload["acked"], terminal), "preload": preload}
+        return {**offline.run(target, user_id, preload["acked"], terminal), "preload": preload}
     gen = Loadgen(target, node_options(scenario, target, size, run_id))
     spy = None
     try:
