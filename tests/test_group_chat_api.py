@@ -179,7 +179,7 @@ def test_fan_out_is_one_write_and_one_emit_per_member_whatever_the_size(api, app
                 send(api, owner, gid, "to everyone")
             finally:
                 event.remove(db.engine, "before_cursor_execute", count)
-        # One emit may name several rooms (push batches one payload to many rooms): count rooms.
+        # An emit may name one room or, batched, a list of rooms.
         rooms = [room for name, to in emitted if name == "new_message"
                  for room in (to if isinstance(to, list) else [to])]
         return writes, sorted(rooms)
@@ -189,3 +189,15 @@ def test_fan_out_is_one_write_and_one_emit_per_member_whatever_the_size(api, app
     assert len(small_writes) == len(big_writes)
     assert sum(w.lstrip().startswith("INSERT INTO messages") for w in big_writes) == 1
     assert len(small_rooms) == 4 and len(big_rooms) == 41 and len(set(big_rooms)) == 41
+
+
+def test_rejoining_member_reads_from_the_new_join_only(api, chat):
+    users, gid = chat
+    send(api, users["owner"], gid, "while in")
+    api.ok("quit_group", {"group_id": gid}, users["member"])
+    send(api, users["owner"], gid, "while out")
+    api.ok("invite_user_to_group", {"group_id": gid, "user_ids": ["member"]}, users["owner"])
+    send(api, users["owner"], gid, "back in")
+    assert history(api, users["member"], gid) == [(5, 1509, None), (6, 101, "back in")]
+    conv = api.ok("get_one_conversation", {"conversation_id": f"sg_{gid}"}, users["member"])
+    assert conv["min_seq"] == 5 and conv["unread_count"] == 2

@@ -106,6 +106,11 @@ def test_create_group_refuses_unknown_users_and_too_many(api, app):
     ("owner", "refuse_group_application", {"from_user_id": "outsider"}, 1308),
     ("owner", "kick_group_member", {"user_ids": ["member"], "extra": 1}, 1001),
     ("owner", "join_group", {"req_msg": 5}, 1001),
+    ("owner", "set_group_info", {"need_verification": True}, 1001),
+    ("owner", "set_group_info", {"need_verification": 3}, 1001),
+    ("owner", "set_group_info", {"group_name": "   "}, 1001),
+    ("owner", "change_group_mute", {"is_mute": 1}, 1001),
+    ("owner", "set_group_member_role_level", {"user_id": "member", "role_level": True}, 1001),
 ])
 def test_permission_breaches_and_bad_input_change_nothing(api, app, crew, actor, op, payload, code):
     users, gid = crew

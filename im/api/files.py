@@ -31,7 +31,10 @@ def upload():
     file = request.files.get("file")
     if file is None:
         raise errors.UploadInvalid("multipart field 'file' is required")
-    data = uploads.save_upload(user_id, file.stream, file.filename)
+    try:
+        data = uploads.save_upload(user_id, file.stream, file.filename)
+    finally:
+        file.close()  # a large upload is spooled to a temporary file: release it now
     return jsonify({"errCode": 0, "errMsg": "", "data": data})
 
 

@@ -37,21 +37,30 @@ class Message(db.Model):
     )
 
     def public(self) -> dict:
-        return {
-            "server_msg_id": self.server_msg_id,
-            "client_msg_id": self.client_msg_id,
-            "conversation_id": self.conversation_id,
-            "conversation_type": self.conversation_type,
-            "seq": self.seq,
-            "send_id": self.send_id,
-            "recv_id": self.recv_id,
-            "group_id": self.group_id,
-            "content_type": self.content_type,
-            "content": self.content,
-            "status": self.status,
-            "send_time": ts(self.send_time),
-            "revoked_time": ts(self.revoked_at),
-        }
+        return message_public(self)
+
+
+PUBLIC_COLUMNS = ("server_msg_id", "client_msg_id", "conversation_id", "conversation_type", "seq", "send_id",
+                  "recv_id", "group_id", "content_type", "content", "status", "send_time", "revoked_at")
+
+
+def message_public(m) -> dict:
+    """The message object of the protocol, from a Message or a row of its PUBLIC_COLUMNS."""
+    return {
+        "server_msg_id": m.server_msg_id,
+        "client_msg_id": m.client_msg_id,
+        "conversation_id": m.conversation_id,
+        "conversation_type": m.conversation_type,
+        "seq": m.seq,
+        "send_id": m.send_id,
+        "recv_id": m.recv_id,
+        "group_id": m.group_id,
+        "content_type": m.content_type,
+        "content": m.content,
+        "status": m.status,
+        "send_time": ts(m.send_time),
+        "revoked_time": ts(m.revoked_at),
+    }
 
 
 class MessageDeletion(db.Model):

@@ -10,7 +10,7 @@ GroupId = Annotated[str, StringConstraints(pattern=r"^[A-Za-z0-9_.\-]{1,64}$")]
 GroupName = Annotated[str, StringConstraints(min_length=1, max_length=255, strip_whitespace=True)]
 Introduction = Annotated[str, StringConstraints(max_length=1024)]
 Notification = Annotated[str, StringConstraints(max_length=4096)]
-NeedVerification = Literal[0, 1, 2]
+NeedVerification = Annotated[int, Field(ge=0, le=2)]
 ShortText = Annotated[str, StringConstraints(max_length=255)]
 MemberNickname = Annotated[str, StringConstraints(max_length=64, strip_whitespace=True)]
 # At most ten years, like OpenIM's practical cap on a mute.

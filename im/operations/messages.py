@@ -1,7 +1,7 @@
 """Message operations: send, sync by seq, history, search, revoke, delete, typing."""
 from typing import Annotated, Any
 
-from pydantic import Field, StringConstraints, model_validator
+from pydantic import ConfigDict, Field, StringConstraints, model_validator
 
 from ..services import groups, messages
 from .groups import GroupId
@@ -13,8 +13,11 @@ Seq = Annotated[int, Field(ge=1)]
 
 
 class SendMessageParams(Params):
-    recv_id: UserId | None = None
-    group_id: GroupId | None = None
+    # Exactly one target, said in the published schema too, so generated clients know it.
+    model_config = ConfigDict(json_schema_extra={"oneOf": [{"required": ["recv_id"]}, {"required": ["group_id"]}]})
+
+    recv_id: UserId = None
+    group_id: GroupId = None
     content_type: int
     content: dict[str, Any]
     client_msg_id: ClientMsgId | None = None

@@ -85,6 +85,7 @@ class MessagesMixin:
                     time.sleep(delay)
                     delay *= 2
             self._note_own(msg)
+            self._conversations_changed({msg["conversation_id"]})
         finally:
             with self._msg_lock:
                 self._sending.discard(client_msg_id)
@@ -167,6 +168,7 @@ class MessagesMixin:
             self._msg_ahead.setdefault(msg["conversation_id"], {})[msg["seq"]] = OWN
             self._drain(msg["conversation_id"])
             gap = bool(self._msg_ahead.get(msg["conversation_id"]))
+        self._remember_msg_seqs()
         if gap:
             self._start_gap_pull()
 
@@ -184,6 +186,8 @@ class MessagesMixin:
             delivered = self._accept(msg)
             gap = bool(self._msg_ahead.get(msg["conversation_id"]))
             syncing = self._msg_syncing
+        if delivered:
+            self._remember_msg_seqs()
         if delivered and not syncing:
             self._conversations_changed({msg["conversation_id"]})
         if gap and not syncing:
@@ -229,8 +233,12 @@ class MessagesMixin:
         changed = set()
         while ranges:
             batch = list(ranges.items())[:PULL_RANGES_PER_CALL]
-            page = self._call("pull_messages", ranges=[
-                {"conversation_id": cid, "begin_seq": b, "end_seq": e} for cid, (b, e) in batch])
+            token = self._token
+            if token is None:
+                raise IMError(NOT_LOGGED_IN, "not logged in")
+            # Over HTTP: a page of 2000 messages comes about three times faster than as a socket ack.
+            page = self._rest("pull_messages", {"ranges": [
+                {"conversation_id": cid, "begin_seq": b, "end_seq": e} for cid, (b, e) in batch]}, token=token)
             by_cid: dict[str, list[dict]] = {}
             for msg in page["messages"]:
                 by_cid.setdefault(msg["conversation_id"], []).append(msg)
@@ -379,8 +387,14 @@ class MessagesMixin:
 
     def _remember_msg_seqs(self) -> None:
         path = self._msg_seq_file()
+        if path is None:
+            return
         with self._msg_lock:
-            seen = dict(self._seen() or {})
-        if path is not None:
+            seen = self._seen()
+            if seen is None:
+                return
             path.parent.mkdir(parents=True, exist_ok=True)
-            path.write_text(json.dumps({"seqs": seen}))
+            # Written whole then renamed, so a crash never leaves a half-written file.
+            tmp = path.with_suffix(".tmp")
+            tmp.write_text(json.dumps({"seqs": seen}))
+            tmp.replace(path)

@@ -56,13 +56,20 @@ def ensure_conversation(conversation_id: str, conversation_type: int, group_id: 
                                   "created_at": utcnow()}])
 
 
-def ensure_single_states(conversation_id: str, user_a: str, user_b: str) -> list[str]:
-    """Create both users' state rows of a one-to-one conversation; returns whose were new."""
+def ensure_single_states(conversation_id: str, user_a: str, user_b: str, hide_b: bool = False) -> list[str]:
+    """Create both users' state rows of a one-to-one conversation; returns whose were new.
+
+    With hide_b the row made for user_b stays out of their list until a message arrives (user_a only
+    looked at the conversation)."""
+    have = set(db.session.scalars(select(ConversationState.user_id).where(
+        ConversationState.conversation_id == conversation_id)))
+    if {user_a, user_b} <= have:
+        return []
     now = utcnow()
     rows = [{"user_id": u, "conversation_id": conversation_id, "conversation_type": SINGLE,
              "peer_user_id": peer, "group_id": None, "has_read_seq": 0, "min_seq": 1,
-             "is_pinned": False, "recv_msg_opt": 0, "draft_text": "", "hidden": False, "updated_at": now}
-            for u, peer in ((user_a, user_b), (user_b, user_a))]
+             "is_pinned": False, "recv_msg_opt": 0, "draft_text": "", "hidden": hidden, "updated_at": now}
+            for u, peer, hidden in ((user_a, user_b, False), (user_b, user_a, hide_b))]
     return insert_ignore(ConversationState, rows, returning=ConversationState.user_id)
 
 
@@ -122,7 +129,7 @@ def state_for_update(user_id: str, conversation_id: str) -> ConversationState:
     if r.state is not None:
         return r.state
     ensure_conversation(conversation_id, SINGLE)
-    ensure_single_states(conversation_id, user_id, r.peer_user_id)
+    ensure_single_states(conversation_id, user_id, r.peer_user_id, hide_b=True)
     return db.session.get(ConversationState, (user_id, conversation_id))
 
 

@@ -8,11 +8,11 @@ import uuid
 from datetime import timedelta
 
 from flask import current_app
-from sqlalchemy import select, update
+from sqlalchemy import insert, select, update
 
 from .. import errors, push
 from ..extensions import db
-from ..models import GROUP, Group, GroupApplication, GroupMember, User, utcnow
+from ..models import GROUP, Conversation, ConversationState, Group, GroupApplication, GroupMember, User, utcnow
 from ..models.group import (JOIN_BY_INVITATION, JOIN_BY_SEARCH, ROLE_ADMIN, ROLE_MEMBER, ROLE_OWNER,
                             STATUS_DISMISSED, STATUS_MUTED, STATUS_NORMAL)
 from . import conversations, messages
@@ -106,21 +106,67 @@ def _check_room(group: Group, joining: int) -> None:
 
 # ---- membership changes (inside the caller's transaction) -------------------------------------
 
-def _add_member(group: Group, user_id: str, role_level: int, join_source: int, inviter: str) -> GroupMember:
-    """Make user_id a member; their read window opens at the next seq (the notice of their joining)."""
-    conversations.open_for_member(user_id, group.conversation_id, group.group_id)
-    member = GroupMember(group_id=group.group_id, user_id=user_id, role_level=role_level,
-                         join_source=join_source, inviter_user_id=inviter, join_seq=0, joined_at=utcnow())
-    db.session.add(member)
-    group.member_count += 1
-    return member
+def _open_windows(group: Group, user_ids: list[str]) -> None:
+    """Open the read windows of joining users at the next seq (the notice of their joining).
+
+    A few statements whatever the number of users; the conversation row is locked so that no
+    message slips in between the window and the notice.
+    """
+    cid = group.conversation_id
+    conversations.ensure_conversation(cid, GROUP, group.group_id)
+    max_seq = db.session.scalar(select(Conversation.max_seq).where(Conversation.conversation_id == cid)
+                                .with_for_update(key_share=True))
+    now = utcnow()
+    rejoining = list(db.session.scalars(select(ConversationState.user_id).where(
+        ConversationState.conversation_id == cid, ConversationState.user_id.in_(user_ids))))
+    if rejoining:
+        db.session.execute(update(ConversationState)
+                           .where(ConversationState.conversation_id == cid,
+                                  ConversationState.user_id.in_(rejoining))
+                           .values(min_seq=max_seq + 1, has_read_seq=max_seq, max_readable_seq=None,
+                                   hidden=False, updated_at=now)
+                           .execution_options(synchronize_session="fetch"))
+    known = set(rejoining)
+    fresh = [uid for uid in user_ids if uid not in known]
+    if not fresh:
+        return
+    db.session.execute(insert(ConversationState), [
+        {"user_id": uid, "conversation_id": cid, "conversation_type": GROUP, "peer_user_id": None,
+         "group_id": group.group_id, "has_read_seq": max_seq, "min_seq": max_seq + 1, "max_readable_seq": None,
+         "is_pinned": False, "recv_msg_opt": 0, "draft_text": "", "draft_time": None, "hidden": False,
+         "updated_at": now}
+        for uid in fresh])
 
 
-def _remove_member(group: Group, member: GroupMember) -> None:
-    """The member leaves after the notice of it: they keep what they could read, and see nothing newer."""
-    conversations.close_for_member(member.user_id, group.conversation_id)
-    db.session.delete(member)
-    group.member_count -= 1
+def _close_windows(group: Group, user_ids: list[str]) -> None:
+    """Leaving users keep reading up to now (after the notice of their leaving), nothing newer."""
+    cid = group.conversation_id
+    newest = select(Conversation.max_seq).where(Conversation.conversation_id == cid).scalar_subquery()
+    db.session.execute(update(ConversationState)
+                       .where(ConversationState.conversation_id == cid, ConversationState.user_id.in_(user_ids),
+                              ConversationState.max_readable_seq.is_(None))
+                       .values(max_readable_seq=newest, updated_at=utcnow())
+                       .execution_options(synchronize_session="fetch"))
+
+
+def _add_members(group: Group, roles: dict[str, int], join_source: int, inviter: str) -> list[GroupMember]:
+    """Make users members (user_id -> role_level); join_seq is set once their notice has its seq."""
+    _open_windows(group, list(roles))
+    now = utcnow()
+    members = [GroupMember(group_id=group.group_id, user_id=uid, role_level=role, join_source=join_source,
+                           inviter_user_id=inviter if role != ROLE_OWNER else "", join_seq=0, joined_at=now)
+               for uid, role in roles.items()]
+    db.session.add_all(members)
+    group.member_count += len(members)
+    return members
+
+
+def _remove_members(group: Group, members: list[GroupMember]) -> None:
+    """Members leave after the notice of it: they keep what they could read, and see nothing newer."""
+    _close_windows(group, [m.user_id for m in members])
+    for member in members:
+        db.session.delete(member)
+    group.member_count -= len(members)
 
 
 def _drop_pending_applications(group: Group, user_ids) -> None:
@@ -144,18 +190,18 @@ def _join(group: Group, user_ids: list[str], join_source: int, inviter: str, op_
           content_type: int) -> list[GroupMember]:
     """Add users as members with one notification; each learns of the group, everyone of them."""
     _check_room(group, len(user_ids))
-    members = [_add_member(group, uid, ROLE_MEMBER, join_source, inviter) for uid in user_ids]
+    members = _add_members(group, dict.fromkeys(user_ids, ROLE_MEMBER), join_source, inviter)
     seq = notices.announce(group, content_type, op_user_id,
                            {"user_ids": user_ids, "inviter_user_id": inviter})
     for member in members:
         member.join_seq = seq
     _touch(group)
-    _drop_pending_applications(group, user_ids)
     db.session.flush()
     everyone = _member_ids(group.group_id)
-    info = group.public()
+    push.lock_users(everyone)
+    _drop_pending_applications(group, user_ids)
+    push.publish(user_ids, "joined_group_added", group.public())
     for member in members:
-        push.publish([member.user_id], "joined_group_added", info)
         push.publish(everyone, "group_member_added", member.public())
     return members
 
@@ -185,9 +231,8 @@ def create_group(owner_id: str, group_name: str, member_user_ids: list[str], adm
                   creator_user_id=owner_id, member_count=0, created_at=now, updated_at=now)
     db.session.add(group)
     db.session.flush()
-    added = [_add_member(group, owner_id, ROLE_OWNER, JOIN_BY_INVITATION, "")]
-    added += [_add_member(group, uid, ROLE_ADMIN, JOIN_BY_INVITATION, owner_id) for uid in admins]
-    added += [_add_member(group, uid, ROLE_MEMBER, JOIN_BY_INVITATION, owner_id) for uid in members]
+    roles = {owner_id: ROLE_OWNER, **dict.fromkeys(admins, ROLE_ADMIN), **dict.fromkeys(members, ROLE_MEMBER)}
+    added = _add_members(group, roles, JOIN_BY_INVITATION, owner_id)
     seq = notices.announce(group, notices.GROUP_CREATED, owner_id,
                            {"owner_user_id": owner_id, "admin_user_ids": admins, "member_user_ids": members})
     for member in added:
@@ -233,8 +278,7 @@ def dismiss_group(user_id: str, group_id: str) -> None:
     _require_owner(group, user_id, "dismiss the group")
     notices.announce(group, notices.GROUP_DISMISSED, user_id, {})
     members = list(db.session.scalars(select(GroupMember).where(GroupMember.group_id == group_id)))
-    for member in members:
-        _remove_member(group, member)
+    _remove_members(group, members)
     group.status = STATUS_DISMISSED
     _touch(group)
     push.publish([m.user_id for m in members], "group_dismissed", group.public())
@@ -319,6 +363,7 @@ def invite_user_to_group(user_id: str, group_id: str, user_ids: list[str]) -> di
         _join(group, invitees, JOIN_BY_INVITATION, user_id, user_id, notices.MEMBER_INVITED)
         db.session.commit()
         return {"joined_user_ids": invitees, "applied_user_ids": []}
+    push.lock_users([*invitees, *_manager_ids(group_id)])
     for uid in invitees:
         _apply(group, uid, "", JOIN_BY_INVITATION, user_id)
     db.session.commit()
@@ -334,7 +379,8 @@ def quit_group(user_id: str, group_id: str) -> None:
     notices.announce(group, notices.MEMBER_QUIT, user_id, {"user_id": user_id})
     info = member.public()
     everyone = _member_ids(group_id)
-    _remove_member(group, member)
+    push.lock_users(everyone)
+    _remove_members(group, [member])
     _touch(group)
     push.publish([user_id], "joined_group_deleted", group.public())
     push.publish(everyone, "group_member_deleted", info)
@@ -353,11 +399,11 @@ def kick_group_member(user_id: str, group_id: str, user_ids: list[str], reason: 
         _require_outranks(actor, target, "remove")
         targets.append(target)
     everyone = _member_ids(group_id)
+    push.lock_users(everyone)
     notices.announce(group, notices.MEMBER_KICKED, user_id,
                      {"user_ids": [t.user_id for t in targets], "reason": reason})
     infos = [t.public() for t in targets]
-    for target in targets:
-        _remove_member(group, target)
+    _remove_members(group, targets)
     _touch(group)
     info = group.public()
     for target, member_info in zip(targets, infos):
@@ -406,6 +452,7 @@ def accept_group_application(user_id: str, group_id: str, from_user_id: str, han
         raise errors.AlreadyInGroup()
     _check_room(group, 1)
     _handle(app, user_id, ACCEPTED, handle_msg)
+    push.lock_users([from_user_id, *_member_ids(group_id)])
     push.publish([from_user_id, *_manager_ids(group_id)], "group_application_accepted", app.public())
     _join(group, [from_user_id], app.join_source, app.inviter_user_id, user_id, notices.MEMBER_ENTER)
     db.session.commit()

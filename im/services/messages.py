@@ -16,7 +16,7 @@ from .. import errors, push
 from ..extensions import db
 from ..models import (SINGLE, Conversation, ConversationState, Message, MessageDeletion, MessageFile, User,
                       ts, utcnow)
-from ..models.message import STATUS_OK, STATUS_REVOKED
+from ..models.message import PUBLIC_COLUMNS, STATUS_OK, STATUS_REVOKED, message_public
 from . import conversations, relations, uploads
 
 TEXT, PICTURE, FILE, AT_TEXT, CUSTOM, TYPING, QUOTE = 101, 102, 105, 106, 110, 113, 114
@@ -105,12 +105,12 @@ def _may_read_seq(user_id: str, conversation_id: str, seq: int) -> bool:
     return r.min_seq <= seq <= r.max_seq
 
 
-def _next_seq(conversation_id: str) -> int:
-    """The conversation's next seq; the UPDATE row-locks the conversation until commit."""
+def _next_seq(conversation_id: str) -> int | None:
+    """The conversation's next seq (None if it does not exist yet); the UPDATE row-locks it until commit."""
     stmt = (update(Conversation).where(Conversation.conversation_id == conversation_id)
             .values(max_seq=Conversation.max_seq + 1, latest_msg_time=utcnow())
             .returning(Conversation.max_seq).execution_options(synchronize_session=False))
-    return db.session.execute(stmt).scalar_one()
+    return db.session.execute(stmt).scalar_one_or_none()
 
 
 def _existing(send_id: str, client_msg_id: str) -> Message | None:
@@ -132,8 +132,10 @@ def deliver(sender_id: str, target: Target, receivers: list[str], content_type: 
         db.session.rollback()
         return first.public()
     stored, search_text, file_ids = validate_content(sender_id, content_type, content, target)
-    conversations.ensure_conversation(target.conversation_id, target.conversation_type, target.group_id)
     seq = _next_seq(target.conversation_id)
+    if seq is None:
+        conversations.ensure_conversation(target.conversation_id, target.conversation_type, target.group_id)
+        seq = _next_seq(target.conversation_id)
     msg = Message(server_msg_id=secrets.token_hex(16), conversation_id=target.conversation_id,
                   conversation_type=target.conversation_type, seq=seq, send_id=sender_id,
                   recv_id=target.recv_id, group_id=target.group_id, client_msg_id=client_msg_id,
@@ -254,9 +256,10 @@ def pull_messages(user_id: str, ranges: list[tuple[str, int, int]], limit: int =
               for cid, _b, _e, lo, hi in clamped if lo <= hi]
     rows = []
     if wanted:
-        rows = list(db.session.scalars(
-            select(Message).where(or_(*wanted), _not_deleted(user_id))
-            .order_by(Message.conversation_id, Message.seq).limit(limit)))
+        # Plain rows rather than ORM objects: a catch-up reads thousands of them.
+        rows = db.session.execute(
+            select(*(getattr(Message, c) for c in PUBLIC_COLUMNS)).where(or_(*wanted), _not_deleted(user_id))
+            .order_by(Message.conversation_id, Message.seq).limit(limit)).all()
     cut = (rows[-1].conversation_id, rows[-1].seq) if len(rows) == limit else None
     pulled_to = {}
     for cid, begin, end, lo, hi in clamped:
@@ -267,7 +270,7 @@ def pull_messages(user_id: str, ranges: list[tuple[str, int, int]], limit: int =
             if cid == cut[0]:
                 done = cut[1]
         pulled_to[cid] = done
-    return {"messages": [m.public() for m in rows], "pulled_to": pulled_to}
+    return {"messages": [message_public(m) for m in rows], "pulled_to": pulled_to}
 
 
 def get_history(user_id: str, conversation_id: str, start_seq: int | None, count: int) -> dict:

@@ -77,6 +77,8 @@ def server(tmp_path_factory):
                                                               "IM_ASYNC_MODE": "gevent"}).start()
     yield srv
     srv.stop()
+    log = srv.log_path.read_text(errors="replace")
+    assert "Traceback" not in log, log[-3000:]
 
 
 @pytest.fixture
@@ -132,6 +134,9 @@ def test_two_terminals_conversations_receipts_revoke_typing(server, clients):
     wait_for(lambda: [m["seq"] for m in rb.of("on_recv_new_message")] == [3], what="bob got the reply")
     wait_for(lambda: len(ra2.of("on_recv_new_message")) == 3, what="alice2 got her own reply")
     assert ra.of("on_recv_new_message")[-1]["seq"] == 2
+    wait_for(lambda: any(c["conversation_id"] == cid and c["latest_msg"]["seq"] == 3
+                         for batch in ra.of("on_conversation_changed") for c in batch),
+             what="the sending terminal's conversation changed")
     assert bob.get_one_conversation(cid)["unread_count"] == 1
     assert alice.get_one_conversation(cid)["unread_count"] == 0
 
@@ -314,3 +319,81 @@ def test_upload_picture_and_file_end_to_end_and_outsiders_see_nothing(server, cl
     with pytest.raises(IMError) as exc:
         carol.send_message(a, 102, {"url": info["url"]})
     assert exc.value.code == 1404
+
+
+def test_a_message_lost_while_online_is_pulled_when_the_next_one_shows_the_gap(server, clients):
+    alice, _, a = clients(server.url)
+    bob = IMClient(server.url, timeout=10)
+    b = f"m{next(_ids)}"
+    bob.register(b, PASSWORD, "Bob")
+    rb = Recorder()
+    bob.set_advanced_msg_listener(rb)
+    real_handler = bob._on_new_message
+    dropped = []
+
+    def lossy(msg):
+        # the network loses the push of seq 2 (and only that one)
+        if msg.get("seq") == 2 and not dropped:
+            dropped.append(msg)
+            return
+        real_handler(msg)
+
+    bob._on_new_message = lossy
+    bob.login(b, PASSWORD)
+    try:
+        alice.send_message(b, 101, text("one"))
+        wait_for(lambda: rb.texts() == ["one"], what="first")
+        alice.send_message(b, 101, text("two"))
+        wait_for(lambda: dropped, what="the push of seq 2 was lost")
+        assert rb.texts() == ["one"]
+        alice.send_message(b, 101, text("three"))
+        wait_for(lambda: rb.texts() == ["one", "two", "three"], what="gap filled in order")
+    finally:
+        bob.close()
+
+
+def test_send_retries_with_the_same_client_msg_id_after_a_network_error(server, clients):
+    proxy = TcpProxy(server.port)
+    try:
+        alice, _, a = clients(proxy.url)
+        bob, rb, b = clients(server.url)
+        proxy.cut()
+        wait_for(lambda: not alice._sio, what="alice offline")
+        result = []
+        sender = threading.Thread(target=lambda: result.append(
+            alice.send_message(b, 101, text("through"), client_msg_id="retry-me")))
+        sender.start()
+        time.sleep(0.2)  # the first attempt fails while the network is down
+        proxy.resume()
+        sender.join(15)
+        assert result and result[0]["client_msg_id"] == "retry-me"
+        history = bob.get_history_message_list(cid_of(a, b))["messages"]
+        assert [m["content"]["text"] for m in history] == ["through"]
+        wait_for(lambda: rb.texts() == ["through"], what="delivered once")
+    finally:
+        proxy.close()
+
+
+def test_a_restarted_program_with_data_dir_gets_only_what_it_missed(server, clients, tmp_path):
+    alice, _, a = clients(server.url)
+    b = f"m{next(_ids)}"
+    first = IMClient(server.url, data_dir=tmp_path, timeout=10)
+    first.register(b, PASSWORD, "Bob")
+    r1 = Recorder()
+    first.set_advanced_msg_listener(r1)
+    first.login(b, PASSWORD)
+    alice.send_message(b, 101, text("seen"))
+    wait_for(lambda: r1.texts() == ["seen"], what="first program got it")
+    first.close()
+    for i in range(3):
+        alice.send_message(b, 101, text(f"missed{i}"))
+    second = IMClient(server.url, data_dir=tmp_path, timeout=10)
+    r2 = Recorder()
+    second.set_advanced_msg_listener(r2)
+    second.set_conversation_listener(r2)
+    second.login(b, PASSWORD)
+    try:
+        wait_for(lambda: r2.of("on_sync_server_finish"), what="sync finished")
+        assert r2.texts() == ["missed0", "missed1", "missed2"]
+    finally:
+        second.close()
