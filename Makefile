@@ -35,5 +35,17 @@ migration: install
 test: install-dev
 	$(PY) -m pytest
 
+$(VENV)/.installed-bench: bench/requirements.txt $(VENV)/.installed
+	$(PY) -m pip install -q -r bench/requirements.txt
+	touch $@
+
+bench/node_modules/.package-lock.json: bench/package-lock.json
+	cd bench && npm ci --no-audit --no-fund
+
+## Benchmark: the server beside a bare Flask-SocketIO relay (see docs/performance.md); BENCH_ARGS="--size small".
+## 5,000 sockets need as many descriptors in the server and in the load generator, hence the ulimit.
+bench: $(VENV)/.installed-bench bench/node_modules/.package-lock.json
+	ulimit -n 65536 2>/dev/null || ulimit -n $$(ulimit -Hn); $(PY) bench/run.py $(BENCH_ARGS)
+
 clean:
 	rm -rf $(VENV) .pytest_cache

@@ -23,6 +23,7 @@ elif ASYNC_MODE == "eventlet":
 
 from im import create_app  # noqa: E402
 from im.extensions import socketio  # noqa: E402
+from im.serving import run_options  # noqa: E402
 
 app = create_app()
 
@@ -30,7 +31,7 @@ app = create_app()
 def main() -> None:
     host = os.environ.get("HOST", "127.0.0.1")
     port = int(os.environ.get("PORT", 5000))
-    options = {}
+    options = run_options(ASYNC_MODE)
     if ASYNC_MODE == "eventlet":
         # eventlet.wsgi.server stops accepting at 1024 simultaneous connections unless told otherwise.
         options["max_size"] = app.config["IM_MAX_CONNECTIONS"]

@@ -6,11 +6,11 @@ rollback, so nobody ever hears of a change that did not happen.
 """
 import logging
 
-from sqlalchemy import event, insert, update
+from sqlalchemy import event, insert, select, update
 from sqlalchemy.orm import Session
 
 from .extensions import db, socketio
-from .models import User, UserEvent
+from .models import User, UserEvent, utcnow
 
 log = logging.getLogger(__name__)
 _PENDING = "im_pending_emits"
@@ -48,12 +48,38 @@ def next_event_seq(user_id: str) -> int:
     return db.session.execute(stmt).scalar_one()
 
 
-def publish(user_ids, type_: str, data: dict) -> None:
-    """Append an event to each user's log and deliver it to all their terminals after commit."""
-    for user_id in dict.fromkeys(user_ids):
-        seq = next_event_seq(user_id)
-        db.session.add(UserEvent(user_id=user_id, seq=seq, type=type_, data=data))
-        emit_after_commit(user_room(user_id), "event", {"seq": seq, "type": type_, "data": data})
+def lock_users(user_ids) -> None:
+    """Row-lock users' event logs in one order (PostgreSQL; SQLite has one writer anyway).
+
+    A transaction that publishes to several sets of users locks their union first, so that two
+    transactions never hold part of each other's users.
+    """
+    db.session.execute(select(User.user_id).where(User.user_id.in_(sorted(set(user_ids))))
+                       .order_by(User.user_id).with_for_update(key_share=True))
+
+
+def publish(user_ids, type_: str, data) -> None:
+    """Append an event to each user's log and deliver it to all their terminals after commit.
+
+    Three statements however many users hear of it (a group of thousands): the users are locked in
+    one order, so concurrent publishers to overlapping users wait for each other instead of
+    deadlocking, then numbered with one UPDATE and logged with one multi-row INSERT.
+    """
+    ids = sorted(set(user_ids))
+    if not ids:
+        return
+    lock_users(ids)
+    seqs = dict(db.session.execute(
+        update(User).where(User.user_id.in_(ids)).values(event_seq=User.event_seq + 1)
+        .returning(User.user_id, User.event_seq).execution_options(synchronize_session=False)
+    ).all())
+    now = utcnow()
+    db.session.execute(insert(UserEvent), [
+        {"user_id": uid, "seq": seqs[uid], "type": type_, "data": data, "created_at": now}
+        for uid in ids if uid in seqs])
+    for uid in ids:
+        if uid in seqs:
+            emit_after_commit(user_room(uid), "event", {"seq": seqs[uid], "type": type_, "data": data})
 
 
 def publish_each(items) -> None:
@@ -89,20 +115,36 @@ def _disconnect_all(sids) -> None:
             log.exception("could not disconnect %s", sid)
 
 
+def _batched(pending):
+    """Consecutive emits of one payload object to several rooms become one emit to the list of rooms.
+
+    Socket.IO then encodes the packet once for all of them instead of once per room: a group message
+    to 500 members was 500 encodings (make bench, fan-out scenario). Order is kept.
+    """
+    batches = []
+    for kind, target, name, payload in pending:
+        last = batches[-1] if batches else None
+        if kind == "emit" and last and last[0] == "emit" and last[2] == name and last[3] is payload:
+            last[1].append(target)
+        else:
+            batches.append([kind, [target], name, payload])
+    return batches
+
+
 @event.listens_for(Session, "after_commit")
 def _flush_pending(session):
     pending = session.info.pop(_PENDING, None)
     if not pending:
         return
     to_close = []
-    for kind, target, name, payload in pending:
+    for kind, targets, name, payload in _batched(pending):
         if kind == "disconnect":
-            to_close.append(target)
+            to_close.extend(targets)
             continue
         try:
-            socketio.emit(name, payload, to=target)
+            socketio.emit(name, payload, to=targets if len(targets) > 1 else targets[0])
         except Exception:  # a failed emit must not block the others
-            log.exception("post-commit emit of %s to %s failed", name, target)
+            log.exception("post-commit emit of %s to %s failed", name, targets)
     if to_close:
         # Closing a local socket runs its disconnect handler, which needs the database session
         # this commit is still finishing; so close from a task of its own, after the emits above.

@@ -1,9 +1,10 @@
 """Message operations: send, sync by seq, history, search, revoke, delete, typing."""
 from typing import Annotated, Any, Literal, Union
 
-from pydantic import Field, RootModel, StringConstraints, model_validator
+from pydantic import ConfigDict, Field, RootModel, StringConstraints, model_validator
 
-from ..services import messages
+from ..services import groups, messages
+from .groups import GroupId
 from .registry import Caller, NoParams, Params, UserId, operation
 
 ConversationId = Annotated[str, StringConstraints(pattern=r"^s[ig]_[A-Za-z0-9_.\-]{1,129}$")]
@@ -47,8 +48,19 @@ class CustomContent(Params):
 
 
 class _Send(Params):
-    recv_id: UserId
+    # Exactly one target, said in the published schema too, so generated clients know it.
+    model_config = ConfigDict(json_schema_extra={"oneOf": [{"required": ["recv_id"]}, {"required": ["group_id"]}]})
+
+    # No null in the schema: leave the other target out instead.
+    recv_id: UserId = None
+    group_id: GroupId = None
     client_msg_id: ClientMsgId | None = None
+
+    @model_validator(mode="after")
+    def _one_target(self):
+        if (self.recv_id is None) == (self.group_id is None):
+            raise ValueError("give exactly one of recv_id and group_id")
+        return self
 
 
 class SendText(_Send):
@@ -143,9 +155,11 @@ class TypingParams(Params):
 
 @operation("send_message", SendMessageParams)
 def send_message(caller: Caller, p: SendMessageParams):
-    """Send a one-to-one message; a retry with the same client_msg_id returns the first one."""
+    """Send a one-to-one or group message; a retry with the same client_msg_id returns the first one."""
     v = p.root
     content = v.content.model_dump(exclude_unset=True)
+    if v.group_id is not None:
+        return groups.send_group_message(caller.user_id, v.group_id, v.content_type, content, v.client_msg_id)
     return messages.send_single(caller.user_id, v.recv_id, v.content_type, content, v.client_msg_id)
 
 

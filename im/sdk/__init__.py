@@ -3,14 +3,15 @@ from .conversations import ConversationListener, ConversationsMixin
 from .core import CoreClient
 from .errors import IMError
 from .friends import FriendListener, FriendsMixin
+from .groups import GroupListener, GroupsMixin
 from .listeners import ConnListener, LoginStatus
 from .messages import AdvancedMsgListener, MessagesMixin
 from .users import UsersMixin
 
 
-class IMClient(MessagesMixin, ConversationsMixin, FriendsMixin, UsersMixin, CoreClient):
+class IMClient(GroupsMixin, MessagesMixin, ConversationsMixin, FriendsMixin, UsersMixin, CoreClient):
     """initSDK: `IMClient(server_url, platform_id=5)`; every call blocks until the server answers."""
 
 
 __all__ = ["IMClient", "IMError", "ConnListener", "LoginStatus", "FriendListener", "AdvancedMsgListener",
-           "ConversationListener"]
+           "ConversationListener", "GroupListener"]

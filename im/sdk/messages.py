@@ -63,9 +63,11 @@ class MessagesMixin:
 
     # ---- calls ---------------------------------------------------------------------------
 
-    def send_message(self, recv_id: str, content_type: int, content: dict,
-                     client_msg_id: str | None = None) -> dict:
-        """Send; on a timeout or network error retry with the same client_msg_id (stored once)."""
+    def send_message(self, recv_id: str | None = None, content_type: int | None = None, content: dict | None = None,
+                     client_msg_id: str | None = None, *, group_id: str | None = None) -> dict:
+        """Send to recv_id, or to a group with group_id=...; on a timeout or network error retry with the
+        same client_msg_id (stored once)."""
+        target = {"group_id": group_id} if group_id is not None else {"recv_id": recv_id}
         client_msg_id = client_msg_id or uuid.uuid4().hex
         with self._msg_lock:
             # The echo to this user's terminals can arrive before the answer: it is not news here.
@@ -74,7 +76,7 @@ class MessagesMixin:
             delay = 0.5
             for attempt in range(SEND_ATTEMPTS):
                 try:
-                    msg = self._call("send_message", recv_id=recv_id, content_type=content_type,
+                    msg = self._call("send_message", **target, content_type=content_type,
                                      content=content, client_msg_id=client_msg_id)
                     break
                 except IMError as exc:

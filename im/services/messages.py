@@ -329,8 +329,8 @@ def _find(user_id: str, conversation_id: str, client_msg_id: str | None, seq: in
 def revoke_message(user_id: str, conversation_id: str, client_msg_id: str | None, seq: int | None) -> dict:
     """The sender withdraws a message within IM_REVOKE_SECONDS: its content is erased on the server."""
     msg = _find(user_id, conversation_id, client_msg_id, seq)
-    if msg.send_id != user_id:
-        raise errors.NoPermission("only the sender can revoke a message")
+    if msg.send_id != user_id or msg.content_type not in CONTENT_TYPES:
+        raise errors.NoPermission("only the sender can revoke a message, and never a notification")
     if msg.status == STATUS_REVOKED:
         db.session.rollback()
         return msg.public()
