@@ -1,4 +1,4 @@
-"""Friends and chat across two nodes; seqs under concurrent writers; a node's death."""
+"""Friends, chat and groups across two nodes; seqs under concurrent writers; a node's death."""
 import threading
 import uuid
 from concurrent.futures import ThreadPoolExecutor
@@ -39,7 +39,7 @@ def client(urls, user_id, platform_id=5, **options):
     im = IMClient(urls, platform_id=platform_id, **options)
     heard = Heard()
     for setter in ("set_conn_listener", "set_friend_listener", "set_advanced_msg_listener",
-                   "set_conversation_listener"):
+                   "set_group_listener", "set_conversation_listener"):
         getattr(im, setter)(heard)
     im.login(user_id, PASSWORD)
     return im, heard
@@ -54,7 +54,7 @@ def befriend(url, a, a_token, b, b_token):
     rest(url, "accept_friend_application", {"from_user_id": a}, b_token)
 
 
-def test_friend_and_chat_events_cross_nodes(cluster):
+def test_friend_chat_and_group_events_cross_nodes(cluster):
     node1, node2 = cluster.start(2)
     for user in ("alice", "bob"):
         register(node1.url, user)
@@ -77,6 +77,12 @@ def test_friend_and_chat_events_cross_nodes(cluster):
         wait_for(lambda: heard_a.of("on_friend_info_changed"), message="alice hears bob's new nickname")
         assert heard_a.of("on_friend_info_changed")[0]["nickname"] == "Bob on node 2"
         assert texts(heard_b) == ["ping from node 1"] and texts(heard_a) == ["pong from node 2"]
+
+        group = alice.create_group("two nodes", ["bob"])
+        wait_for(lambda: heard_b.of("on_joined_group_added"), message="bob hears he joined the group")
+        bob.send_message(content_type=TEXT, content={"text": "hello group"}, group_id=group["group_id"])
+        wait_for(lambda: "hello group" in texts(heard_a), message="alice gets the group message")
+        assert texts(heard_a).count("hello group") == 1
     finally:
         alice.close()
         bob.close()
