@@ -10,7 +10,7 @@ from datetime import timedelta
 from types import SimpleNamespace
 
 from flask import current_app
-from sqlalchemy import and_, bindparam, exists, insert, or_, select, update
+from sqlalchemy import and_, bindparam, case, exists, insert, or_, select, update
 from sqlalchemy.exc import IntegrityError
 
 from .. import errors, push
@@ -111,7 +111,13 @@ def _may_read_seq(user_id: str, conversation_id: str, seq: int) -> bool:
 
 def _next_seq(conversation_id: str) -> int | None:
     """The conversation's next seq (None if it does not exist yet); the UPDATE row-locks it until commit."""
-    return db.session.execute(_NEXT_SEQ, {"cid": conversation_id, "now": utcnow()}).scalar_one_or_none()
+    return _core(_NEXT_SEQ, {"cid": conversation_id, "now": utcnow()}).scalar_one_or_none()
+
+
+def _core(stmt, params):
+    """Run a Core statement on the session's connection (same transaction), without the ORM's
+    per-statement machinery, which none of the send path's statements need."""
+    return db.session.connection().execute(stmt, params)
 
 
 # The send path's statements are built once: SQLAlchemy then finds each compiled form in its cache by
@@ -131,10 +137,15 @@ _SENDER_READ = (update(_STATES)
                 .values(has_read_seq=bindparam("seq")))
 # Rows that change what a send does: missing (one-to-one), hidden, or not receiving. A one-to-one
 # conversation has two rows, so they are all read; of a group only the few hidden or muted ones.
-_SINGLE_STATES = select(_STATES.c.user_id, _STATES.c.hidden, _STATES.c.recv_msg_opt).where(
-    _STATES.c.conversation_id == bindparam("cid"))
-_GROUP_STATES = _SINGLE_STATES.where(or_(_STATES.c.hidden.is_(True),
-                                         _STATES.c.recv_msg_opt == conversations.RECV_NOT_RECEIVE))
+_GROUP_STATES = select(_STATES.c.user_id, _STATES.c.hidden, _STATES.c.recv_msg_opt).where(
+    _STATES.c.conversation_id == bindparam("cid"),
+    or_(_STATES.c.hidden.is_(True), _STATES.c.recv_msg_opt == conversations.RECV_NOT_RECEIVE))
+# One-to-one: the sender's read position is set and both rows are read in the same statement.
+_SINGLE_STATES = (update(_STATES).where(_STATES.c.conversation_id == bindparam("cid"))
+                  .values(has_read_seq=case((and_(_STATES.c.user_id == bindparam("uid"),
+                                                  _STATES.c.has_read_seq < bindparam("seq")), bindparam("seq")),
+                                            else_=_STATES.c.has_read_seq))
+                  .returning(_STATES.c.user_id, _STATES.c.hidden, _STATES.c.recv_msg_opt))
 _users, _blacks, _friends = User.__table__, Black.__table__, Friend.__table__
 # Everything a one-to-one send checks before it writes, in one round trip: is there a first message
 # with this client_msg_id, does the recipient exist, has it blacklisted the sender, is the sender its friend.
@@ -154,7 +165,7 @@ def _existing(send_id: str, client_msg_id: str) -> Message | None:
 
 def existing_public(send_id: str, client_msg_id: str) -> dict | None:
     """The public form of the message this sender already sent with client_msg_id, if any."""
-    row = db.session.execute(_EXISTING, {"send_id": send_id, "client_msg_id": client_msg_id}).first()
+    row = _core(_EXISTING, {"send_id": send_id, "client_msg_id": client_msg_id}).first()
     return message_public(row) if row is not None else None
 
 
@@ -179,7 +190,7 @@ def deliver(sender_id: str, target: Target, receivers: list[str], content_type: 
            "content_type": content_type, "content": stored, "search_text": search_text, "status": STATUS_OK,
            "send_time": utcnow(), "revoked_at": None}
     try:
-        db.session.execute(_INSERT_MESSAGE, row)
+        _core(_INSERT_MESSAGE, row)
     except IntegrityError:
         # The same client_msg_id committed by a concurrent retry: answer with that one.
         db.session.rollback()
@@ -192,22 +203,28 @@ def deliver(sender_id: str, target: Target, receivers: list[str], content_type: 
                            [{"file_id": f, "conversation_id": cid, "seq": seq} for f in file_ids])
     everyone = list(dict.fromkeys([sender_id, *receivers]))
     # Read after the seq UPDATE, which holds the conversation's lock (SQLite: the write lock) until commit.
-    single = target.conversation_type == SINGLE
-    states = db.session.execute(_SINGLE_STATES if single else _GROUP_STATES, {"cid": cid}).all()
+    # Own messages are never unread: the sender has read up to what they sent.
+    read = {"uid": sender_id, "cid": cid, "seq": seq}
     new_for = []
-    if single and len(states) < 2:
-        new_for = conversations.ensure_single_states(cid, sender_id, target.recv_id)
+    if target.conversation_type == SINGLE:
+        states = _core(_SINGLE_STATES, read).all()
+        if len(states) < 2:
+            new_for = conversations.ensure_single_states(cid, sender_id, target.recv_id)
+            _core(_SENDER_READ, read)
+    else:
+        states = _core(_GROUP_STATES, {"cid": cid}).all()
+        _core(_SENDER_READ, read)
     members = set(everyone)
     hidden = [s.user_id for s in states if s.hidden and s.user_id in members]
     if hidden:
         new_for += conversations.unhide(cid, hidden)
-    # Own messages are never unread: the sender has read up to what they sent.
-    db.session.execute(_SENDER_READ, {"uid": sender_id, "cid": cid, "seq": seq})
     not_receiving = {s.user_id for s in states if s.recv_msg_opt == conversations.RECV_NOT_RECEIVE}
     public = message_public(SimpleNamespace(**row))
     for user_id in everyone:
         if user_id == sender_id or user_id not in not_receiving:
             push.emit_after_commit(push.user_room(user_id), NEW_MESSAGE_EVENT, public)
+    if new_for:
+        db.session.expire_all()  # state rows loaded earlier in this session are older than the writes above
     for user_id in dict.fromkeys(new_for):
         state = db.session.get(ConversationState, (user_id, cid))
         push.publish([user_id], "new_conversation", conversations.views(user_id, [state]))
@@ -220,7 +237,7 @@ def send_single(sender_id: str, recv_id: str, content_type: int, content, client
     (with IM_FRIEND_VERIFY) is not the sender's friend."""
     if recv_id == sender_id:
         raise errors.SelfOperation("cannot send a message to yourself")
-    first_id, recv_exists, blocked, friend = db.session.execute(
+    first_id, recv_exists, blocked, friend = _core(
         _SINGLE_CHECKS, {"sender": sender_id, "recv": recv_id, "client_msg_id": client_msg_id}).one()
     if first_id is not None:
         first = existing_public(sender_id, client_msg_id)
