@@ -29,7 +29,7 @@ _LIVE = (select(_SESSIONS.c.id, _SESSIONS.c.user_id, _SESSIONS.c.platform_id, _S
 def session_row(sid: str):
     """The columns of a socket's login session that an event needs (id, user, platform, revocation,
     expiry), read fresh on every call without loading an ORM object; None for an unknown socket."""
-    return db.session.execute(_LIVE, {"sid": sid}).first()
+    return db.session.connection().execute(_LIVE, {"sid": sid}).first()
 
 
 def disconnect(sid: str) -> None:
