@@ -48,6 +48,7 @@ def load_config(instance_path: str, env=None) -> dict:
         "IM_PROXY_COUNT": int(env.get("IM_PROXY_COUNT", 0)),
         "IM_FRIEND_LIMIT": int(env.get("IM_FRIEND_LIMIT", 3000)),
         "IM_MAX_CONNECTIONS": int(env.get("IM_MAX_CONNECTIONS", 20000)),
+        "IM_WEBSOCKET_COMPRESSION": _bool(env.get("IM_WEBSOCKET_COMPRESSION", "false")),
         "IM_GROUP_MAX_MEMBERS": int(env.get("IM_GROUP_MAX_MEMBERS", 2000)),
         "IM_REVOKE_SECONDS": int(env.get("IM_REVOKE_SECONDS", 120)),
         "IM_UPLOAD_MAX_BYTES": int(env.get("IM_UPLOAD_MAX_BYTES", 20 * 1024 * 1024)),

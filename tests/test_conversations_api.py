@@ -262,3 +262,24 @@ def test_upload_type_from_content_and_access(api, app, tmp_path):
     api.ok("revoke_message", {"conversation_id": cid(a, b), "seq": 1}, ta)
     assert get(api, url, ta).get_json()["errCode"] == 1406
     assert not (tmp_path / "up" / url.rsplit("/", 1)[1]).exists()
+
+
+def test_a_new_message_shows_a_deleted_conversation_again_on_either_side(api):
+    a, ta = api.user()
+    b, tb = api.user()
+    send(api, ta, b, "one")
+    api.ok("delete_conversation", {"conversation_id": cid(a, b)}, tb)
+    assert api.ok("get_all_conversation_list", {}, tb) == []
+    sock = api.socket(tb)
+    sock.get_received()
+    send(api, ta, b, "two")
+    assert [e["type"] for e in events(sock)] == ["new_conversation"]
+    listed = api.ok("get_all_conversation_list", {}, tb)
+    assert [(c["conversation_id"], c["unread_count"], c["max_seq"]) for c in listed] == [(cid(a, b), 1, 2)]
+    # The sender deleted it: their own message shows it again, read up to that message.
+    api.ok("delete_conversation", {"conversation_id": cid(a, b)}, ta)
+    send(api, ta, b, "three")
+    mine = api.ok("get_all_conversation_list", {}, ta)
+    assert [(c["conversation_id"], c["unread_count"], c["has_read_seq"], c["hidden"]) for c in mine] \
+        == [(cid(a, b), 0, 3, False)]
+    assert api.ok("get_all_conversation_list", {}, tb)[0]["unread_count"] == 2

@@ -20,3 +20,30 @@ def test_gevent_handler_turns_off_nagle_on_accepted_sockets():
 def test_run_options_only_for_gevent():
     assert "handler_class" in run_options("gevent")
     assert run_options("threading") == {}
+
+
+def _handshake_headers(url: str) -> str:
+    """Open a Socket.IO WebSocket offering permessage-deflate; the server's handshake answer, lowercased."""
+    host, port = url.split("//", 1)[1].rstrip("/").split(":")
+    with socket.create_connection((host, int(port)), timeout=10) as sock:
+        sock.sendall((
+            "GET /socket.io/?EIO=4&transport=websocket HTTP/1.1\r\n"
+            f"Host: {host}:{port}\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n"
+            "Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\nSec-WebSocket-Version: 13\r\n"
+            "Sec-WebSocket-Extensions: permessage-deflate; client_max_window_bits\r\n\r\n").encode())
+        answer = b""
+        while b"\r\n\r\n" not in answer:
+            chunk = sock.recv(4096)
+            if not chunk:
+                break
+            answer += chunk
+    return answer.split(b"\r\n\r\n", 1)[0].decode().lower()
+
+
+def test_websocket_compression_is_declined_unless_enabled(live_server):
+    headers = _handshake_headers(live_server().url)
+    assert headers.startswith("http/1.1 101")
+    assert "permessage-deflate" not in headers
+    headers = _handshake_headers(live_server({"IM_WEBSOCKET_COMPRESSION": "true"}).url)
+    assert headers.startswith("http/1.1 101")
+    assert "sec-websocket-extensions: permessage-deflate" in headers

@@ -43,7 +43,7 @@ def on_disconnect(reason=None):
 
 def _live_caller() -> tuple[Caller | None, errors.IMError | None]:
     """The socket's caller, re-checked: a revoked or expired session may not act any more."""
-    session = presence.session_of(request.sid)
+    session = presence.session_row(request.sid)
     if session is None:
         return None, errors.TokenMissing()
     try:

@@ -1,7 +1,7 @@
 """Sockets attached to login sessions: connect, disconnect, and the sweep of dead ones."""
 from datetime import timedelta
 
-from sqlalchemy import delete, or_, select
+from sqlalchemy import bindparam, delete, or_, select
 
 from ..extensions import db
 from ..models import Connection, LoginSession, Node, utcnow
@@ -18,12 +18,18 @@ def connect(sid: str, token, node_id: str) -> LoginSession:
     return session
 
 
-def session_of(sid: str) -> LoginSession | None:
-    """The login session a connected socket belongs to."""
-    return db.session.scalar(
-        select(LoginSession).join(Connection, Connection.session_id == LoginSession.id)
-        .where(Connection.sid == sid)
-    )
+_SESSIONS, _CONNECTIONS = LoginSession.__table__, Connection.__table__
+# Built once (the compiled form is then cached by identity): every socket event runs it.
+_LIVE = (select(_SESSIONS.c.id, _SESSIONS.c.user_id, _SESSIONS.c.platform_id, _SESSIONS.c.revoked_at,
+                _SESSIONS.c.revoke_reason, _SESSIONS.c.expires_at)
+         .join_from(_CONNECTIONS, _SESSIONS, _SESSIONS.c.id == _CONNECTIONS.c.session_id)
+         .where(_CONNECTIONS.c.sid == bindparam("sid")))
+
+
+def session_row(sid: str):
+    """The columns of a socket's login session that an event needs (id, user, platform, revocation,
+    expiry), read fresh on every call without loading an ORM object; None for an unknown socket."""
+    return db.session.connection().execute(_LIVE, {"sid": sid}).first()
 
 
 def disconnect(sid: str) -> None:
