@@ -172,5 +172,9 @@ def test_group_nickname_info_and_owner_transfer(pages, shot):
     assert {m["user_id"]: (m["role_level"], m["nickname"]) for m in members} == {"nina": (20, "Captain"), "omar": (100, "")}
     nina.set_viewport_size({"width": 390, "height": 760})
     shot(nina, "20-group-phone")
+    # The open group page follows a language switch.
+    nina.select_option(".topbar .lang-select", "zh-CN")
+    expect(nina.locator("#group-nickname-form").locator("xpath=..").locator("h3")).to_have_text("我在本群的昵称")
+    expect(nina.get_by_role("button", name="退出群组")).to_be_visible()
     assert [kind for kind, _ in pages.dialogs] == ["confirm"]
     assert pages.errors == [], "\n".join(pages.errors)

@@ -301,7 +301,12 @@ for (const select of document.querySelectorAll(".lang-select")) {
     setLang(select.value);
     for (const other of document.querySelectorAll(".lang-select")) other.value = select.value;
     setStatus($("#login-status").dataset.state || "offline");
-    if (ctx.me) { renderMe(); chats.render(); contacts.render(); groups.render(); chats.rerenderOpen(); }
+    if (ctx.me) {
+      renderMe(); chats.render(); contacts.render(); groups.render(); chats.rerenderOpen();
+      // An open profile or group page is drawn again in the new language.
+      if ($("#main .profile")) showProfile();
+      else if (groups.shown && $("#main .detail")) ctx.act(() => groups.showGroup(groups.shown))();
+    }
   });
 }
 
