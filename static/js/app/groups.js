@@ -3,11 +3,7 @@ import { GroupRole } from "../im-sdk.js";
 import { el, clear, icon, avatar } from "./dom.js";
 import { section } from "./contacts.js";
 
-const textArea = (name, value, max) => {
-  const node = el("textarea", { name, rows: "2", maxlength: String(max) });
-  node.value = value || "";
-  return node;
-};
+const textArea = (name, value, max) => el("textarea", { name, rows: "2", maxlength: String(max) }, value || "");
 
 const asList = (value, key) => (Array.isArray(value) ? value : (value && value[key]) || []);
 
@@ -124,6 +120,26 @@ export class Groups {
       section(t("joinGroup"), joinForm));
   }
 
+  /** What the user is typing on this group's page (it is redrawn on every change to the group). */
+  _unsaved(groupId) {
+    const page = document.querySelector("#main .detail[data-group-id]");
+    if (!page || page.dataset.groupId !== groupId) return { fields: [], focus: null };
+    const fields = [...page.querySelectorAll("form[id] input[name], form[id] textarea[name]")]
+      .filter((n) => n.value !== n.defaultValue).map((n) => [n.form.id, n.name, n.value]);
+    const active = document.activeElement;
+    const focus = active && page.contains(active) && active.form?.id && active.name ? [active.form.id, active.name] : null;
+    return { fields, focus };
+  }
+
+  _restore({ fields, focus }) {
+    const field = (formId, name) => document.querySelector(`#main #${CSS.escape(formId)} [name="${CSS.escape(name)}"]`);
+    for (const [formId, name, value] of fields) {
+      const node = field(formId, name);
+      if (node) node.value = value;
+    }
+    if (focus) field(...focus)?.focus();
+  }
+
   async showGroup(groupId) {
     const { t, act, im } = this.ctx;
     this.shown = groupId;
@@ -186,7 +202,8 @@ export class Groups {
     }) },
     el("input", { name: "nickname", maxlength: "64", value: me.nickname || "", placeholder: this.ctx.userName(me.user_id), "aria-label": t("myGroupNickname") }),
     el("button", { type: "submit", class: "small" }, t("save"))) : null;
-    this.ctx.showMain(el("div", { class: "detail" },
+    const kept = this._unsaved(groupId);
+    this.ctx.showMain(el("div", { class: "detail", dataset: { groupId } },
       el("button", { class: "icon back", "aria-label": t("back"), onclick: () => this.ctx.backToList() }, icon("back")),
       el("div", { class: "detail-head" }, avatar(groupId, info.group_name),
         el("div", {}, el("h2", {}, info.group_name), el("p", { class: "muted" }, `${t("groupId")}: ${groupId}`),
@@ -201,5 +218,6 @@ export class Groups {
       inviteForm ? section(t("invite"), inviteForm) : null,
       nicknameForm ? section(t("myGroupNickname"), nicknameForm) : null,
       infoForm ? section(t("editGroup"), infoForm) : null), info.group_name);
+    this._restore(kept);
   }
 }
