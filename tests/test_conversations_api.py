@@ -60,6 +60,36 @@ def test_mark_read_events_to_my_terminals_and_receipt_to_peer(api):
     assert receipt[0]["data"][0]["user_id"] == b and receipt[0]["data"][0]["has_read_seq"] == 1
 
 
+def test_peer_has_read_seq_survives_a_fresh_start_and_matches_the_receipts(api):
+    a, ta = api.user()
+    b, tb = api.user()
+    c = cid(a, b)
+    assert api.ok("get_one_conversation", {"conversation_id": c}, ta)["peer_has_read_seq"] == 0
+    for i in range(3):
+        send(api, ta, b, f"a{i}")
+    listed = api.ok("get_all_conversation_list", {}, ta)[0]
+    assert (listed["has_read_seq"], listed["peer_has_read_seq"]) == (3, 0)
+    assert api.ok("get_all_conversation_list", {}, tb)[0]["peer_has_read_seq"] == 3  # a sent, so a has read
+    peer = api.socket(ta)
+    peer.get_received()
+    api.ok("mark_conversation_message_as_read", {"conversation_id": c}, tb)
+    receipt = events(peer, "recv_c2c_read_receipt")[0]["data"][0]
+    # What the live receipt said is what a terminal reading the list from scratch now sees.
+    for conv in (api.ok("get_one_conversation", {"conversation_id": c}, ta),
+                 api.ok("get_multiple_conversation", {"conversation_ids": [c]}, ta)[0],
+                 api.ok("get_conversation_list_split", {"offset": 0, "count": 5}, ta)[0]):
+        assert conv["peer_has_read_seq"] == receipt["has_read_seq"] == 3
+    send(api, ta, b, "a3")
+    assert api.ok("get_one_conversation", {"conversation_id": c}, ta)["peer_has_read_seq"] == 3
+    # Deleting the conversation reads it, and says so to the peer like marking it read does.
+    peer.get_received()
+    api.ok("delete_conversation", {"conversation_id": c}, tb)
+    assert events(peer, "recv_c2c_read_receipt")[0]["data"][0]["has_read_seq"] == 4
+    assert api.ok("get_one_conversation", {"conversation_id": c}, ta)["peer_has_read_seq"] == 4
+    api.ok("delete_conversation", {"conversation_id": c}, tb)  # nothing new read: no receipt
+    assert events(peer, "recv_c2c_read_receipt") == []
+
+
 def test_conversation_list_order_pin_draft_opt_delete(api):
     a, ta = api.user()
     b, _ = api.user()

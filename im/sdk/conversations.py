@@ -1,4 +1,9 @@
-"""Conversations in the SDK: lists, settings, read state, and their listener."""
+"""Conversations in the SDK: lists, settings, read state, and their listener.
+
+A conversation is a dict as in docs/protocol.md. Its read state: `has_read_seq` (how far I have read)
+and, one-to-one, `peer_has_read_seq` (how far the peer has read my messages; what the last
+`on_recv_c2c_read_receipt` said), so read marks can be drawn right after a fresh start.
+"""
 from .listeners import EVENT_ROUTES
 
 

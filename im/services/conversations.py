@@ -143,7 +143,10 @@ def unread_count(state: ConversationState, conv_max: int) -> int:
 
 
 def views(user_id: str, states: list[ConversationState]) -> list[dict]:
-    """The public conversation objects of these state rows, in the given order (three queries)."""
+    """The public conversation objects of these state rows, in the given order (four queries).
+
+    `peer_has_read_seq` (one-to-one) is the peer's has_read_seq: what recv_c2c_read_receipt last
+    announced, so a terminal that starts fresh shows the same read marks as one that heard it."""
     if not states:
         return []
     ids = [s.conversation_id for s in states]
@@ -153,6 +156,11 @@ def views(user_id: str, states: list[ConversationState]) -> list[dict]:
         select(Message).join(Conversation, (Conversation.conversation_id == Message.conversation_id)
                              & (Conversation.max_seq == Message.seq))
         .where(Conversation.conversation_id.in_(ids)))}
+    single_ids = [s.conversation_id for s in states if s.conversation_type == SINGLE]
+    peer_read = dict(db.session.execute(
+        select(ConversationState.conversation_id, ConversationState.has_read_seq)
+        .where(ConversationState.conversation_id.in_(single_ids), ConversationState.user_id != user_id)
+    ).all()) if single_ids else {}
     out = []
     for s in states:
         conv = convs[s.conversation_id]
@@ -177,6 +185,7 @@ def views(user_id: str, states: list[ConversationState]) -> list[dict]:
             "draft_text_time": ts(s.draft_time),
             "max_seq": top,
             "has_read_seq": s.has_read_seq,
+            "peer_has_read_seq": peer_read.get(s.conversation_id, 0),
             "min_seq": s.min_seq,
             "hidden": s.hidden,
         })
@@ -276,9 +285,20 @@ def delete_conversation(user_id: str, conversation_id: str) -> None:
         if s.hidden and s.has_read_seq >= _effective_max(s, conv_max):
             return False
         s.hidden = True
-        s.has_read_seq = max(s.has_read_seq, _effective_max(s, conv_max))
+        top = _effective_max(s, conv_max)
+        if s.has_read_seq < top:
+            s.has_read_seq = top
+            _read_receipt(s, top)
         return True
     _change(user_id, conversation_id, apply)
+
+
+def _read_receipt(state: ConversationState, has_read_seq: int) -> None:
+    """One-to-one: the peer hears how far the user has now read (the peer's peer_has_read_seq)."""
+    if state.conversation_type == SINGLE and state.peer_user_id:
+        push.publish([state.peer_user_id], "recv_c2c_read_receipt", [{
+            "conversation_id": state.conversation_id, "user_id": state.user_id, "has_read_seq": has_read_seq,
+            "read_time": ts(utcnow())}])
 
 
 def mark_read(user_id: str, conversation_id: str) -> dict:
@@ -292,10 +312,7 @@ def mark_read(user_id: str, conversation_id: str) -> dict:
         state.has_read_seq = top
         state.updated_at = utcnow()
         publish_changed(user_id, state, before)
-        if state.conversation_type == SINGLE and state.peer_user_id:
-            push.publish([state.peer_user_id], "recv_c2c_read_receipt", [{
-                "conversation_id": conversation_id, "user_id": user_id, "has_read_seq": top,
-                "read_time": ts(utcnow())}])
+        _read_receipt(state, top)
     result = views(user_id, [state])[0]
     db.session.commit()
     return result

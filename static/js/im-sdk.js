@@ -548,6 +548,10 @@ export class IMClient {
   }
 
   // ---- conversations --------------------------------------------------------------------
+  //
+  // A conversation is the server's object (docs/protocol.md). Its read state: `has_read_seq` (how far
+  // I have read) and, one-to-one, `peer_has_read_seq` (how far the peer has read my messages, what the
+  // last onRecvC2CReadReceipt said), so read marks can be drawn right after a reload.
 
   getAllConversationList() { return this._call("get_all_conversation_list"); }
   getConversationListSplit(offset, count) { return this._call("get_conversation_list_split", { offset, count }); }

@@ -148,6 +148,8 @@ def test_two_terminals_conversations_receipts_revoke_typing(server, clients):
     wait_for(lambda: ra.of("on_recv_c2c_read_receipt") and ra2.of("on_recv_c2c_read_receipt"), what="receipt")
     receipt = ra.of("on_recv_c2c_read_receipt")[0][0]
     assert receipt["user_id"] == b and receipt["has_read_seq"] == 3 and receipt["conversation_id"] == cid
+    # what the receipt said is in the conversation too, for a terminal that starts afresh
+    assert [c["peer_has_read_seq"] for c in alice2.get_all_conversation_list() if c["conversation_id"] == cid] == [3]
     wait_for(lambda: 0 in rb.of("on_total_unread_message_count_changed"), what="bob total 0")
 
     # settings reach the other terminal through the event log

@@ -1,7 +1,7 @@
 // Conversation list and the chat pane: history paging, read receipts, typing, revoke, quote reply,
-// @-mentions, pictures and files.
+// @-mentions, pictures and files, message search, per-chat settings.
 import { ContentType, GroupRole } from "../im-sdk.js";
-import { el, clear, icon, avatar, formatTime, formatSize, safeUrl } from "./dom.js";
+import { el, clear, icon, avatar, highlight, formatTime, formatSize, safeUrl } from "./dom.js";
 import { getLang, hasKey } from "./i18n.js";
 
 const PAGE = 20;
@@ -31,8 +31,82 @@ export class Chats {
     this.open = null;
     this.peerRead = new Map();
     this.mediaUrls = new Map();
-    clear(this.side);
+    this.results = null;
+    // The search box stays in place while the list under it is redrawn, so typing is never cut.
+    this.listHost = el("div", { class: "conv-host" });
+    clear(this.side, this._searchForm(), this.listHost);
     this._renderTotal();
+  }
+
+  _searchForm() {
+    this.searchInput = el("input", { type: "search", class: "search", id: "message-search", maxlength: "100", autocomplete: "off", enterkeyhint: "search" });
+    this.searchInput.addEventListener("input", () => { if (!this.searchInput.value.trim() && this.results) this._clearSearch(); });
+    this.searchInput.addEventListener("keydown", (e) => {
+      if (e.key === "Escape" && this.searchInput.value) { e.preventDefault(); this.searchInput.value = ""; this._clearSearch(); }
+    });
+    return el("form", { class: "search-form", role: "search", onsubmit: this.ctx.act(async (e) => {
+      e.preventDefault();
+      await this._search(this.searchInput.value.trim());
+    }) }, this.searchInput);
+  }
+
+  async _search(keyword) {
+    if (!keyword) { this._clearSearch(); return; }
+    const found = await this.ctx.im.searchMessages(keyword);
+    const messages = (found.messages || []).filter((m) => m.content_type < 1500 && m.status !== 2);
+    await this.ctx.loadUsers(messages.flatMap((m) => [m.send_id, m.recv_id]));
+    await this.ctx.groups.ensure(messages.filter((m) => m.group_id).map((m) => m.group_id));
+    if (!this.ctx.live()) return;
+    this.results = { keyword, messages };
+    this.render();
+  }
+
+  _clearSearch() {
+    this.results = null;
+    this.render();
+  }
+
+  _peerOf(msg) {
+    if (msg.group_id) return "";
+    return msg.send_id === this.ctx.me?.user_id ? msg.recv_id : msg.send_id;
+  }
+
+  _renderResults() {
+    const { t } = this.ctx;
+    const { keyword, messages } = this.results;
+    const items = messages.map((m) => {
+      const peer = this._peerOf(m);
+      const name = m.group_id ? this.ctx.groups.name(m.group_id) : this.ctx.userName(peer);
+      return el("li", {}, el("button", {
+        class: "conv result", dataset: { conversationId: m.conversation_id, seq: m.seq },
+        onclick: this.ctx.act(() => this.openAt(m)),
+      },
+      avatar(m.group_id || peer, name, false, m.group_id ? "" : this.ctx.users.get(peer)?.face_url),
+      el("span", { class: "conv-body" },
+        el("span", { class: "conv-top" },
+          el("span", { class: "conv-name" }, name),
+          el("span", { class: "conv-time" }, formatTime(m.send_time, getLang()))),
+        el("span", { class: "conv-bottom" }, el("span", { class: "conv-preview" }, highlight(this.preview(m), keyword))))));
+    });
+    clear(this.listHost,
+      el("div", { class: "results-head" },
+        el("span", { class: "muted", role: "status" }, messages.length ? t("resultsFor", { n: messages.length, keyword }) : t("noResults")),
+        el("button", { type: "button", class: "link", onclick: () => { this.searchInput.value = ""; this._clearSearch(); this.searchInput.focus(); } }, t("clearSearch"))),
+      items.length ? el("ul", { class: "conv-list search-results", role: "list" }, items) : null);
+  }
+
+  /** Open the conversation of a found message, page back to it, and show it. */
+  async openAt(msg) {
+    await this.openWith(msg.group_id ? { groupId: msg.group_id } : { userId: this._peerOf(msg) });
+    const open = this.open;
+    for (let i = 0; i < 50 && this.open === open && !open.messages.has(msg.seq) && !open.isEnd; i += 1) await this._loadPage();
+    if (this.open !== open) return;
+    const node = this.list.querySelector(`.msg[data-seq="${Number(msg.seq)}"]`);
+    if (!node) return;
+    node.classList.add("found");
+    node.tabIndex = -1;
+    node.scrollIntoView({ block: "center" });
+    node.focus({ preventScroll: true });
   }
 
   async load() {
@@ -85,9 +159,16 @@ export class Chats {
 
   render() {
     const { t } = this.ctx;
+    this.searchInput.placeholder = t("searchMessages");
+    this.searchInput.setAttribute("aria-label", t("searchMessages"));
+    if (this.results) {
+      this._renderResults();
+      this._renderTotal();
+      return;
+    }
     const list = this.sorted();
     if (!list.length) {
-      clear(this.side, el("p", { class: "empty" }, t("noChats")));
+      clear(this.listHost, el("p", { class: "empty" }, t("noChats")));
       this._renderTotal();
       return;
     }
@@ -103,25 +184,31 @@ export class Chats {
           "aria-current": this.open?.id === conv.conversation_id ? "true" : null,
           onclick: this.ctx.act(() => this.openConversation(conv.conversation_id)),
         },
-        avatar(conv.group_id || conv.user_id, name),
+        avatar(conv.group_id || conv.user_id, name, false, this._face(conv)),
         el("span", { class: "conv-body" },
           el("span", { class: "conv-top" },
             el("span", { class: "conv-name" }, name),
+            conv.recv_msg_opt ? el("span", { class: "quiet", title: t(conv.recv_msg_opt === 1 ? "recvNone" : "recvDnd"), "aria-label": t(conv.recv_msg_opt === 1 ? "recvNone" : "recvDnd") }, icon("quiet")) : null,
             conv.is_pinned ? el("span", { class: "pin", title: t("pinned"), "aria-label": t("pinned") }, icon("pin")) : null,
             el("span", { class: "conv-time" }, formatTime(latest?.send_time || conv.latest_msg_send_time, getLang()))),
           el("span", { class: "conv-bottom" },
             draft ? el("span", { class: "conv-preview" }, el("span", { class: "draft-tag" }, `[${t("draft")}] `), conv.draft_text)
               : el("span", { class: "conv-preview" }, this.preview(latest)),
-            this.unread(conv) > 0 ? el("span", { class: "badge unread", "aria-label": `${this.unread(conv)}` },
+            this.unread(conv) > 0 ? el("span", { class: conv.recv_msg_opt ? "badge unread quiet" : "badge unread", "aria-label": `${this.unread(conv)}` },
               this.unread(conv) > 99 ? "99+" : String(this.unread(conv))) : null)))));
     }
-    clear(this.side, ul);
+    clear(this.listHost, ul);
     this._renderTotal();
   }
 
-  // The total is summed from the list, so it always agrees with the badges beside it.
+  _face(conv) {
+    return conv.group_id ? this.ctx.groups.groups.get(conv.group_id)?.face_url : this.ctx.users.get(conv.user_id)?.face_url;
+  }
+
+  // The total is summed from the list, so it always agrees with the badges beside it; like the
+  // server's total it leaves out conversations that are not to disturb.
   _renderTotal() {
-    const total = [...this.convs.values()].reduce((n, c) => n + this.unread(c), 0);
+    const total = [...this.convs.values()].reduce((n, c) => n + (c.recv_msg_opt ? 0 : this.unread(c)), 0);
     const node = document.getElementById("total-unread");
     node.hidden = !total;
     node.textContent = total > 99 ? "99+" : String(total);
@@ -143,6 +230,8 @@ export class Chats {
         this.render();
         if (this.open) {
           this._renderHeader();
+          if (!this.tools.contains(document.activeElement)) this._renderTools();
+          this._renderReceipts();
           if (this.convs.get(this.open.id)?.unread_count > 0) this._markRead();
         }
       },
@@ -186,6 +275,10 @@ export class Chats {
       }
     } else {
       this.ctx.act(() => this.load())();
+    }
+    // Sending reads: the peer has read everything up to their own new message.
+    if (msg.conversation_type === 1 && msg.send_id !== this.ctx.me?.user_id) {
+      this.peerRead.set(msg.conversation_id, Math.max(this.peerRead.get(msg.conversation_id) || 0, msg.seq));
     }
     if (this.open?.id === msg.conversation_id) {
       this._hideTyping();
@@ -285,6 +378,7 @@ export class Chats {
     const conv = open.conv;
     const isGroup = Boolean(conv.group_id);
     this.header = el("header", { class: "pane-header" });
+    this.tools = el("div", { class: "chat-tools", id: "chat-tools", hidden: true });
     this.list = el("ol", { class: "messages", "aria-label": this.title(conv) });
     this.scroller = el("div", { class: "scroller" }, this.list);
     this.quoteBar = el("div", { class: "quote-bar", hidden: true });
@@ -310,8 +404,9 @@ export class Chats {
       el("button", { type: "submit", class: "primary send" }, t("send")));
     this.mentionBox = el("div", { class: "mention-box", hidden: true, role: "listbox", "aria-label": t("mention") });
     const pane = el("div", { class: "chat", dataset: { conversationId: open.id } },
-      this.header, this.scroller, this.progress, this.quoteBar, this.mentionBox, form);
+      this.header, this.tools, this.scroller, this.progress, this.quoteBar, this.mentionBox, form);
     this._renderHeader();
+    this._renderTools();
     this.ctx.showMain(pane, this.title(conv));
     this._renderMessages(false);
   }
@@ -323,14 +418,70 @@ export class Chats {
     this.typingNode = el("span", { class: "typing", hidden: true }, t("typing"));
     clear(this.header,
       el("button", { class: "icon back", "aria-label": t("back"), onclick: () => this.ctx.backToList() }, icon("back")),
-      avatar(conv.group_id || conv.user_id, this.title(conv)),
-      el("span", { class: "pane-title" }, el("strong", {}, this.title(conv)), this.typingNode),
+      avatar(conv.group_id || conv.user_id, this.title(conv), false, this._face(conv)),
+      el("span", { class: "pane-title" }, el("strong", {}, this.title(conv)), this.typingNode,
+        conv.recv_msg_opt ? el("span", { class: "muted quiet-label" }, icon("quiet"), " ", t(conv.recv_msg_opt === 1 ? "recvNone" : "recvDnd")) : null),
       el("span", { class: "spacer" }),
       conv.local ? null : el("button", {
         class: "small", "aria-pressed": String(Boolean(conv.is_pinned)),
         onclick: this.ctx.act(async () => { this._merge([await this.ctx.im.pinConversation(conv.conversation_id, !conv.is_pinned)]); this.render(); this._renderHeader(); }),
       }, conv.is_pinned ? t("unpin") : t("pin")),
-      conv.group_id ? el("button", { class: "small", onclick: this.ctx.act(() => this.ctx.groups.showGroup(conv.group_id)) }, t("groupInfo")) : null);
+      conv.group_id ? el("button", { class: "small", onclick: this.ctx.act(() => this.ctx.groups.showGroup(conv.group_id)) }, t("groupInfo")) : null,
+      conv.local ? null : el("button", {
+        class: "icon", id: "chat-settings", title: t("chatSettings"), "aria-label": t("chatSettings"),
+        "aria-expanded": String(Boolean(this.open.toolsOpen)), "aria-controls": "chat-tools",
+        onclick: () => {
+          this.open.toolsOpen = !this.open.toolsOpen;
+          this._renderHeader();
+          this._renderTools();
+          (this.open.toolsOpen ? this.tools.querySelector("select") : this.header.querySelector("#chat-settings"))?.focus();
+        },
+      }, icon("more")));
+  }
+
+  /** The chat's settings under its header: notifications (do not disturb) and deleting the chat. */
+  _renderTools() {
+    const { t } = this.ctx;
+    const conv = this.open.conv;
+    this.tools.hidden = !this.open.toolsOpen || Boolean(conv.local);
+    const select = el("select", { id: "recv-opt" },
+      [[0, "recvNormal"], [2, "recvDnd"], [1, "recvNone"]].map(([value, key]) => el("option", { value: String(value) }, t(key))));
+    select.value = String(conv.recv_msg_opt || 0);
+    select.addEventListener("change", this.ctx.act(async () => {
+      this._merge([await this.ctx.im.setConversationRecvMessageOpt(conv.conversation_id, Number(select.value))]);
+      this.render();
+      this._renderHeader();
+    }));
+    clear(this.tools,
+      el("label", { class: "tool" }, el("span", {}, t("notifications")), select),
+      el("span", { class: "spacer" }),
+      el("button", { type: "button", class: "small danger", id: "delete-chat", onclick: this.ctx.act(() => this._deleteConversation(conv.conversation_id)) }, t("deleteChat")));
+  }
+
+  async _deleteConversation(id) {
+    if (!window.confirm(this.ctx.t("confirmDeleteChat"))) return;
+    await this.ctx.im.deleteConversation(id);
+    this.convs.delete(id);
+    // Closed without keeping a draft: the chat is gone from the list.
+    this.open = null;
+    this.composer = null;
+    this.ctx.backToList();
+    this.ctx.placeholder();
+    document.getElementById("tab-chats").focus();
+  }
+
+  async _deleteMessage(msg) {
+    if (!window.confirm(this.ctx.t("confirmDeleteMsg"))) return;
+    await this.ctx.im.deleteMessage(msg.conversation_id, msg.seq);
+    if (this.open?.id === msg.conversation_id) {
+      this.open.messages.delete(msg.seq);
+      this._renderMessages();
+      this.composer.focus();
+    }
+    if (this.results) {
+      this.results.messages = this.results.messages.filter((m) => m.conversation_id !== msg.conversation_id || m.seq !== msg.seq);
+      this.render();
+    }
   }
 
   _addMessages(msgs, prepend = false) {
@@ -360,7 +511,8 @@ export class Chats {
 
   _renderReceipts() {
     const { t } = this.ctx;
-    const readSeq = this.peerRead.get(this.open.id) || 0;
+    const conv = this.convs.get(this.open.id) || this.open.conv;
+    const readSeq = Math.max(this.peerRead.get(this.open.id) || 0, conv.peer_has_read_seq || 0);
     for (const node of this.list.querySelectorAll(".msg.mine .receipt")) {
       const read = Number(node.dataset.seq) <= readSeq;
       node.textContent = read ? t("read") : t("sent");
@@ -393,7 +545,8 @@ export class Chats {
     if (msg.content_type === ContentType.AT_TEXT && (c.at_user_ids || []).some((id) => id === me || id === AT_ALL)) bubble.classList.add("mentions-me");
     const actions = el("span", { class: "actions" },
       el("button", { class: "link", onclick: () => this._setQuote(msg) }, t("reply")),
-      mine ? el("button", { class: "link", onclick: this.ctx.act(() => this.ctx.im.revokeMessage(msg.conversation_id, { seq: msg.seq }).then((m) => { if (this.open?.id === m.conversation_id) { this.open.messages.set(m.seq, m); this._renderMessages(); } })) }, t("revoke")) : null);
+      mine ? el("button", { class: "link", onclick: this.ctx.act(() => this.ctx.im.revokeMessage(msg.conversation_id, { seq: msg.seq }).then((m) => { if (this.open?.id === m.conversation_id) { this.open.messages.set(m.seq, m); this._renderMessages(); } })) }, t("revoke")) : null,
+      el("button", { class: "link", dataset: { action: "delete" }, onclick: this.ctx.act(() => this._deleteMessage(msg)) }, t("deleteMsg")));
     return el("li", { class: `msg ${mine ? "mine" : "theirs"}`, dataset: { seq: msg.seq } },
       !mine && msg.conversation_type === 3 ? el("span", { class: "sender" }, this.ctx.userName(msg.send_id)) : null,
       bubble,

@@ -60,13 +60,34 @@ export function formatSize(bytes) {
 }
 
 /** Initials for an avatar, with a stable colour from the id. */
-export function avatar(id, name, small = false) {
+export function avatar(id, name, small = false, face = "") {
   const text = (name || id || "?").trim().slice(0, 1).toUpperCase();
   let hash = 0;
   for (const ch of String(id)) hash = (hash * 31 + ch.charCodeAt(0)) >>> 0;
   const node = el("span", { class: small ? "avatar small" : "avatar", "aria-hidden": "true" }, text);
   node.style.setProperty("--hue", String(hash % 360));
+  // A face picture covers the initials; one that does not load leaves them showing.
+  const src = face ? safeUrl(face) : null;
+  if (src) {
+    const img = el("img", { alt: "", src, referrerpolicy: "no-referrer", loading: "lazy" });
+    img.addEventListener("error", () => img.remove());
+    node.append(img);
+  }
   return node;
+}
+
+/** The text with each case-insensitive occurrence of keyword wrapped in <mark> (text nodes only). */
+export function highlight(text, keyword) {
+  const out = [];
+  const lower = text.toLowerCase();
+  const key = (keyword || "").toLowerCase();
+  let at = 0;
+  for (let i = key ? lower.indexOf(key) : -1; i >= 0; i = lower.indexOf(key, at)) {
+    out.push(text.slice(at, i), el("mark", {}, text.slice(i, i + key.length)));
+    at = i + key.length;
+  }
+  out.push(text.slice(at));
+  return out;
 }
 
 const ICONS = {
@@ -74,6 +95,8 @@ const ICONS = {
   file: "M6 2h8l6 6v14H6z M14 2v6h6",
   pin: "M9 3h6l-1 6 4 4H6l4-4z M12 13v8",
   back: "M15 5l-7 7 7 7",
+  more: "M5 12h.01 M12 12h.01 M19 12h.01",
+  quiet: "M18 8a6 6 0 0 0-9.3-5 M6 8c0 7-3 9-3 9h14 M13.7 21a2 2 0 0 1-3.4 0 M3 3l18 18",
 };
 
 /** A small stroke icon (SVG made with createElementNS, so no markup is parsed). */

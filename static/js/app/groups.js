@@ -3,6 +3,8 @@ import { GroupRole } from "../im-sdk.js";
 import { el, clear, icon, avatar } from "./dom.js";
 import { section } from "./contacts.js";
 
+const textArea = (name, value, max) => el("textarea", { name, rows: "2", maxlength: String(max) }, value || "");
+
 const asList = (value, key) => (Array.isArray(value) ? value : (value && value[key]) || []);
 
 export class Groups {
@@ -118,6 +120,26 @@ export class Groups {
       section(t("joinGroup"), joinForm));
   }
 
+  /** What the user is typing on this group's page (it is redrawn on every change to the group). */
+  _unsaved(groupId) {
+    const page = document.querySelector("#main .detail[data-group-id]");
+    if (!page || page.dataset.groupId !== groupId) return { fields: [], focus: null };
+    const fields = [...page.querySelectorAll("form[id] input[name], form[id] textarea[name]")]
+      .filter((n) => n.value !== n.defaultValue).map((n) => [n.form.id, n.name, n.value]);
+    const active = document.activeElement;
+    const focus = active && page.contains(active) && active.form?.id && active.name ? [active.form.id, active.name] : null;
+    return { fields, focus };
+  }
+
+  _restore({ fields, focus }) {
+    const field = (formId, name) => document.querySelector(`#main #${CSS.escape(formId)} [name="${CSS.escape(name)}"]`);
+    for (const [formId, name, value] of fields) {
+      const node = field(formId, name);
+      if (node) node.value = value;
+    }
+    if (focus) field(...focus)?.focus();
+  }
+
   async showGroup(groupId) {
     const { t, act, im } = this.ctx;
     this.shown = groupId;
@@ -142,6 +164,11 @@ export class Groups {
       if (isOwner && m.user_id !== this.ctx.me.user_id) {
         const admin = m.role_level === GroupRole.ADMIN;
         actions.unshift(el("button", { class: "small", onclick: act(async () => { await im.setGroupMemberRoleLevel(groupId, m.user_id, admin ? GroupRole.MEMBER : GroupRole.ADMIN); await redraw(); }) }, admin ? t("makeMember") : t("makeAdmin")));
+        actions.push(el("button", { class: "small", dataset: { action: "transfer" }, onclick: act(async () => {
+          if (!window.confirm(t("confirmTransfer", { name }))) return;
+          await im.transferGroupOwner(groupId, m.user_id);
+          await redraw();
+        }) }, t("makeOwner")));
       }
       return el("li", { class: "application", dataset: { userId: m.user_id } }, avatar(m.user_id, name, true),
         el("span", { class: "person-body" }, el("span", { class: "person-name" }, name),
@@ -156,17 +183,41 @@ export class Groups {
     }) }, el("select", { name: "user_id", "aria-label": t("invite") }, inviteable.map((f) => el("option", { value: f.user_id }, f.remark || f.nickname))),
     el("button", { type: "submit", class: "small" }, t("invite"))) : null;
     const groupMuted = info.status === 3;
-    this.ctx.showMain(el("div", { class: "detail" },
+    const infoForm = canManage ? el("form", { class: "stack", id: "group-info-form", onsubmit: act(async (e) => {
+      e.preventDefault();
+      const f = new FormData(e.target);
+      await im.setGroupInfo(groupId, { groupName: String(f.get("group_name")).trim(), notification: String(f.get("notification")), introduction: String(f.get("introduction")) });
+      this.ctx.toast(t("saved"));
+      await redraw();
+    }) },
+    el("label", {}, t("groupName"), el("input", { name: "group_name", required: true, maxlength: "255", value: info.group_name })),
+    el("label", {}, t("notification"), textArea("notification", info.notification, 4096)),
+    el("label", {}, t("introduction"), textArea("introduction", info.introduction, 1024)),
+    el("button", { type: "submit", class: "primary" }, t("save"))) : null;
+    const nicknameForm = me ? el("form", { class: "inline-form", id: "group-nickname-form", onsubmit: act(async (e) => {
+      e.preventDefault();
+      await im.setGroupMemberNickname(groupId, me.user_id, String(new FormData(e.target).get("nickname")).trim());
+      this.ctx.toast(t("saved"));
+      await redraw();
+    }) },
+    el("input", { name: "nickname", maxlength: "64", value: me.nickname || "", placeholder: this.ctx.userName(me.user_id), "aria-label": t("myGroupNickname") }),
+    el("button", { type: "submit", class: "small" }, t("save"))) : null;
+    const kept = this._unsaved(groupId);
+    this.ctx.showMain(el("div", { class: "detail", dataset: { groupId } },
       el("button", { class: "icon back", "aria-label": t("back"), onclick: () => this.ctx.backToList() }, icon("back")),
       el("div", { class: "detail-head" }, avatar(groupId, info.group_name),
         el("div", {}, el("h2", {}, info.group_name), el("p", { class: "muted" }, `${t("groupId")}: ${groupId}`),
-          info.notification ? el("p", {}, info.notification) : null, groupMuted ? el("p", { class: "muted" }, t("groupMuted")) : null)),
+          info.notification ? el("p", { class: "group-notification" }, info.notification) : null,
+          info.introduction ? el("p", { class: "muted" }, info.introduction) : null, groupMuted ? el("p", { class: "muted" }, t("groupMuted")) : null)),
       el("div", { class: "detail-actions" },
         me ? el("button", { class: "primary", onclick: act(() => this.ctx.chats.openWith({ groupId })) }, t("chatInGroup")) : null,
         canManage ? el("button", { onclick: act(async () => { await im.changeGroupMute(groupId, !groupMuted); await redraw(); }) }, groupMuted ? t("unmuteAll") : t("muteAll")) : null,
         me && !isOwner ? el("button", { class: "danger", onclick: act(async () => { if (!window.confirm(t("confirmLeave"))) return; await im.quitGroup(groupId); this.ctx.backToList(); await this.load(); }) }, t("leave")) : null,
         isOwner ? el("button", { class: "danger", onclick: act(async () => { if (!window.confirm(t("confirmDismiss"))) return; await im.dismissGroup(groupId); this.ctx.backToList(); await this.load(); }) }, t("dismiss")) : null),
       section(`${t("members")} (${members.length})`, el("ul", { class: "people", role: "list" }, memberRows)),
-      inviteForm ? section(t("invite"), inviteForm) : null), info.group_name);
+      inviteForm ? section(t("invite"), inviteForm) : null,
+      nicknameForm ? section(t("myGroupNickname"), nicknameForm) : null,
+      infoForm ? section(t("editGroup"), infoForm) : null), info.group_name);
+    this._restore(kept);
   }
 }

@@ -1,6 +1,6 @@
 // The chat app: session handling, login status, notices and the three views.
 import { IMClient, IMError, ErrorCode, LoginStatus } from "../im-sdk.js";
-import { $, el, clear } from "./dom.js";
+import { $, el, clear, avatar, icon } from "./dom.js";
 import { t, applyI18n, setLang, getLang, languages } from "./i18n.js";
 import { Chats } from "./chats.js";
 import { Contacts } from "./contacts.js";
@@ -132,13 +132,49 @@ async function loadAll() {
   if (!ctx.live()) return;
   ctx.me = me;
   ctx.users.set(ctx.me.user_id, ctx.me);
-  clear($("#me"), el("span", { class: "me-name" }, ctx.me.nickname), " ", el("span", { class: "muted" }, `@${ctx.me.user_id}`));
+  renderMe();
   // One view failing to load (a server without that feature) must not keep the others empty.
   const results = [await contacts.load().then(() => null, (err) => err)];
   results.push(...await Promise.all([chats.load(), groups.load()].map((p) => p.then(() => null, (err) => err))));
   const failed = results.find(Boolean);
   // Lists that stopped loading because the session just ended (kicked, expired) are no news.
   if (failed && im.getLoginStatus() === LoginStatus.LOGGED_IN) ctx.fail(failed);
+}
+
+// The signed-in user in the top bar; it opens the profile editor.
+function renderMe() {
+  const me = ctx.me;
+  clear($("#me"), el("button", { type: "button", class: "me-button", id: "profile-button", title: t("profile"), onclick: ctx.act(showProfile) },
+    avatar(me.user_id, me.nickname, true, me.face_url),
+    el("span", { class: "me-name" }, me.nickname), el("span", { class: "muted" }, `@${me.user_id}`),
+    el("span", { class: "visually-hidden" }, ` · ${t("profile")}`)));
+}
+
+function showProfile() {
+  const me = ctx.me;
+  const face = el("span", { class: "profile-face" }, avatar(me.user_id, me.nickname, false, me.face_url));
+  const faceInput = el("input", { name: "face_url", type: "url", maxlength: "1024", value: me.face_url || "", placeholder: "https://…", autocomplete: "off" });
+  faceInput.addEventListener("change", () => clear(face, avatar(me.user_id, me.nickname, false, faceInput.validity.valid ? faceInput.value : "")));
+  const form = el("form", { class: "stack profile-form", id: "profile-form", onsubmit: ctx.act(async (e) => {
+    e.preventDefault();
+    const f = new FormData(e.target);
+    await im.setSelfInfo({ nickname: String(f.get("nickname")).trim(), faceUrl: String(f.get("face_url")).trim() });
+    const updated = await im.getSelfUserInfo();
+    if (!ctx.live()) return;
+    ctx.me = updated;
+    ctx.users.set(updated.user_id, updated);
+    renderMe();
+    chats.render();
+    ctx.toast(t("saved"));
+  }) },
+  el("label", {}, t("nickname"), el("input", { name: "nickname", required: true, maxlength: "64", value: me.nickname, autocomplete: "nickname" })),
+  el("label", {}, t("faceUrl"), faceInput),
+  el("button", { type: "submit", class: "primary" }, t("save")));
+  ctx.showMain(el("div", { class: "detail profile" },
+    el("button", { class: "icon back", "aria-label": t("back"), onclick: () => ctx.backToList() }, icon("back")),
+    el("div", { class: "detail-head" }, face, el("div", {}, el("h2", {}, t("profile")), el("p", { class: "muted" }, `${t("userId")}: ${me.user_id}`))),
+    form), t("profile"));
+  form.querySelector("input").focus();
 }
 
 async function enterApp() {
@@ -265,7 +301,12 @@ for (const select of document.querySelectorAll(".lang-select")) {
     setLang(select.value);
     for (const other of document.querySelectorAll(".lang-select")) other.value = select.value;
     setStatus($("#login-status").dataset.state || "offline");
-    if (ctx.me) { chats.render(); contacts.render(); groups.render(); chats.rerenderOpen(); }
+    if (ctx.me) {
+      renderMe(); chats.render(); contacts.render(); groups.render(); chats.rerenderOpen();
+      // An open profile or group page is drawn again in the new language.
+      if ($("#main .profile")) showProfile();
+      else if (groups.shown && $("#main .detail")) ctx.act(() => groups.showGroup(groups.shown))();
+    }
   });
 }
 
