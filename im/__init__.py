@@ -52,6 +52,7 @@ def create_app(test_config: dict | None = None) -> Flask:
     from . import api, cli, models, operations, realtime, views  # noqa: F401  (declares models and operations)
 
     app.register_blueprint(api.bp)
+    app.register_blueprint(api.files.bp)
     app.register_blueprint(views.bp)
     app.after_request(add_security_headers)
     realtime.register_handlers()

@@ -44,6 +44,10 @@ def load_config(instance_path: str, env=None) -> dict:
         "IM_MAX_CONNECTIONS": int(env.get("IM_MAX_CONNECTIONS", 20000)),
         "IM_RATE_LIMITS_ENABLED": _bool(env.get("IM_RATE_LIMITS_ENABLED", "true")),
         "IM_RATE_LIMITS": limits_from_env(env),
+        "IM_GROUP_MAX_MEMBERS": int(env.get("IM_GROUP_MAX_MEMBERS", 2000)),
+        "IM_REVOKE_SECONDS": int(env.get("IM_REVOKE_SECONDS", 120)),
+        "IM_UPLOAD_MAX_BYTES": int(env.get("IM_UPLOAD_MAX_BYTES", 20 * 1024 * 1024)),
+        "IM_UPLOAD_DIR": env.get("IM_UPLOAD_DIR") or None,
         # argon2 cost; tests lower it so that hundreds of sign-ups stay fast.
         "IM_ARGON2_TIME_COST": int(env.get("IM_ARGON2_TIME_COST", 2)),
         "IM_ARGON2_MEMORY_KIB": int(env.get("IM_ARGON2_MEMORY_KIB", 19456)),

@@ -92,3 +92,6 @@ def http_error(exc: HTTPException):
 def _rollback_unfinished(exc):
     if exc is not None:
         db.session.rollback()
+
+
+from . import files  # noqa: E402,F401  (the upload routes' blueprint)

@@ -1,13 +1,17 @@
 """Python SDK for the IM server, following OpenIM's client SDK (snake_case names)."""
+from .conversations import ConversationListener, ConversationsMixin
 from .core import CoreClient
 from .errors import IMError
 from .friends import FriendListener, FriendsMixin
+from .groups import GroupListener, GroupsMixin
 from .listeners import ConnListener, LoginStatus
+from .messages import AdvancedMsgListener, MessagesMixin
 from .users import UsersMixin
 
 
-class IMClient(FriendsMixin, UsersMixin, CoreClient):
+class IMClient(FriendsMixin, GroupsMixin, MessagesMixin, ConversationsMixin, UsersMixin, CoreClient):
     """initSDK: `IMClient(server_url, platform_id=5)`; every call blocks until the server answers."""
 
 
-__all__ = ["IMClient", "IMError", "ConnListener", "FriendListener", "LoginStatus"]
+__all__ = ["IMClient", "IMError", "ConnListener", "LoginStatus", "AdvancedMsgListener", "ConversationListener",
+           "FriendListener", "GroupListener"]

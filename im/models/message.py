@@ -1,0 +1,101 @@
+"""Messages (stored once per conversation), per-user deletions, and uploaded files."""
+from datetime import datetime
+
+from sqlalchemy import JSON, ForeignKey, Index, Integer, String, Text, UniqueConstraint
+from sqlalchemy.orm import Mapped, mapped_column
+
+from ..extensions import db
+from .base import UTCDateTime, ts, utcnow
+
+STATUS_OK = 1
+STATUS_REVOKED = 2
+
+
+class Message(db.Model):
+    __tablename__ = "messages"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    server_msg_id: Mapped[str] = mapped_column(String(32), unique=True)
+    conversation_id: Mapped[str] = mapped_column(ForeignKey("conversations.conversation_id"))
+    conversation_type: Mapped[int] = mapped_column(Integer)
+    seq: Mapped[int] = mapped_column(Integer)
+    send_id: Mapped[str] = mapped_column(String(64))
+    recv_id: Mapped[str | None] = mapped_column(String(64), nullable=True)
+    group_id: Mapped[str | None] = mapped_column(String(64), nullable=True)
+    client_msg_id: Mapped[str] = mapped_column(String(64))
+    content_type: Mapped[int] = mapped_column(Integer)
+    content: Mapped[dict] = mapped_column(JSON)
+    # The words search looks at (text, or a file's name); emptied on revoke.
+    search_text: Mapped[str] = mapped_column(Text, default="")
+    status: Mapped[int] = mapped_column(Integer, default=STATUS_OK)
+    send_time: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    revoked_at: Mapped[datetime | None] = mapped_column(UTCDateTime, nullable=True)
+
+    __table_args__ = (
+        UniqueConstraint("conversation_id", "seq", name="uq_messages_conversation_seq"),
+        UniqueConstraint("send_id", "client_msg_id", name="uq_messages_sender_client_msg"),
+    )
+
+    def public(self) -> dict:
+        return message_public(self)
+
+
+PUBLIC_COLUMNS = ("server_msg_id", "client_msg_id", "conversation_id", "conversation_type", "seq", "send_id",
+                  "recv_id", "group_id", "content_type", "content", "status", "send_time", "revoked_at")
+
+
+def message_public(m) -> dict:
+    """The message object of the protocol, from a Message or a row of its PUBLIC_COLUMNS."""
+    return {
+        "server_msg_id": m.server_msg_id,
+        "client_msg_id": m.client_msg_id,
+        "conversation_id": m.conversation_id,
+        "conversation_type": m.conversation_type,
+        "seq": m.seq,
+        "send_id": m.send_id,
+        "recv_id": m.recv_id,
+        "group_id": m.group_id,
+        "content_type": m.content_type,
+        "content": m.content,
+        "status": m.status,
+        "send_time": ts(m.send_time),
+        "revoked_time": ts(m.revoked_at),
+    }
+
+
+class MessageDeletion(db.Model):
+    """A message a user removed for themselves only."""
+
+    __tablename__ = "message_deletions"
+
+    user_id: Mapped[str] = mapped_column(ForeignKey("users.user_id"), primary_key=True)
+    conversation_id: Mapped[str] = mapped_column(String(160), primary_key=True)
+    seq: Mapped[int] = mapped_column(Integer, primary_key=True)
+
+
+class UploadedFile(db.Model):
+    """A file stored under the upload directory by its random id; the name is only for download."""
+
+    __tablename__ = "uploaded_files"
+
+    file_id: Mapped[str] = mapped_column(String(32), primary_key=True)
+    uploader_id: Mapped[str] = mapped_column(ForeignKey("users.user_id"), index=True)
+    name: Mapped[str] = mapped_column(String(255))
+    size: Mapped[int] = mapped_column(Integer)
+    mime_type: Mapped[str] = mapped_column(String(100))
+    is_picture: Mapped[bool] = mapped_column(default=False)
+    width: Mapped[int | None] = mapped_column(Integer, nullable=True)
+    height: Mapped[int | None] = mapped_column(Integer, nullable=True)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+
+
+class MessageFile(db.Model):
+    """Which message carries which upload: who may see the message may download the file."""
+
+    __tablename__ = "message_files"
+
+    file_id: Mapped[str] = mapped_column(ForeignKey("uploaded_files.file_id"), primary_key=True)
+    conversation_id: Mapped[str] = mapped_column(String(160), primary_key=True)
+    seq: Mapped[int] = mapped_column(Integer, primary_key=True)
+
+    __table_args__ = (Index("ix_message_files_conversation_seq", "conversation_id", "seq"),)

@@ -1,0 +1,97 @@
+"""Conversation operations: lists, settings, read state."""
+from typing import Annotated
+
+from pydantic import Field, StringConstraints
+
+from ..services import conversations
+from .messages import ConversationId
+from .registry import Caller, NoParams, Params, operation
+
+
+class SplitParams(Params):
+    offset: Annotated[int, Field(ge=0)]
+    count: Annotated[int, Field(ge=1, le=1000)]
+
+
+class ConversationParams(Params):
+    conversation_id: ConversationId
+
+
+class MultipleParams(Params):
+    conversation_ids: Annotated[list[ConversationId], Field(min_length=1, max_length=1000)]
+
+
+class PinParams(Params):
+    conversation_id: ConversationId
+    is_pinned: bool
+
+
+class RecvOptParams(Params):
+    conversation_id: ConversationId
+    opt: Annotated[int, Field(ge=0, le=2)]
+
+
+class DraftParams(Params):
+    conversation_id: ConversationId
+    text: Annotated[str, StringConstraints(max_length=10_000)]
+
+
+@operation("get_all_conversation_list")
+def get_all_conversation_list(caller: Caller, p: NoParams):
+    """The caller's conversations: pinned first, then by latest message."""
+    return conversations.get_all_conversation_list(caller.user_id)
+
+
+@operation("get_conversation_list_split", SplitParams)
+def get_conversation_list_split(caller: Caller, p: SplitParams):
+    """A page of the conversation list."""
+    return conversations.get_conversation_list_split(caller.user_id, p.offset, p.count)
+
+
+@operation("get_one_conversation", ConversationParams)
+def get_one_conversation(caller: Caller, p: ConversationParams):
+    """One conversation of the caller (a one-to-one one is created empty if needed)."""
+    return conversations.get_one_conversation(caller.user_id, p.conversation_id)
+
+
+@operation("get_multiple_conversation", MultipleParams)
+def get_multiple_conversation(caller: Caller, p: MultipleParams):
+    """Several conversations of the caller by id; ids they do not have are left out."""
+    return conversations.get_multiple_conversation(caller.user_id, p.conversation_ids)
+
+
+@operation("pin_conversation", PinParams)
+def pin_conversation(caller: Caller, p: PinParams):
+    """Pin or unpin a conversation (on all the caller's terminals)."""
+    return conversations.pin_conversation(caller.user_id, p.conversation_id, p.is_pinned)
+
+
+@operation("set_conversation_recv_message_opt", RecvOptParams)
+def set_conversation_recv_message_opt(caller: Caller, p: RecvOptParams):
+    """0 receive, 1 do not receive, 2 receive without notification."""
+    return conversations.set_recv_message_opt(caller.user_id, p.conversation_id, p.opt)
+
+
+@operation("set_conversation_draft", DraftParams)
+def set_conversation_draft(caller: Caller, p: DraftParams):
+    """Keep a draft text on a conversation ("" clears it)."""
+    return conversations.set_draft(caller.user_id, p.conversation_id, p.text)
+
+
+@operation("delete_conversation", ConversationParams)
+def delete_conversation(caller: Caller, p: ConversationParams):
+    """Hide a conversation for the caller until a new message arrives."""
+    conversations.delete_conversation(caller.user_id, p.conversation_id)
+    return None
+
+
+@operation("get_total_unread_msg_count")
+def get_total_unread_msg_count(caller: Caller, p: NoParams):
+    """The caller's unread messages over conversations with recv_msg_opt 0."""
+    return conversations.total_unread(caller.user_id)
+
+
+@operation("mark_conversation_message_as_read", ConversationParams)
+def mark_conversation_message_as_read(caller: Caller, p: ConversationParams):
+    """Everything in the conversation is read; the peer gets a read receipt."""
+    return conversations.mark_read(caller.user_id, p.conversation_id)

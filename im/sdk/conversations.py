@@ -1,0 +1,68 @@
+"""Conversations in the SDK: lists, settings, read state, and their listener."""
+from .listeners import EVENT_ROUTES
+
+
+class ConversationListener:
+    """Conversation callbacks; they run on the SDK's callback thread, one at a time, in order."""
+
+    def on_sync_server_start(self):
+        pass
+
+    def on_sync_server_finish(self):
+        pass
+
+    def on_sync_server_failed(self):
+        pass
+
+    def on_new_conversation(self, conversations: list):
+        pass
+
+    def on_conversation_changed(self, conversations: list):
+        pass
+
+    def on_total_unread_message_count_changed(self, total: int):
+        pass
+
+
+EVENT_ROUTES["new_conversation"] = ("conversation", "on_new_conversation")
+EVENT_ROUTES["conversation_changed"] = ("conversation", "on_conversation_changed")
+EVENT_ROUTES["total_unread_message_count_changed"] = ("conversation", "on_total_unread_message_count_changed")
+
+
+class ConversationsMixin:
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        self._listeners["conversation"] = ConversationListener()
+
+    def set_conversation_listener(self, listener: ConversationListener) -> None:
+        self._listeners["conversation"] = listener
+
+    def get_all_conversation_list(self) -> list[dict]:
+        return self._call("get_all_conversation_list")
+
+    def get_conversation_list_split(self, offset: int, count: int) -> list[dict]:
+        return self._call("get_conversation_list_split", offset=offset, count=count)
+
+    def get_one_conversation(self, conversation_id: str) -> dict:
+        return self._call("get_one_conversation", conversation_id=conversation_id)
+
+    def get_multiple_conversation(self, conversation_ids: list[str]) -> list[dict]:
+        return self._call("get_multiple_conversation", conversation_ids=list(conversation_ids))
+
+    def pin_conversation(self, conversation_id: str, is_pinned: bool) -> dict:
+        return self._call("pin_conversation", conversation_id=conversation_id, is_pinned=is_pinned)
+
+    def set_conversation_recv_message_opt(self, conversation_id: str, opt: int) -> dict:
+        return self._call("set_conversation_recv_message_opt", conversation_id=conversation_id, opt=opt)
+
+    def set_conversation_draft(self, conversation_id: str, text: str) -> dict:
+        return self._call("set_conversation_draft", conversation_id=conversation_id, text=text)
+
+    def delete_conversation(self, conversation_id: str) -> None:
+        return self._call("delete_conversation", conversation_id=conversation_id)
+
+    def get_total_unread_msg_count(self) -> int:
+        return self._call("get_total_unread_msg_count")
+
+    def mark_conversation_message_as_read(self, conversation_id: str) -> dict:
+        return self._call("mark_conversation_message_as_read", conversation_id=conversation_id)

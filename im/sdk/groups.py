@@ -1,0 +1,117 @@
+"""Group calls of the SDK and the group listener (OpenIM's OnJoinedGroupAdded and friends)."""
+from .listeners import EVENT_ROUTES
+
+
+class GroupListener:
+    """Group changes. Each callback gets the group info, member info or application as a dict."""
+
+    def on_joined_group_added(self, group_info: dict):
+        pass
+
+    def on_joined_group_deleted(self, group_info: dict):
+        pass
+
+    def on_group_member_added(self, member_info: dict):
+        pass
+
+    def on_group_member_deleted(self, member_info: dict):
+        pass
+
+    def on_group_application_added(self, application: dict):
+        pass
+
+    def on_group_application_deleted(self, application: dict):
+        pass
+
+    def on_group_application_accepted(self, application: dict):
+        pass
+
+    def on_group_application_rejected(self, application: dict):
+        pass
+
+    def on_group_info_changed(self, group_info: dict):
+        pass
+
+    def on_group_member_info_changed(self, member_info: dict):
+        pass
+
+    def on_group_dismissed(self, group_info: dict):
+        pass
+
+
+for _name in [n for n in vars(GroupListener) if n.startswith("on_")]:
+    EVENT_ROUTES[_name[3:]] = ("group", _name)
+
+
+class GroupsMixin:
+    def set_group_listener(self, listener: GroupListener) -> None:
+        self._listeners["group"] = listener
+
+    def create_group(self, group_name: str, member_user_ids, admin_user_ids=(), face_url: str = "",
+                     introduction: str = "", notification: str = "", need_verification: int = 0) -> dict:
+        return self._call("create_group", group_name=group_name, member_user_ids=list(member_user_ids),
+                          admin_user_ids=list(admin_user_ids), face_url=face_url,
+                          introduction=introduction, notification=notification,
+                          need_verification=need_verification)
+
+    def get_joined_group_list(self) -> list[dict]:
+        return self._call("get_joined_group_list")
+
+    def get_groups_info(self, group_ids) -> list[dict]:
+        return self._call("get_groups_info", group_ids=list(group_ids))
+
+    def set_group_info(self, group_id: str, **fields) -> dict:
+        return self._call("set_group_info", group_id=group_id, **fields)
+
+    def join_group(self, group_id: str, req_msg: str = "") -> dict:
+        return self._call("join_group", group_id=group_id, req_msg=req_msg)
+
+    def quit_group(self, group_id: str) -> None:
+        return self._call("quit_group", group_id=group_id)
+
+    def dismiss_group(self, group_id: str) -> None:
+        return self._call("dismiss_group", group_id=group_id)
+
+    def invite_user_to_group(self, group_id: str, user_ids) -> dict:
+        return self._call("invite_user_to_group", group_id=group_id, user_ids=list(user_ids))
+
+    def kick_group_member(self, group_id: str, user_ids, reason: str = "") -> None:
+        return self._call("kick_group_member", group_id=group_id, user_ids=list(user_ids), reason=reason)
+
+    def transfer_group_owner(self, group_id: str, new_owner_id: str) -> dict:
+        return self._call("transfer_group_owner", group_id=group_id, new_owner_id=new_owner_id)
+
+    def set_group_member_role_level(self, group_id: str, user_id: str, role_level: int) -> dict:
+        return self._call("set_group_member_role_level", group_id=group_id, user_id=user_id,
+                          role_level=role_level)
+
+    def set_group_member_nickname(self, group_id: str, user_id: str, nickname: str) -> dict:
+        return self._call("set_group_member_nickname", group_id=group_id, user_id=user_id,
+                          nickname=nickname)
+
+    def change_group_mute(self, group_id: str, is_mute: bool) -> dict:
+        return self._call("change_group_mute", group_id=group_id, is_mute=is_mute)
+
+    def change_group_member_mute(self, group_id: str, user_id: str, mute_seconds: int) -> dict:
+        return self._call("change_group_member_mute", group_id=group_id, user_id=user_id,
+                          mute_seconds=mute_seconds)
+
+    def get_group_member_list(self, group_id: str, offset: int = 0, count: int = 100) -> list[dict]:
+        return self._call("get_group_member_list", group_id=group_id, offset=offset, count=count)
+
+    def get_group_members_info(self, group_id: str, user_ids) -> list[dict]:
+        return self._call("get_group_members_info", group_id=group_id, user_ids=list(user_ids))
+
+    def get_recv_group_application_list(self) -> list[dict]:
+        return self._call("get_recv_group_application_list")
+
+    def get_send_group_application_list(self) -> list[dict]:
+        return self._call("get_send_group_application_list")
+
+    def accept_group_application(self, group_id: str, from_user_id: str, handle_msg: str = "") -> dict:
+        return self._call("accept_group_application", group_id=group_id, from_user_id=from_user_id,
+                          handle_msg=handle_msg)
+
+    def refuse_group_application(self, group_id: str, from_user_id: str, handle_msg: str = "") -> dict:
+        return self._call("refuse_group_application", group_id=group_id, from_user_id=from_user_id,
+                          handle_msg=handle_msg)

@@ -1,0 +1,591 @@
+"""Groups: membership, roles, applications and muting, with OpenIM's rules and numbers.
+
+Every change is one transaction: the group rows, a notification message in the group's conversation
+(so every terminal catches up through seq sync) and the listener events in each affected user's
+event log (delivered after commit).
+"""
+import uuid
+from datetime import timedelta
+
+from flask import current_app
+from sqlalchemy import insert, select, update
+
+from .. import errors, push
+from ..extensions import db
+from ..models import GROUP, Conversation, ConversationState, Group, GroupApplication, GroupMember, User, utcnow
+from ..models.group import (JOIN_BY_INVITATION, JOIN_BY_SEARCH, ROLE_ADMIN, ROLE_MEMBER, ROLE_OWNER,
+                            STATUS_DISMISSED, STATUS_MUTED, STATUS_NORMAL)
+from . import conversations, messages
+from . import group_notices as notices
+
+PENDING, ACCEPTED, REFUSED = 0, 1, -1
+# OpenIM's at_user_ids entry that mentions everyone.
+AT_ALL = "AtAllTag"
+INFO_FIELDS = ("group_name", "face_url", "introduction", "notification", "need_verification")
+
+
+# ---- lookups and permission checks ------------------------------------------------------------
+
+def _locked_group(group_id: str) -> Group:
+    """The live group, write-locked first so that concurrent changes to it run one after another.
+
+    The no-op UPDATE is a row lock on PostgreSQL and takes SQLite's write lock before anything is
+    read, so the checks that follow see the data they act on.
+    """
+    db.session.execute(update(Group).where(Group.group_id == group_id)
+                       .values(member_count=Group.member_count)
+                       .execution_options(synchronize_session=False))
+    return _live_group(group_id, populate_existing=True)
+
+
+def _live_group(group_id: str, **options) -> Group:
+    group = db.session.get(Group, group_id, **options)
+    if group is None:
+        raise errors.GroupNotFound(f"group not found: {group_id}")
+    if group.status == STATUS_DISMISSED:
+        raise errors.GroupDismissed()
+    return group
+
+
+def _member(group_id: str, user_id: str) -> GroupMember | None:
+    return db.session.get(GroupMember, (group_id, user_id))
+
+
+def _require_member(group: Group, user_id: str) -> GroupMember:
+    member = _member(group.group_id, user_id)
+    if member is None:
+        raise errors.NotInGroup(f"{user_id} is not a member of {group.group_id}")
+    return member
+
+
+def _require_manager(group: Group, user_id: str, what: str) -> GroupMember:
+    member = _require_member(group, user_id)
+    if member.role_level < ROLE_ADMIN:
+        raise errors.NoPermission(f"only the owner and admins may {what}")
+    return member
+
+
+def _require_owner(group: Group, user_id: str, what: str) -> GroupMember:
+    member = _require_member(group, user_id)
+    if member.role_level != ROLE_OWNER:
+        raise errors.NoPermission(f"only the owner may {what}")
+    return member
+
+
+def _require_outranks(actor: GroupMember, target: GroupMember, what: str) -> None:
+    """Owners act on admins and members, admins on members only; nobody on their own rank."""
+    if target.role_level >= actor.role_level:
+        raise errors.NoPermission(f"cannot {what} a member of equal or higher role")
+
+
+def _require_users(user_ids) -> None:
+    found = set(db.session.scalars(select(User.user_id).where(User.user_id.in_(list(user_ids)))))
+    missing = [uid for uid in user_ids if uid not in found]
+    if missing:
+        raise errors.UserNotFound(f"user not found: {missing[0]}", data={"user_ids": missing})
+
+
+def _member_ids(group_id: str) -> list[str]:
+    return list(db.session.scalars(
+        select(GroupMember.user_id).where(GroupMember.group_id == group_id).order_by(GroupMember.user_id)
+    ))
+
+
+def _manager_ids(group_id: str) -> list[str]:
+    return list(db.session.scalars(
+        select(GroupMember.user_id).where(GroupMember.group_id == group_id,
+                                          GroupMember.role_level >= ROLE_ADMIN)
+    ))
+
+
+def _check_room(group: Group, joining: int) -> None:
+    limit = current_app.config["IM_GROUP_MAX_MEMBERS"]
+    if group.member_count + joining > limit:
+        raise errors.GroupFull(f"group is limited to {limit} members", data={"max_members": limit})
+
+
+# ---- membership changes (inside the caller's transaction) -------------------------------------
+
+def _open_windows(group: Group, user_ids: list[str]) -> None:
+    """Open the read windows of joining users at the next seq (the notice of their joining).
+
+    A few statements whatever the number of users; the conversation row is locked so that no
+    message slips in between the window and the notice.
+    """
+    cid = group.conversation_id
+    conversations.ensure_conversation(cid, GROUP, group.group_id)
+    max_seq = db.session.scalar(select(Conversation.max_seq).where(Conversation.conversation_id == cid)
+                                .with_for_update(key_share=True))
+    now = utcnow()
+    rejoining = list(db.session.scalars(select(ConversationState.user_id).where(
+        ConversationState.conversation_id == cid, ConversationState.user_id.in_(user_ids))))
+    if rejoining:
+        db.session.execute(update(ConversationState)
+                           .where(ConversationState.conversation_id == cid,
+                                  ConversationState.user_id.in_(rejoining))
+                           .values(min_seq=max_seq + 1, has_read_seq=max_seq, max_readable_seq=None,
+                                   hidden=False, updated_at=now)
+                           .execution_options(synchronize_session="fetch"))
+    known = set(rejoining)
+    fresh = [uid for uid in user_ids if uid not in known]
+    if not fresh:
+        return
+    db.session.execute(insert(ConversationState), [
+        {"user_id": uid, "conversation_id": cid, "conversation_type": GROUP, "peer_user_id": None,
+         "group_id": group.group_id, "has_read_seq": max_seq, "min_seq": max_seq + 1, "max_readable_seq": None,
+         "is_pinned": False, "recv_msg_opt": 0, "draft_text": "", "draft_time": None, "hidden": False,
+         "updated_at": now}
+        for uid in fresh])
+
+
+def _close_windows(group: Group, user_ids: list[str]) -> None:
+    """Leaving users keep reading up to now (after the notice of their leaving), nothing newer."""
+    cid = group.conversation_id
+    newest = select(Conversation.max_seq).where(Conversation.conversation_id == cid).scalar_subquery()
+    db.session.execute(update(ConversationState)
+                       .where(ConversationState.conversation_id == cid, ConversationState.user_id.in_(user_ids),
+                              ConversationState.max_readable_seq.is_(None))
+                       .values(max_readable_seq=newest, updated_at=utcnow())
+                       .execution_options(synchronize_session="fetch"))
+
+
+def _add_members(group: Group, roles: dict[str, int], join_source: int, inviter: str) -> list[GroupMember]:
+    """Make users members (user_id -> role_level); join_seq is set once their notice has its seq."""
+    _open_windows(group, list(roles))
+    now = utcnow()
+    members = [GroupMember(group_id=group.group_id, user_id=uid, role_level=role, join_source=join_source,
+                           inviter_user_id=inviter if role != ROLE_OWNER else "", join_seq=0, joined_at=now)
+               for uid, role in roles.items()]
+    db.session.add_all(members)
+    group.member_count += len(members)
+    return members
+
+
+def _remove_members(group: Group, members: list[GroupMember]) -> None:
+    """Members leave after the notice of it: they keep what they could read, and see nothing newer."""
+    _close_windows(group, [m.user_id for m in members])
+    for member in members:
+        db.session.delete(member)
+    group.member_count -= len(members)
+
+
+def _drop_pending_applications(group: Group, user_ids) -> None:
+    """Applications made moot because their applicants joined another way."""
+    apps = list(db.session.scalars(select(GroupApplication).where(
+        GroupApplication.group_id == group.group_id, GroupApplication.from_user_id.in_(list(user_ids)),
+        GroupApplication.handle_result == PENDING)))
+    if not apps:
+        return
+    managers = _manager_ids(group.group_id)
+    for app in apps:
+        push.publish([app.from_user_id, *managers], "group_application_deleted", app.public())
+        db.session.delete(app)
+
+
+def _touch(group: Group) -> None:
+    group.updated_at = utcnow()
+
+
+def _join(group: Group, user_ids: list[str], join_source: int, inviter: str, op_user_id: str,
+          content_type: int) -> list[GroupMember]:
+    """Add users as members with one notification; each learns of the group, everyone of them."""
+    _check_room(group, len(user_ids))
+    members = _add_members(group, dict.fromkeys(user_ids, ROLE_MEMBER), join_source, inviter)
+    seq = notices.announce(group, content_type, op_user_id,
+                           {"user_ids": user_ids, "inviter_user_id": inviter})
+    for member in members:
+        member.join_seq = seq
+    _touch(group)
+    db.session.flush()
+    everyone = _member_ids(group.group_id)
+    push.lock_users(everyone)
+    _drop_pending_applications(group, user_ids)
+    push.publish(user_ids, "joined_group_added", group.public())
+    for member in members:
+        push.publish(everyone, "group_member_added", member.public())
+    return members
+
+
+def _publish_member_changed(group: Group, *members: GroupMember) -> None:
+    everyone = _member_ids(group.group_id)
+    for member in members:
+        push.publish(everyone, "group_member_info_changed", member.public())
+
+
+# ---- groups --------------------------------------------------------------------------------
+
+def create_group(owner_id: str, group_name: str, member_user_ids: list[str], admin_user_ids: list[str],
+                 face_url: str = "", introduction: str = "", notification: str = "",
+                 need_verification: int = 0) -> dict:
+    """Create a group owned by the caller, with members and admins joining at once."""
+    admins = [uid for uid in dict.fromkeys(admin_user_ids) if uid != owner_id]
+    members = [uid for uid in dict.fromkeys(member_user_ids) if uid != owner_id and uid not in admins]
+    _require_users([*admins, *members])
+    limit = current_app.config["IM_GROUP_MAX_MEMBERS"]
+    if 1 + len(admins) + len(members) > limit:
+        raise errors.GroupFull(f"group is limited to {limit} members", data={"max_members": limit})
+    now = utcnow()
+    group = Group(group_id=uuid.uuid4().hex[:16], group_name=group_name, face_url=face_url,
+                  introduction=introduction, notification=notification,
+                  need_verification=need_verification, status=STATUS_NORMAL, owner_user_id=owner_id,
+                  creator_user_id=owner_id, member_count=0, created_at=now, updated_at=now)
+    db.session.add(group)
+    db.session.flush()
+    roles = {owner_id: ROLE_OWNER, **dict.fromkeys(admins, ROLE_ADMIN), **dict.fromkeys(members, ROLE_MEMBER)}
+    added = _add_members(group, roles, JOIN_BY_INVITATION, owner_id)
+    seq = notices.announce(group, notices.GROUP_CREATED, owner_id,
+                           {"owner_user_id": owner_id, "admin_user_ids": admins, "member_user_ids": members})
+    for member in added:
+        member.join_seq = seq
+    info = group.public()
+    push.publish([owner_id, *admins, *members], "joined_group_added", info)
+    db.session.commit()
+    return info
+
+
+def get_joined_group_list(user_id: str) -> list[dict]:
+    groups = db.session.scalars(
+        select(Group).join(GroupMember, GroupMember.group_id == Group.group_id)
+        .where(GroupMember.user_id == user_id).order_by(GroupMember.joined_at, Group.group_id)
+    )
+    return [g.public() for g in groups]
+
+
+def get_groups_info(group_ids: list[str]) -> list[dict]:
+    """Public info of the groups that exist (dismissed ones with status 2); unknown ids left out."""
+    found = {g.group_id: g for g in db.session.scalars(select(Group).where(Group.group_id.in_(group_ids)))}
+    return [found[gid].public() for gid in dict.fromkeys(group_ids) if gid in found]
+
+
+def set_group_info(user_id: str, group_id: str, fields: dict) -> dict:
+    """Owner or admin changes name, face, introduction, notification or need_verification."""
+    group = _locked_group(group_id)
+    _require_manager(group, user_id, "change the group info")
+    changed = {k: v for k, v in fields.items() if k in INFO_FIELDS and getattr(group, k) != v}
+    if changed:
+        for key, value in changed.items():
+            setattr(group, key, value)
+        _touch(group)
+        notices.announce(group, notices.GROUP_INFO_SET, user_id, {"changed": changed})
+        push.publish(_member_ids(group_id), "group_info_changed", group.public())
+    db.session.commit()
+    return group.public()
+
+
+def dismiss_group(user_id: str, group_id: str) -> None:
+    """Only the owner dismisses; members keep the history up to the dismissal notice."""
+    group = _locked_group(group_id)
+    _require_owner(group, user_id, "dismiss the group")
+    notices.announce(group, notices.GROUP_DISMISSED, user_id, {})
+    members = list(db.session.scalars(select(GroupMember).where(GroupMember.group_id == group_id)))
+    _remove_members(group, members)
+    group.status = STATUS_DISMISSED
+    _touch(group)
+    push.publish([m.user_id for m in members], "group_dismissed", group.public())
+    db.session.commit()
+
+
+def change_group_mute(user_id: str, group_id: str, is_mute: bool) -> dict:
+    """Owner or admin mutes the whole group: then only the owner and admins speak."""
+    group = _locked_group(group_id)
+    _require_manager(group, user_id, "mute the group")
+    status = STATUS_MUTED if is_mute else STATUS_NORMAL
+    if group.status != status:
+        group.status = status
+        _touch(group)
+        notices.announce(group, notices.GROUP_MUTED if is_mute else notices.GROUP_CANCEL_MUTED,
+                         user_id, {})
+        push.publish(_member_ids(group_id), "group_info_changed", group.public())
+    db.session.commit()
+    return group.public()
+
+
+def transfer_group_owner(user_id: str, group_id: str, new_owner_id: str) -> dict:
+    """Only the owner hands the group over; they become an ordinary member."""
+    group = _locked_group(group_id)
+    old = _require_owner(group, user_id, "transfer the group")
+    if new_owner_id == user_id:
+        raise errors.SelfOperation("you already own the group")
+    new = _require_member(group, new_owner_id)
+    old.role_level, new.role_level = ROLE_MEMBER, ROLE_OWNER
+    group.owner_user_id = new_owner_id
+    _touch(group)
+    notices.announce(group, notices.GROUP_OWNER_TRANSFERRED, user_id,
+                     {"old_owner_user_id": user_id, "new_owner_user_id": new_owner_id})
+    push.publish(_member_ids(group_id), "group_info_changed", group.public())
+    _publish_member_changed(group, old, new)
+    db.session.commit()
+    return group.public()
+
+
+# ---- joining and leaving --------------------------------------------------------------------
+
+def join_group(user_id: str, group_id: str, req_msg: str = "") -> dict:
+    """Join directly when need_verification is 2; otherwise apply to the owner and admins."""
+    group = _locked_group(group_id)
+    if _member(group_id, user_id) is not None:
+        raise errors.AlreadyInGroup()
+    _check_room(group, 1)
+    if group.need_verification == 2:
+        _join(group, [user_id], JOIN_BY_SEARCH, "", user_id, notices.MEMBER_ENTER)
+        db.session.commit()
+        return {"joined": True, "application": None}
+    app = _apply(group, user_id, req_msg, JOIN_BY_SEARCH, "")
+    db.session.commit()
+    return {"joined": False, "application": app.public()}
+
+
+def _apply(group: Group, user_id: str, req_msg: str, join_source: int, inviter: str) -> GroupApplication:
+    app = db.session.scalar(select(GroupApplication).where(
+        GroupApplication.group_id == group.group_id, GroupApplication.from_user_id == user_id))
+    if app is None:
+        app = GroupApplication(group_id=group.group_id, from_user_id=user_id)
+        db.session.add(app)
+    app.req_msg, app.join_source, app.inviter_user_id = req_msg, join_source, inviter
+    app.handle_result, app.handle_msg, app.handle_user_id = PENDING, "", ""
+    app.created_at, app.handled_at = utcnow(), None
+    db.session.flush()
+    push.publish([user_id, *_manager_ids(group.group_id)], "group_application_added", app.public())
+    return app
+
+
+def invite_user_to_group(user_id: str, group_id: str, user_ids: list[str]) -> dict:
+    """Owners and admins add users at once; members too unless need_verification is 1."""
+    group = _locked_group(group_id)
+    inviter = _require_member(group, user_id)
+    invitees = list(dict.fromkeys(user_ids))
+    _require_users(invitees)
+    already = [uid for uid in invitees if _member(group_id, uid) is not None]
+    if already:
+        raise errors.AlreadyInGroup(f"already a member: {already[0]}", data={"user_ids": already})
+    _check_room(group, len(invitees))
+    if inviter.role_level >= ROLE_ADMIN or group.need_verification != 1:
+        _join(group, invitees, JOIN_BY_INVITATION, user_id, user_id, notices.MEMBER_INVITED)
+        db.session.commit()
+        return {"joined_user_ids": invitees, "applied_user_ids": []}
+    push.lock_users([*invitees, *_manager_ids(group_id)])
+    for uid in invitees:
+        _apply(group, uid, "", JOIN_BY_INVITATION, user_id)
+    db.session.commit()
+    return {"joined_user_ids": [], "applied_user_ids": invitees}
+
+
+def quit_group(user_id: str, group_id: str) -> None:
+    """A member leaves; the owner must transfer or dismiss first."""
+    group = _locked_group(group_id)
+    member = _require_member(group, user_id)
+    if member.role_level == ROLE_OWNER:
+        raise errors.OwnerCannotQuit()
+    notices.announce(group, notices.MEMBER_QUIT, user_id, {"user_id": user_id})
+    info = member.public()
+    everyone = _member_ids(group_id)
+    push.lock_users(everyone)
+    _remove_members(group, [member])
+    _touch(group)
+    push.publish([user_id], "joined_group_deleted", group.public())
+    push.publish(everyone, "group_member_deleted", info)
+    db.session.commit()
+
+
+def kick_group_member(user_id: str, group_id: str, user_ids: list[str], reason: str = "") -> None:
+    """Owners remove admins and members, admins remove members."""
+    group = _locked_group(group_id)
+    actor = _require_manager(group, user_id, "remove members")
+    targets = []
+    for uid in dict.fromkeys(user_ids):
+        if uid == user_id:
+            raise errors.SelfOperation("use quit_group to leave")
+        target = _require_member(group, uid)
+        _require_outranks(actor, target, "remove")
+        targets.append(target)
+    everyone = _member_ids(group_id)
+    push.lock_users(everyone)
+    notices.announce(group, notices.MEMBER_KICKED, user_id,
+                     {"user_ids": [t.user_id for t in targets], "reason": reason})
+    infos = [t.public() for t in targets]
+    _remove_members(group, targets)
+    _touch(group)
+    info = group.public()
+    for target, member_info in zip(targets, infos):
+        push.publish([target.user_id], "joined_group_deleted", info)
+        push.publish(everyone, "group_member_deleted", {**member_info, "reason": reason})
+    db.session.commit()
+
+
+# ---- applications ------------------------------------------------------------------------------
+
+def get_recv_group_application_list(user_id: str) -> list[dict]:
+    """Applications to the live groups the caller owns or administers, newest first."""
+    managed = select(GroupMember.group_id).where(GroupMember.user_id == user_id,
+                                                 GroupMember.role_level >= ROLE_ADMIN)
+    apps = db.session.scalars(select(GroupApplication).where(GroupApplication.group_id.in_(managed))
+                              .order_by(GroupApplication.created_at.desc(), GroupApplication.id.desc()))
+    return [a.public() for a in apps]
+
+
+def get_send_group_application_list(user_id: str) -> list[dict]:
+    apps = db.session.scalars(select(GroupApplication).where(GroupApplication.from_user_id == user_id)
+                              .order_by(GroupApplication.created_at.desc(), GroupApplication.id.desc()))
+    return [a.public() for a in apps]
+
+
+def _pending_application(group: Group, from_user_id: str) -> GroupApplication:
+    app = db.session.scalar(select(GroupApplication).where(
+        GroupApplication.group_id == group.group_id, GroupApplication.from_user_id == from_user_id))
+    if app is None:
+        raise errors.GroupApplicationNotFound()
+    if app.handle_result != PENDING:
+        raise errors.ApplicationHandled()
+    return app
+
+
+def _handle(app: GroupApplication, user_id: str, result: int, handle_msg: str) -> None:
+    app.handle_result, app.handle_msg, app.handle_user_id = result, handle_msg, user_id
+    app.handled_at = utcnow()
+
+
+def accept_group_application(user_id: str, group_id: str, from_user_id: str, handle_msg: str = "") -> dict:
+    group = _locked_group(group_id)
+    _require_manager(group, user_id, "handle applications")
+    app = _pending_application(group, from_user_id)
+    if _member(group_id, from_user_id) is not None:
+        raise errors.AlreadyInGroup()
+    _check_room(group, 1)
+    _handle(app, user_id, ACCEPTED, handle_msg)
+    push.lock_users([from_user_id, *_member_ids(group_id)])
+    push.publish([from_user_id, *_manager_ids(group_id)], "group_application_accepted", app.public())
+    _join(group, [from_user_id], app.join_source, app.inviter_user_id, user_id, notices.MEMBER_ENTER)
+    db.session.commit()
+    return app.public()
+
+
+def refuse_group_application(user_id: str, group_id: str, from_user_id: str, handle_msg: str = "") -> dict:
+    group = _locked_group(group_id)
+    _require_manager(group, user_id, "handle applications")
+    app = _pending_application(group, from_user_id)
+    _handle(app, user_id, REFUSED, handle_msg)
+    push.publish([from_user_id, *_manager_ids(group_id)], "group_application_rejected", app.public())
+    db.session.commit()
+    return app.public()
+
+
+# ---- members -------------------------------------------------------------------------------
+
+def get_group_member_list(user_id: str, group_id: str, offset: int, count: int) -> list[dict]:
+    """Members, owner first, then admins, then by join time; only members may look."""
+    group = _live_group(group_id)
+    _require_member(group, user_id)
+    rows = db.session.scalars(
+        select(GroupMember).where(GroupMember.group_id == group_id)
+        .order_by(GroupMember.role_level.desc(), GroupMember.joined_at, GroupMember.user_id)
+        .offset(offset).limit(count))
+    return [m.public() for m in rows]
+
+
+def get_group_members_info(user_id: str, group_id: str, user_ids: list[str]) -> list[dict]:
+    group = _live_group(group_id)
+    _require_member(group, user_id)
+    found = {m.user_id: m for m in db.session.scalars(select(GroupMember).where(
+        GroupMember.group_id == group_id, GroupMember.user_id.in_(user_ids)))}
+    return [found[uid].public() for uid in dict.fromkeys(user_ids) if uid in found]
+
+
+def set_group_member_role_level(user_id: str, group_id: str, target_id: str, role_level: int) -> dict:
+    """Only the owner makes members admins (60) or admins members (20)."""
+    group = _locked_group(group_id)
+    _require_owner(group, user_id, "set roles")
+    if target_id == user_id:
+        raise errors.SelfOperation("the owner's role changes only by transfer")
+    target = _require_member(group, target_id)
+    if target.role_level != role_level:
+        target.role_level = role_level
+        notices.announce(group, notices.MEMBER_SET_TO_ADMIN if role_level == ROLE_ADMIN
+                         else notices.MEMBER_SET_TO_ORDINARY, user_id, {"user_id": target_id})
+        _publish_member_changed(group, target)
+    db.session.commit()
+    return target.public()
+
+
+def set_group_member_nickname(user_id: str, group_id: str, target_id: str, nickname: str) -> dict:
+    """Members set their own group nickname; owners and admins also those of lower roles."""
+    group = _locked_group(group_id)
+    actor = _require_member(group, user_id)
+    target = actor if target_id == user_id else _require_member(group, target_id)
+    if target is not actor:
+        _require_manager(group, user_id, "set other members' nicknames")
+        _require_outranks(actor, target, "rename")
+    if target.nickname != nickname:
+        target.nickname = nickname
+        notices.announce(group, notices.MEMBER_INFO_SET, user_id,
+                         {"user_id": target_id, "nickname": nickname})
+        _publish_member_changed(group, target)
+    db.session.commit()
+    return target.public()
+
+
+def change_group_member_mute(user_id: str, group_id: str, target_id: str, mute_seconds: int) -> dict:
+    """Owners and admins mute lower-ranked members for mute_seconds; 0 lifts the mute."""
+    group = _locked_group(group_id)
+    actor = _require_manager(group, user_id, "mute members")
+    if target_id == user_id:
+        raise errors.SelfOperation("cannot mute yourself")
+    target = _require_member(group, target_id)
+    _require_outranks(actor, target, "mute")
+    now = utcnow()
+    was_muted = target.is_muted(now)
+    target.mute_end_time = now + timedelta(seconds=mute_seconds) if mute_seconds else None
+    if mute_seconds or was_muted:
+        notices.announce(group, notices.MEMBER_MUTED if mute_seconds else notices.MEMBER_CANCEL_MUTED,
+                         user_id, {"user_id": target_id, "mute_seconds": mute_seconds})
+        _publish_member_changed(group, target)
+    db.session.commit()
+    return target.public()
+
+
+# ---- questions the message core asks ----------------------------------------------------------
+
+def _check_can_send(group_id: str, user_id: str) -> tuple[Group, GroupMember]:
+    """Raise unless user_id may speak in the group now: a member, not muted, the group not muted for them."""
+    group = _live_group(group_id)
+    member = _require_member(group, user_id)
+    if member.role_level < ROLE_ADMIN:
+        if group.status == STATUS_MUTED:
+            raise errors.GroupMuted()
+        if member.is_muted(utcnow()):
+            raise errors.MemberMuted(data={"mute_end_time": member.public()["mute_end_time"]})
+    return group, member
+
+
+def _check_mentions(group: Group, sender: GroupMember, content) -> None:
+    """@-mentions name members; only owners and admins may mention everyone (OpenIM's AtAllTag)."""
+    ids = content.get("at_user_ids") if isinstance(content, dict) else None
+    if not isinstance(ids, list) or not all(isinstance(i, str) for i in ids):
+        return  # malformed: the message core refuses it with its own message
+    if AT_ALL in ids and sender.role_level < ROLE_ADMIN:
+        raise errors.NoPermission("only the owner and admins may mention everyone")
+    named = [i for i in dict.fromkeys(ids) if i != AT_ALL]
+    found = set(db.session.scalars(select(GroupMember.user_id).where(
+        GroupMember.group_id == group.group_id, GroupMember.user_id.in_(named))))
+    outsiders = [i for i in named if i not in found]
+    if outsiders:
+        raise errors.ContentInvalid(f"content.at_user_ids: not a member: {outsiders[0]}",
+                                    data={"user_ids": outsiders})
+
+
+def send_group_message(sender_id: str, group_id: str, content_type: int, content,
+                       client_msg_id: str | None) -> dict:
+    """A group message: stored once with the conversation's next seq, emitted once per member's room."""
+    if client_msg_id is not None:
+        first = messages._existing(sender_id, client_msg_id)
+        if first is not None:
+            return first.public()
+    group, sender = _check_can_send(group_id, sender_id)
+    if content_type == messages.AT_TEXT:
+        _check_mentions(group, sender, content)
+    receivers = [uid for uid in _member_ids(group_id) if uid != sender_id]
+    target = messages.Target(group.conversation_id, GROUP, group_id=group_id)
+    return messages.deliver(sender_id, target, receivers, content_type, content, client_msg_id)
+
+
+def member_user_ids(group_id: str) -> list[str]:
+    return _member_ids(group_id)

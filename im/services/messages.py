@@ -1,0 +1,371 @@
+"""Messages: stored once with a contiguous per-conversation seq, delivered after commit, synced by seq.
+
+Generic over the conversation: a one-to-one send (`send_single`) and a group send both end in
+`deliver`, given the target conversation and the users who receive it.
+"""
+import json
+import secrets
+from dataclasses import dataclass
+from datetime import timedelta
+
+from flask import current_app
+from sqlalchemy import and_, exists, or_, select, update
+from sqlalchemy.exc import IntegrityError
+
+from .. import errors, push
+from ..extensions import db
+from ..models import (SINGLE, Conversation, ConversationState, Message, MessageDeletion, MessageFile, User,
+                      ts, utcnow)
+from ..models.message import PUBLIC_COLUMNS, STATUS_OK, STATUS_REVOKED, message_public
+from . import conversations, relations, uploads
+
+TEXT, PICTURE, FILE, AT_TEXT, CUSTOM, TYPING, QUOTE = 101, 102, 105, 106, 110, 113, 114
+CONTENT_TYPES = (TEXT, PICTURE, FILE, AT_TEXT, CUSTOM, QUOTE)
+MAX_TEXT = 10_000
+MAX_CONTENT_BYTES = 64 * 1024
+MAX_AT_USERS = 1000
+MAX_PULL_RANGES = 200
+MAX_PULL_MESSAGES = 2000
+NEW_MESSAGE_EVENT = "new_message"
+
+
+@dataclass(frozen=True)
+class Target:
+    """Where a message goes: its conversation, and recv_id (one-to-one) or group_id (group)."""
+
+    conversation_id: str
+    conversation_type: int
+    recv_id: str | None = None
+    group_id: str | None = None
+
+
+def _text(value, field: str = "text") -> str:
+    if not isinstance(value, str) or not value.strip():
+        raise errors.ContentInvalid(f"content.{field} must be a non-empty string")
+    if len(value) > MAX_TEXT:
+        raise errors.ContentInvalid(f"content.{field} is longer than {MAX_TEXT} characters")
+    return value
+
+
+def _keys(content: dict, required: set, optional: set = frozenset()) -> None:
+    missing, unknown = required - content.keys(), content.keys() - required - optional
+    if missing or unknown:
+        raise errors.ContentInvalid(f"content needs {sorted(required)}"
+                                    + (f", may have {sorted(optional)}" if optional else "")
+                                    + f"; missing {sorted(missing)}, unknown {sorted(unknown)}")
+
+
+def validate_content(sender_id: str, content_type: int, content, target: Target) -> tuple[dict, str, list]:
+    """(stored content, searchable text, upload file ids) for a message, or ContentInvalid."""
+    if content_type == TYPING:
+        raise errors.ContentInvalid("typing (113) is sent with typing_status_update, never stored")
+    if content_type not in CONTENT_TYPES:
+        raise errors.ContentInvalid(f"unknown content_type {content_type}; one of {list(CONTENT_TYPES)}")
+    if not isinstance(content, dict):
+        raise errors.ContentInvalid("content must be a JSON object")
+    if len(json.dumps(content, ensure_ascii=False).encode()) > MAX_CONTENT_BYTES:
+        raise errors.ContentInvalid(f"content is larger than {MAX_CONTENT_BYTES} bytes")
+    if content_type == TEXT:
+        _keys(content, {"text"})
+        return {"text": _text(content["text"])}, content["text"], []
+    if content_type == AT_TEXT:
+        _keys(content, {"text", "at_user_ids"})
+        ids = content["at_user_ids"]
+        if (not isinstance(ids, list) or not ids or len(ids) > MAX_AT_USERS
+                or not all(isinstance(u, str) and 0 < len(u) <= 64 for u in ids)):
+            raise errors.ContentInvalid(f"content.at_user_ids must be 1..{MAX_AT_USERS} user ids")
+        return {"text": _text(content["text"]), "at_user_ids": list(dict.fromkeys(ids))}, content["text"], []
+    if content_type == QUOTE:
+        _keys(content, {"text", "quote_seq"})
+        seq = content["quote_seq"]
+        if not isinstance(seq, int) or isinstance(seq, bool) or seq < 1:
+            raise errors.ContentInvalid("content.quote_seq must be a positive int")
+        quoted = db.session.scalar(select(Message).where(Message.conversation_id == target.conversation_id,
+                                                         Message.seq == seq))
+        if quoted is None or not _may_read_seq(sender_id, target.conversation_id, seq):
+            raise errors.ContentInvalid("content.quote_seq is not a message of this conversation")
+        return {"text": _text(content["text"]), "quote_seq": seq}, content["text"], []
+    if content_type == CUSTOM:
+        _keys(content, {"data"})
+        return {"data": content["data"]}, "", []
+    _keys(content, {"url"}, {"name", "size", "width", "height", "mime_type"})
+    upload = uploads.from_url(content["url"])
+    if upload is None or not uploads.may_access(sender_id, upload):
+        raise errors.ContentInvalid("content.url must be the url of a file you uploaded or can see")
+    if content_type == PICTURE and not upload.is_picture:
+        raise errors.ContentInvalid("content.url is not a picture")
+    return uploads.describe(upload), upload.name, [upload.file_id]
+
+
+def _may_read_seq(user_id: str, conversation_id: str, seq: int) -> bool:
+    try:
+        r = conversations.readable(user_id, conversation_id)
+    except errors.ConversationNotFound:
+        return False
+    return r.min_seq <= seq <= r.max_seq
+
+
+def _next_seq(conversation_id: str) -> int | None:
+    """The conversation's next seq (None if it does not exist yet); the UPDATE row-locks it until commit."""
+    stmt = (update(Conversation).where(Conversation.conversation_id == conversation_id)
+            .values(max_seq=Conversation.max_seq + 1, latest_msg_time=utcnow())
+            .returning(Conversation.max_seq).execution_options(synchronize_session=False))
+    return db.session.execute(stmt).scalar_one_or_none()
+
+
+def _existing(send_id: str, client_msg_id: str) -> Message | None:
+    return db.session.scalar(select(Message).where(Message.send_id == send_id,
+                                                   Message.client_msg_id == client_msg_id))
+
+
+def deliver(sender_id: str, target: Target, receivers: list[str], content_type: int, content,
+            client_msg_id: str | None) -> dict:
+    """Store a message once, with the next seq, and deliver it after commit.
+
+    `receivers` are the users besides the sender who get it online (their state rows must exist,
+    except one-to-one, where they are made here). A retry with a used client_msg_id returns the
+    first message unchanged.
+    """
+    client_msg_id = client_msg_id or secrets.token_hex(16)
+    first = _existing(sender_id, client_msg_id)
+    if first is not None:
+        db.session.rollback()
+        return first.public()
+    stored, search_text, file_ids = validate_content(sender_id, content_type, content, target)
+    seq = _next_seq(target.conversation_id)
+    if seq is None:
+        conversations.ensure_conversation(target.conversation_id, target.conversation_type, target.group_id)
+        seq = _next_seq(target.conversation_id)
+    msg = Message(server_msg_id=secrets.token_hex(16), conversation_id=target.conversation_id,
+                  conversation_type=target.conversation_type, seq=seq, send_id=sender_id,
+                  recv_id=target.recv_id, group_id=target.group_id, client_msg_id=client_msg_id,
+                  content_type=content_type, content=stored, search_text=search_text, status=STATUS_OK,
+                  send_time=utcnow())
+    db.session.add(msg)
+    try:
+        db.session.flush()
+    except IntegrityError:
+        # The same client_msg_id committed by a concurrent retry: answer with that one.
+        db.session.rollback()
+        first = _existing(sender_id, client_msg_id)
+        if first is None:
+            raise
+        return first.public()
+    for file_id in file_ids:
+        db.session.add(MessageFile(file_id=file_id, conversation_id=target.conversation_id, seq=seq))
+    everyone = list(dict.fromkeys([sender_id, *receivers]))
+    new_for = []
+    if target.conversation_type == SINGLE:
+        new_for = conversations.ensure_single_states(target.conversation_id, sender_id, target.recv_id)
+    new_for += conversations.unhide(target.conversation_id, everyone)
+    # Own messages are never unread: the sender has read up to what they sent.
+    db.session.execute(update(ConversationState)
+                       .where(ConversationState.user_id == sender_id,
+                              ConversationState.conversation_id == target.conversation_id,
+                              ConversationState.has_read_seq < seq)
+                       .values(has_read_seq=seq).execution_options(synchronize_session=False))
+    db.session.flush()
+    db.session.expire_all()
+    not_receiving = set(db.session.scalars(select(ConversationState.user_id).where(
+        ConversationState.conversation_id == target.conversation_id,
+        ConversationState.recv_msg_opt == conversations.RECV_NOT_RECEIVE,
+        ConversationState.user_id.in_(everyone))))
+    public = msg.public()
+    for user_id in everyone:
+        if user_id == sender_id or user_id not in not_receiving:
+            push.emit_after_commit(push.user_room(user_id), NEW_MESSAGE_EVENT, public)
+    for user_id in dict.fromkeys(new_for):
+        state = db.session.get(ConversationState, (user_id, target.conversation_id))
+        push.publish([user_id], "new_conversation", conversations.views(user_id, [state]))
+    db.session.commit()
+    return public
+
+
+def send_single(sender_id: str, recv_id: str, content_type: int, content, client_msg_id: str | None) -> dict:
+    """A one-to-one message, refused when the recipient is unknown, has blacklisted the sender, or
+    (with IM_FRIEND_VERIFY) is not the sender's friend."""
+    if recv_id == sender_id:
+        raise errors.SelfOperation("cannot send a message to yourself")
+    if client_msg_id is not None:
+        first = _existing(sender_id, client_msg_id)
+        if first is not None:
+            return first.public()
+    if db.session.get(User, recv_id) is None:
+        raise errors.UserNotFound(f"user not found: {recv_id}")
+    if relations.is_blacklisted(recv_id, sender_id):
+        raise errors.Blocked()
+    if current_app.config["IM_FRIEND_VERIFY"] and not relations.has_friend(recv_id, sender_id):
+        raise errors.NotFriends()
+    target = Target(conversations.single_conversation_id(sender_id, recv_id), SINGLE, recv_id=recv_id)
+    return deliver(sender_id, target, [recv_id], content_type, content, client_msg_id)
+
+
+def get_max_seqs(user_id: str) -> dict:
+    """Each conversation of the user with its newest readable seq: what a terminal compares on (re)connect."""
+    rows = db.session.execute(
+        select(ConversationState, Conversation.max_seq)
+        .join(Conversation, Conversation.conversation_id == ConversationState.conversation_id)
+        .where(ConversationState.user_id == user_id)
+    ).all()
+    return {"conversations": {
+        s.conversation_id: {"max_seq": conversations._effective_max(s, conv_max), "min_seq": s.min_seq,
+                            "recv_msg_opt": s.recv_msg_opt}
+        for s, conv_max in rows}}
+
+
+def _not_deleted(user_id: str):
+    return ~exists().where(MessageDeletion.user_id == user_id,
+                           MessageDeletion.conversation_id == Message.conversation_id,
+                           MessageDeletion.seq == Message.seq)
+
+
+def _readables(user_id: str, conversation_ids: list[str]) -> dict[str, "conversations.Readable"]:
+    """Readable ranges for many conversations in one query; ConversationNotFound for any outsider."""
+    rows = db.session.execute(
+        select(ConversationState, Conversation.max_seq)
+        .join(Conversation, Conversation.conversation_id == ConversationState.conversation_id)
+        .where(ConversationState.user_id == user_id, ConversationState.conversation_id.in_(conversation_ids))
+    ).all()
+    found = {s.conversation_id: conversations.Readable(s.conversation_id, s.conversation_type, s.min_seq,
+                                                       conversations._effective_max(s, m), s, s.peer_user_id)
+             for s, m in rows}
+    for cid in conversation_ids:
+        if cid not in found:
+            found[cid] = conversations.readable(user_id, cid)
+    return found
+
+
+def pull_messages(user_id: str, ranges: list[tuple[str, int, int]], limit: int = MAX_PULL_MESSAGES) -> dict:
+    """Messages in seq ranges of several conversations, oldest first per conversation, in one query.
+
+    `pulled_to[conversation_id]` is the seq up to which a range is done (messages deleted for the
+    caller or before their min_seq are simply absent); ranges cut by `limit` continue from there.
+    """
+    cids = [r[0] for r in ranges]
+    if len(set(cids)) != len(cids):
+        raise errors.InvalidParams("each conversation_id may appear once")
+    for _cid, begin, end in ranges:
+        if end < begin:
+            raise errors.InvalidParams("end_seq must be >= begin_seq")
+    access = _readables(user_id, cids)
+    clamped = []
+    for cid, begin, end in sorted(ranges):
+        r = access[cid]
+        clamped.append((cid, begin, end, max(begin, r.min_seq), min(end, r.max_seq)))
+    wanted = [and_(Message.conversation_id == cid, Message.seq >= lo, Message.seq <= hi)
+              for cid, _b, _e, lo, hi in clamped if lo <= hi]
+    rows = []
+    if wanted:
+        # Plain rows rather than ORM objects: a catch-up reads thousands of them.
+        rows = db.session.execute(
+            select(*(getattr(Message, c) for c in PUBLIC_COLUMNS)).where(or_(*wanted), _not_deleted(user_id))
+            .order_by(Message.conversation_id, Message.seq).limit(limit)).all()
+    cut = (rows[-1].conversation_id, rows[-1].seq) if len(rows) == limit else None
+    pulled_to = {}
+    for cid, begin, end, lo, hi in clamped:
+        done = max(hi, begin - 1)
+        if cut is not None:
+            if cid > cut[0]:
+                continue
+            if cid == cut[0]:
+                done = cut[1]
+        pulled_to[cid] = done
+    return {"messages": [message_public(m) for m in rows], "pulled_to": pulled_to}
+
+
+def get_history(user_id: str, conversation_id: str, start_seq: int | None, count: int) -> dict:
+    """A page of up to `count` messages before start_seq (or the newest), oldest first."""
+    r = conversations.readable(user_id, conversation_id)
+    top = r.max_seq if start_seq is None else min(r.max_seq, start_seq - 1)
+    rows = []
+    if top >= r.min_seq:
+        rows = list(db.session.scalars(
+            select(Message).where(Message.conversation_id == conversation_id, Message.seq >= r.min_seq,
+                                  Message.seq <= top, _not_deleted(user_id))
+            .order_by(Message.seq.desc()).limit(count)))
+    rows.reverse()
+    is_end = len(rows) < count or rows[0].seq <= r.min_seq
+    return {"messages": [m.public() for m in rows], "is_end": is_end}
+
+
+def _like_pattern(keyword: str) -> str:
+    return "%" + keyword.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_") + "%"
+
+
+def search_messages(user_id: str, keyword: str, conversation_id: str | None, limit: int = 100) -> dict:
+    """Messages the user may see whose text (or file name) contains keyword, newest first."""
+    if conversation_id is not None:
+        conversations.readable(user_id, conversation_id)
+    stmt = (select(Message)
+            .join(ConversationState, (ConversationState.conversation_id == Message.conversation_id)
+                  & (ConversationState.user_id == user_id))
+            .where(Message.status == STATUS_OK, Message.seq >= ConversationState.min_seq,
+                   or_(ConversationState.max_readable_seq.is_(None),
+                       Message.seq <= ConversationState.max_readable_seq),
+                   Message.search_text.ilike(_like_pattern(keyword), escape="\\"), _not_deleted(user_id))
+            .order_by(Message.send_time.desc(), Message.id.desc()).limit(limit))
+    if conversation_id is not None:
+        stmt = stmt.where(Message.conversation_id == conversation_id)
+    return {"messages": [m.public() for m in db.session.scalars(stmt)]}
+
+
+def _find(user_id: str, conversation_id: str, client_msg_id: str | None, seq: int | None) -> Message:
+    r = conversations.readable(user_id, conversation_id)
+    cond = Message.seq == seq if seq is not None else Message.client_msg_id == client_msg_id
+    msg = db.session.scalar(select(Message).where(Message.conversation_id == conversation_id, cond,
+                                                  _not_deleted(user_id)))
+    if msg is None or not r.min_seq <= msg.seq <= r.max_seq:
+        raise errors.MessageNotFound()
+    return msg
+
+
+def revoke_message(user_id: str, conversation_id: str, client_msg_id: str | None, seq: int | None) -> dict:
+    """The sender withdraws a message within IM_REVOKE_SECONDS: its content is erased on the server."""
+    msg = _find(user_id, conversation_id, client_msg_id, seq)
+    if msg.send_id != user_id or msg.content_type not in CONTENT_TYPES:
+        raise errors.NoPermission("only the sender can revoke a message, and never a notification")
+    if msg.status == STATUS_REVOKED:
+        db.session.rollback()
+        return msg.public()
+    window = timedelta(seconds=current_app.config["IM_REVOKE_SECONDS"])
+    now = utcnow()
+    if now - msg.send_time > window:
+        raise errors.RevokeExpired()
+    msg.status, msg.content, msg.search_text, msg.revoked_at = STATUS_REVOKED, {}, "", now
+    orphans = uploads.unlink_message(conversation_id, msg.seq)
+    audience = list(db.session.scalars(select(ConversationState.user_id).where(
+        ConversationState.conversation_id == conversation_id, ConversationState.min_seq <= msg.seq,
+        or_(ConversationState.max_readable_seq.is_(None), ConversationState.max_readable_seq >= msg.seq))))
+    push.publish(audience, "new_recv_message_revoked", {
+        "conversation_id": conversation_id, "seq": msg.seq, "client_msg_id": msg.client_msg_id,
+        "server_msg_id": msg.server_msg_id, "send_id": msg.send_id, "revoker_id": user_id,
+        "revoke_time": ts(now), "session_type": msg.conversation_type})
+    result = msg.public()
+    db.session.commit()
+    uploads.remove_files(orphans)
+    return result
+
+
+def delete_message(user_id: str, conversation_id: str, seq: int) -> None:
+    """Remove a message for the caller only; others still see it."""
+    msg = _find(user_id, conversation_id, None, seq)
+    db.session.add(MessageDeletion(user_id=user_id, conversation_id=conversation_id, seq=msg.seq))
+    db.session.commit()
+
+
+def typing_status_update(user_id: str, recv_id: str, msg_tip: str) -> None:
+    """Content type 113 to the peer's online terminals only; nothing is stored."""
+    if recv_id == user_id:
+        raise errors.SelfOperation()
+    if db.session.get(User, recv_id) is None:
+        raise errors.UserNotFound(f"user not found: {recv_id}")
+    if relations.is_blacklisted(recv_id, user_id):
+        raise errors.Blocked()
+    push.emit_after_commit(push.user_room(recv_id), NEW_MESSAGE_EVENT, {
+        "server_msg_id": "", "client_msg_id": secrets.token_hex(16),
+        "conversation_id": conversations.single_conversation_id(user_id, recv_id),
+        "conversation_type": SINGLE, "seq": 0, "send_id": user_id, "recv_id": recv_id, "group_id": None,
+        "content_type": TYPING, "content": {"msg_tip": msg_tip}, "status": STATUS_OK,
+        "send_time": ts(utcnow()), "revoked_time": None})
+    db.session.commit()
+

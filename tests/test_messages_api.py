@@ -1,0 +1,171 @@
+"""One-to-one messages over REST and the socket test client: send, seq, idempotency, sync, history."""
+import threading
+
+import pytest
+
+from im.extensions import db
+from im.models import Black, Friend, Message
+
+
+def text(t="hi"):
+    return {"content_type": 101, "content": {"text": t}}
+
+
+def send(api, token, recv_id, t="hi", **extra):
+    return api.ok("send_message", {"recv_id": recv_id, **text(t), **extra}, token)
+
+
+def code(api, name, payload, token):
+    return api.call(name, payload, token).get_json()["errCode"]
+
+
+def count_messages(app):
+    with app.app_context():
+        return db.session.query(Message).count()
+
+
+def test_send_assigns_contiguous_seqs_and_conversation_id(api):
+    a, ta = api.user("alice")
+    b, tb = api.user("bob")
+    m1 = send(api, ta, b, "one")
+    m2 = send(api, tb, a, "two")
+    assert m1["conversation_id"] == m2["conversation_id"] == "si_alice_bob"
+    assert (m1["seq"], m2["seq"]) == (1, 2)
+    assert m1["send_id"] == a and m1["recv_id"] == b and m1["content"] == {"text": "one"}
+    assert m1["client_msg_id"] and m1["server_msg_id"] and m1["send_time"] > 10**12
+
+
+def test_resend_with_same_client_msg_id_returns_first(api, app):
+    _, ta = api.user()
+    b, _ = api.user()
+    first = send(api, ta, b, "x", client_msg_id="c-1")
+    again = send(api, ta, b, "different", client_msg_id="c-1")
+    assert again == first
+    assert count_messages(app) == 1
+
+
+@pytest.mark.parametrize("payload, expected", [
+    ({"content_type": 101, "content": {"text": ""}}, 1404),
+    ({"content_type": 101, "content": {"text": "x" * 10_001}}, 1404),
+    ({"content_type": 101, "content": {"text": "a", "extra": 1}}, 1404),
+    ({"content_type": 101, "content": {"txt": "a"}}, 1404),
+    ({"content_type": 999, "content": {"text": "a"}}, 1404),
+    ({"content_type": 113, "content": {"text": "a"}}, 1404),
+    ({"content_type": 106, "content": {"text": "a", "at_user_ids": []}}, 1404),
+    ({"content_type": 106, "content": {"text": "a", "at_user_ids": [1]}}, 1404),
+    ({"content_type": 114, "content": {"text": "a", "quote_seq": 5}}, 1404),
+    ({"content_type": 114, "content": {"text": "a", "quote_seq": "1"}}, 1404),
+    ({"content_type": 102, "content": {"url": "/api/files/" + "0" * 32}}, 1404),
+    ({"content_type": 105, "content": {"url": "http://elsewhere/x"}}, 1404),
+    ({"content_type": 110, "content": {"data": "x" * 70_000}}, 1404),
+    ({"content_type": 110, "content": {}}, 1404),
+    ({"content_type": "101", "content": {"text": "a"}}, 1001),
+    ({"content_type": 101, "content": "hello"}, 1001),
+    ({"content_type": 101}, 1001),
+    ({"content_type": 101, "content": {"text": "a"}, "client_msg_id": "bad id!"}, 1001),
+    ({"content_type": 101, "content": {"text": "a"}, "extra": 1}, 1001),
+])
+def test_bad_content_refused_and_nothing_stored(api, app, payload, expected):
+    _, ta = api.user()
+    b, _ = api.user()
+    assert code(api, "send_message", {"recv_id": b, **payload}, ta) == expected
+    assert count_messages(app) == 0
+
+
+def test_refusals_unknown_self_blacklist_friend_verify(api, app):
+    a, ta = api.user()
+    b, tb = api.user()
+    assert code(api, "send_message", {"recv_id": "ghost", **text()}, ta) == 1101
+    assert code(api, "send_message", {"recv_id": a, **text()}, ta) == 1201
+    assert code(api, "send_message", {"recv_id": "bad id", **text()}, ta) == 1001
+    with app.app_context():
+        db.session.add(Black(owner_user_id=b, block_user_id=a))
+        db.session.commit()
+    assert code(api, "send_message", {"recv_id": b, **text()}, ta) == 1204
+    assert code(api, "typing_status_update", {"recv_id": b, "msg_tip": "..."}, ta) == 1204
+    send(api, tb, a)  # the blacklist is one-directional
+    app.config["IM_FRIEND_VERIFY"] = True
+    assert code(api, "send_message", {"recv_id": a, **text()}, tb) == 1203
+    with app.app_context():
+        db.session.add(Friend(owner_user_id=a, friend_user_id=b))
+        db.session.commit()
+    send(api, tb, a)
+    assert count_messages(app) == 2
+
+
+def test_concurrent_senders_leave_contiguous_seqs(api, app):
+    a, ta = api.user()
+    b, tb = api.user()
+    results, failures = [], []
+
+    def worker(token, recv, n):
+        client = app.test_client()
+        for i in range(n):
+            body = client.post("/api/send_message", json={"recv_id": recv, **text(str(i))},
+                               headers={"token": token}).get_json()
+            (results.append(body["data"]) if body["errCode"] == 0 else failures.append(body))
+
+    threads = [threading.Thread(target=worker, args=((ta, b) if i % 2 else (tb, a)) + (10,)) for i in range(6)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert not failures
+    assert sorted(m["seq"] for m in results) == list(range(1, 61))
+
+
+def test_sync_by_seq_and_history(api):
+    a, ta = api.user()
+    b, tb = api.user()
+    c, tc = api.user()
+    for i in range(5):
+        send(api, ta, b, f"ab{i}")
+    send(api, ta, c, "ac")
+    seqs = api.ok("get_max_seqs", {}, tb)["conversations"]
+    cid = "si_" + "_".join(sorted((a, b)))
+    assert seqs == {cid: {"max_seq": 5, "min_seq": 1, "recv_msg_opt": 0}}
+    pulled = api.ok("pull_messages", {"ranges": [{"conversation_id": cid, "begin_seq": 2, "end_seq": 9}]}, tb)
+    assert [m["seq"] for m in pulled["messages"]] == [2, 3, 4, 5]
+    assert pulled["pulled_to"] == {cid: 5}
+    cut = api.ok("pull_messages", {"ranges": [{"conversation_id": cid, "begin_seq": 1, "end_seq": 5}],
+                                   "limit": 2}, tb)
+    assert [m["seq"] for m in cut["messages"]] == [1, 2] and cut["pulled_to"] == {cid: 2}
+    page = api.ok("get_history_message_list", {"conversation_id": cid, "count": 2}, tb)
+    assert [m["seq"] for m in page["messages"]] == [4, 5] and not page["is_end"]
+    page = api.ok("get_history_message_list", {"conversation_id": cid, "start_seq": 4, "count": 3}, tb)
+    assert [m["seq"] for m in page["messages"]] == [1, 2, 3] and page["is_end"]
+    # an outsider reads nothing and learns nothing
+    assert code(api, "get_history_message_list", {"conversation_id": cid}, tc) == 1403
+    assert code(api, "pull_messages", {"ranges": [{"conversation_id": cid, "begin_seq": 1, "end_seq": 5}]},
+                tc) == 1403
+    assert code(api, "search_messages", {"keyword": "ab", "conversation_id": cid}, tc) == 1403
+    assert api.ok("search_messages", {"keyword": "ab"}, tc)["messages"] == []
+    found = api.ok("search_messages", {"keyword": "AB3"}, tb)["messages"]
+    assert [m["content"]["text"] for m in found] == ["ab3"]
+
+
+@pytest.mark.parametrize("payload", [
+    {"ranges": []},
+    {"ranges": [{"conversation_id": "si_a_b", "begin_seq": 0, "end_seq": 1}]},
+    {"ranges": [{"conversation_id": "si_a_b", "begin_seq": 3, "end_seq": 1}]},
+    {"ranges": [{"conversation_id": "xx", "begin_seq": 1, "end_seq": 1}]},
+    {"ranges": [{"conversation_id": "si_a_b", "begin_seq": 1, "end_seq": 1}] * 2},
+    {"ranges": [{"conversation_id": "si_a_b", "begin_seq": 1, "end_seq": 1}], "limit": 0},
+])
+def test_pull_bad_input(api, payload):
+    _, ta = api.user("a")
+    api.user("b")
+    assert code(api, "pull_messages", payload, ta) == 1001
+
+
+def test_socket_delivery_to_recipient_and_senders_other_terminal(api):
+    a, ta = api.user()
+    b, tb = api.user()
+    ta2 = api.login(a, platform_id=1)
+    sender_other, receiver = api.socket(ta2), api.socket(tb)
+    sender_other.get_received()
+    receiver.get_received()
+    msg = send(api, ta, b, "live")
+    got_b = [e["args"][0] for e in receiver.get_received() if e["name"] == "new_message"]
+    got_a2 = [e["args"][0] for e in sender_other.get_received() if e["name"] == "new_message"]
+    assert got_b == [msg] and got_a2 == [msg]
