@@ -8,7 +8,7 @@ from sqlalchemy import event
 from . import ratelimit
 from .config import load_config
 from .extensions import db, login_manager, socketio
-from .security import add_security_headers
+from .security import add_cors_headers, add_security_headers
 
 MAX_REQUEST_BYTES = 1024 * 1024
 
@@ -55,6 +55,7 @@ def create_app(test_config: dict | None = None) -> Flask:
     app.register_blueprint(api.files.bp)
     app.register_blueprint(views.bp)
     app.after_request(add_security_headers)
+    app.after_request(add_cors_headers)
     realtime.register_handlers()
     cli.init_app(app)
 

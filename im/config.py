@@ -25,6 +25,14 @@ def _secret_key(instance_path: str) -> str:
     return path.read_text().strip()
 
 
+def cors_origins(value: str | None):
+    """IM_CORS_ORIGINS: unset or empty means same origin only; "*" any origin; else a comma-separated list."""
+    origins = [o.strip().rstrip("/") for o in (value or "").split(",") if o.strip()]
+    if not origins:
+        return None
+    return "*" if "*" in origins else origins
+
+
 def load_config(instance_path: str, env=None) -> dict:
     """Build the Flask config mapping from the environment."""
     env = os.environ if env is None else env
@@ -41,6 +49,7 @@ def load_config(instance_path: str, env=None) -> dict:
         "IM_EVENT_RETENTION": int(env.get("IM_EVENT_RETENTION", 10000)),
         "IM_FRIEND_VERIFY": _bool(env.get("IM_FRIEND_VERIFY", "false")),
         "IM_FRIEND_LIMIT": int(env.get("IM_FRIEND_LIMIT", 3000)),
+        "IM_CORS_ORIGINS": cors_origins(env.get("IM_CORS_ORIGINS")),
         "IM_MAX_CONNECTIONS": int(env.get("IM_MAX_CONNECTIONS", 20000)),
         "IM_RATE_LIMITS_ENABLED": _bool(env.get("IM_RATE_LIMITS_ENABLED", "true")),
         "IM_RATE_LIMITS": limits_from_env(env),
