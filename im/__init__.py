@@ -5,7 +5,7 @@ import uuid
 from flask import Flask
 from sqlalchemy import event
 
-from . import ratelimit
+from . import logfilters, ratelimit
 from .config import load_config
 from .extensions import db, login_manager, socketio
 from .security import add_cors_headers, add_security_headers
@@ -34,6 +34,7 @@ def create_app(test_config: dict | None = None) -> Flask:
         app.config.update(test_config)
     app.instance_path and _ensure_dir(app.instance_path)
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    logfilters.install()
 
     db.init_app(app)
     login_manager.init_app(app)
