@@ -22,6 +22,7 @@ from im import create_app
 from im.extensions import db
 from im.models import LoginSession, utcnow
 from im.operations import OPERATIONS
+from im.services import auth
 from tests.support.server import FAST_HASH
 
 ALLOW = "allow"
@@ -295,7 +296,7 @@ def _build_world(app) -> dict:
     _ok(client, tokens["owner"], "send_message", {"group_id": values["g"], **TEXT})
     _ok(client, tokens["fan"], "join_group", {"group_id": values["g"], "req_msg": "let me in"})
     with app.app_context():
-        expired = auth_session_of(tokens["me:expired"])
+        expired = _session_id_of(tokens["me:expired"])
         db.session.execute(update(LoginSession).where(LoginSession.id == expired)
                            .values(expires_at=utcnow().replace(year=2000)))
         db.session.commit()
@@ -303,9 +304,7 @@ def _build_world(app) -> dict:
     return {"tokens": tokens, "values": values}
 
 
-def auth_session_of(token):
-    from im.services import auth
-
+def _session_id_of(token):
     return db.session.execute(select(LoginSession.id).where(
         LoginSession.token_hash == auth.hash_token(token))).scalar_one()
 
