@@ -2,7 +2,7 @@ VENV ?= .venv
 PY := $(VENV)/bin/python
 PYTHON ?= python3
 
-.PHONY: run test install install-dev bench clean
+.PHONY: run test soak install install-dev bench clean
 
 $(VENV)/.installed: requirements.txt
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
@@ -25,6 +25,11 @@ run: install
 ## The whole test suite.
 test: install-dev
 	$(PY) -m pytest
+
+## Ten minutes of mixed load with reconnect churn (SOAK_SECONDS to change); not part of `make test`.
+## Reports the server's resident memory over time; fails on a lost message or RSS growing > 20% after warm-up.
+soak: install-dev
+	$(PY) -m bench.soak
 
 clean:
 	rm -rf $(VENV) .pytest_cache
