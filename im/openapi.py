@@ -1,10 +1,21 @@
 """The OpenAPI document of the REST API, derived from the operation declarations."""
-from pydantic.json_schema import models_json_schema
+from pydantic.json_schema import GenerateJsonSchema, models_json_schema
 
 from .errors import codes_table
 from .operations import OPERATIONS
+from .operations.registry import INT64_MAX, INT64_MIN
 
 REF = "#/components/schemas/{model}"
+
+
+class _Int64Schema(GenerateJsonSchema):
+    """Integers without bounds of their own get the 64-bit range the server accepts."""
+
+    def int_schema(self, schema):
+        json_schema = super().int_schema(schema)
+        json_schema.setdefault("minimum", INT64_MIN)
+        json_schema.setdefault("maximum", INT64_MAX)
+        return json_schema
 
 
 def _envelope(data_schema: dict, description: str) -> dict:
@@ -19,11 +30,18 @@ def _envelope(data_schema: dict, description: str) -> dict:
     }
 
 
+def _body_required(model) -> bool:
+    """A body is required when the model has required fields, or is a union of shapes."""
+    schema = model.model_json_schema()
+    return bool(schema.get("required") or schema.get("anyOf") or schema.get("oneOf"))
+
+
 def build_openapi() -> dict:
     """One POST path per operation; request bodies are the pydantic parameter models."""
     ops = sorted(OPERATIONS.values(), key=lambda o: o.name)
     models = {op.params for op in ops}
-    refs, defs = models_json_schema([(m, "validation") for m in models], ref_template=REF)
+    refs, defs = models_json_schema([(m, "validation") for m in models], ref_template=REF,
+                                     schema_generator=_Int64Schema)
     paths = {}
     for op in ops:
         security = []
@@ -35,7 +53,7 @@ def build_openapi() -> dict:
             "operationId": op.name,
             "summary": op.summary,
             "security": security,
-            "requestBody": {"required": bool(op.params.model_json_schema().get("required")),
+            "requestBody": {"required": _body_required(op.params),
                             "content": {"application/json": {
                 "schema": refs[(op.params, "validation")]}}},
             "responses": {

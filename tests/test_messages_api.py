@@ -45,20 +45,21 @@ def test_resend_with_same_client_msg_id_returns_first(api, app):
 
 
 @pytest.mark.parametrize("payload, expected", [
-    ({"content_type": 101, "content": {"text": ""}}, 1404),
-    ({"content_type": 101, "content": {"text": "x" * 10_001}}, 1404),
-    ({"content_type": 101, "content": {"text": "a", "extra": 1}}, 1404),
-    ({"content_type": 101, "content": {"txt": "a"}}, 1404),
-    ({"content_type": 999, "content": {"text": "a"}}, 1404),
-    ({"content_type": 113, "content": {"text": "a"}}, 1404),
-    ({"content_type": 106, "content": {"text": "a", "at_user_ids": []}}, 1404),
-    ({"content_type": 106, "content": {"text": "a", "at_user_ids": [1]}}, 1404),
-    ({"content_type": 114, "content": {"text": "a", "quote_seq": 5}}, 1404),
-    ({"content_type": 114, "content": {"text": "a", "quote_seq": "1"}}, 1404),
-    ({"content_type": 102, "content": {"url": "/api/files/" + "0" * 32}}, 1404),
-    ({"content_type": 105, "content": {"url": "http://elsewhere/x"}}, 1404),
+    ({"content_type": 101, "content": {"text": ""}}, 1001),
+    ({"content_type": 101, "content": {"text": " \n\t"}}, 1001),
+    ({"content_type": 101, "content": {"text": "x" * 10_001}}, 1001),
+    ({"content_type": 101, "content": {"text": "a", "extra": 1}}, 1001),
+    ({"content_type": 101, "content": {"txt": "a"}}, 1001),
+    ({"content_type": 999, "content": {"text": "a"}}, 1001),
+    ({"content_type": 113, "content": {"text": "a"}}, 1001),
+    ({"content_type": 106, "content": {"text": "a", "at_user_ids": []}}, 1001),
+    ({"content_type": 106, "content": {"text": "a", "at_user_ids": [1]}}, 1001),
+    ({"content_type": 114, "content": {"text": "a", "quote_seq": 5}}, 1401),
+    ({"content_type": 114, "content": {"text": "a", "quote_seq": "1"}}, 1001),
+    ({"content_type": 102, "content": {"url": "/api/files/" + "0" * 32}}, 1406),
+    ({"content_type": 105, "content": {"url": "http://elsewhere/x"}}, 1001),
     ({"content_type": 110, "content": {"data": "x" * 70_000}}, 1404),
-    ({"content_type": 110, "content": {}}, 1404),
+    ({"content_type": 110, "content": {}}, 1001),
     ({"content_type": "101", "content": {"text": "a"}}, 1001),
     ({"content_type": 101, "content": "hello"}, 1001),
     ({"content_type": 101}, 1001),
@@ -147,15 +148,47 @@ def test_sync_by_seq_and_history(api):
 @pytest.mark.parametrize("payload", [
     {"ranges": []},
     {"ranges": [{"conversation_id": "si_a_b", "begin_seq": 0, "end_seq": 1}]},
-    {"ranges": [{"conversation_id": "si_a_b", "begin_seq": 3, "end_seq": 1}]},
     {"ranges": [{"conversation_id": "xx", "begin_seq": 1, "end_seq": 1}]},
-    {"ranges": [{"conversation_id": "si_a_b", "begin_seq": 1, "end_seq": 1}] * 2},
     {"ranges": [{"conversation_id": "si_a_b", "begin_seq": 1, "end_seq": 1}], "limit": 0},
+    {"ranges": [{"conversation_id": "si_a_b", "begin_seq": 1}]},
 ])
 def test_pull_bad_input(api, payload):
     _, ta = api.user("a")
     api.user("b")
     assert code(api, "pull_messages", payload, ta) == 1001
+
+
+def test_pull_empty_and_repeated_ranges(api):
+    _, ta = api.user("a")
+    api.user("b")
+    for i in range(4):
+        send(api, ta, "b", str(i))
+    empty = api.ok("pull_messages", {"ranges": [{"conversation_id": "si_a_b", "begin_seq": 3, "end_seq": 2}]}, ta)
+    assert empty == {"messages": [], "pulled_to": {"si_a_b": 2}}
+    twice = api.ok("pull_messages", {"ranges": [{"conversation_id": "si_a_b", "begin_seq": 1, "end_seq": 1},
+                                                {"conversation_id": "si_a_b", "begin_seq": 3, "end_seq": 3}]}, ta)
+    assert [m["seq"] for m in twice["messages"]] == [1, 2, 3] and twice["pulled_to"] == {"si_a_b": 3}
+
+
+@pytest.mark.parametrize("content_type, content", [
+    (101, {"text": " "}), (101, {"text": "x" * 10_001}), (101, {"text": 5}), (101, {"text": "a", "b": 1}),
+    (106, {"text": "a", "at_user_ids": []}), (106, {"text": "a", "at_user_ids": [3]}),
+    (114, {"text": "a", "quote_seq": True}), (102, {"url": "elsewhere"}), (110, {}),
+    (113, {"msg_tip": "x"}), (999, {"text": "a"}), (101, "text"),
+])
+def test_service_checks_content_for_every_caller(app, content_type, content):
+    """Group sends reach deliver() without the operation's schema: the service checks content itself."""
+    from im import errors
+    from im.services import auth, messages
+
+    with app.app_context():
+        auth.register("sa", "password123", "A")
+        auth.register("sb", "password123", "B")
+        target = messages.Target("si_sa_sb", 1, recv_id="sb")
+        with pytest.raises(errors.ContentInvalid):
+            messages.deliver("sa", target, ["sb"], content_type, content, None)
+        db.session.rollback()
+        assert db.session.query(Message).count() == 0
 
 
 def test_socket_delivery_to_recipient_and_senders_other_terminal(api):

@@ -1,7 +1,7 @@
 """Message operations: send, sync by seq, history, search, revoke, delete, typing."""
-from typing import Annotated, Any
+from typing import Annotated, Any, Literal, Union
 
-from pydantic import Field, StringConstraints, model_validator
+from pydantic import ConfigDict, Field, RootModel, StringConstraints, model_validator
 
 from ..services import groups, messages
 from .groups import GroupId
@@ -12,11 +12,48 @@ ClientMsgId = Annotated[str, StringConstraints(pattern=r"^[A-Za-z0-9_\-]{1,64}$"
 Seq = Annotated[int, Field(ge=1)]
 
 
-class SendMessageParams(Params):
-    recv_id: UserId | None = None
-    group_id: GroupId | None = None
-    content_type: int
-    content: dict[str, Any]
+# Not only blanks; the same set of blanks as the service's check.
+NonBlankText = Annotated[str, StringConstraints(min_length=1, max_length=messages.MAX_TEXT,
+                                                pattern=r"[^ \t\r\n\f\v]")]
+FileUrl = Annotated[str, StringConstraints(pattern=r"^/api/files/[0-9a-f]{32}$")]
+
+
+class TextContent(Params):
+    text: NonBlankText
+
+
+class AtTextContent(Params):
+    text: NonBlankText
+    at_user_ids: Annotated[list[UserId], Field(min_length=1, max_length=messages.MAX_AT_USERS)]
+
+
+class QuoteContent(Params):
+    text: NonBlankText
+    quote_seq: Seq
+
+
+class FileContent(Params):
+    """The url of an upload; the server fills in the rest from the upload itself."""
+
+    url: FileUrl
+    name: Annotated[str, StringConstraints(max_length=255)] | None = None
+    size: Annotated[int, Field(ge=0)] | None = None
+    width: Annotated[int, Field(ge=0)] | None = None
+    height: Annotated[int, Field(ge=0)] | None = None
+    mime_type: Annotated[str, StringConstraints(max_length=100)] | None = None
+
+
+class CustomContent(Params):
+    data: Any
+
+
+class _Send(Params):
+    # Exactly one target, said in the published schema too, so generated clients know it.
+    model_config = ConfigDict(json_schema_extra={"oneOf": [{"required": ["recv_id"]}, {"required": ["group_id"]}]})
+
+    # No null in the schema: leave the other target out instead.
+    recv_id: UserId = None
+    group_id: GroupId = None
     client_msg_id: ClientMsgId | None = None
 
     @model_validator(mode="after")
@@ -24,6 +61,58 @@ class SendMessageParams(Params):
         if (self.recv_id is None) == (self.group_id is None):
             raise ValueError("give exactly one of recv_id and group_id")
         return self
+
+
+class SendText(_Send):
+    content_type: Literal[101]
+    content: TextContent
+
+
+class SendPicture(_Send):
+    content_type: Literal[102]
+    content: FileContent
+
+
+class SendFile(_Send):
+    content_type: Literal[105]
+    content: FileContent
+
+
+class SendAtText(_Send):
+    content_type: Literal[106]
+    content: AtTextContent
+
+
+class SendCustom(_Send):
+    content_type: Literal[110]
+    content: CustomContent
+
+
+class SendQuote(_Send):
+    content_type: Literal[114]
+    content: QuoteContent
+
+
+SHAPES = {shape.model_fields["content_type"].annotation.__args__[0]: shape
+          for shape in (SendText, SendPicture, SendFile, SendAtText, SendCustom, SendQuote)}
+
+
+class SendMessageParams(RootModel):
+    """One shape per content type, so the published schema says exactly what each type takes."""
+
+    root: Union[SendText, SendPicture, SendFile, SendAtText, SendCustom, SendQuote]
+
+    @model_validator(mode="wrap")
+    @classmethod
+    def _shape_of_its_type(cls, data, handler):
+        """Validate against the shape of the given content_type only, so errors name that shape's fields."""
+        content_type = data.get("content_type") if isinstance(data, dict) else None
+        if type(content_type) is not int:
+            return handler(data)
+        shape = SHAPES.get(content_type)
+        if shape is None:
+            raise ValueError(f"content_type must be one of {sorted(SHAPES)} (113 goes by typing_status_update)")
+        return cls.model_construct(shape.model_validate(data))
 
 
 class SeqRange(Params):
@@ -53,12 +142,6 @@ class RevokeParams(Params):
     client_msg_id: ClientMsgId | None = None
     seq: Seq | None = None
 
-    @model_validator(mode="after")
-    def _one_of(self):
-        if (self.client_msg_id is None) == (self.seq is None):
-            raise ValueError("give exactly one of client_msg_id and seq")
-        return self
-
 
 class DeleteMessageParams(Params):
     conversation_id: ConversationId
@@ -73,10 +156,11 @@ class TypingParams(Params):
 @operation("send_message", SendMessageParams, limits=[("send_message_user", by_user)])
 def send_message(caller: Caller, p: SendMessageParams):
     """Send a one-to-one or group message; a retry with the same client_msg_id returns the first one."""
-    if p.group_id is not None:
-        return groups.send_group_message(caller.user_id, p.group_id, p.content_type, p.content,
-                                         p.client_msg_id)
-    return messages.send_single(caller.user_id, p.recv_id, p.content_type, p.content, p.client_msg_id)
+    v = p.root
+    content = v.content.model_dump(exclude_unset=True)
+    if v.group_id is not None:
+        return groups.send_group_message(caller.user_id, v.group_id, v.content_type, content, v.client_msg_id)
+    return messages.send_single(caller.user_id, v.recv_id, v.content_type, content, v.client_msg_id)
 
 
 @operation("get_max_seqs")

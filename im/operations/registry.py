@@ -81,10 +81,18 @@ def operation(name: str, params: type[Params] = NoParams, *, auth: bool = True, 
     return declare
 
 
+INT64_MIN, INT64_MAX = -(2**63), 2**63 - 1
+
+
 def _integral_floats_as_ints(value):
-    """JSON has one number type: 6.0 is the integer 6 (as JSON Schema says), never the string "6"."""
+    """JSON has one number type: 6.0 is the integer 6 (as JSON Schema says), never the string "6".
+
+    Integers must fit the database's 64 bits; the published schema says so too (im.openapi).
+    """
     if isinstance(value, float) and value.is_integer() and abs(value) < 2**63:
         return int(value)
+    if isinstance(value, int) and not isinstance(value, bool) and not INT64_MIN <= value <= INT64_MAX:
+        raise errors.InvalidParams("integer out of the 64-bit range")
     if isinstance(value, dict):
         return {k: _integral_floats_as_ints(v) for k, v in value.items()}
     if isinstance(value, list):

@@ -9,9 +9,9 @@ from .messages import AdvancedMsgListener, MessagesMixin
 from .users import UsersMixin
 
 
-class IMClient(FriendsMixin, GroupsMixin, MessagesMixin, ConversationsMixin, UsersMixin, CoreClient):
+class IMClient(GroupsMixin, MessagesMixin, ConversationsMixin, FriendsMixin, UsersMixin, CoreClient):
     """initSDK: `IMClient(server_url, platform_id=5)`; every call blocks until the server answers."""
 
 
-__all__ = ["IMClient", "IMError", "ConnListener", "LoginStatus", "AdvancedMsgListener", "ConversationListener",
-           "FriendListener", "GroupListener"]
+__all__ = ["IMClient", "IMError", "ConnListener", "LoginStatus", "FriendListener", "AdvancedMsgListener",
+           "ConversationListener", "GroupListener"]

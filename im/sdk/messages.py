@@ -91,7 +91,8 @@ class MessagesMixin:
                 self._sending.discard(client_msg_id)
         return msg
 
-    def get_history_message_list(self, conversation_id: str, start_seq: int | None = None, count: int = 20) -> dict:
+    def get_history_message_list(self, conversation_id: str, start_seq: int | None = None,
+                                 count: int = 20) -> dict:
         params = {"conversation_id": conversation_id, "count": count}
         if start_seq is not None:
             params["start_seq"] = start_seq
@@ -103,7 +104,8 @@ class MessagesMixin:
             params["conversation_id"] = conversation_id
         return self._call("search_messages", **params)
 
-    def revoke_message(self, conversation_id: str, client_msg_id: str | None = None, seq: int | None = None) -> dict:
+    def revoke_message(self, conversation_id: str, client_msg_id: str | None = None,
+                       seq: int | None = None) -> dict:
         params = {"conversation_id": conversation_id}
         if client_msg_id is not None:
             params["client_msg_id"] = client_msg_id

@@ -22,6 +22,7 @@ from . import conversations, relations, uploads
 TEXT, PICTURE, FILE, AT_TEXT, CUSTOM, TYPING, QUOTE = 101, 102, 105, 106, 110, 113, 114
 CONTENT_TYPES = (TEXT, PICTURE, FILE, AT_TEXT, CUSTOM, QUOTE)
 MAX_TEXT = 10_000
+BLANK = " \t\r\n\f\v"  # a text of only these is blank (the same set the published schema uses)
 MAX_CONTENT_BYTES = 64 * 1024
 MAX_AT_USERS = 1000
 MAX_PULL_RANGES = 200
@@ -40,7 +41,7 @@ class Target:
 
 
 def _text(value, field: str = "text") -> str:
-    if not isinstance(value, str) or not value.strip():
+    if not isinstance(value, str) or not value.strip(BLANK):
         raise errors.ContentInvalid(f"content.{field} must be a non-empty string")
     if len(value) > MAX_TEXT:
         raise errors.ContentInvalid(f"content.{field} is longer than {MAX_TEXT} characters")
@@ -83,15 +84,17 @@ def validate_content(sender_id: str, content_type: int, content, target: Target)
         quoted = db.session.scalar(select(Message).where(Message.conversation_id == target.conversation_id,
                                                          Message.seq == seq))
         if quoted is None or not _may_read_seq(sender_id, target.conversation_id, seq):
-            raise errors.ContentInvalid("content.quote_seq is not a message of this conversation")
+            raise errors.MessageNotFound("content.quote_seq is not a message of this conversation")
         return {"text": _text(content["text"]), "quote_seq": seq}, content["text"], []
     if content_type == CUSTOM:
         _keys(content, {"data"})
         return {"data": content["data"]}, "", []
     _keys(content, {"url"}, {"name", "size", "width", "height", "mime_type"})
+    if not isinstance(content["url"], str) or not uploads.URL_PATTERN.match(content["url"]):
+        raise errors.ContentInvalid("content.url must be an upload's url, /api/files/<id>")
     upload = uploads.from_url(content["url"])
     if upload is None or not uploads.may_access(sender_id, upload):
-        raise errors.ContentInvalid("content.url must be the url of a file you uploaded or can see")
+        raise errors.FileNotFound("content.url is not a file you uploaded or can see")
     if content_type == PICTURE and not upload.is_picture:
         raise errors.ContentInvalid("content.url is not a picture")
     return uploads.describe(upload), upload.name, [upload.file_id]
@@ -241,15 +244,13 @@ def pull_messages(user_id: str, ranges: list[tuple[str, int, int]], limit: int =
     `pulled_to[conversation_id]` is the seq up to which a range is done (messages deleted for the
     caller or before their min_seq are simply absent); ranges cut by `limit` continue from there.
     """
-    cids = [r[0] for r in ranges]
-    if len(set(cids)) != len(cids):
-        raise errors.InvalidParams("each conversation_id may appear once")
-    for _cid, begin, end in ranges:
-        if end < begin:
-            raise errors.InvalidParams("end_seq must be >= begin_seq")
-    access = _readables(user_id, cids)
+    spans: dict[str, tuple[int, int]] = {}
+    for cid, begin, end in ranges:
+        # A conversation named twice is pulled over the span of its ranges.
+        spans[cid] = (min(begin, spans[cid][0]), max(end, spans[cid][1])) if cid in spans else (begin, end)
+    access = _readables(user_id, list(spans))
     clamped = []
-    for cid, begin, end in sorted(ranges):
+    for cid, (begin, end) in sorted(spans.items()):
         r = access[cid]
         clamped.append((cid, begin, end, max(begin, r.min_seq), min(end, r.max_seq)))
     wanted = [and_(Message.conversation_id == cid, Message.seq >= lo, Message.seq <= hi)
@@ -310,10 +311,16 @@ def search_messages(user_id: str, keyword: str, conversation_id: str | None, lim
 
 
 def _find(user_id: str, conversation_id: str, client_msg_id: str | None, seq: int | None) -> Message:
+    """The message with this seq and/or client_msg_id (both must match when both are given)."""
     r = conversations.readable(user_id, conversation_id)
-    cond = Message.seq == seq if seq is not None else Message.client_msg_id == client_msg_id
-    msg = db.session.scalar(select(Message).where(Message.conversation_id == conversation_id, cond,
-                                                  _not_deleted(user_id)))
+    if seq is None and client_msg_id is None:
+        raise errors.MessageNotFound("give the message's seq or client_msg_id")
+    conds = [Message.conversation_id == conversation_id, _not_deleted(user_id)]
+    if seq is not None:
+        conds.append(Message.seq == seq)
+    if client_msg_id is not None:
+        conds.append(Message.client_msg_id == client_msg_id)
+    msg = db.session.scalar(select(Message).where(*conds))
     if msg is None or not r.min_seq <= msg.seq <= r.max_seq:
         raise errors.MessageNotFound()
     return msg

@@ -14,7 +14,7 @@ from ..models import MessageFile, UploadedFile
 from . import conversations
 
 URL_PREFIX = "/api/files/"
-_URL = re.compile(r"^/api/files/([0-9a-f]{32})$")
+URL_PATTERN = re.compile(r"^/api/files/([0-9a-f]{32})$")
 PICTURE_FORMATS = {"PNG": "image/png", "JPEG": "image/jpeg", "GIF": "image/gif", "WEBP": "image/webp",
                    "BMP": "image/bmp"}
 # Leading bytes of common non-picture types; anything else is served as application/octet-stream.
@@ -92,7 +92,7 @@ def describe(upload: UploadedFile) -> dict:
 
 
 def from_url(url) -> UploadedFile | None:
-    match = _URL.match(url) if isinstance(url, str) else None
+    match = URL_PATTERN.match(url) if isinstance(url, str) else None
     return db.session.get(UploadedFile, match.group(1)) if match else None
 
 

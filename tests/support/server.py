@@ -29,23 +29,46 @@ class LiveServer:
         self.log_path = self.workdir / f"server-{self.port}.log"
         self.proc: subprocess.Popen | None = None
 
-    def start(self, timeout: float = 30.0) -> "LiveServer":
+    def start(self, timeout: float = 30.0, attempts: int = 3) -> "LiveServer":
+        """Start and wait for /healthz; on a port taken by another process, retry on a new port."""
+        for attempt in range(attempts):
+            if self._start_once(timeout):
+                return self
+            if attempt + 1 < attempts and "Address already in use" in self.log_tail():
+                self.port = free_port()
+                self.url = f"http://127.0.0.1:{self.port}"
+                self.env["PORT"] = str(self.port)
+                continue
+            break
+        self.stop()
+        raise RuntimeError(f"server did not start: {self.log_tail()}")
+
+    def _start_once(self, timeout: float) -> bool:
         self.workdir.mkdir(parents=True, exist_ok=True)
+        self.log_path = self.workdir / f"server-{self.port}.log"
         self._log = open(self.log_path, "ab")
         self.proc = subprocess.Popen([sys.executable, str(ROOT / "app.py")], cwd=ROOT, env=self.env,
                                      stdout=self._log, stderr=subprocess.STDOUT)
         deadline = time.monotonic() + timeout
         while time.monotonic() < deadline:
             if self.proc.poll() is not None:
-                raise RuntimeError(f"server exited: {self.log_tail()}")
+                self._log.close()
+                return False
+            if f"serving on {self.url}" not in self.log_tail(400):
+                time.sleep(0.1)
+                continue  # still importing: whatever answers on the port now is not ours
             try:
                 if requests.get(self.url + "/healthz", timeout=1).status_code == 200:
-                    return self
+                    # Another process could be answering on this port: ours must still be alive.
+                    time.sleep(0.3)
+                    if self.proc.poll() is None:
+                        return True
+                    self._log.close()
+                    return False
             except requests.RequestException:
                 pass
             time.sleep(0.1)
-        self.stop()
-        raise RuntimeError(f"server did not start: {self.log_tail()}")
+        return False
 
     def stop(self, kill: bool = False) -> None:
         if self.proc is not None and self.proc.poll() is None:

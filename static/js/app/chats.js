@@ -1,0 +1,577 @@
+// Conversation list and the chat pane: history paging, read receipts, typing, revoke, quote reply,
+// @-mentions, pictures and files.
+import { ContentType, GroupRole } from "../im-sdk.js";
+import { el, clear, icon, avatar, formatTime, formatSize, safeUrl } from "./dom.js";
+import { getLang, hasKey } from "./i18n.js";
+
+const PAGE = 20;
+const TYPING_SHOW_MS = 4000;
+const TYPING_SEND_EVERY_MS = 2500;
+const AT_ALL = "AtAllTag";
+
+export function singleConversationId(a, b) {
+  return a < b ? `si_${a}_${b}` : `si_${b}_${a}`;
+}
+
+export class Chats {
+  constructor(ctx, side) {
+    this.ctx = ctx;
+    this.side = side;
+    this.reset();
+    // Coming back to a tab with a conversation open reads what arrived meanwhile.
+    document.addEventListener("visibilitychange", () => {
+      if (document.visibilityState !== "visible" || !this.open) return;
+      this.render();
+      this._markRead();
+    });
+  }
+
+  reset() {
+    this.convs = new Map();
+    this.open = null;
+    this.peerRead = new Map();
+    this.mediaUrls = new Map();
+    clear(this.side);
+    this._renderTotal();
+  }
+
+  async load() {
+    const list = await this.ctx.im.getAllConversationList();
+    if (!this.ctx.live()) return;
+    this.convs = new Map(list.map((c) => [c.conversation_id, c]));
+    await this._loadNames(list);
+    this.render();
+  }
+
+  /** Unread count as shown: the open conversation (being read right now) counts as read. */
+  unread(conv) {
+    return this.open?.id === conv.conversation_id && document.visibilityState !== "hidden" ? 0 : conv.unread_count || 0;
+  }
+
+  async _loadNames(list) {
+    await this.ctx.loadUsers(list.filter((c) => c.user_id).map((c) => c.user_id));
+    await this.ctx.groups.ensure(list.filter((c) => c.group_id).map((c) => c.group_id));
+  }
+
+  title(conv) {
+    return conv.group_id ? this.ctx.groups.name(conv.group_id) : this.ctx.userName(conv.user_id);
+  }
+
+  preview(msg) {
+    const { t } = this.ctx;
+    if (!msg) return "";
+    if (msg.status === 2) return msg.send_id === this.ctx.me?.user_id ? t("youRevoked") : t("revoked");
+    const c = msg.content || {};
+    let text;
+    switch (msg.content_type) {
+      case ContentType.PICTURE: text = t("picture"); break;
+      case ContentType.FILE: text = `${t("file")} ${c.name || ""}`; break;
+      case ContentType.CUSTOM: text = t("custom"); break;
+      case ContentType.AT_TEXT:
+        text = (c.at_user_ids || []).some((id) => id === this.ctx.me?.user_id || id === AT_ALL) ? `${t("mentionedYou")} ${c.text}` : c.text;
+        break;
+      default: text = typeof c.text === "string" ? c.text : (msg.content_type >= 1500 ? describeNotice(msg, this.ctx) : "");
+    }
+    if (msg.conversation_type === 3 && msg.content_type < 1500) return `${this.ctx.userName(msg.send_id)}: ${text}`;
+    return text;
+  }
+
+  // ---- conversation list ----------------------------------------------------------------
+
+  sorted() {
+    return [...this.convs.values()].sort((a, b) =>
+      (b.is_pinned - a.is_pinned) || ((b.latest_msg_send_time || 0) - (a.latest_msg_send_time || 0)));
+  }
+
+  render() {
+    const { t } = this.ctx;
+    const list = this.sorted();
+    if (!list.length) {
+      clear(this.side, el("p", { class: "empty" }, t("noChats")));
+      this._renderTotal();
+      return;
+    }
+    const ul = el("ul", { class: "conv-list", role: "list" });
+    for (const conv of list) {
+      const name = this.title(conv);
+      const draft = conv.draft_text && this.open?.id !== conv.conversation_id;
+      const latest = conv.latest_msg;
+      ul.append(el("li", {},
+        el("button", {
+          class: "conv" + (this.open?.id === conv.conversation_id ? " active" : "") + (conv.is_pinned ? " pinned" : ""),
+          dataset: { conversationId: conv.conversation_id },
+          "aria-current": this.open?.id === conv.conversation_id ? "true" : null,
+          onclick: this.ctx.act(() => this.openConversation(conv.conversation_id)),
+        },
+        avatar(conv.group_id || conv.user_id, name),
+        el("span", { class: "conv-body" },
+          el("span", { class: "conv-top" },
+            el("span", { class: "conv-name" }, name),
+            conv.is_pinned ? el("span", { class: "pin", title: t("pinned"), "aria-label": t("pinned") }, icon("pin")) : null,
+            el("span", { class: "conv-time" }, formatTime(latest?.send_time || conv.latest_msg_send_time, getLang()))),
+          el("span", { class: "conv-bottom" },
+            draft ? el("span", { class: "conv-preview" }, el("span", { class: "draft-tag" }, `[${t("draft")}] `), conv.draft_text)
+              : el("span", { class: "conv-preview" }, this.preview(latest)),
+            this.unread(conv) > 0 ? el("span", { class: "badge unread", "aria-label": `${this.unread(conv)}` },
+              this.unread(conv) > 99 ? "99+" : String(this.unread(conv))) : null)))));
+    }
+    clear(this.side, ul);
+    this._renderTotal();
+  }
+
+  // The total is summed from the list, so it always agrees with the badges beside it.
+  _renderTotal() {
+    const total = [...this.convs.values()].reduce((n, c) => n + this.unread(c), 0);
+    const node = document.getElementById("total-unread");
+    node.hidden = !total;
+    node.textContent = total > 99 ? "99+" : String(total);
+  }
+
+  _merge(list) {
+    for (const conv of list) {
+      if (conv.hidden) this.convs.delete(conv.conversation_id);
+      else this.convs.set(conv.conversation_id, conv);
+    }
+  }
+
+  conversationListener() {
+    return {
+      onNewConversation: async (list) => { this._merge(list); await this._loadNames(list); this.render(); },
+      onConversationChanged: async (list) => {
+        this._merge(list);
+        await this._loadNames(list);
+        this.render();
+        if (this.open) {
+          this._renderHeader();
+          if (this.convs.get(this.open.id)?.unread_count > 0) this._markRead();
+        }
+      },
+      onTotalUnreadMessageCountChanged: () => this._renderTotal(),
+      onSyncServerStart: () => {},
+      onSyncServerFinish: () => this.load(),
+    };
+  }
+
+  messageListener() {
+    return {
+      onRecvNewMessage: (msg) => this._onMessage(msg),
+      onRecvC2CReadReceipt: (receipts) => {
+        for (const r of receipts || []) {
+          this.peerRead.set(r.conversation_id, Math.max(this.peerRead.get(r.conversation_id) || 0, r.has_read_seq));
+          if (this.open?.id === r.conversation_id) this._renderReceipts();
+        }
+      },
+      onNewRecvMessageRevoked: (info) => {
+        const conv = this.convs.get(info.conversation_id);
+        if (conv?.latest_msg?.seq === info.seq) { conv.latest_msg = { ...conv.latest_msg, status: 2, content: {} }; this.render(); }
+        if (this.open?.id === info.conversation_id) {
+          const msg = this.open.messages.get(info.seq);
+          if (msg) { msg.status = 2; msg.content = {}; this._renderMessages(false); }
+        }
+      },
+    };
+  }
+
+  async _onMessage(msg) {
+    if (msg.content_type === ContentType.TYPING) {
+      if (this.open?.id === msg.conversation_id && msg.send_id !== this.ctx.me?.user_id) this._showTyping();
+      return;
+    }
+    await this.ctx.loadUsers([msg.send_id, ...noticeUserIds(msg)]);
+    const conv = this.convs.get(msg.conversation_id);
+    if (conv) {
+      if (!conv.latest_msg || msg.seq >= conv.latest_msg.seq) {
+        conv.latest_msg = msg;
+        conv.latest_msg_send_time = msg.send_time;
+      }
+    } else {
+      this.ctx.act(() => this.load())();
+    }
+    if (this.open?.id === msg.conversation_id) {
+      this._hideTyping();
+      this._addMessages([msg]);
+      // The list is redrawn, so new messages are announced to screen readers separately.
+      if (msg.send_id !== this.ctx.me?.user_id) this.ctx.announce(this.preview({ ...msg, conversation_type: 3 }));
+      this._markRead();
+    }
+    this.render();
+  }
+
+  rerenderOpen() {
+    if (this.open) this._renderPane();
+  }
+
+  // ---- the chat pane --------------------------------------------------------------------
+
+  /** Open the conversation with a user (a friend) or a group, making it locally if it is new. */
+  async openWith({ userId, groupId }) {
+    const id = groupId ? `sg_${groupId}` : singleConversationId(this.ctx.me.user_id, userId);
+    if (!this.convs.has(id)) {
+      try {
+        this.convs.set(id, await this.ctx.im.getOneConversation(id));
+      } catch (err) {
+        this.convs.set(id, {
+          conversation_id: id, conversation_type: groupId ? 3 : 1, user_id: userId || "", group_id: groupId || "",
+          latest_msg: null, unread_count: 0, is_pinned: false, draft_text: "", max_seq: 0, has_read_seq: 0, local: true,
+        });
+      }
+    }
+    this.ctx.selectView("chats");
+    await this.openConversation(id);
+  }
+
+  async openConversation(id) {
+    await this._saveDraft();
+    const conv = this.convs.get(id);
+    this.open = { id, conv, messages: new Map(), isEnd: false, quote: null, mentions: [], typingTimer: null, lastTyping: 0 };
+    this._renderPane();
+    this.render();
+    if (!conv.local) {
+      await this._loadPage();
+      this._scrollToEnd();
+      this._markRead();
+    } else {
+      this.open.isEnd = true;
+      this._renderMessages(false);
+    }
+    this.composer.focus();
+  }
+
+  /** The chat pane is closed or replaced: keep the draft, and stop counting the chat as read. */
+  leave() {
+    if (!this.open) return;
+    this._saveDraft();
+    this.open = null;
+    this.composer = null;
+    this.render();
+  }
+
+  async _saveDraft() {
+    if (!this.open || this.open.conv.local || !this.composer) return;
+    const text = this.composer?.value ?? "";
+    if (text === (this.open.conv.draft_text || "")) return;
+    const conv = this.open.conv;
+    conv.draft_text = text;
+    try { await this.ctx.im.setConversationDraft(conv.conversation_id, text); } catch (err) { this.ctx.fail(err); }
+  }
+
+  async _loadPage() {
+    const open = this.open;
+    const seqs = [...open.messages.keys()];
+    const startSeq = seqs.length ? Math.min(...seqs) : undefined;
+    const page = await this.ctx.im.getHistoryMessageList(open.id, { startSeq, count: PAGE });
+    if (this.open !== open) return;
+    open.isEnd = page.is_end;
+    await this.ctx.loadUsers(page.messages.flatMap((m) => [m.send_id, ...noticeUserIds(m)]));
+    this._addMessages(page.messages, startSeq !== undefined);
+  }
+
+  _markRead() {
+    const open = this.open;
+    if (!open || open.conv.local || document.visibilityState === "hidden") return;
+    if (open.readPending) return;
+    open.readPending = true;
+    setTimeout(this.ctx.act(async () => {
+      open.readPending = false;
+      if (this.open !== open) return;
+      const conv = await this.ctx.im.markConversationMessageAsRead(open.id);
+      if (conv && this.convs.has(open.id)) { this.convs.set(open.id, conv); open.conv = conv; this.render(); }
+    }), 150);
+  }
+
+  _renderPane() {
+    const { t } = this.ctx;
+    const open = this.open;
+    const conv = open.conv;
+    const isGroup = Boolean(conv.group_id);
+    this.header = el("header", { class: "pane-header" });
+    this.list = el("ol", { class: "messages", "aria-label": this.title(conv) });
+    this.scroller = el("div", { class: "scroller" }, this.list);
+    this.quoteBar = el("div", { class: "quote-bar", hidden: true });
+    this.progress = el("div", { class: "upload-progress", hidden: true });
+    this.composer = el("textarea", { class: "composer-input", rows: "1", placeholder: t("typeMessage"), "aria-label": t("typeMessage"), maxlength: "5000" });
+    this.composer.value = conv.draft_text || "";
+    this.composer.addEventListener("keydown", (e) => {
+      if (e.key === "Enter" && !e.shiftKey && !e.isComposing) { e.preventDefault(); this._send(); }
+      if (e.key === "Escape") this._setQuote(null);
+    });
+    this.composer.addEventListener("input", () => this._typing());
+    // Leaving the box (but not for its own buttons) keeps the text as the conversation's draft.
+    this.composer.addEventListener("blur", (e) => {
+      if (!(e.relatedTarget && e.relatedTarget.closest(".composer"))) this._saveDraft();
+    });
+    const fileInput = el("input", { type: "file", class: "visually-hidden", tabindex: "-1", "aria-hidden": "true" });
+    fileInput.addEventListener("change", () => { const f = fileInput.files[0]; fileInput.value = ""; if (f) this._sendFile(f); });
+    const form = el("form", { class: "composer", onsubmit: (e) => { e.preventDefault(); this._send(); } },
+      el("button", { type: "button", class: "icon", title: t("attach"), "aria-label": t("attach"), onclick: () => fileInput.click() }, icon("attach")),
+      fileInput,
+      isGroup ? el("button", { type: "button", class: "icon", title: t("mention"), "aria-label": t("mention"), onclick: this.ctx.act(() => this._mentionPicker()) }, "@") : null,
+      this.composer,
+      el("button", { type: "submit", class: "primary send" }, t("send")));
+    this.mentionBox = el("div", { class: "mention-box", hidden: true, role: "listbox", "aria-label": t("mention") });
+    const pane = el("div", { class: "chat", dataset: { conversationId: open.id } },
+      this.header, this.scroller, this.progress, this.quoteBar, this.mentionBox, form);
+    this._renderHeader();
+    this.ctx.showMain(pane, this.title(conv));
+    this._renderMessages(false);
+  }
+
+  _renderHeader() {
+    const { t } = this.ctx;
+    const conv = this.convs.get(this.open.id) || this.open.conv;
+    this.open.conv = conv;
+    this.typingNode = el("span", { class: "typing", hidden: true }, t("typing"));
+    clear(this.header,
+      el("button", { class: "icon back", "aria-label": t("back"), onclick: () => this.ctx.backToList() }, icon("back")),
+      avatar(conv.group_id || conv.user_id, this.title(conv)),
+      el("span", { class: "pane-title" }, el("strong", {}, this.title(conv)), this.typingNode),
+      el("span", { class: "spacer" }),
+      conv.local ? null : el("button", {
+        class: "small", "aria-pressed": String(Boolean(conv.is_pinned)),
+        onclick: this.ctx.act(async () => { this._merge([await this.ctx.im.pinConversation(conv.conversation_id, !conv.is_pinned)]); this.render(); this._renderHeader(); }),
+      }, conv.is_pinned ? t("unpin") : t("pin")),
+      conv.group_id ? el("button", { class: "small", onclick: this.ctx.act(() => this.ctx.groups.showGroup(conv.group_id)) }, t("groupInfo")) : null);
+  }
+
+  _addMessages(msgs, prepend = false) {
+    const open = this.open;
+    for (const msg of msgs) if (msg.seq) open.messages.set(msg.seq, msg);
+    const atBottom = this.scroller.scrollHeight - this.scroller.scrollTop - this.scroller.clientHeight < 60;
+    const before = this.scroller.scrollHeight;
+    this._renderMessages();
+    if (prepend) this.scroller.scrollTop = this.scroller.scrollHeight - before;
+    else if (atBottom || msgs.some((m) => m.send_id === this.ctx.me.user_id)) this._scrollToEnd();
+  }
+
+  _scrollToEnd() { this.scroller.scrollTop = this.scroller.scrollHeight; }
+
+  _renderMessages() {
+    const { t } = this.ctx;
+    const open = this.open;
+    const items = [];
+    items.push(el("li", { class: "history-edge" }, open.isEnd
+      ? el("span", { class: "muted" }, t("noMore"))
+      : el("button", { class: "small load-earlier", onclick: this.ctx.act(() => this._loadPage()) }, t("loadEarlier"))));
+    const seqs = [...open.messages.keys()].sort((a, b) => a - b);
+    for (const seq of seqs) items.push(this._messageNode(open.messages.get(seq)));
+    clear(this.list, items);
+    this._renderReceipts();
+  }
+
+  _renderReceipts() {
+    const { t } = this.ctx;
+    const readSeq = this.peerRead.get(this.open.id) || 0;
+    for (const node of this.list.querySelectorAll(".msg.mine .receipt")) {
+      const read = Number(node.dataset.seq) <= readSeq;
+      node.textContent = read ? t("read") : t("sent");
+      node.classList.toggle("is-read", read);
+    }
+  }
+
+  _messageNode(msg) {
+    const { t } = this.ctx;
+    const me = this.ctx.me.user_id;
+    const mine = msg.send_id === me;
+    if (msg.content_type >= 1500) {
+      return el("li", { class: "notice-msg", dataset: { seq: msg.seq } }, describeNotice(msg, this.ctx));
+    }
+    if (msg.status === 2) {
+      return el("li", { class: "notice-msg revoked", dataset: { seq: msg.seq } },
+        mine ? t("youRevoked") : `${this.ctx.userName(msg.send_id)}: ${t("revoked")}`);
+    }
+    const c = msg.content || {};
+    const bubble = el("div", { class: "bubble" });
+    if (msg.content_type === ContentType.QUOTE && c.quote_seq) {
+      const quoted = this.open.messages.get(c.quote_seq);
+      bubble.append(el("blockquote", { class: "quote" },
+        quoted ? `${this.ctx.userName(quoted.send_id)}: ${this.preview({ ...quoted, conversation_type: 1 })}` : `#${c.quote_seq}`));
+    }
+    if (msg.content_type === ContentType.PICTURE) bubble.append(this._picture(c));
+    else if (msg.content_type === ContentType.FILE) bubble.append(this._file(c));
+    else if (msg.content_type === ContentType.CUSTOM) bubble.append(el("code", {}, JSON.stringify(c.data)));
+    else bubble.append(el("span", { class: "text" }, typeof c.text === "string" ? c.text : ""));
+    if (msg.content_type === ContentType.AT_TEXT && (c.at_user_ids || []).some((id) => id === me || id === AT_ALL)) bubble.classList.add("mentions-me");
+    const actions = el("span", { class: "actions" },
+      el("button", { class: "link", onclick: () => this._setQuote(msg) }, t("reply")),
+      mine ? el("button", { class: "link", onclick: this.ctx.act(() => this.ctx.im.revokeMessage(msg.conversation_id, { seq: msg.seq }).then((m) => { if (this.open?.id === m.conversation_id) { this.open.messages.set(m.seq, m); this._renderMessages(); } })) }, t("revoke")) : null);
+    return el("li", { class: `msg ${mine ? "mine" : "theirs"}`, dataset: { seq: msg.seq } },
+      !mine && msg.conversation_type === 3 ? el("span", { class: "sender" }, this.ctx.userName(msg.send_id)) : null,
+      bubble,
+      el("span", { class: "meta" },
+        el("time", { datetime: new Date(msg.send_time).toISOString() }, formatTime(msg.send_time, getLang())),
+        mine && msg.conversation_type === 1 ? el("span", { class: "receipt", dataset: { seq: msg.seq } }, t("sent")) : null,
+        actions));
+  }
+
+  _picture(c) {
+    const img = el("img", { class: "picture", alt: c.name || "", loading: "lazy" });
+    if (c.width && c.height) { img.width = Math.min(240, c.width); img.height = Math.round(img.width * c.height / c.width); }
+    this._media(c.url).then((src) => { if (src) img.src = src; });
+    const link = el("a", { class: "picture-link", target: "_blank", rel: "noopener" }, img);
+    this._media(c.url).then((src) => { if (src) link.href = src; });
+    return link;
+  }
+
+  _file(c) {
+    const link = el("a", { class: "file", download: c.name || "file", rel: "noopener" },
+      el("span", { class: "file-icon", "aria-hidden": "true" }, icon("file")),
+      el("span", {}, el("span", { class: "file-name" }, c.name || "file"), el("span", { class: "muted" }, ` ${formatSize(c.size)}`)));
+    link.addEventListener("click", this.ctx.act(async (e) => {
+      if (link.href) return;
+      e.preventDefault();
+      const src = await this._media(c.url);
+      if (src) { link.href = src; link.click(); }
+    }));
+    return link;
+  }
+
+  /** Uploads are served only with the token, so fetch them and show a local blob URL. */
+  _media(url) {
+    const safe = safeUrl(url);
+    if (!safe) return Promise.resolve(null);
+    if (!this.mediaUrls.has(safe)) {
+      const sameOrigin = new URL(safe).origin === location.origin;
+      this.mediaUrls.set(safe, !sameOrigin ? Promise.resolve(safe)
+        : this.ctx.im.downloadFile(safe).then((blob) => URL.createObjectURL(blob), () => null));
+    }
+    return this.mediaUrls.get(safe);
+  }
+
+  _setQuote(msg) {
+    const { t } = this.ctx;
+    this.open.quote = msg;
+    this.quoteBar.hidden = !msg;
+    if (!msg) { clear(this.quoteBar); return; }
+    clear(this.quoteBar,
+      el("span", { class: "quote-text" }, `${t("replyingTo", { name: this.ctx.userName(msg.send_id) })}: ${this.preview({ ...msg, conversation_type: 1 })}`),
+      el("button", { class: "link", onclick: () => { this._setQuote(null); this.composer.focus(); } }, t("cancel")));
+    this.composer.focus();
+  }
+
+  async _mentionPicker() {
+    const { t } = this.ctx;
+    const groupId = this.open.conv.group_id;
+    if (!this.mentionBox.hidden) { this.mentionBox.hidden = true; return; }
+    const members = await this.ctx.groups.members(groupId);
+    const mine = members.find((m) => m.user_id === this.ctx.me.user_id);
+    const options = members.filter((m) => m.user_id !== this.ctx.me.user_id)
+      .map((m) => [m.user_id, m.nickname || this.ctx.userName(m.user_id)]);
+    if (mine && mine.role_level >= GroupRole.ADMIN) options.unshift([AT_ALL, t("everyone")]);
+    clear(this.mentionBox, options.map(([id, name]) => el("button", {
+      class: "mention-option", role: "option",
+      onclick: () => {
+        this.open.mentions.push({ id, name });
+        this.composer.setRangeText(`@${name} `, this.composer.selectionStart, this.composer.selectionEnd, "end");
+        this.mentionBox.hidden = true;
+        this.composer.focus();
+      },
+    }, `@${name}`)));
+    this.mentionBox.hidden = false;
+    this.mentionBox.querySelector("button")?.focus();
+  }
+
+  _typing() {
+    const conv = this.open?.conv;
+    if (!conv || conv.group_id || !conv.user_id) return;
+    const now = Date.now();
+    if (now - this.open.lastTyping < TYPING_SEND_EVERY_MS || !this.composer.value) return;
+    this.open.lastTyping = now;
+    this.ctx.im.typingStatusUpdate(conv.user_id, "typing").catch(() => {});
+  }
+
+  _showTyping() {
+    if (!this.typingNode) return;
+    this.typingNode.hidden = false;
+    clearTimeout(this.open.typingTimer);
+    this.open.typingTimer = setTimeout(() => this._hideTyping(), TYPING_SHOW_MS);
+  }
+
+  _hideTyping() { if (this.typingNode) this.typingNode.hidden = true; }
+
+  _target() {
+    const conv = this.open.conv;
+    return conv.group_id ? { groupId: conv.group_id } : { recvId: conv.user_id };
+  }
+
+  async _send() {
+    const text = this.composer.value.trim();
+    if (!text) return;
+    const open = this.open;
+    let contentType = ContentType.TEXT;
+    let content = { text };
+    const mentioned = open.mentions.filter((m) => text.includes(`@${m.name}`)).map((m) => m.id);
+    if (open.quote) { contentType = ContentType.QUOTE; content = { text, quote_seq: open.quote.seq }; }
+    else if (mentioned.length) { contentType = ContentType.AT_TEXT; content = { text, at_user_ids: [...new Set(mentioned)] }; }
+    this.composer.value = "";
+    try {
+      const msg = await this.ctx.im.sendMessage({ ...this._target(), contentType, content });
+      this._afterSend(open, msg);
+      if (open.conv.draft_text) { open.conv.draft_text = ""; this.ctx.im.setConversationDraft(open.id, "").catch(() => {}); }
+    } catch (err) {
+      if (this.open === open && !this.composer.value) this.composer.value = text;
+      this.ctx.fail(err);
+    }
+  }
+
+  _afterSend(open, msg) {
+    open.quote = null;
+    open.lastTyping = 0;
+    open.mentions = [];
+    if (this.open === open) {
+      this._setQuote(null);
+      if (open.conv.local) {
+        delete open.conv.local;
+        open.conv.conversation_id = msg.conversation_id;
+      }
+      this._addMessages([msg]);
+    }
+    const conv = this.convs.get(msg.conversation_id);
+    if (conv) { conv.latest_msg = msg; conv.latest_msg_send_time = msg.send_time; }
+    this.render();
+  }
+
+  async _sendFile(file) {
+    const { t } = this.ctx;
+    const open = this.open;
+    const bar = el("progress", { max: "100", value: "0" });
+    const label = el("span", {}, t("uploading", { name: file.name, pct: 0 }));
+    clear(this.progress, label, bar);
+    this.progress.hidden = false;
+    try {
+      const up = await this.ctx.im.uploadFile(file, {
+        onProgress: (loaded, total) => {
+          const pct = total ? Math.round((loaded / total) * 100) : 0;
+          bar.value = pct;
+          label.textContent = t("uploading", { name: file.name, pct });
+        },
+      });
+      const isPicture = up.width !== undefined && up.width !== null;
+      const content = { url: up.url, name: up.name ?? file.name, size: up.size ?? file.size };
+      if (isPicture) Object.assign(content, { width: up.width, height: up.height });
+      const msg = await this.ctx.im.sendMessage({ ...this._target(), contentType: isPicture ? ContentType.PICTURE : ContentType.FILE, content });
+      this._afterSend(open, msg);
+    } catch (err) {
+      this.ctx.fail(err);
+    } finally {
+      if (this.open === open) this.progress.hidden = true;
+    }
+  }
+}
+
+/** Group notifications (OpenIM's 15xx content types) in words. */
+export function describeNotice(msg, ctx) {
+  const c = msg.content || {};
+  const d = c.detail || {};
+  const name = (id) => ctx.userName(id);
+  const user = d.user_id || d.new_owner_user_id;
+  const users = d.user_ids || d.member_user_ids || [];
+  const key = hasKey(`n${msg.content_type}`) ? `n${msg.content_type}` : "nOther";
+  return ctx.t(key, { op: name(c.op_user_id || msg.send_id), user: user ? name(user) : "", users: users.map(name).join(", ") });
+}
+
+/** The user ids a group notice mentions, to load their names before showing it. */
+export function noticeUserIds(msg) {
+  const c = msg.content || {};
+  const d = c.detail || {};
+  return [c.op_user_id, d.user_id, d.new_owner_user_id, ...(d.user_ids || []), ...(d.member_user_ids || [])].filter(Boolean);
+}

@@ -1,0 +1,115 @@
+// English and Simplified Chinese. The language comes from the browser unless the user picks one.
+const STRINGS = {
+  en: {
+    appName: "IM", signIn: "Sign in", signUp: "Create account", signOut: "Sign out", userId: "User ID",
+    password: "Password", nickname: "Nickname", haveAccount: "Have an account? Sign in",
+    noAccount: "New here? Create an account", language: "Language",
+    statusOnline: "Online", statusConnecting: "Connecting…", statusOffline: "Signed out", statusFailed: "Connection failed",
+    kicked: "You were signed out because your account signed in elsewhere.",
+    loggedOutElsewhere: "You signed out in another tab.",
+    expired: "Your session expired. Please sign in again.",
+    chats: "Chats", contacts: "Contacts", groups: "Groups", back: "Back",
+    noChats: "No conversations yet. Start one from Contacts.", pickChat: "Pick a conversation to start chatting.",
+    typeMessage: "Type a message", send: "Send", attach: "Attach a picture or file", loadEarlier: "Load earlier messages",
+    noMore: "Beginning of the conversation", read: "Read", sent: "Sent", typing: "typing…",
+    revoke: "Revoke", revoked: "This message was revoked", youRevoked: "You revoked a message", reply: "Reply",
+    cancel: "Cancel", replyingTo: "Replying to {name}", pinned: "Pinned", pin: "Pin", unpin: "Unpin",
+    draft: "Draft", picture: "[Picture]", file: "[File]", custom: "[Custom message]", mention: "Mention",
+    mentionedYou: "[You were mentioned]", uploading: "Uploading {name}… {pct}%", download: "Download",
+    friends: "Friends", search: "Search friends", addFriend: "Add friend", reqMsg: "Message (optional)",
+    request: "Send request", received: "Received requests", sentRequests: "Sent requests",
+    accept: "Accept", refuse: "Refuse", withdraw: "Withdraw", accepted: "Accepted", refused: "Refused", pending: "Pending",
+    blacklist: "Blacklist", block: "Block", unblock: "Unblock", remark: "Remark", setRemark: "Set remark",
+    deleteFriend: "Delete", message: "Message", noFriends: "No friends yet.", none: "Nothing here.",
+    requestSent: "Friend request sent.", newRequest: "{name} wants to be your friend.",
+    friendAdded: "{name} is now your friend.", confirmDelete: "Delete {name} from your friends?",
+    createGroup: "Create group", groupName: "Group name", members: "Members", joinGroup: "Join a group",
+    groupId: "Group ID", join: "Join", leave: "Leave group", dismiss: "Dismiss group", mute: "Mute",
+    unmute: "Unmute", muteAll: "Mute everyone", unmuteAll: "Unmute everyone", makeAdmin: "Make admin",
+    makeMember: "Make member", kick: "Remove", owner: "Owner", admin: "Admin", member: "Member",
+    invite: "Invite", applications: "Group applications", groupInfo: "Group info", noGroups: "You are in no groups yet.",
+    needVerification: "Joining", verifyApply: "Applications need approval, members invite directly",
+    verifyAll: "Everything needs approval", verifyNone: "Anyone may join", everyone: "Everyone",
+    muted: "Muted", groupMuted: "Only owner and admins can speak", confirmLeave: "Leave this group?",
+    confirmDismiss: "Dismiss this group for everyone?", joinRequested: "Request sent.", chatInGroup: "Open chat",
+    error: "Error {code}: {msg}", networkError: "Cannot reach the server.", me: "Me",
+    n1501: "{op} created the group", n1502: "{op} changed the group info", n1504: "{user} left the group",
+    n1507: "{op} made {user} the owner", n1508: "{op} removed {users}", n1509: "{op} invited {users}",
+    n1510: "{users} joined the group", n1511: "{op} dismissed the group", n1512: "{op} muted {user}",
+    n1513: "{op} unmuted {user}", n1514: "{op} muted everyone", n1515: "{op} unmuted everyone",
+    n1516: "{op} changed the group nickname of {user}", n1517: "{op} made {user} an admin",
+    n1518: "{op} made {user} a member", nOther: "Group notice",
+  },
+  "zh-CN": {
+    appName: "IM", signIn: "登录", signUp: "注册账号", signOut: "退出登录", userId: "用户 ID",
+    password: "密码", nickname: "昵称", haveAccount: "已有账号？登录", noAccount: "新用户？注册账号", language: "语言",
+    statusOnline: "在线", statusConnecting: "连接中…", statusOffline: "未登录", statusFailed: "连接失败",
+    kicked: "您的账号已在其他设备登录，您已被迫下线。", loggedOutElsewhere: "您已在另一个标签页退出登录。",
+    expired: "登录已过期，请重新登录。",
+    chats: "会话", contacts: "通讯录", groups: "群组", back: "返回",
+    noChats: "还没有会话，从通讯录开始聊天吧。", pickChat: "选择一个会话开始聊天。",
+    typeMessage: "输入消息", send: "发送", attach: "发送图片或文件", loadEarlier: "加载更早的消息",
+    noMore: "已经到顶了", read: "已读", sent: "已发送", typing: "对方正在输入…",
+    revoke: "撤回", revoked: "此消息已撤回", youRevoked: "你撤回了一条消息", reply: "引用",
+    cancel: "取消", replyingTo: "回复 {name}", pinned: "置顶", pin: "置顶", unpin: "取消置顶",
+    draft: "草稿", picture: "[图片]", file: "[文件]", custom: "[自定义消息]", mention: "@成员",
+    mentionedYou: "[有人@我]", uploading: "正在上传 {name}… {pct}%", download: "下载",
+    friends: "好友", search: "搜索好友", addFriend: "添加好友", reqMsg: "验证消息（可选）",
+    request: "发送申请", received: "收到的申请", sentRequests: "发出的申请",
+    accept: "同意", refuse: "拒绝", withdraw: "撤回申请", accepted: "已同意", refused: "已拒绝", pending: "等待验证",
+    blacklist: "黑名单", block: "加入黑名单", unblock: "移出黑名单", remark: "备注", setRemark: "设置备注",
+    deleteFriend: "删除", message: "发消息", noFriends: "还没有好友。", none: "暂无内容。",
+    requestSent: "好友申请已发送。", newRequest: "{name} 请求添加你为好友。",
+    friendAdded: "{name} 已成为你的好友。", confirmDelete: "确定删除好友 {name}？",
+    createGroup: "创建群组", groupName: "群名称", members: "群成员", joinGroup: "加入群组",
+    groupId: "群 ID", join: "申请加入", leave: "退出群组", dismiss: "解散群组", mute: "禁言",
+    unmute: "解除禁言", muteAll: "全员禁言", unmuteAll: "解除全员禁言", makeAdmin: "设为管理员",
+    makeMember: "取消管理员", kick: "移出群组", owner: "群主", admin: "管理员", member: "成员",
+    invite: "邀请", applications: "入群申请", groupInfo: "群资料", noGroups: "还没有加入任何群组。",
+    needVerification: "入群方式", verifyApply: "申请需审批，成员可直接邀请", verifyAll: "申请和邀请都需审批",
+    verifyNone: "任何人可直接加入", everyone: "所有人", muted: "已禁言", groupMuted: "仅群主和管理员可发言",
+    confirmLeave: "确定退出该群组？", confirmDismiss: "确定为所有人解散该群组？", joinRequested: "申请已发送。",
+    chatInGroup: "进入群聊", error: "错误 {code}：{msg}", networkError: "无法连接服务器。", me: "我",
+    n1501: "{op} 创建了群组", n1502: "{op} 修改了群资料", n1504: "{user} 退出了群组",
+    n1507: "{op} 将群主转让给 {user}", n1508: "{op} 将 {users} 移出了群组", n1509: "{op} 邀请 {users} 加入了群组",
+    n1510: "{users} 加入了群组", n1511: "{op} 解散了群组", n1512: "{op} 禁言了 {user}",
+    n1513: "{op} 解除了 {user} 的禁言", n1514: "{op} 开启了全员禁言", n1515: "{op} 关闭了全员禁言",
+    n1516: "{op} 修改了 {user} 的群昵称", n1517: "{op} 将 {user} 设为管理员",
+    n1518: "{op} 取消了 {user} 的管理员", nOther: "群通知",
+  },
+};
+
+const KEY = "im.lang";
+let lang = pick();
+
+function pick() {
+  const saved = localStorage.getItem(KEY);
+  if (saved && STRINGS[saved]) return saved;
+  return (navigator.language || "en").toLowerCase().startsWith("zh") ? "zh-CN" : "en";
+}
+
+export const languages = [["en", "English"], ["zh-CN", "简体中文"]];
+export const getLang = () => lang;
+
+export function setLang(next) {
+  if (!STRINGS[next]) return;
+  lang = next;
+  localStorage.setItem(KEY, next);
+  applyI18n(document);
+}
+
+export const hasKey = (key) => key in STRINGS.en;
+
+/** The string for `key` in the current language, with {name} placeholders filled in. */
+export function t(key, vars = {}) {
+  const template = STRINGS[lang][key] ?? STRINGS.en[key] ?? key;
+  return template.replace(/\{(\w+)\}/g, (_, name) => (name in vars ? String(vars[name]) : `{${name}}`));
+}
+
+/** Fill elements marked data-i18n (text), data-i18n-placeholder and data-i18n-label. */
+export function applyI18n(root) {
+  document.documentElement.lang = lang;
+  for (const node of root.querySelectorAll("[data-i18n]")) node.textContent = t(node.dataset.i18n);
+  for (const node of root.querySelectorAll("[data-i18n-placeholder]")) node.placeholder = t(node.dataset.i18nPlaceholder);
+  for (const node of root.querySelectorAll("[data-i18n-label]")) node.setAttribute("aria-label", t(node.dataset.i18nLabel));
+}

@@ -1,0 +1,280 @@
+// The chat app: session handling, login status, notices and the three views.
+import { IMClient, IMError, ErrorCode, LoginStatus } from "../im-sdk.js";
+import { $, el, clear } from "./dom.js";
+import { t, applyI18n, setLang, getLang, languages } from "./i18n.js";
+import { Chats } from "./chats.js";
+import { Contacts } from "./contacts.js";
+import { Groups } from "./groups.js";
+
+const SESSION_KEY = "im.session";
+const im = new IMClient("");
+
+// What the views share: the SDK, names of users, notices, and switching the main pane.
+const ctx = {
+  im, t, me: null, users: new Map(), friends: new Map(),
+  /** Still signed in: answers that arrive after a kick or sign-out must not be shown. */
+  live: () => im.getLoginStatus() === LoginStatus.LOGGED_IN,
+  userName(userId) {
+    if (userId === ctx.me?.user_id) return ctx.me.nickname || userId;
+    const friend = ctx.friends.get(userId);
+    if (friend?.remark) return friend.remark;
+    return friend?.nickname || ctx.users.get(userId)?.nickname || userId;
+  },
+  async loadUsers(ids) {
+    const missing = [...new Set(ids)].filter((id) => id && !ctx.users.has(id));
+    if (!missing.length) return;
+    try {
+      for (const user of await im.getUsersInfo(missing)) ctx.users.set(user.user_id, user);
+    } catch (err) {
+      console.warn("could not load user names", err);
+    }
+  },
+  announce(text) {
+    const node = $("#announcer");
+    node.textContent = "";
+    setTimeout(() => { node.textContent = text; }, 50);
+  },
+  toast(text, kind = "info") {
+    const node = el("div", { class: `toast ${kind}`, role: kind === "error" ? "alert" : "status" }, text);
+    $("#toasts").append(node);
+    setTimeout(() => node.remove(), kind === "error" ? 6000 : 3500);
+  },
+  fail(err) {
+    if (err instanceof IMError && err.code === ErrorCode.NOT_LOGGED_IN && !ctx.live()) return;
+    if (err instanceof IMError) {
+      ctx.toast(err.code === ErrorCode.NETWORK_ERROR ? t("networkError") : t("error", { code: err.code, msg: err.errMsg }), "error");
+    } else {
+      ctx.toast(String(err && err.message ? err.message : err), "error");
+    }
+  },
+  /** Run an action from a button: errors become a notice instead of an unhandled rejection. */
+  act(fn) {
+    return async (...args) => {
+      try { await fn(...args); } catch (err) { ctx.fail(err); }
+    };
+  },
+  showMain(node, title) {
+    if (!node.classList.contains("chat")) chats.leave();
+    clear($("#main"), node);
+    $("#layout").classList.add("show-main");
+    if (title) document.title = `${title} · IM`;
+  },
+  backToList() {
+    chats.leave();
+    $("#layout").classList.remove("show-main");
+    document.title = "IM";
+  },
+  placeholder() {
+    clear($("#main"), el("div", { class: "placeholder" }, el("span", { class: "brand-mark big", "aria-hidden": "true" }, "●"), el("p", {}, t("pickChat"))));
+  },
+  selectView(view) {
+    for (const tab of document.querySelectorAll(".tab")) {
+      const on = tab.dataset.view === view;
+      tab.setAttribute("aria-selected", String(on));
+      tab.tabIndex = on ? 0 : -1;
+      $(`#side-${tab.dataset.view}`).hidden = !on;
+    }
+  },
+};
+
+const chats = new Chats(ctx, $("#side-chats"));
+const contacts = new Contacts(ctx, $("#side-contacts"));
+const groups = new Groups(ctx, $("#side-groups"));
+ctx.chats = chats; ctx.contacts = contacts; ctx.groups = groups;
+
+// ---- login status -------------------------------------------------------------------------
+
+// The login status is shown on both screens: in the top bar, and on the sign-in card.
+function setStatus(kind) {
+  for (const node of [$("#login-status"), $("#auth-status")]) {
+    node.dataset.state = kind;
+    node.textContent = t({ online: "statusOnline", connecting: "statusConnecting", failed: "statusFailed" }[kind] || "statusOffline");
+  }
+}
+
+im.setConnListener({
+  onConnecting: () => setStatus("connecting"),
+  onConnectSuccess: () => setStatus("online"),
+  onConnectFailed: () => setStatus(im.getLoginStatus() === LoginStatus.LOGGED_IN ? "connecting" : "failed"),
+  onKickedOffline: (info) => endSession(info && info.reason === "logout" ? "loggedOutElsewhere" : "kicked"),
+  onUserTokenExpired: () => endSession("expired"),
+  onResyncRequired: () => loadAll(),
+});
+im.setFriendListener(contacts.listener());
+im.setGroupListener(groups.listener());
+im.setConversationListener(chats.conversationListener());
+im.setAdvancedMsgListener(chats.messageListener());
+
+// ---- screens ------------------------------------------------------------------------------
+
+function showNotice(key) {
+  const node = $("#notice");
+  node.hidden = !key;
+  node.textContent = key ? t(key) : "";
+  node.dataset.reason = key || "";
+}
+
+function showAuth(signup = false) {
+  $("#shell").hidden = true;
+  $("#auth").hidden = false;
+  $("#signin-form").hidden = signup;
+  $("#signup-form").hidden = !signup;
+  document.title = "IM";
+  $(signup ? "#signup-form input" : "#signin-form input").focus();
+}
+
+function readSession() {
+  try { return JSON.parse(localStorage.getItem(SESSION_KEY) || "null"); } catch { return null; }
+}
+
+async function loadAll() {
+  const me = await im.getSelfUserInfo();
+  if (!ctx.live()) return;
+  ctx.me = me;
+  ctx.users.set(ctx.me.user_id, ctx.me);
+  clear($("#me"), el("span", { class: "me-name" }, ctx.me.nickname), " ", el("span", { class: "muted" }, `@${ctx.me.user_id}`));
+  // One view failing to load (a server without that feature) must not keep the others empty.
+  const results = [await contacts.load().then(() => null, (err) => err)];
+  results.push(...await Promise.all([chats.load(), groups.load()].map((p) => p.then(() => null, (err) => err))));
+  const failed = results.find(Boolean);
+  // Lists that stopped loading because the session just ended (kicked, expired) are no news.
+  if (failed && im.getLoginStatus() === LoginStatus.LOGGED_IN) ctx.fail(failed);
+}
+
+async function enterApp() {
+  showNotice(null);
+  $("#auth").hidden = true;
+  $("#shell").hidden = false;
+  setStatus("online");
+  ctx.selectView("chats");
+  ctx.placeholder();
+  await loadAll();
+}
+
+function resetApp() {
+  chats.reset(); contacts.reset(); groups.reset();
+  ctx.me = null; ctx.users.clear(); ctx.friends.clear();
+  clear($("#main"));
+  $("#layout").classList.remove("show-main");
+}
+
+// Bumped whenever a session ends, so a sign-in still loading can tell it was cut short.
+let sessionGen = 0;
+
+function endSession(noticeKey) {
+  sessionGen += 1;
+  const stored = readSession();
+  if (!stored || stored.token === ownToken) localStorage.removeItem(SESSION_KEY);
+  ownToken = null;
+  resetApp();
+  setStatus("offline");
+  showAuth(false);
+  showNotice(noticeKey);
+}
+
+let ownToken = null;
+
+async function resume(session) {
+  const gen = sessionGen;
+  try {
+    await im.loginWithToken(session.user_id, session.token);
+    ownToken = session.token;
+    await enterApp();
+  } catch (err) {
+    if (gen !== sessionGen) return;
+    if (err instanceof IMError && err.code >= 1500 && err.code < 1600) {
+      endSession(err.code === 1501 ? "expired" : err.code === 1506 ? "kicked" : null);
+    } else {
+      im.close();
+      showAuth(false);
+      $("#auth-error").textContent = t("networkError");
+    }
+  }
+}
+
+async function signIn(userId, password) {
+  const data = await im.login(userId, password);
+  ownToken = data.token;
+  localStorage.setItem(SESSION_KEY, JSON.stringify({ user_id: userId, token: data.token }));
+  $("#auth-error").textContent = "";
+  for (const form of document.querySelectorAll("#auth form")) form.reset();
+  await enterApp();
+}
+
+function authError(err) {
+  $("#auth-error").textContent = err instanceof IMError
+    ? (err.code === ErrorCode.NETWORK_ERROR ? t("networkError") : t("error", { code: err.code, msg: err.errMsg }))
+    : String(err);
+}
+
+$("#signin-form").addEventListener("submit", async (e) => {
+  e.preventDefault();
+  const f = new FormData(e.target);
+  const gen = sessionGen;
+  try { await signIn(f.get("user_id").trim(), f.get("password")); } catch (err) { if (gen === sessionGen) authError(err); }
+});
+
+$("#signup-form").addEventListener("submit", async (e) => {
+  e.preventDefault();
+  const f = new FormData(e.target);
+  const userId = f.get("user_id").trim();
+  const gen = sessionGen;
+  try {
+    await im.register(userId, f.get("password"), f.get("nickname").trim());
+    await signIn(userId, f.get("password"));
+  } catch (err) { if (gen === sessionGen) authError(err); }
+});
+
+$("#to-signup").addEventListener("click", () => { showNotice(null); showAuth(true); });
+$("#to-signin").addEventListener("click", () => showAuth(false));
+
+$("#signout").addEventListener("click", async () => {
+  const token = ownToken;
+  try { await im.logout(); } catch (err) { im.close(); }
+  if (readSession()?.token === token) localStorage.removeItem(SESSION_KEY);
+  ownToken = null;
+  resetApp();
+  setStatus("offline");
+  showAuth(false);
+});
+
+// Tabs: click, or arrow keys between them (the WAI-ARIA tabs pattern).
+const tabs = [...document.querySelectorAll(".tab")];
+for (const tab of tabs) {
+  tab.addEventListener("click", () => ctx.selectView(tab.dataset.view));
+  tab.addEventListener("keydown", (e) => {
+    const step = { ArrowRight: 1, ArrowLeft: -1 }[e.key];
+    if (!step) return;
+    const next = tabs[(tabs.indexOf(tab) + step + tabs.length) % tabs.length];
+    next.focus();
+    ctx.selectView(next.dataset.view);
+  });
+}
+
+// Another tab of this browser signed in or out: follow it.
+window.addEventListener("storage", (e) => {
+  if (e.key !== SESSION_KEY) return;
+  const session = readSession();
+  if (session && im.getLoginStatus() !== LoginStatus.LOGGED_IN && im.getLoginStatus() !== LoginStatus.LOGGING_IN) resume(session);
+});
+
+for (const select of document.querySelectorAll(".lang-select")) {
+  for (const [code, name] of languages) select.append(el("option", { value: code }, name));
+  select.value = getLang();
+  select.addEventListener("change", () => {
+    setLang(select.value);
+    for (const other of document.querySelectorAll(".lang-select")) other.value = select.value;
+    setStatus($("#login-status").dataset.state || "offline");
+    if (ctx.me) { chats.render(); contacts.render(); groups.render(); chats.rerenderOpen(); }
+  });
+}
+
+applyI18n(document);
+setStatus("offline");
+const saved = readSession();
+if (saved && saved.user_id && saved.token) {
+  $("#shell").hidden = false;
+  resume(saved);
+} else {
+  showAuth(false);
+}

@@ -1,0 +1,72 @@
+"""The JavaScript SDK on its own (no app), in Chromium: calls, listeners, order, and catch-up."""
+import pytest
+
+pytest.importorskip("playwright.sync_api")
+
+SCRIPT = """async () => {
+  const { IMClient, IMError, LoginStatus, ContentType } = await import("/static/js/im-sdk.js");
+  const log = [];
+  const until = async (check) => {
+    for (let i = 0; i < 200 && !check(); i++) await new Promise((r) => setTimeout(r, 50));
+    if (!check()) throw new Error("timed out; log: " + JSON.stringify(log));
+  };
+  const listenAs = (name, im) => {
+    im.setConnListener({ onConnecting: () => log.push([name, "connecting"]), onConnectSuccess: () => log.push([name, "connected"]) });
+    im.setFriendListener({
+      onFriendApplicationAdded: (a) => log.push([name, "application_added", a.from_user_id]),
+      onFriendAdded: (f) => log.push([name, "friend_added", f.user_id]),
+    });
+    im.setAdvancedMsgListener({ onRecvNewMessage: (m) => log.push([name, "message", m.content.text, m.seq]) });
+    im.setConversationListener({ onSyncServerStart: () => log.push([name, "sync_start"]), onSyncServerFinish: () => log.push([name, "sync_finish"]) });
+  };
+  const a = new IMClient(""), b = new IMClient("");
+  listenAs("a", a); listenAs("b", b);
+  const out = { before: a.getLoginStatus() };
+  await a.register("sdk_a", "password123", "A");
+  await b.register("sdk_b", "password123", "B");
+  await a.login("sdk_a", "password123");
+  await b.login("sdk_b", "password123");
+  out.after = a.getLoginStatus();
+  out.user = a.getLoginUser();
+  try { await a.addFriend("sdk_a"); } catch (err) { out.selfError = [err instanceof IMError, err.code]; }
+  await a.addFriend("sdk_b", "hello");
+  await until(() => log.some((e) => e[0] === "b" && e[1] === "application_added"));
+  out.recv = (await b.getRecvFriendApplicationList()).map((x) => [x.from_user_id, x.req_msg, x.handle_result]);
+  await b.acceptFriendApplication("sdk_a");
+  await until(() => log.some((e) => e[0] === "a" && e[1] === "friend_added"));
+  out.check = await a.checkFriend(["sdk_b", "nobody"]);
+  for (const n of [1, 2, 3]) await a.sendMessage({ recvId: "sdk_b", contentType: ContentType.TEXT, content: { text: `online ${n}` } });
+  await until(() => log.filter((e) => e[0] === "b" && e[1] === "message").length === 3);
+  await b.logout();
+  out.loggedOut = b.getLoginStatus();
+  for (const n of [1, 2]) await a.sendMessage({ recvId: "sdk_b", contentType: ContentType.TEXT, content: { text: `missed ${n}` } });
+  log.push(["b", "login again"]);
+  await b.login("sdk_b", "password123");
+  await until(() => log.filter((e) => e[0] === "b" && e[1] === "message").length === 5);
+  out.unread = await b.getTotalUnreadMsgCount();
+  await b.markConversationMessageAsRead("si_sdk_a_sdk_b");
+  out.unreadAfter = await b.getTotalUnreadMsgCount();
+  await a.logout(); await b.logout();
+  out.log = log;
+  return out;
+}"""
+
+
+def test_js_sdk_standalone(pages):
+    page = pages.page()
+    out = page.evaluate(SCRIPT)
+    assert out["before"] == 201 and out["after"] == 101 and out["user"] == "sdk_a"
+    assert out["selfError"] == [True, 1201]
+    assert out["recv"] == [["sdk_a", "hello", 0]]
+    assert out["check"] == [{"user_id": "sdk_b", "result": 1}, {"user_id": "nobody", "result": 0}]
+    assert out["loggedOut"] == 201
+    b_messages = [e[2] for e in out["log"] if e[0] == "b" and e[1] == "message"]
+    assert b_messages == ["online 1", "online 2", "online 3", "missed 1", "missed 2"]
+    # The sender's own terminal is not told of its own messages.
+    assert not [e for e in out["log"] if e[0] == "a" and e[1] == "message"]
+    # What was missed while logged out arrives after the second login, inside a sync.
+    after = out["log"][out["log"].index(["b", "login again"]):]
+    b_after = [e[1] if e[1] != "message" else e[2] for e in after if e[0] == "b"]
+    assert b_after.index("sync_start") < b_after.index("missed 1") < b_after.index("missed 2") < b_after.index("sync_finish")
+    assert out["unread"] == 5 and out["unreadAfter"] == 0
+    assert pages.errors == [], "\n".join(pages.errors)
