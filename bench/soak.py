@@ -9,6 +9,7 @@ exactly once. The server's RSS is sampled throughout; after warm-up it may grow 
 Usage: python -m bench.soak  (SOAK_SECONDS, default 600; or --seconds N). Exit status 1 on failure.
 """
 import argparse
+import logging
 import os
 import random
 import sys
@@ -234,6 +235,8 @@ def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--seconds", type=float, default=float(os.environ.get("SOAK_SECONDS", 600)))
     args = parser.parse_args()
+    # The SDK warns about each call cut by the churn; the report says what matters.
+    logging.getLogger("im.sdk").setLevel(logging.ERROR)
     with tempfile.TemporaryDirectory(prefix="im-soak-") as workdir:
         report = run_soak(args.seconds, Path(workdir))
     print(report.render())
