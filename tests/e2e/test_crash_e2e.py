@@ -90,7 +90,9 @@ def test_sigkill_under_load_loses_no_acknowledged_message(tmp_path, mode):
         wait_for(lambda: len(acked) >= 60, 60, "60 acknowledged messages")
         server.stop(kill=True)  # SIGKILL mid-load: no shutdown, no flush, sends in flight
         killed_at = len(acked)
-        server = LiveServer(tmp_path / "srv", env, port=server.port).start()
+        # Same database and port; a log of its own, so the first run's "serving on" line cannot count.
+        server = LiveServer(tmp_path / "restarted", {**env, "DATABASE_URL": server.env["DATABASE_URL"]},
+                            port=server.port).start()
         wait_for(lambda: len(acked) >= killed_at + 30, 60, "sending to resume after the restart")
         stop.set()
         for thread in threads:
