@@ -15,8 +15,15 @@ elif ASYNC_MODE == "eventlet":
 
     eventlet.monkey_patch()
 
+    # psycopg detects gevent's patching but not eventlet's: it would wait on the server with its C
+    # poll loop and freeze every green thread. select.select is greened by eventlet, so wait on that.
+    import psycopg.waiting
+
+    psycopg.waiting.wait = psycopg.waiting.wait_select
+
 from im import create_app  # noqa: E402
 from im.extensions import socketio  # noqa: E402
+from im.serving import run_options  # noqa: E402
 
 app = create_app()
 
@@ -24,7 +31,7 @@ app = create_app()
 def main() -> None:
     host = os.environ.get("HOST", "127.0.0.1")
     port = int(os.environ.get("PORT", 5000))
-    options = {}
+    options = run_options(ASYNC_MODE)
     if ASYNC_MODE == "eventlet":
         # eventlet.wsgi.server stops accepting at 1024 simultaneous connections unless told otherwise.
         options["max_size"] = app.config["IM_MAX_CONNECTIONS"]

@@ -1,16 +1,19 @@
 """The IM server's application factory."""
 import logging
 import uuid
+from pathlib import Path
 
 from flask import Flask
+from werkzeug.middleware.proxy_fix import ProxyFix
 from sqlalchemy import event
 
 from . import logfilters, ratelimit
 from .config import load_config
-from .extensions import db, login_manager, socketio
+from .extensions import db, login_manager, migrate, socketio
 from .security import add_cors_headers, add_security_headers
 
 MAX_REQUEST_BYTES = 1024 * 1024
+MIGRATIONS_DIR = Path(__file__).resolve().parent.parent / "migrations"
 
 
 def _sqlite_pragmas(dbapi_connection, _record):
@@ -37,20 +40,27 @@ def create_app(test_config: dict | None = None) -> Flask:
     logfilters.install()
 
     db.init_app(app)
+    migrate.init_app(app, db, directory=str(MIGRATIONS_DIR))
     login_manager.init_app(app)
     ratelimit.init_app(app)
     socketio.init_app(
         app,
         async_mode=app.config.get("IM_SOCKETIO_ASYNC_MODE", app.config["IM_ASYNC_MODE"]),
         message_queue=app.config["IM_MESSAGE_QUEUE"],
+        channel=app.config["IM_MESSAGE_QUEUE_CHANNEL"],
         cors_allowed_origins=app.config.get("IM_CORS_ORIGINS"),
         max_http_buffer_size=MAX_REQUEST_BYTES,
         manage_session=False,
         ping_interval=app.config.get("IM_PING_INTERVAL", 25),
         ping_timeout=app.config.get("IM_PING_TIMEOUT", 20),
     )
+    if app.config["IM_PROXY_COUNT"]:
+        # Outside Socket.IO's middleware so that socket connects see the client's address too.
+        hops = app.config["IM_PROXY_COUNT"]
+        app.wsgi_app = ProxyFix(app.wsgi_app, x_for=hops, x_proto=hops)
 
-    from . import api, cli, models, operations, realtime, views  # noqa: F401  (declares models and operations)
+    # importing declares the models and operations
+    from . import api, cli, models, operations, realtime, schema, views  # noqa: F401
 
     app.register_blueprint(api.bp)
     app.register_blueprint(api.files.bp)
@@ -64,17 +74,14 @@ def create_app(test_config: dict | None = None) -> Flask:
         if db.engine.dialect.name == "sqlite":
             event.listen(db.engine, "connect", _sqlite_pragmas)
             db.engine.dispose()
-        db.create_all()
+        if app.config["IM_AUTO_MIGRATE"]:
+            schema.upgrade_to_head()
     return app
 
 
 def _project_root() -> str:
-    from pathlib import Path
-
     return str(Path(__file__).resolve().parent.parent)
 
 
 def _ensure_dir(path: str) -> None:
-    from pathlib import Path
-
     Path(path).mkdir(parents=True, exist_ok=True)

@@ -44,10 +44,16 @@ def load_config(instance_path: str, env=None) -> dict:
         "IM_MULTI_LOGIN_POLICY": int(env.get("IM_MULTI_LOGIN_POLICY", 1)),
         "IM_ASYNC_MODE": env.get("IM_ASYNC_MODE", "gevent"),
         "IM_MESSAGE_QUEUE": env.get("IM_MESSAGE_QUEUE") or None,
+        # Redis pub/sub channels ignore the database number: deployments sharing a Redis need their own.
+        "IM_MESSAGE_QUEUE_CHANNEL": env.get("IM_MESSAGE_QUEUE_CHANNEL") or "flask-socketio",
         "IM_SWEEP_INTERVAL": float(env.get("IM_SWEEP_INTERVAL", 1.0)),
         "IM_NODE_TIMEOUT": float(env.get("IM_NODE_TIMEOUT", 30)),
         "IM_EVENT_RETENTION": int(env.get("IM_EVENT_RETENTION", 10000)),
         "IM_FRIEND_VERIFY": _bool(env.get("IM_FRIEND_VERIFY", "false")),
+        # Bring the schema to the newest migration at start-up; off when an operator runs `flask db upgrade`.
+        "IM_AUTO_MIGRATE": _bool(env.get("IM_AUTO_MIGRATE", "true")),
+        # Reverse proxies in front of each node (nginx: 1): client address from X-Forwarded-For.
+        "IM_PROXY_COUNT": int(env.get("IM_PROXY_COUNT", 0)),
         "IM_FRIEND_LIMIT": int(env.get("IM_FRIEND_LIMIT", 3000)),
         "IM_CORS_ORIGINS": cors_origins(env.get("IM_CORS_ORIGINS")),
         "IM_MAX_CONNECTIONS": int(env.get("IM_MAX_CONNECTIONS", 20000)),

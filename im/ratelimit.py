@@ -25,7 +25,7 @@ class RateLimiter:
     def __init__(self, app):
         self.enabled = app.config["IM_RATE_LIMITS_ENABLED"]
         self.items = {name: parse(spec) for name, spec in app.config["IM_RATE_LIMITS"].items()}
-        self._limiter = MovingWindowRateLimiter(storage_from_string(app.config["IM_MESSAGE_QUEUE"] or "memory://"))
+        self._limiter = MovingWindowRateLimiter(_storage(app.config))
 
     def hit(self, name: str, key: str) -> None:
         """Count one attempt of `name` for `key`; raise RateLimited when over the limit."""
@@ -36,6 +36,14 @@ class RateLimiter:
             reset = self._limiter.get_window_stats(item, name, str(key)).reset_time
             raise errors.RateLimited(f"too many requests ({name}: {item})",
                                      data={"limit": name, "reset_at": int(reset * 1000)})
+
+
+def _storage(config):
+    """Counters every node shares in Redis, under the deployment's own prefix; else in memory."""
+    if config["IM_MESSAGE_QUEUE"]:
+        return storage_from_string(config["IM_MESSAGE_QUEUE"],
+                                   key_prefix=f"{config['IM_MESSAGE_QUEUE_CHANNEL']}-limits")
+    return storage_from_string("memory://")
 
 
 def hit(name: str, key) -> None:

@@ -1,5 +1,6 @@
 """Shared fixtures: an app on a temporary SQLite file, its clients, and live server processes."""
 import itertools
+import shutil
 
 import pytest
 
@@ -10,8 +11,19 @@ from tests.support.server import FAST_HASH, LiveServer
 _ids = itertools.count(1)
 
 
+@pytest.fixture(scope="session")
+def migrated_sqlite(tmp_path_factory):
+    """A SQLite file the migrations have run on once; each test starts from a copy of it."""
+    path = tmp_path_factory.mktemp("schema") / "template.sqlite3"
+    template_app = create_app({"SQLALCHEMY_DATABASE_URI": f"sqlite:///{path}", "TESTING": True})
+    with template_app.app_context():
+        db.engine.dispose()
+    return path
+
+
 @pytest.fixture
-def app(tmp_path):
+def app(tmp_path, migrated_sqlite):
+    shutil.copyfile(migrated_sqlite, tmp_path / "test.sqlite3")
     app = create_app({
         "SQLALCHEMY_DATABASE_URI": f"sqlite:///{tmp_path / 'test.sqlite3'}",
         "IM_SOCKETIO_ASYNC_MODE": "threading",

@@ -6,7 +6,8 @@ from im.models import LoginSession, User
 
 
 def test_healthz_and_index(client):
-    assert client.get("/healthz").get_json() == {"status": "ok"}
+    health = client.get("/healthz").get_json()
+    assert health == {"status": "ok", "node_id": client.application.config["IM_NODE_ID"]}
     page = client.get("/")
     assert page.status_code == 200 and b"<form" in page.data
 

@@ -78,3 +78,23 @@ def test_messages_per_user(limited_app):
     peer_history = client.post("/api/get_history_message_list", headers={"token": tokens["peer"]},
                                json={"conversation_id": "si_chatty_peer"}).get_json()["data"]["messages"]
     assert [m["content"]["text"] for m in peer_history] == ["m0", "m1", "m2"]
+
+
+@pytest.mark.parametrize("proxies, limited", [(1, False), (0, True)])
+def test_client_address_behind_a_proxy(tmp_path, proxies, limited):
+    """Behind nginx each client counts apart (X-Forwarded-For); without a proxy the header is ignored."""
+    app = create_app({
+        "SQLALCHEMY_DATABASE_URI": f"sqlite:///{tmp_path / 'proxy.sqlite3'}",
+        "IM_SOCKETIO_ASYNC_MODE": "threading", "IM_PROXY_COUNT": proxies,
+        "IM_ARGON2_TIME_COST": int(FAST_HASH["IM_ARGON2_TIME_COST"]),
+        "IM_ARGON2_MEMORY_KIB": int(FAST_HASH["IM_ARGON2_MEMORY_KIB"]),
+        "IM_RATE_LIMITS": {"login_user": "3/minute", "login_address": "100/minute",
+                           "register_address": "1/minute", "connect_address": "2/minute",
+                           "send_message_user": "50/second"},
+    })
+    client = app.test_client()
+    codes = [client.post("/api/register", json={"user_id": f"u{i}", "password": "password123", "nickname": "x"},
+                         headers={"X-Forwarded-For": f"203.0.113.{i}"},
+                         environ_base={"REMOTE_ADDR": "127.0.0.1"}).get_json()["errCode"]
+             for i in range(2)]
+    assert codes == ([0, 1008] if limited else [0, 0])

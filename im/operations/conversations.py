@@ -9,7 +9,8 @@ from .registry import Caller, NoParams, Params, operation
 
 
 class SplitParams(Params):
-    offset: Annotated[int, Field(ge=0)]
+    # bounded: SQL offsets are 64-bit at most, and past 2**31 a list is empty anyway
+    offset: Annotated[int, Field(ge=0, le=2**31 - 1)]
     count: Annotated[int, Field(ge=1, le=1000)]
 
 

@@ -33,6 +33,18 @@ def sweep_once(app) -> None:
         presence.disconnect(sid)
 
 
+def leave(app) -> None:
+    """The node is shutting down: drop its presence now rather than after IM_NODE_TIMEOUT."""
+    with app.app_context():
+        try:
+            presence.leave(app.config["IM_NODE_ID"])
+        except Exception:
+            db.session.rollback()
+            log.exception("could not remove node %s", app.config["IM_NODE_ID"])
+        finally:
+            db.session.remove()
+
+
 def _run(app) -> None:
     interval = app.config["IM_SWEEP_INTERVAL"]
     rounds = 0

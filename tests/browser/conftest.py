@@ -2,10 +2,10 @@
 
 Without /usr/bin/chromium the browser tests skip locally; with CI=true they fail instead.
 
-The server runs in eventlet mode here. Under gevent (with simple-websocket, as installed) a WebSocket
-the server closes (kick-offline, sign-out, token expiry) gets an HTTP response written after its close
-frame, which Chromium reports as a console error ("Invalid frame header"); these tests assert that
-the console stays clean, so they use the mode whose WebSocket close is clean.
+The server runs in the default async mode (gevent), the one users get. The tests assert a clean
+console, which also guards app.py's closing of WebSockets the server ends (kick-offline, sign-out,
+token expiry): without it gevent answered the browser's closing frame with an HTTP 400, reported
+as "Invalid frame header".
 """
 import os
 from pathlib import Path
@@ -15,7 +15,7 @@ import pytest
 CHROMIUM = Path("/usr/bin/chromium")
 ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking",
         "--disable-component-update", "--disable-sync", "--no-first-run"]
-SERVER_ENV = {"IM_ASYNC_MODE": "eventlet"}
+SERVER_ENV = {"IM_ASYNC_MODE": "gevent"}
 SCREENSHOTS = Path(__file__).resolve().parents[2] / "test-artifacts" / "screenshots"
 
 

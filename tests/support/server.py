@@ -28,6 +28,9 @@ class LiveServer:
                     "DATABASE_URL": f"sqlite:///{self.workdir / 'im.sqlite3'}", **(env or {})}
         self.log_path = self.workdir / f"server-{self.port}.log"
         self.proc: subprocess.Popen | None = None
+        self.command = [sys.executable, str(ROOT / "app.py")]
+        # the log line by which this process announces its port (gunicorn words it differently)
+        self.ready_banner = "serving on {url}"
 
     def start(self, timeout: float = 30.0, attempts: int = 3) -> "LiveServer":
         """Start and wait for /healthz; on a port taken by another process, retry on a new port."""
@@ -47,14 +50,14 @@ class LiveServer:
         self.workdir.mkdir(parents=True, exist_ok=True)
         self.log_path = self.workdir / f"server-{self.port}.log"
         self._log = open(self.log_path, "ab")
-        self.proc = subprocess.Popen([sys.executable, str(ROOT / "app.py")], cwd=ROOT, env=self.env,
+        self.proc = subprocess.Popen(self.command, cwd=ROOT, env=self.env,
                                      stdout=self._log, stderr=subprocess.STDOUT)
         deadline = time.monotonic() + timeout
         while time.monotonic() < deadline:
             if self.proc.poll() is not None:
                 self._log.close()
                 return False
-            if f"serving on {self.url}" not in self.log_tail(400):
+            if self.ready_banner.format(url=self.url) not in self.log_tail(400):
                 time.sleep(0.1)
                 continue  # still importing: whatever answers on the port now is not ours
             try:

@@ -1,0 +1,52 @@
+"""`make bench` at a tiny size, so that the harness keeps working as the server changes."""
+import json
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parent.parent
+BENCH = ROOT / "bench"
+
+
+def _node_ready() -> bool:
+    return shutil.which("node") is not None and (BENCH / "node_modules" / "socket.io-client").is_dir()
+
+
+@pytest.fixture(scope="module")
+def node_modules():
+    if not _node_ready():
+        if shutil.which("npm") is None:
+            pytest.fail("node and npm are needed for the bench harness") if _ci() else pytest.skip("no npm")
+        subprocess.run(["npm", "ci", "--no-audit", "--no-fund"], cwd=BENCH, check=True, capture_output=True,
+                       timeout=180)
+
+
+def _ci() -> bool:
+    import os
+
+    return os.environ.get("CI", "").lower() == "true"
+
+
+def test_tiny_bench_measures_every_scenario_on_relay_and_server(node_modules, tmp_path):
+    proc = subprocess.run([sys.executable, str(BENCH / "run.py"), "--size", "tiny", "--targets", "relay,sqlite",
+                           "--out", str(tmp_path)], cwd=ROOT, capture_output=True, text=True, timeout=240)
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    headline = json.loads(proc.stdout.strip().splitlines()[-1])
+    results = json.loads((tmp_path / "latest.json").read_text())
+    for scenario, per_target in results["scenarios"].items():
+        for label, outcome in per_target.items():
+            assert outcome["status"] == "ok", (scenario, label, outcome)
+    for label in ("relay", "sqlite"):
+        figures = headline["figures"][label]
+        # Every figure was measured (tiny sizes make no claim about the targets, only that it runs).
+        missing = [name for name, value in figures.items() if value is None]
+        assert not missing, (label, missing, proc.stdout[-3000:])
+    assert set(headline["targets"]) == {"throughput_ratio_to_relay", "fixed_rate_p99_ms", "fanout_ratio_to_relay",
+                                        "kib_per_connection", "catchup_s"}
+    assert all(isinstance(t["met"], bool) for t in headline["targets"].values())
+    catchup = results["scenarios"]["catchup"]["sqlite"]
+    assert catchup["messages"] == catchup["distinct"] == catchup["expected"] > 0
+    assert (tmp_path / "chart.svg").stat().st_size > 1000
