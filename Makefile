@@ -2,7 +2,7 @@ VENV ?= .venv
 PY := $(VENV)/bin/python
 PYTHON ?= python3
 
-.PHONY: run test install install-dev bench clean db-upgrade migration
+.PHONY: run test soak install install-dev bench clean db-upgrade migration
 
 $(VENV)/.installed: requirements.txt
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
@@ -46,6 +46,11 @@ bench/node_modules/.package-lock.json: bench/package-lock.json
 ## 5,000 sockets need as many descriptors in the server and in the load generator, hence the ulimit.
 bench: $(VENV)/.installed-bench bench/node_modules/.package-lock.json
 	ulimit -n 65536 2>/dev/null || ulimit -n $$(ulimit -Hn); $(PY) bench/run.py $(BENCH_ARGS)
+
+## Ten minutes of mixed load with reconnect churn (SOAK_SECONDS to change); not part of `make test`.
+## Reports the server's resident memory over time; fails on a lost message or RSS growing > 20% after warm-up.
+soak: install-dev
+	$(PY) -m bench.soak
 
 clean:
 	rm -rf $(VENV) .pytest_cache

@@ -7,10 +7,10 @@ from flask import Flask
 from werkzeug.middleware.proxy_fix import ProxyFix
 from sqlalchemy import event
 
-from . import ratelimit
+from . import logfilters, ratelimit
 from .config import load_config
 from .extensions import db, login_manager, migrate, socketio
-from .security import add_security_headers
+from .security import add_cors_headers, add_security_headers
 
 MAX_REQUEST_BYTES = 1024 * 1024
 MIGRATIONS_DIR = Path(__file__).resolve().parent.parent / "migrations"
@@ -52,6 +52,7 @@ def create_app(test_config: dict | None = None) -> Flask:
         app.config.update(test_config)
     app.instance_path and _ensure_dir(app.instance_path)
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    logfilters.install()
 
     db.init_app(app)
     migrate.init_app(app, db, directory=str(MIGRATIONS_DIR))
@@ -83,6 +84,7 @@ def create_app(test_config: dict | None = None) -> Flask:
     app.register_blueprint(api.files.bp)
     app.register_blueprint(views.bp)
     app.after_request(add_security_headers)
+    app.after_request(add_cors_headers)
     realtime.register_handlers()
     cli.init_app(app)
 

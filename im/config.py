@@ -25,6 +25,14 @@ def _secret_key(instance_path: str) -> str:
     return path.read_text().strip()
 
 
+def cors_origins(value: str | None):
+    """IM_CORS_ORIGINS: unset or empty means same origin only; "*" any origin; else a comma-separated list."""
+    origins = [o.strip().rstrip("/") for o in (value or "").split(",") if o.strip()]
+    if not origins:
+        return None
+    return "*" if "*" in origins else origins
+
+
 def load_config(instance_path: str, env=None) -> dict:
     """Build the Flask config mapping from the environment."""
     env = os.environ if env is None else env
@@ -47,6 +55,7 @@ def load_config(instance_path: str, env=None) -> dict:
         # Reverse proxies in front of each node (nginx: 1): client address from X-Forwarded-For.
         "IM_PROXY_COUNT": int(env.get("IM_PROXY_COUNT", 0)),
         "IM_FRIEND_LIMIT": int(env.get("IM_FRIEND_LIMIT", 3000)),
+        "IM_CORS_ORIGINS": cors_origins(env.get("IM_CORS_ORIGINS")),
         "IM_MAX_CONNECTIONS": int(env.get("IM_MAX_CONNECTIONS", 20000)),
         "IM_WEBSOCKET_COMPRESSION": _bool(env.get("IM_WEBSOCKET_COMPRESSION", "false")),
         "IM_GROUP_MAX_MEMBERS": int(env.get("IM_GROUP_MAX_MEMBERS", 2000)),

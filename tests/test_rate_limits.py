@@ -14,7 +14,7 @@ def limited_app(tmp_path):
         "IM_ARGON2_MEMORY_KIB": int(FAST_HASH["IM_ARGON2_MEMORY_KIB"]),
         "IM_RATE_LIMITS": {"login_user": "3/minute", "login_address": "100/minute",
                            "register_address": "4/minute", "connect_address": "2/minute",
-                           "send_message_user": "50/second"},
+                           "send_message_user": "3/minute"},
     })
 
 
@@ -56,6 +56,28 @@ def test_connections_per_address(limited_app):
     connected = [sio.test_client(limited_app, auth={"token": token}, flask_test_client=client).is_connected()
                  for _ in range(3)]
     assert connected == [True, True, False]
+
+
+def test_messages_per_user(limited_app):
+    client = limited_app.test_client()
+    tokens = {}
+    for user_id in ("chatty", "calm", "peer"):
+        _post(client, "register", {"user_id": user_id, "password": "password123", "nickname": "x"})
+        tokens[user_id] = _post(client, "login", {"user_id": user_id, "password": "password123",
+                                                  "platform_id": 5}).get_json()["data"]["token"]
+
+    def send(user_id, n):
+        return client.post("/api/send_message", headers={"token": tokens[user_id]},
+                           json={"recv_id": "peer", "content_type": 101, "content": {"text": f"m{n}"}})
+
+    assert [send("chatty", n).get_json()["errCode"] for n in range(3)] == [0, 0, 0]
+    over = send("chatty", 3)
+    assert over.status_code == 429 and over.get_json()["errCode"] == 1008
+    assert over.get_json()["data"]["limit"] == "send_message_user"
+    assert send("calm", 0).get_json()["errCode"] == 0
+    peer_history = client.post("/api/get_history_message_list", headers={"token": tokens["peer"]},
+                               json={"conversation_id": "si_chatty_peer"}).get_json()["data"]["messages"]
+    assert [m["content"]["text"] for m in peer_history] == ["m0", "m1", "m2"]
 
 
 @pytest.mark.parametrize("proxies, limited", [(1, False), (0, True)])

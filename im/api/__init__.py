@@ -64,7 +64,10 @@ def call_operation(name: str):
     """One route for every operation; the body is the operation's parameter object."""
     payload = {}
     if request.get_data(cache=True):
-        payload = request.get_json(silent=True)
+        try:
+            payload = request.get_json(silent=True)
+        except RecursionError:
+            return envelope_response(errors.InvalidParams("body is nested too deeply"))
         if payload is None:
             return envelope_response(errors.InvalidParams("body is not valid JSON"))
     caller = current_user.caller if current_user.is_authenticated else None

@@ -5,7 +5,7 @@ from pydantic import ConfigDict, Field, RootModel, StringConstraints, model_vali
 
 from ..services import groups, messages
 from .groups import GroupId
-from .registry import Caller, NoParams, Params, UserId, operation
+from .registry import Caller, NoParams, Params, UserId, by_user, operation
 
 ConversationId = Annotated[str, StringConstraints(pattern=r"^s[ig]_[A-Za-z0-9_.\-]{1,129}$")]
 ClientMsgId = Annotated[str, StringConstraints(pattern=r"^[A-Za-z0-9_\-]{1,64}$")]
@@ -153,7 +153,7 @@ class TypingParams(Params):
     msg_tip: Annotated[str, StringConstraints(max_length=256)]
 
 
-@operation("send_message", SendMessageParams)
+@operation("send_message", SendMessageParams, limits=[("send_message_user", by_user)])
 def send_message(caller: Caller, p: SendMessageParams):
     """Send a one-to-one or group message; a retry with the same client_msg_id returns the first one."""
     v = p.root

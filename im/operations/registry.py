@@ -100,6 +100,21 @@ def _integral_floats_as_ints(value):
     return value
 
 
+MAX_NESTING = 32
+
+
+def _nesting_depth_ok(value, limit: int = MAX_NESTING) -> bool:
+    """True when no JSON array or object in `value` is nested deeper than `limit` (checked without recursion)."""
+    stack = [(value, 1)]
+    while stack:
+        item, depth = stack.pop()
+        if isinstance(item, (dict, list)):
+            if depth > limit:
+                return False
+            stack.extend((v, depth + 1) for v in (item.values() if isinstance(item, dict) else item))
+    return True
+
+
 def _validation_message(exc: ValidationError) -> tuple[str, list]:
     details = [{"field": ".".join(str(p) for p in e["loc"]), "error": e["msg"]} for e in exc.errors()]
     first = details[0] if details else {"field": "", "error": "invalid"}
@@ -122,6 +137,8 @@ def execute(name: str, payload, caller: Caller | None, *, admin: bool = False,
             payload = {}
         if not isinstance(payload, dict):
             raise errors.InvalidParams("payload must be a JSON object")
+        if not _nesting_depth_ok(payload):
+            raise errors.InvalidParams(f"payload is nested deeper than {MAX_NESTING} levels")
         try:
             params = op.params.model_validate(_integral_floats_as_ints(payload))
         except ValidationError as exc:

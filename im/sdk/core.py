@@ -56,6 +56,19 @@ class _CallbackThread:
                 log.exception("listener callback %s raised", getattr(fn, "__name__", fn))
 
 
+def _release_websocket(sio, reason=None) -> None:
+    """engineio's client leaves a websocket the server dropped (a crash, a cut network) for the garbage
+    collector to close; close its socket now, so reconnect churn does not hold file descriptors."""
+    if reason != socketio.Client.reason.TRANSPORT_ERROR:
+        return
+    ws = getattr(getattr(sio, "eio", None), "ws", None)
+    if ws is not None:
+        try:
+            ws.shutdown()
+        except Exception:
+            log.debug("closing a dropped websocket failed", exc_info=True)
+
+
 class CoreClient:
     """initSDK: one instance per user session of a program."""
 
@@ -204,7 +217,7 @@ class CoreClient:
                 refusal.update(data["data"])
 
         sio.on("connect_error", on_connect_error)
-        sio.on("disconnect", lambda *args: self._on_disconnect(sio))
+        sio.on("disconnect", lambda *args: (_release_websocket(sio, *args), self._on_disconnect(sio)))
         sio.on("kicked_offline", lambda data=None: self._on_session_ended(sio, "kicked"))
         sio.on("token_expired", lambda data=None: self._on_session_ended(sio, "expired"))
         sio.on("event", self._on_user_event)

@@ -43,16 +43,22 @@ def register(user_id: str, password: str, nickname: str, face_url: str = "") -> 
     return user.public()
 
 
+def _password_matches(hasher: PasswordHasher, password_hash: str, password: str) -> bool:
+    """A mismatch is an answer, not an error: raising in gevent's thread pool would make the hub
+    print a traceback into the server log on every wrong password."""
+    try:
+        return hasher.verify(password_hash, password)
+    except (VerificationError, InvalidHashError):
+        return False
+
+
 def _verify_password(user: User | None, password: str) -> bool:
     hasher = _hasher()
     if user is None:
         # Spend the same time as a real check so that timing does not tell who exists.
         run_blocking(hasher.hash, password)
         return False
-    try:
-        return run_blocking(hasher.verify, user.password_hash, password)
-    except (VerificationError, InvalidHashError):
-        return False
+    return run_blocking(_password_matches, hasher, user.password_hash, password)
 
 
 def _sessions_to_kick(active: list[LoginSession], platform_id: int, policy: int) -> list[LoginSession]:

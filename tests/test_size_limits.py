@@ -1,0 +1,97 @@
+"""Every field of every operation has a size bound, and payloads beyond the limits are refused cleanly."""
+import re
+
+import pytest
+
+from im.operations import OPERATIONS
+from im.operations.registry import MAX_NESTING
+
+# Fields that are free-form JSON by design, each bounded elsewhere (named here with that bound).
+FREE_FORM = {
+    # the service refuses content over 64 KiB as JSON with 1404 (tests/test_messages_api.py)
+    "send_message.content",
+}
+UNBOUNDED_QUANTIFIER = re.compile(r"(?<!\\)[*+]|\{\d+,\}")
+
+
+def _pattern_bounded(pattern: str) -> bool:
+    """An anchored pattern without *, + or {n,} matches strings of bounded length only."""
+    return pattern.startswith("^") and pattern.endswith("$") and not UNBOUNDED_QUANTIFIER.search(pattern)
+
+
+def _unbounded(schema, where, defs, seen, found):
+    if isinstance(schema, list):
+        for item in schema:
+            _unbounded(item, where, defs, seen, found)
+        return
+    if not isinstance(schema, dict):
+        return
+    if "$ref" in schema:
+        name = schema["$ref"].rsplit("/", 1)[-1]
+        if name not in seen:
+            seen.add(name)
+            _unbounded(defs[name], where, defs, seen, found)
+    kind = schema.get("type")
+    if kind == "string" and not ("maxLength" in schema or "enum" in schema or "const" in schema
+                                 or _pattern_bounded(schema.get("pattern", ""))):
+        found.append(f"{where}: string")
+    if kind == "array" and "maxItems" not in schema:
+        found.append(f"{where}: array")
+    if kind == "object" and schema.get("additionalProperties") not in (None, False) and where not in FREE_FORM:
+        found.append(f"{where}: free-form object")
+    for key, value in schema.items():
+        if key == "properties":
+            for field, sub in value.items():
+                _unbounded(sub, f"{where.split('.')[0]}.{field}", defs, seen, found)
+        elif key in ("items", "anyOf", "oneOf", "allOf", "prefixItems", "additionalProperties"):
+            _unbounded(value, where, defs, seen, found)
+
+
+def test_pattern_check_itself():
+    assert _pattern_bounded(r"^[a-z]{1,64}$")
+    assert not _pattern_bounded(r"^[a-z]+$")
+    assert not _pattern_bounded(r"^[a-z]{1,}$")
+    assert not _pattern_bounded(r"[a-z]{1,64}")
+    found = []
+    _unbounded({"type": "object", "properties": {"s": {"type": "string"}, "l": {"type": "array"}}},
+               "op", {}, set(), found)
+    assert found == ["op.s: string", "op.l: array"]
+
+
+@pytest.mark.parametrize("name", sorted(OPERATIONS))
+def test_every_string_and_list_is_bounded(name):
+    schema = OPERATIONS[name].params.model_json_schema()
+    found = []
+    _unbounded(schema, name, schema.get("$defs", {}), set(), found)
+    assert not found, f"unbounded fields: {found}"
+
+
+def _nested(depth):
+    value = "x"
+    for _ in range(depth):
+        value = [value]
+    return value
+
+
+def test_deep_nesting_is_refused_over_rest_and_socket(api, client):
+    _, token = api.user()
+    peer, _ = api.user()
+    body = '{"recv_id": "%s", "content_type": 110, "content": {"data": %s}}' % (
+        peer, "[" * 100_000 + "]" * 100_000)
+    answer = client.post("/api/send_message", data=body, content_type="application/json",
+                         headers={"token": token})
+    assert answer.status_code == 400 and answer.get_json()["errCode"] == 1001
+
+    too_deep = {"recv_id": peer, "content_type": 110, "content": {"data": _nested(MAX_NESTING)}}
+    assert api.call("send_message", too_deep, token).get_json()["errCode"] == 1001
+    socket = api.socket(token)
+    assert socket.emit("send_message", too_deep, callback=True)["errCode"] == 1001
+    fits = {"recv_id": peer, "content_type": 110, "content": {"data": _nested(MAX_NESTING - 3)}}
+    assert socket.emit("send_message", fits, callback=True)["errCode"] == 0
+
+
+def test_request_body_over_one_mib(api, client):
+    _, token = api.user()
+    answer = client.post("/api/set_self_info", data='{"nickname": "%s"}' % ("n" * (1024 * 1024 + 1)),
+                         content_type="application/json", headers={"token": token})
+    assert answer.status_code == 413 and answer.get_json()["errCode"] == 1007
