@@ -13,7 +13,8 @@ DEFAULT_LIMITS = {
     "login_address": "120/minute",
     "register_address": "60/minute",
     "connect_address": "300/minute",
-    "send_message_user": "50/second",
+    # generous enough for programs (bots, imports) sending in bursts through the SDK
+    "send_message_user": "100/second",
 }
 
 
