@@ -36,18 +36,6 @@ def disconnect_after_commit(sids) -> None:
         db.session().info.setdefault(_PENDING, []).append(("disconnect", sid, None, None))
 
 
-def next_event_seq(user_id: str) -> int:
-    """Allocate the user's next event seq; the UPDATE row-locks the user until commit."""
-    stmt = (
-        update(User)
-        .where(User.user_id == user_id)
-        .values(event_seq=User.event_seq + 1)
-        .returning(User.event_seq)
-        .execution_options(synchronize_session=False)
-    )
-    return db.session.execute(stmt).scalar_one()
-
-
 def lock_users(user_ids) -> None:
     """Row-lock users' event logs in one order (PostgreSQL; SQLite has one writer anyway).
 

@@ -13,6 +13,7 @@ from .. import errors
 from ..extensions import db
 from ..models import Black, Friend, FriendApplication, User, ts, utcnow
 from ..push import publish, publish_each
+from . import relations
 
 PENDING, ACCEPTED, REFUSED = 0, 1, -1
 
@@ -181,7 +182,7 @@ def lock_user_and_friend_owners(user_id: str) -> None:
 def add_friend(from_id: str, to_id: str, req_msg: str = "") -> dict:
     """Apply to become friends; applying again while pending (or after an answer) renews it."""
     users = _other_user(from_id, to_id)
-    if db.session.get(Black, (to_id, from_id)) is not None:
+    if relations.is_blacklisted(to_id, from_id):
         raise errors.Blocked()
     mine = db.session.get(Friend, (from_id, to_id)) is not None
     theirs = db.session.get(Friend, (to_id, from_id)) is not None

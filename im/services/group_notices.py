@@ -28,11 +28,6 @@ GROUP_CANCEL_MUTED = 1515
 MEMBER_INFO_SET = 1516
 MEMBER_SET_TO_ADMIN = 1517
 MEMBER_SET_TO_ORDINARY = 1518
-FIRST, LAST = 1500, 1599
-
-
-def is_notice(content_type: int) -> bool:
-    return FIRST <= content_type <= LAST
 
 
 def announce(group, content_type: int, op_user_id: str, detail: dict) -> int:
