@@ -50,6 +50,8 @@ def load_config(instance_path: str, env=None) -> dict:
         "IM_NODE_TIMEOUT": float(env.get("IM_NODE_TIMEOUT", 30)),
         "IM_EVENT_RETENTION": int(env.get("IM_EVENT_RETENTION", 10000)),
         "IM_FRIEND_VERIFY": _bool(env.get("IM_FRIEND_VERIFY", "false")),
+        # Concurrent socket sends share one transaction (im/group_commit.py); each is acked after it.
+        "IM_GROUP_COMMIT": _bool(env.get("IM_GROUP_COMMIT", "true")),
         # Bring the schema to the newest migration at start-up; off when an operator runs `flask db upgrade`.
         "IM_AUTO_MIGRATE": _bool(env.get("IM_AUTO_MIGRATE", "true")),
         # Reverse proxies in front of each node (nginx: 1): client address from X-Forwarded-For.

@@ -153,7 +153,7 @@ class TypingParams(Params):
     msg_tip: Annotated[str, StringConstraints(max_length=256)]
 
 
-@operation("send_message", SendMessageParams, limits=[("send_message_user", by_user)])
+@operation("send_message", SendMessageParams, limits=[("send_message_user", by_user)], group_commit=True)
 def send_message(caller: Caller, p: SendMessageParams):
     """Send a one-to-one or group message; a retry with the same client_msg_id returns the first one."""
     v = p.root

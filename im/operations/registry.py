@@ -50,6 +50,7 @@ class Operation:
     summary: str
     rest_only: bool
     limits: tuple = ()
+    group_commit: bool = False
 
 
 OPERATIONS: dict[str, Operation] = {}
@@ -64,18 +65,21 @@ def by_user(caller, params, address):
 
 
 def operation(name: str, params: type[Params] = NoParams, *, auth: bool = True, admin: bool = False,
-              rest_only: bool = False, limits=()):
+              rest_only: bool = False, limits=(), group_commit: bool = False):
     """Declare a public operation; the decorated function maps (caller, params) to a service call.
 
     `limits` is a list of (limit name in ratelimit.DEFAULT_LIMITS, key function(caller, params,
-    address)); each is counted before the call runs, failed attempts included.
+    address)); each is counted before the call runs, failed attempts included. With `group_commit`,
+    concurrent socket calls share one transaction (im.group_commit): the service must then leave the
+    commit to im.group_commit.commit() and call im.group_commit.wrote() before its first write.
     """
 
     def declare(fn):
         if name in OPERATIONS:
             raise ValueError(f"operation {name} declared twice")
         summary = (fn.__doc__ or "").strip().splitlines()[0] if fn.__doc__ else name
-        OPERATIONS[name] = Operation(name, params, fn, auth, admin, summary, rest_only, tuple(limits))
+        OPERATIONS[name] = Operation(name, params, fn, auth, admin, summary, rest_only, tuple(limits),
+                                     group_commit)
         return fn
 
     return declare
@@ -121,33 +125,57 @@ def _validation_message(exc: ValidationError) -> tuple[str, list]:
     return f"{first['field'] or 'payload'}: {first['error']}", details
 
 
+def prepare(name: str, payload, caller: Caller | None, *, admin: bool = False, transport: str = "rest",
+            auth_error: errors.IMError | None = None, address: str | None = None) -> tuple[Operation, Params]:
+    """Everything an operation checks before its service runs: existence, authorization, parameters,
+    rate limits. Raises an IMError; touches no row."""
+    op = OPERATIONS.get(name)
+    if op is None or (op.rest_only and transport != "rest"):
+        raise errors.UnknownOperation(f"unknown operation: {name}")
+    if op.admin and not admin:
+        raise errors.AdminRefused()
+    if op.auth and caller is None:
+        raise auth_error or errors.TokenMissing()
+    if payload is None:
+        payload = {}
+    if not isinstance(payload, dict):
+        raise errors.InvalidParams("payload must be a JSON object")
+    if not _nesting_depth_ok(payload):
+        raise errors.InvalidParams(f"payload is nested deeper than {MAX_NESTING} levels")
+    try:
+        params = op.params.model_validate(_integral_floats_as_ints(payload))
+    except ValidationError as exc:
+        message, details = _validation_message(exc)
+        raise errors.InvalidParams(message, data={"errors": details}) from None
+    for limit_name, key in op.limits:
+        ratelimit.hit(limit_name, key(caller, params, address))
+    return op, params
+
+
+def ok(result) -> dict:
+    return {"errCode": 0, "errMsg": "", "data": result}
+
+
+def run(op: Operation, caller: Caller | None, params: Params) -> tuple[dict, int]:
+    """Run a prepared operation in a transaction of its own: its result or its error as an envelope."""
+    try:
+        return ok(op.run(caller, params)), 200
+    except errors.IMError as exc:
+        db.session.rollback()
+        return exc.envelope(), exc.http_status
+    except Exception:
+        db.session.rollback()
+        log.exception("operation %s failed", op.name)
+        return errors.IMError().envelope(), 500
+
+
 def execute(name: str, payload, caller: Caller | None, *, admin: bool = False,
             transport: str = "rest", auth_error: errors.IMError | None = None,
             address: str | None = None) -> tuple[dict, int]:
     """Run one operation and translate its outcome into the envelope and an HTTP status."""
     try:
-        op = OPERATIONS.get(name)
-        if op is None or (op.rest_only and transport != "rest"):
-            raise errors.UnknownOperation(f"unknown operation: {name}")
-        if op.admin and not admin:
-            raise errors.AdminRefused()
-        if op.auth and caller is None:
-            raise auth_error or errors.TokenMissing()
-        if payload is None:
-            payload = {}
-        if not isinstance(payload, dict):
-            raise errors.InvalidParams("payload must be a JSON object")
-        if not _nesting_depth_ok(payload):
-            raise errors.InvalidParams(f"payload is nested deeper than {MAX_NESTING} levels")
-        try:
-            params = op.params.model_validate(_integral_floats_as_ints(payload))
-        except ValidationError as exc:
-            message, details = _validation_message(exc)
-            raise errors.InvalidParams(message, data={"errors": details}) from None
-        for limit_name, key in op.limits:
-            ratelimit.hit(limit_name, key(caller, params, address))
-        result = op.run(caller, params)
-        return {"errCode": 0, "errMsg": "", "data": result}, 200
+        op, params = prepare(name, payload, caller, admin=admin, transport=transport, auth_error=auth_error,
+                             address=address)
     except errors.IMError as exc:
         db.session.rollback()
         return exc.envelope(), exc.http_status
@@ -155,3 +183,4 @@ def execute(name: str, payload, caller: Caller | None, *, admin: bool = False,
         db.session.rollback()
         log.exception("operation %s failed", name)
         return errors.IMError().envelope(), 500
+    return run(op, caller, params)

@@ -4,7 +4,7 @@ import logging
 from flask import current_app, request
 from flask_socketio import ConnectionRefusedError, join_room
 
-from .. import errors, push, ratelimit
+from .. import errors, group_commit, push, ratelimit
 from ..extensions import db, socketio
 from ..operations import OPERATIONS, Caller, execute
 from ..services import auth, presence
@@ -54,9 +54,14 @@ def _live_caller() -> tuple[Caller | None, errors.IMError | None]:
 
 
 def _operation_handler(name: str):
+    batchable = OPERATIONS[name].group_commit
+
     def handle(*args):
         if len(args) > 1:
             return errors.InvalidParams("send one JSON object").envelope()
+        if batchable and current_app.config["IM_GROUP_COMMIT"]:
+            return group_commit.writer_for(current_app._get_current_object()).call(
+                name, args[0] if args else None, request.sid, request.remote_addr)
         caller, auth_error = _live_caller()
         body, _status = execute(name, args[0] if args else None, caller, transport="socket",
                                 auth_error=auth_error, address=request.remote_addr)
