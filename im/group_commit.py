@@ -14,7 +14,9 @@ anything unexpected happens, the whole batch is rolled back and each of its call
 a transaction of its own, exactly as without group commit.
 
 Operations opt in with `@operation(..., group_commit=True)`; their services end with `commit()`
-instead of `db.session.commit()`.
+instead of `db.session.commit()`. An operation may also declare a batch runner
+(`@batch_runner(name)`), which writes many calls with a few statements in all (one-to-one sends:
+`messages.send_singles`) and leaves the calls it does not take to run alone in the same transaction.
 """
 import logging
 import threading
@@ -25,6 +27,7 @@ from .extensions import db, socketio
 log = logging.getLogger(__name__)
 MAX_BATCH = 256
 _STATE = "im_group_commit"
+ALONE = object()  # a batch runner's answer for a call it leaves to run alone in the batch
 
 
 def active() -> bool:
@@ -97,7 +100,7 @@ class Writer:
 
 
 def _run_batch(calls: list[_Call]) -> None:
-    from .operations.registry import Caller, ok, prepare, run
+    from .operations.registry import BATCH_RUNNERS, Caller, ok, prepare, run
     from .services import auth, presence
 
     rows = presence.session_rows([c.sid for c in calls])
@@ -123,7 +126,16 @@ def _run_batch(calls: list[_Call]) -> None:
         return
     state = db.session().info[_STATE] = {"wrote": False}
     try:
-        for call, op, caller, params in ready:
+        answers = [ALONE] * len(ready)
+        for name, runner in BATCH_RUNNERS.items():
+            mine = [n for n, (_call, op, _caller, _params) in enumerate(ready) if op.name == name]
+            if mine:
+                for n, answer in zip(mine, runner([(ready[n][2], ready[n][3]) for n in mine])):
+                    answers[n] = answer
+        for (call, op, caller, params), answer in zip(ready, answers):
+            if answer is not ALONE:
+                call.body = answer.envelope() if isinstance(answer, errors.IMError) else ok(answer)
+                continue
             state["wrote"] = False
             try:
                 call.body = ok(op.run(caller, params))

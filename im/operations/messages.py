@@ -5,7 +5,8 @@ from pydantic import ConfigDict, Field, RootModel, StringConstraints, model_vali
 
 from ..services import groups, messages
 from .groups import GroupId
-from .registry import Caller, NoParams, Params, UserId, by_user, operation
+from .. import group_commit
+from .registry import Caller, NoParams, Params, UserId, batch_runner, by_user, operation
 
 ConversationId = Annotated[str, StringConstraints(pattern=r"^s[ig]_[A-Za-z0-9_.\-]{1,129}$")]
 ClientMsgId = Annotated[str, StringConstraints(pattern=r"^[A-Za-z0-9_\-]{1,64}$")]
@@ -161,6 +162,19 @@ def send_message(caller: Caller, p: SendMessageParams):
     if v.group_id is not None:
         return groups.send_group_message(caller.user_id, v.group_id, v.content_type, content, v.client_msg_id)
     return messages.send_single(caller.user_id, v.recv_id, v.content_type, content, v.client_msg_id)
+
+
+@batch_runner("send_message")
+def send_messages(calls: list[tuple[Caller, SendMessageParams]]) -> list:
+    """One-to-one sends of a group commit written together; group sends and the rest run alone."""
+    out = [group_commit.ALONE] * len(calls)
+    singles = [(i, messages.SingleSend(caller.user_id, p.root.recv_id, p.root.content_type,
+                                       p.root.content.model_dump(exclude_unset=True), p.root.client_msg_id))
+               for i, (caller, p) in enumerate(calls) if p.root.recv_id is not None]
+    if singles:
+        for (i, _), result in zip(singles, messages.send_singles([s for _, s in singles], group_commit.ALONE)):
+            out[i] = result
+    return out
 
 
 @operation("get_max_seqs")

@@ -54,6 +54,9 @@ class Operation:
 
 
 OPERATIONS: dict[str, Operation] = {}
+# Operations with group_commit may also take a whole batch at once: name -> fn([(caller, params)]) giving,
+# per call, its result, the IMError refusing it before any write, or im.group_commit.ALONE.
+BATCH_RUNNERS: dict[str, Callable[[list[tuple[Caller, Any]]], list]] = {}
 
 
 def by_address(caller, params, address):
@@ -80,6 +83,18 @@ def operation(name: str, params: type[Params] = NoParams, *, auth: bool = True, 
         summary = (fn.__doc__ or "").strip().splitlines()[0] if fn.__doc__ else name
         OPERATIONS[name] = Operation(name, params, fn, auth, admin, summary, rest_only, tuple(limits),
                                      group_commit)
+        return fn
+
+    return declare
+
+
+def batch_runner(name: str):
+    """Declare how a group-commit operation runs many calls at once (see BATCH_RUNNERS)."""
+
+    def declare(fn):
+        if not OPERATIONS[name].group_commit:
+            raise ValueError(f"operation {name} has no group commit")
+        BATCH_RUNNERS[name] = fn
         return fn
 
     return declare

@@ -10,7 +10,7 @@ from datetime import timedelta
 from types import SimpleNamespace
 
 from flask import current_app
-from sqlalchemy import and_, bindparam, case, exists, insert, or_, select, update
+from sqlalchemy import and_, bindparam, case, exists, insert, or_, select, tuple_, update
 from sqlalchemy.exc import IntegrityError
 
 from .. import errors, group_commit, push
@@ -254,6 +254,132 @@ def send_single(sender_id: str, recv_id: str, content_type: int, content, client
         raise errors.NotFriends()
     target = Target(conversations.single_conversation_id(sender_id, recv_id), SINGLE, recv_id=recv_id)
     return deliver(sender_id, target, [recv_id], content_type, content, client_msg_id)
+
+
+# Content types whose checks read nothing: their one-to-one sends can be written many at a time.
+PLAIN_TYPES = (TEXT, AT_TEXT, CUSTOM)
+_CONVS = Conversation.__table__
+_FIRSTS = select(*(_MESSAGES.c[c] for c in PUBLIC_COLUMNS)).where(
+    tuple_(_MESSAGES.c.send_id, _MESSAGES.c.client_msg_id).in_(bindparam("keys", expanding=True)))
+_KNOWN_USERS = select(_users.c.user_id).where(_users.c.user_id.in_(bindparam("ids", expanding=True)))
+_BLOCKS = select(_blacks.c.owner_user_id, _blacks.c.block_user_id).where(
+    tuple_(_blacks.c.owner_user_id, _blacks.c.block_user_id).in_(bindparam("pairs", expanding=True)))
+_FRIENDSHIPS = select(_friends.c.owner_user_id, _friends.c.friend_user_id).where(
+    tuple_(_friends.c.owner_user_id, _friends.c.friend_user_id).in_(bindparam("pairs", expanding=True)))
+_STATES_OF = select(_STATES.c.conversation_id, _STATES.c.user_id, _STATES.c.hidden, _STATES.c.recv_msg_opt).where(
+    _STATES.c.conversation_id.in_(bindparam("cids", expanding=True)))
+_ADD_SEQS = (update(_CONVS).where(_CONVS.c.conversation_id == bindparam("cid"))
+             .values(max_seq=_CONVS.c.max_seq + bindparam("n"), latest_msg_time=bindparam("now")))
+_MAX_SEQS = select(_CONVS.c.conversation_id, _CONVS.c.max_seq).where(
+    _CONVS.c.conversation_id.in_(bindparam("cids", expanding=True)))
+
+
+@dataclass(frozen=True)
+class SingleSend:
+    sender_id: str
+    recv_id: str
+    content_type: int
+    content: dict
+    client_msg_id: str | None
+
+
+def send_singles(sends: list[SingleSend], alone) -> list:
+    """Many one-to-one sends written with a few statements in all, for a group commit.
+
+    Returns, per send, its message, the IMError that refuses it (before anything is written), or
+    `alone` for a send this path does not take (content that needs reading, a conversation that is
+    new, hidden or half made): the caller runs those one by one through send_single. Same checks,
+    seqs, read positions and emits as send_single and deliver.
+    """
+    out = [alone] * len(sends)
+    stored = {}
+    for i, s in enumerate(sends):
+        if s.content_type not in PLAIN_TYPES:
+            continue
+        try:
+            if s.recv_id == s.sender_id:
+                raise errors.SelfOperation("cannot send a message to yourself")
+            stored[i] = validate_content(s.sender_id, s.content_type, s.content, None)[:2]
+        except errors.IMError as exc:
+            out[i] = exc
+    todo = list(stored)
+    if not todo:
+        return out
+    keys = list({(sends[i].sender_id, sends[i].client_msg_id) for i in todo if sends[i].client_msg_id})
+    firsts = {}
+    if keys:
+        firsts = {(r.send_id, r.client_msg_id): message_public(r) for r in _core(_FIRSTS, {"keys": keys})}
+    pairs = list({(sends[i].recv_id, sends[i].sender_id) for i in todo})
+    known = set(_core(_KNOWN_USERS, {"ids": list({r for r, _ in pairs})}).scalars())
+    blocked = set(map(tuple, _core(_BLOCKS, {"pairs": pairs}).all()))
+    verify = current_app.config["IM_FRIEND_VERIFY"]
+    friends = set(map(tuple, _core(_FRIENDSHIPS, {"pairs": pairs}).all())) if verify else set()
+    cid_of = {}
+    for i in todo:
+        s = sends[i]
+        first = firsts.get((s.sender_id, s.client_msg_id))
+        if first is not None:
+            out[i] = first
+        elif s.recv_id not in known:
+            out[i] = errors.UserNotFound(f"user not found: {s.recv_id}")
+        elif (s.recv_id, s.sender_id) in blocked:
+            out[i] = errors.Blocked()
+        elif verify and (s.recv_id, s.sender_id) not in friends:
+            out[i] = errors.NotFriends()
+        else:
+            cid_of[i] = conversations.single_conversation_id(s.sender_id, s.recv_id)
+    if not cid_of:
+        return out
+    states = {}
+    for row in _core(_STATES_OF, {"cids": list(set(cid_of.values()))}):
+        states.setdefault(row.conversation_id, []).append(row)
+    # Written here: conversations whose two state rows exist, neither hidden, and none of whose sends
+    # in this batch runs alone, so that seqs follow the batch's order within each conversation.
+    mixed = {conversations.single_conversation_id(s.sender_id, s.recv_id)
+             for i, s in enumerate(sends) if i not in stored and out[i] is alone}
+    plain = {cid for cid, rows in states.items() if len(rows) == 2 and not any(r.hidden for r in rows)} - mixed
+    batch = [i for i in cid_of if cid_of[i] in plain]
+    if not batch:
+        return out
+    first_of, writes = {}, []
+    for i in batch:
+        key = (sends[i].sender_id, sends[i].client_msg_id)
+        if sends[i].client_msg_id is None or key not in first_of:
+            first_of.setdefault(key, i)
+            writes.append(i)
+    counts = {}
+    for i in writes:
+        counts[cid_of[i]] = counts.get(cid_of[i], 0) + 1
+    group_commit.wrote()
+    now = utcnow()
+    _core(_ADD_SEQS, [{"cid": cid, "n": n, "now": now} for cid, n in counts.items()])
+    # The UPDATE holds the conversations' locks (SQLite: the write lock) until commit.
+    next_seq = {cid: top - counts[cid] + 1 for cid, top in _core(_MAX_SEQS, {"cids": list(counts)}).all()}
+    not_receiving = {(r.conversation_id, r.user_id) for cid in counts for r in states[cid]
+                     if r.recv_msg_opt == conversations.RECV_NOT_RECEIVE}
+    rows, read_to = [], {}
+    for i in writes:
+        s, cid = sends[i], cid_of[i]
+        seq = next_seq[cid]
+        next_seq[cid] += 1
+        content, search_text = stored[i]
+        row = {"server_msg_id": secrets.token_hex(16), "conversation_id": cid, "conversation_type": SINGLE,
+               "seq": seq, "send_id": s.sender_id, "recv_id": s.recv_id, "group_id": None,
+               "client_msg_id": s.client_msg_id or secrets.token_hex(16), "content_type": s.content_type,
+               "content": content, "search_text": search_text, "status": STATUS_OK, "send_time": now,
+               "revoked_at": None}
+        rows.append(row)
+        read_to[(s.sender_id, cid)] = seq
+        out[i] = public = message_public(SimpleNamespace(**row))
+        push.emit_after_commit(push.user_room(s.sender_id), NEW_MESSAGE_EVENT, public)
+        if (cid, s.recv_id) not in not_receiving:
+            push.emit_after_commit(push.user_room(s.recv_id), NEW_MESSAGE_EVENT, public)
+    for i in batch:
+        if out[i] is alone:  # a retry within the batch: the first send's message
+            out[i] = out[first_of[(sends[i].sender_id, sends[i].client_msg_id)]]
+    _core(_INSERT_MESSAGE, rows)
+    _core(_SENDER_READ, [{"uid": uid, "cid": cid, "seq": seq} for (uid, cid), seq in read_to.items()])
+    return out
 
 
 def get_max_seqs(user_id: str) -> dict:
