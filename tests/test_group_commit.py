@@ -142,3 +142,20 @@ def test_concurrent_socket_sends_are_each_acked_after_their_commit(app, api):
     assert sorted(e["args"][0]["seq"] for e in received) == list(range(1, 41))
     for s in [*senders, receiver]:
         s.disconnect()
+
+
+def test_without_group_commit_each_socket_send_is_its_own_transaction(app, api):
+    app.config["IM_GROUP_COMMIT"] = False
+    alice, alice_token = api.user()
+    bob, bob_token = api.user()
+    sock = api.socket(alice_token)
+
+    acks = [sock.emit("send_message", _text(bob, f"m{i}"), callback=True) for i in range(3)]
+    refused = sock.emit("send_message", _text(alice, "self"), callback=True)
+    api.ok("logout", {}, alice_token)
+    after = sock.emit("send_message", _text(bob, "after logout"), callback=True) if sock.is_connected() else None
+
+    assert [a["data"]["seq"] for a in acks] == [1, 2, 3] and refused["errCode"] != 0
+    assert after is None or after["errCode"] != 0
+    assert "im_group_commit" not in app.extensions
+    assert len(_messages(app, acks[0]["data"]["conversation_id"])) == 3
