@@ -159,3 +159,36 @@ def test_without_group_commit_each_socket_send_is_its_own_transaction(app, api):
     assert after is None or after["errCode"] != 0
     assert "im_group_commit" not in app.extensions
     assert len(_messages(app, acks[0]["data"]["conversation_id"])) == 3
+
+
+def test_a_retry_in_a_later_batch_gets_the_committed_message(app, api):
+    alice, alice_token = api.user()
+    bob, _ = api.user()
+    carol, _ = api.user()
+    sock = api.socket(alice_token)
+    a = _sid(app, alice)
+
+    first = _batch(app, [(a, _text(bob, "hello", "m1")), (a, _text(carol, "hi", "m2"))])
+    again = _batch(app, [(a, _text(carol, "hi", "m2")), (a, _text(bob, "new", "m3")), (a, _text(bob, "hello", "m1"))])
+
+    assert again[0]["data"] == first[1]["data"] and again[2]["data"] == first[0]["data"]
+    assert again[1]["data"]["seq"] == 2
+    assert [m[1] for m in _messages(app, first[0]["data"]["conversation_id"])] == [1, 2]
+    sock.disconnect()
+
+
+def test_friend_verification_holds_inside_a_batch(app, api):
+    app.config["IM_FRIEND_VERIFY"] = True
+    alice, alice_token = api.user()
+    bob, bob_token = api.user()
+    carol, _ = api.user()
+    api.ok("add_friend", {"to_user_id": bob, "req_msg": "hi"}, alice_token)
+    api.ok("accept_friend_application", {"from_user_id": alice}, bob_token)
+    sock = api.socket(alice_token)
+    a = _sid(app, alice)
+
+    bodies = _batch(app, [(a, _text(bob, "friend")), (a, _text(carol, "stranger")), (a, _text("nobody", "x"))])
+
+    assert bodies[0]["errCode"] == 0
+    assert bodies[1]["errCode"] != 0 and bodies[2]["errCode"] != 0 and bodies[1]["errCode"] != bodies[2]["errCode"]
+    sock.disconnect()

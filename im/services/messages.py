@@ -3,6 +3,7 @@
 Generic over the conversation: a one-to-one send (`send_single`) and a group send both end in
 `deliver`, given the target conversation and the users who receive it.
 """
+import functools
 import json
 import secrets
 from dataclasses import dataclass
@@ -10,7 +11,7 @@ from datetime import timedelta
 from types import SimpleNamespace
 
 from flask import current_app
-from sqlalchemy import and_, bindparam, case, exists, insert, or_, select, tuple_, update
+from sqlalchemy import and_, bindparam, case, exists, insert, or_, select, text, update
 from sqlalchemy.exc import IntegrityError
 
 from .. import errors, group_commit, push
@@ -259,13 +260,32 @@ def send_single(sender_id: str, recv_id: str, content_type: int, content, client
 # Content types whose checks read nothing: their one-to-one sends can be written many at a time.
 PLAIN_TYPES = (TEXT, AT_TEXT, CUSTOM)
 _CONVS = Conversation.__table__
-_FIRSTS = select(*(_MESSAGES.c[c] for c in PUBLIC_COLUMNS)).where(
-    tuple_(_MESSAGES.c.send_id, _MESSAGES.c.client_msg_id).in_(bindparam("keys", expanding=True)))
 _KNOWN_USERS = select(_users.c.user_id).where(_users.c.user_id.in_(bindparam("ids", expanding=True)))
-_BLOCKS = select(_blacks.c.owner_user_id, _blacks.c.block_user_id).where(
-    tuple_(_blacks.c.owner_user_id, _blacks.c.block_user_id).in_(bindparam("pairs", expanding=True)))
-_FRIENDSHIPS = select(_friends.c.owner_user_id, _friends.c.friend_user_id).where(
-    tuple_(_friends.c.owner_user_id, _friends.c.friend_user_id).in_(bindparam("pairs", expanding=True)))
+
+
+@functools.lru_cache(maxsize=1024)
+def _pair_lookup(kind: str, n: int):
+    """Rows matching any of n (a, b) pairs, by a join with a VALUES list.
+
+    Not `(a, b) IN (...)`: SQLite answers that by scanning the whole index, so its cost would grow
+    with the table; joined to a VALUES list it seeks the unique index once per pair, on PostgreSQL too.
+    """
+    pairs = ", ".join(f"(:a{i}, :b{i})" for i in range(n))
+    if kind == "firsts":
+        cols = [_MESSAGES.c[c] for c in PUBLIC_COLUMNS]
+        return text(f"WITH k(a, b) AS (VALUES {pairs}) SELECT " + ", ".join(f"m.{c.name}" for c in cols)
+                    + f" FROM k JOIN {_MESSAGES.name} m ON m.send_id = k.a AND m.client_msg_id = k.b").columns(*cols)
+    table, first, second = {"blocks": (_blacks.name, "owner_user_id", "block_user_id"),
+                            "friends": (_friends.name, "owner_user_id", "friend_user_id")}[kind]
+    return text(f"WITH k(a, b) AS (VALUES {pairs}) SELECT t.{first}, t.{second} FROM k JOIN {table} t "
+                f"ON t.{first} = k.a AND t.{second} = k.b")
+
+
+def _pairs(kind: str, pairs: list[tuple[str, str]]):
+    params = {}
+    for i, (a, b) in enumerate(pairs):
+        params[f"a{i}"], params[f"b{i}"] = a, b
+    return _core(_pair_lookup(kind, len(pairs)), params)
 _STATES_OF = select(_STATES.c.conversation_id, _STATES.c.user_id, _STATES.c.hidden, _STATES.c.recv_msg_opt).where(
     _STATES.c.conversation_id.in_(bindparam("cids", expanding=True)))
 _ADD_SEQS = (update(_CONVS).where(_CONVS.c.conversation_id == bindparam("cid"))
@@ -308,12 +328,12 @@ def send_singles(sends: list[SingleSend], alone) -> list:
     keys = list({(sends[i].sender_id, sends[i].client_msg_id) for i in todo if sends[i].client_msg_id})
     firsts = {}
     if keys:
-        firsts = {(r.send_id, r.client_msg_id): message_public(r) for r in _core(_FIRSTS, {"keys": keys})}
+        firsts = {(r.send_id, r.client_msg_id): message_public(r) for r in _pairs("firsts", keys)}
     pairs = list({(sends[i].recv_id, sends[i].sender_id) for i in todo})
     known = set(_core(_KNOWN_USERS, {"ids": list({r for r, _ in pairs})}).scalars())
-    blocked = set(map(tuple, _core(_BLOCKS, {"pairs": pairs}).all()))
+    blocked = set(map(tuple, _pairs("blocks", pairs).all()))
     verify = current_app.config["IM_FRIEND_VERIFY"]
-    friends = set(map(tuple, _core(_FRIENDSHIPS, {"pairs": pairs}).all())) if verify else set()
+    friends = set(map(tuple, _pairs("friends", pairs).all())) if verify else set()
     cid_of = {}
     for i in todo:
         s = sends[i]
