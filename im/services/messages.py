@@ -372,7 +372,8 @@ def send_singles(sends: list[SingleSend], alone) -> list:
         counts[cid_of[i]] = counts.get(cid_of[i], 0) + 1
     group_commit.wrote()
     now = utcnow()
-    _core(_ADD_SEQS, [{"cid": cid, "n": n, "now": now} for cid, n in counts.items()])
+    # In one order on every node, so that two nodes' batches never wait for each other's rows crosswise.
+    _core(_ADD_SEQS, [{"cid": cid, "n": counts[cid], "now": now} for cid in sorted(counts)])
     # The UPDATE holds the conversations' locks (SQLite: the write lock) until commit.
     next_seq = {cid: top - counts[cid] + 1 for cid, top in _core(_MAX_SEQS, {"cids": list(counts)}).all()}
     not_receiving = {(r.conversation_id, r.user_id) for cid in counts for r in states[cid]
@@ -398,7 +399,7 @@ def send_singles(sends: list[SingleSend], alone) -> list:
         if out[i] is alone:  # a retry within the batch: the first send's message
             out[i] = out[first_of[(sends[i].sender_id, sends[i].client_msg_id)]]
     _core(_INSERT_MESSAGE, rows)
-    _core(_SENDER_READ, [{"uid": uid, "cid": cid, "seq": seq} for (uid, cid), seq in read_to.items()])
+    _core(_SENDER_READ, [{"uid": uid, "cid": cid, "seq": read_to[(uid, cid)]} for uid, cid in sorted(read_to)])
     return out
 
 
