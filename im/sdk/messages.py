@@ -38,9 +38,13 @@ class AdvancedMsgListener:
     def on_new_recv_message_revoked(self, revoked: dict):
         pass
 
+    def on_msg_deleted(self, msg: dict):
+        """I deleted this message for myself (on any of my terminals, this one included)."""
+
 
 EVENT_ROUTES["recv_c2c_read_receipt"] = ("message", "on_recv_c2c_read_receipt")
 EVENT_ROUTES["new_recv_message_revoked"] = ("message", "on_new_recv_message_revoked")
+EVENT_ROUTES["msg_deleted"] = ("message", "on_msg_deleted")
 
 
 class MessagesMixin:

@@ -553,9 +553,21 @@ def revoke_message(user_id: str, conversation_id: str, client_msg_id: str | None
 
 
 def delete_message(user_id: str, conversation_id: str, seq: int) -> None:
-    """Remove a message for the caller only; others still see it."""
+    """Remove a message for the caller only; others still see it.
+
+    The caller's terminals hear `msg_deleted` through the event log, and `conversation_changed` when
+    the message was the conversation's preview, which then moves back to the newest one left.
+    """
     msg = _find(user_id, conversation_id, None, seq)
-    db.session.add(MessageDeletion(user_id=user_id, conversation_id=conversation_id, seq=msg.seq))
+    state = db.session.get(ConversationState, (user_id, conversation_id))
+    preview = conversations.views(user_id, [state])[0]["latest_msg"] if state is not None else None
+    if not conversations.insert_ignore(MessageDeletion, [
+            {"user_id": user_id, "conversation_id": conversation_id, "seq": msg.seq}], returning=MessageDeletion.seq):
+        raise errors.MessageNotFound("message already deleted")  # by another terminal of the caller, just now
+    push.publish([user_id], "msg_deleted", msg.public())
+    if preview is not None and preview["seq"] == msg.seq:
+        # Unread counts are by seq, so the total stays as it was: only the preview changed.
+        push.publish([user_id], "conversation_changed", conversations.views(user_id, [state]))
     db.session.commit()
 
 

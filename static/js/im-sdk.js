@@ -44,7 +44,7 @@ const ROUTED_TYPES = {
     "group_application_added", "group_application_deleted", "group_application_accepted",
     "group_application_rejected", "group_info_changed", "group_member_info_changed", "group_dismissed"],
   conversation: ["new_conversation", "conversation_changed", "total_unread_message_count_changed"],
-  advancedMsg: ["recv_new_message", "recv_c2c_read_receipt", "new_recv_message_revoked"],
+  advancedMsg: ["recv_new_message", "recv_c2c_read_receipt", "new_recv_message_revoked", "msg_deleted"],
   user: ["self_info_updated"],
 };
 export const EVENT_ROUTES = {};
