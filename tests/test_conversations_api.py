@@ -273,6 +273,33 @@ def test_refused_delete_publishes_nothing(api):
     assert api.ok("sync_events", {}, tb)["max_seq"] == start + 2
 
 
+def test_a_delete_racing_another_terminal_answers_1401_not_500(api, monkeypatch):
+    from sqlalchemy import insert
+
+    from im.models import MessageDeletion
+    from im.services import messages
+
+    a, ta = api.user()
+    b, tb = api.user()
+    send(api, ta, b, "only")
+    c = cid(a, b)
+    start = api.ok("sync_events", {}, tb)["max_seq"]
+    found = messages._find
+
+    def found_then_deleted_elsewhere(user_id, conversation_id, client_msg_id, seq):
+        msg = found(user_id, conversation_id, client_msg_id, seq)
+        db.session.execute(insert(MessageDeletion), {"user_id": user_id, "conversation_id": conversation_id,
+                                                     "seq": seq})
+        return msg
+
+    monkeypatch.setattr(messages, "_find", found_then_deleted_elsewhere)
+    body = api.call("delete_message", {"conversation_id": c, "seq": 1}, tb).get_json()
+    assert body["errCode"] == 1401
+    monkeypatch.undo()
+    assert api.ok("sync_events", {}, tb)["max_seq"] == start
+    api.ok("delete_message", {"conversation_id": c, "seq": 1}, tb)  # the racing row was rolled back
+
+
 def test_group_preview_after_delete_stays_inside_my_read_window(api):
     users = {name: api.user(name)[1] for name in ("gowner", "gmember", "glate")}
     gid = api.ok("create_group", {"group_name": "G", "member_user_ids": ["gmember"]}, users["gowner"])["group_id"]
