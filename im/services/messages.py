@@ -29,6 +29,8 @@ MAX_CONTENT_BYTES = 64 * 1024
 MAX_AT_USERS = 1000
 MAX_PULL_RANGES = 200
 MAX_PULL_MESSAGES = 2000
+MAX_SEARCH_COUNT = 100
+MAX_SEARCH_OFFSET = 10_000
 NEW_MESSAGE_EVENT = "new_message"
 
 
@@ -492,8 +494,13 @@ def _like_pattern(keyword: str) -> str:
     return "%" + keyword.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_") + "%"
 
 
-def search_messages(user_id: str, keyword: str, conversation_id: str | None, limit: int = 100) -> dict:
-    """Messages the user may see whose text (or file name) contains keyword, newest first."""
+def search_messages(user_id: str, keyword: str, conversation_id: str | None, offset: int = 0,
+                    count: int = MAX_SEARCH_COUNT) -> dict:
+    """A page of the messages the user may see whose text (or file name) contains keyword, newest first.
+
+    Pages by offset in a fixed order (send time, then storage order), so consecutive pages neither
+    skip nor repeat while the matches stay the same in between.
+    """
     if conversation_id is not None:
         conversations.readable(user_id, conversation_id)
     stmt = (select(Message)
@@ -503,10 +510,11 @@ def search_messages(user_id: str, keyword: str, conversation_id: str | None, lim
                    or_(ConversationState.max_readable_seq.is_(None),
                        Message.seq <= ConversationState.max_readable_seq),
                    Message.search_text.ilike(_like_pattern(keyword), escape="\\"), _not_deleted(user_id))
-            .order_by(Message.send_time.desc(), Message.id.desc()).limit(limit))
+            .order_by(Message.send_time.desc(), Message.id.desc()).offset(offset).limit(count + 1))
     if conversation_id is not None:
         stmt = stmt.where(Message.conversation_id == conversation_id)
-    return {"messages": [m.public() for m in db.session.scalars(stmt)]}
+    rows = list(db.session.scalars(stmt))
+    return {"messages": [m.public() for m in rows[:count]], "has_more": len(rows) > count}
 
 
 def _find(user_id: str, conversation_id: str, client_msg_id: str | None, seq: int | None) -> Message:

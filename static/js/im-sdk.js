@@ -497,7 +497,9 @@ export class IMClient {
   getHistoryMessageList(conversationId, { startSeq, count = 20 } = {}) {
     return this._call("get_history_message_list", params({ conversation_id: conversationId, start_seq: startSeq, count }));
   }
-  searchMessages(keyword, conversationId) { return this._call("search_messages", params({ keyword, conversation_id: conversationId })); }
+  searchMessages(keyword, conversationId, { offset, count } = {}) {
+    return this._call("search_messages", params({ keyword, conversation_id: conversationId, offset, count }));
+  }
   revokeMessage(conversationId, { clientMsgId, seq } = {}) {
     return this._call("revoke_message", params({ conversation_id: conversationId, client_msg_id: clientMsgId, seq }));
   }
