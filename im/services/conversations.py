@@ -178,7 +178,7 @@ def views(user_id: str, states: list[ConversationState]) -> list[dict]:
     deleted_tops = set(db.session.execute(
         select(MessageDeletion.conversation_id, MessageDeletion.seq)
         .where(MessageDeletion.user_id == user_id, MessageDeletion.conversation_id.in_(ids),
-               MessageDeletion.seq.in_(set(tops.values())))).all())
+               MessageDeletion.seq.in_(sorted(set(tops.values()))))).all())
     out = []
     for s in states:
         conv = convs[s.conversation_id]
