@@ -135,3 +135,39 @@ def test_admin_is_refused_while_no_secret_is_configured(api, app):
     user_id, _ = api.user()
     resp = api.call("admin_force_logout", {"user_id": user_id}, **{"X-IM-Admin-Secret": ""})
     assert resp.get_json()["errCode"] == 1104
+
+
+def _events(api, token, after):
+    return [(e["seq"], e["type"], e["data"]) for e in api.ok("sync_events", {"after_seq": after}, token)["events"]]
+
+
+def test_own_profile_change_reaches_my_other_terminals_through_my_event_log(api):
+    _, phone = api.user("alice", platform_id=2)
+    pc = api.login("alice", platform_id=3)
+    _, bob = api.user("bob")
+    start = api.ok("sync_events", {}, pc)["max_seq"]
+    bob_start = api.ok("sync_events", {}, bob)["max_seq"]
+    pc_socket = api.socket(pc)
+    pc_socket.get_received()
+
+    updated = api.ok("set_self_info", {"nickname": "Alicia", "face_url": "https://x/a.png"}, phone)
+
+    live = [e["args"][0] for e in pc_socket.get_received() if e["name"] == "event"]
+    assert live == [{"seq": start + 1, "type": "self_info_updated", "data": updated}]
+    # the log holds it too, for a terminal that was offline; nobody else hears of it
+    assert _events(api, phone, start) == [(start + 1, "self_info_updated", updated)]
+    assert _events(api, bob, bob_start) == []
+    # the same values again change nothing and publish nothing
+    api.ok("set_self_info", {"nickname": "Alicia", "face_url": "https://x/a.png"}, pc)
+    api.ok("set_self_info", {}, pc)
+    assert api.ok("sync_events", {}, pc)["max_seq"] == start + 1
+    pc_socket.disconnect()
+
+
+def test_refused_profile_change_publishes_nothing(api):
+    _, token = api.user("carol")
+    start = api.ok("sync_events", {}, token)["max_seq"]
+    body = api.call("set_self_info", {"nickname": "x" * 65}, token).get_json()
+    assert body["errCode"] == 1001
+    assert api.ok("sync_events", {}, token)["max_seq"] == start
+    assert api.ok("get_self_user_info", {}, token)["nickname"] == "Carol"

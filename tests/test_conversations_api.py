@@ -213,6 +213,112 @@ def test_delete_message_for_me_only(api):
     assert [m["seq"] for m in pulled["messages"]] == [2] and pulled["pulled_to"] == {c: 2}
 
 
+def test_delete_message_moves_my_preview_back_and_tells_my_other_terminals(api):
+    a, ta = api.user()
+    b, tb = api.user()
+    sent = [send(api, ta, b, f"m{i}") for i in (1, 2, 3)]
+    c = cid(a, b)
+    other = api.socket(api.login(b, platform_id=3))
+    other.get_received()
+    start = api.ok("sync_events", {}, tb)["max_seq"]
+    unread = api.ok("get_total_unread_msg_count", {}, tb)
+
+    api.ok("delete_message", {"conversation_id": c, "seq": 3}, tb)
+    got = events(other)
+    assert [e["type"] for e in got] == ["msg_deleted", "conversation_changed"]
+    assert got[0]["data"] == sent[2]
+    assert got[1]["data"][0]["latest_msg"] == sent[1]
+    mine = api.ok("get_one_conversation", {"conversation_id": c}, tb)
+    assert mine == got[1]["data"][0]
+    assert mine["latest_msg_send_time"] == sent[1]["send_time"] and mine["unread_count"] == unread
+    assert api.ok("get_all_conversation_list", {}, tb) == [mine]
+    assert api.ok("get_multiple_conversation", {"conversation_ids": [c]}, tb) == [mine]
+    assert api.ok("get_total_unread_msg_count", {}, tb) == unread
+    # the peer's view is untouched, and the peer hears nothing
+    assert api.ok("get_one_conversation", {"conversation_id": c}, ta)["latest_msg"] == sent[2]
+
+    # deleting an older message leaves the preview: only msg_deleted
+    api.ok("delete_message", {"conversation_id": c, "seq": 1}, tb)
+    assert [(e["type"], e["data"]["seq"]) for e in events(other)] == [("msg_deleted", 1)]
+    # deleting the last one left: no preview at all
+    api.ok("delete_message", {"conversation_id": c, "seq": 2}, tb)
+    got = events(other)
+    assert [e["type"] for e in got] == ["msg_deleted", "conversation_changed"]
+    assert got[1]["data"][0]["latest_msg"] is None
+    # all of it is in the log, for a terminal that was offline
+    logged = api.ok("sync_events", {"after_seq": start}, tb)["events"]
+    assert [(e["type"], e["data"]["seq"] if e["type"] == "msg_deleted" else None) for e in logged] == [
+        ("msg_deleted", 3), ("conversation_changed", None), ("msg_deleted", 1), ("msg_deleted", 2),
+        ("conversation_changed", None)]
+    # a new message is the preview again
+    fresh = send(api, ta, b, "m4")
+    assert api.ok("get_one_conversation", {"conversation_id": c}, tb)["latest_msg"] == fresh
+    other.disconnect()
+
+
+def test_refused_delete_publishes_nothing(api):
+    a, ta = api.user()
+    b, tb = api.user()
+    _, tc = api.user()
+    send(api, ta, b, "only")
+    c = cid(a, b)
+    start = api.ok("sync_events", {}, tb)["max_seq"]
+    assert code(api, "delete_message", {"conversation_id": c, "seq": 2}, tb) == 1401
+    assert code(api, "delete_message", {"conversation_id": c, "seq": 1}, tc) == 1403
+    assert code(api, "delete_message", {"conversation_id": c, "seq": 0}, tb) == 1001
+    assert code(api, "delete_message", {"conversation_id": c, "seq": "1"}, tb) == 1001
+    assert api.ok("sync_events", {}, tb)["max_seq"] == start
+    api.ok("delete_message", {"conversation_id": c, "seq": 1}, tb)
+    assert code(api, "delete_message", {"conversation_id": c, "seq": 1}, tb) == 1401
+    assert api.ok("sync_events", {}, tb)["max_seq"] == start + 2
+
+
+def test_a_delete_racing_another_terminal_answers_1401_not_500(api, monkeypatch):
+    from sqlalchemy import insert
+
+    from im.models import MessageDeletion
+    from im.services import messages
+
+    a, ta = api.user()
+    b, tb = api.user()
+    send(api, ta, b, "only")
+    c = cid(a, b)
+    start = api.ok("sync_events", {}, tb)["max_seq"]
+    found = messages._find
+
+    def found_then_deleted_elsewhere(user_id, conversation_id, client_msg_id, seq):
+        msg = found(user_id, conversation_id, client_msg_id, seq)
+        db.session.execute(insert(MessageDeletion), {"user_id": user_id, "conversation_id": conversation_id,
+                                                     "seq": seq})
+        return msg
+
+    monkeypatch.setattr(messages, "_find", found_then_deleted_elsewhere)
+    body = api.call("delete_message", {"conversation_id": c, "seq": 1}, tb).get_json()
+    assert body["errCode"] == 1401
+    monkeypatch.undo()
+    assert api.ok("sync_events", {}, tb)["max_seq"] == start
+    api.ok("delete_message", {"conversation_id": c, "seq": 1}, tb)  # the racing row was rolled back
+
+
+def test_group_preview_after_delete_stays_inside_my_read_window(api):
+    users = {name: api.user(name)[1] for name in ("gowner", "gmember", "glate")}
+    gid = api.ok("create_group", {"group_name": "G", "member_user_ids": ["gmember"]}, users["gowner"])["group_id"]
+    conv = f"sg_{gid}"
+    api.ok("send_message", {"group_id": gid, "content_type": 101, "content": {"text": "early"}}, users["gowner"])
+    api.ok("invite_user_to_group", {"group_id": gid, "user_ids": ["glate"]}, users["gowner"])
+    last = api.ok("send_message", {"group_id": gid, "content_type": 101, "content": {"text": "late"}},
+                  users["gowner"])
+    assert last["seq"] == 4
+    api.ok("delete_message", {"conversation_id": conv, "seq": 4}, users["gmember"])
+    assert api.ok("get_one_conversation", {"conversation_id": conv}, users["gmember"])["latest_msg"]["seq"] == 3
+    # the late joiner reads from seq 3 (the notice of their joining): deleting 3 and 4 leaves no preview,
+    # never the older message before their window
+    for seq in (4, 3):
+        api.ok("delete_message", {"conversation_id": conv, "seq": seq}, users["glate"])
+    assert api.ok("get_one_conversation", {"conversation_id": conv}, users["glate"])["latest_msg"] is None
+    assert api.ok("get_one_conversation", {"conversation_id": conv}, users["gowner"])["latest_msg"] == last
+
+
 def test_typing_goes_to_online_terminals_and_is_not_stored(api, app):
     a, ta = api.user()
     b, tb = api.user()

@@ -16,3 +16,17 @@ def test_every_error_code_is_documented():
 
     missing = [cls.__name__ for cls in ALL_ERRORS if str(cls.code) not in PROTOCOL]
     assert not missing, f"undocumented error codes: {missing}"
+
+
+def test_every_event_type_the_sdks_route_is_documented_and_routed_by_both():
+    import re
+
+    from im.sdk.listeners import EVENT_ROUTES
+    import im.sdk  # noqa: F401  (each feature module adds its routes on import)
+
+    missing = [t for t in EVENT_ROUTES if f"`{t}`" not in PROTOCOL]
+    assert not missing, f"undocumented event types: {missing}"
+    js = (Path(__file__).resolve().parents[1] / "static" / "js" / "im-sdk.js").read_text()
+    block = re.search(r"const ROUTED_TYPES = \{(.*?)\n\};", js, re.S).group(1)
+    js_types = set(re.findall(r'"([a-z0-9_]+)"', block))
+    assert set(EVENT_ROUTES) <= js_types, f"not routed by the JS SDK: {set(EVENT_ROUTES) - js_types}"

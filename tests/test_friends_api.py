@@ -127,7 +127,8 @@ def test_remark_is_private_and_profile_changes_reach_friends(api):
     assert changed[0] == "friend_info_changed"
     assert changed[1]["nickname"] == "Bob New" and changed[1]["remark"] == "Bobby"
     assert api.ok("get_designated_friends_info", {"user_ids": ["ghost", b_id]}, ta) == [changed[1]]
-    assert events(api, tc, seq_c) == [] and events(api, tb, seq_b) == []
+    assert events(api, tc, seq_c) == []
+    assert events(api, tb, seq_b) == [("self_info_updated", api.ok("get_self_user_info", {}, tb))]
     # the same profile again changes nothing and tells nobody
     seq_a = api.ok("sync_events", {}, ta)["max_seq"]
     api.ok("set_self_info", {"nickname": "Bob New"}, tb)
@@ -259,4 +260,5 @@ def test_profile_change_fans_out_to_every_owner_in_chunks(api, monkeypatch):
         data = got[0]["data"]
         assert data["owner_user_id"] == owner_id and data["face_url"] == "http://x/star.png"
         assert data["remark"] == ("the star" if owner_id == owners[1][0] else "")
-    assert api.ok("sync_events", {"after_seq": star_seq}, star[1])["events"] == []
+    own = api.ok("sync_events", {"after_seq": star_seq}, star[1])["events"]
+    assert [(e["type"], e["data"]["face_url"]) for e in own] == [("self_info_updated", "http://x/star.png")]

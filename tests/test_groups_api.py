@@ -135,6 +135,56 @@ def test_unknown_and_dismissed_groups(api, app, crew):
     assert snapshot(app, gid) == before
 
 
+def test_dismissing_deletes_pending_applications_and_handling_one_afterwards_answers_1304(api, app, crew):
+    users, gid = crew
+    _, late = api.user("late")
+    _, refused = api.user("refused")
+    _, invitee = api.user("invitee")
+    api.ok("join_group", {"group_id": gid, "req_msg": "let me in"}, tok(users, "outsider"))
+    api.ok("join_group", {"group_id": gid}, late)
+    api.ok("join_group", {"group_id": gid}, refused)
+    api.ok("refuse_group_application", {"group_id": gid, "from_user_id": "refused"}, tok(users, "admin"))
+    api.ok("set_group_info", {"group_id": gid, "need_verification": 1}, tok(users, "owner"))
+    invited = api.ok("invite_user_to_group", {"group_id": gid, "user_ids": ["invitee"]}, tok(users, "member"))
+    assert invited["applied_user_ids"] == ["invitee"]
+    pending = {a["from_user_id"] for a in api.ok("get_recv_group_application_list", {}, tok(users, "admin"))
+               if a["handle_result"] == 0}
+    assert pending == {"outsider", "late", "invitee"}
+    seqs = {name: api.ok("sync_events", {}, token)["max_seq"]
+            for name, token in [("outsider", tok(users, "outsider")), ("late", late), ("invitee", invitee),
+                                ("refused", refused), ("admin", tok(users, "admin")),
+                                ("member", tok(users, "member"))]}
+
+    api.ok("dismiss_group", {"group_id": gid}, tok(users, "owner"))
+
+    def news(name, token):
+        return [(e["type"], e["data"].get("from_user_id")) for e in
+                api.ok("sync_events", {"after_seq": seqs[name]}, token)["events"]]
+
+    # each applicant hears that their application is gone; the managers hear of all three, then the end
+    for name, token in [("outsider", tok(users, "outsider")), ("late", late), ("invitee", invitee)]:
+        assert news(name, token) == [("group_application_deleted", name)]
+        assert api.ok("get_send_group_application_list", {}, token) == []
+    gone = [("group_application_deleted", uid) for uid in ("outsider", "late", "invitee")]
+    assert news("admin", tok(users, "admin")) == [*gone, ("group_dismissed", None)]
+    assert news("member", tok(users, "member")) == [("group_dismissed", None)]
+    # an application already answered stays in its applicant's list as it was, and hears nothing
+    assert news("refused", refused) == []
+    assert [a["handle_result"] for a in api.ok("get_send_group_application_list", {}, refused)] == [-1]
+    with app.app_context():
+        assert db.session.query(GroupApplication).filter_by(group_id=gid, handle_result=0).count() == 0
+
+    before = snapshot(app, gid)
+    for actor in ("owner", "admin"):
+        for op in ("accept_group_application", "refuse_group_application"):
+            for applicant in ("outsider", "refused"):
+                assert err(api, op, {"group_id": gid, "from_user_id": applicant}, tok(users, actor)) == 1304
+    assert err(api, "accept_group_application", {"group_id": gid, "from_user_id": "outsider"},
+               tok(users, "member")) == 1304
+    assert err(api, "join_group", {"group_id": gid}, late) == 1304
+    assert snapshot(app, gid) == before
+
+
 def test_need_verification_0_apply_then_accept_and_refuse(api, crew):
     users, gid = crew
     _, late = api.user("late")

@@ -202,3 +202,55 @@ def test_socket_delivery_to_recipient_and_senders_other_terminal(api):
     got_b = [e["args"][0] for e in receiver.get_received() if e["name"] == "new_message"]
     got_a2 = [e["args"][0] for e in sender_other.get_received() if e["name"] == "new_message"]
     assert got_b == [msg] and got_a2 == [msg]
+
+
+def test_search_pages_by_offset_and_count_without_gaps_or_repeats(api):
+    a, ta = api.user()
+    b, tb = api.user()
+    c, tc = api.user()
+    for i in range(60):
+        send(api, ta, b, f"needle a{i}")
+    for i in range(43):
+        send(api, tb, a, f"needle b{i}")
+    send(api, tc, b, "needle from c")
+    send(api, ta, b, "no match")
+
+    # without paging parameters: the first 100, newest first, as before
+    first = api.ok("search_messages", {"keyword": "NEEDLE"}, tb)
+    assert len(first["messages"]) == 100 and first["has_more"] is True
+    assert first["messages"][0]["content"]["text"] == "needle from c"
+    pages, offset = [], 0
+    while True:
+        page = api.ok("search_messages", {"keyword": "needle", "offset": offset, "count": 40}, tb)
+        pages.append(page)
+        offset += 40
+        if not page["has_more"]:
+            break
+    assert [len(p["messages"]) for p in pages] == [40, 40, 24]
+    found = [m for p in pages for m in p["messages"]]
+    assert found[:100] == first["messages"]
+    assert len({m["server_msg_id"] for m in found}) == 104
+    times = [m["send_time"] for m in found]
+    assert times == sorted(times, reverse=True)
+    # within one conversation, and past the end
+    one = api.ok("search_messages", {"keyword": "needle", "conversation_id": "si_" + "_".join(sorted((a, b))),
+                                     "offset": 100, "count": 5}, tb)
+    assert [m["content"]["text"] for m in one["messages"]] == ["needle a2", "needle a1", "needle a0"]
+    assert one["has_more"] is False
+    assert api.ok("search_messages", {"keyword": "needle", "offset": 104}, tb) == {"messages": [],
+                                                                                   "has_more": False}
+    exact = api.ok("search_messages", {"keyword": "needle", "offset": 100, "count": 4}, tb)
+    assert len(exact["messages"]) == 4 and exact["has_more"] is False
+    assert api.ok("search_messages", {"keyword": "needle", "offset": 10_000, "count": 1}, tb)["messages"] == []
+
+
+@pytest.mark.parametrize("paging", [
+    {"offset": -1}, {"offset": 10_001}, {"offset": "1"}, {"offset": 1.5}, {"offset": None},
+    {"count": 0}, {"count": 101}, {"count": True}, {"count": 2**63},
+])
+def test_search_paging_out_of_bounds_is_refused(api, paging):
+    _, ta = api.user()
+    body = api.call("search_messages", {"keyword": "x", **paging}, ta).get_json()
+    assert body["errCode"] == 1001
+    if body["data"] is not None:  # beyond 64 bits is refused before the fields are looked at
+        assert body["data"]["errors"][0]["field"] == next(iter(paging))

@@ -136,6 +136,9 @@ class HistoryParams(Params):
 class SearchParams(Params):
     keyword: Annotated[str, StringConstraints(min_length=1, max_length=100)]
     conversation_id: ConversationId | None = None
+    # Bounded: a deep offset still reads every match before it.
+    offset: Annotated[int, Field(ge=0, le=messages.MAX_SEARCH_OFFSET)] = 0
+    count: Annotated[int, Field(ge=1, le=messages.MAX_SEARCH_COUNT)] = messages.MAX_SEARCH_COUNT
 
 
 class RevokeParams(Params):
@@ -198,8 +201,8 @@ def get_history_message_list(caller: Caller, p: HistoryParams):
 
 @operation("search_messages", SearchParams)
 def search_messages(caller: Caller, p: SearchParams):
-    """Messages the caller may see whose text or file name contains keyword."""
-    return messages.search_messages(caller.user_id, p.keyword, p.conversation_id)
+    """A page of the messages the caller may see whose text or file name contains keyword."""
+    return messages.search_messages(caller.user_id, p.keyword, p.conversation_id, p.offset, p.count)
 
 
 @operation("revoke_message", RevokeParams)

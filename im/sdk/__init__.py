@@ -6,7 +6,7 @@ from .friends import FriendListener, FriendsMixin
 from .groups import GroupListener, GroupsMixin
 from .listeners import ConnListener, LoginStatus
 from .messages import AdvancedMsgListener, MessagesMixin
-from .users import UsersMixin
+from .users import UserListener, UsersMixin
 
 
 class IMClient(GroupsMixin, MessagesMixin, ConversationsMixin, FriendsMixin, UsersMixin, CoreClient):
@@ -14,4 +14,4 @@ class IMClient(GroupsMixin, MessagesMixin, ConversationsMixin, FriendsMixin, Use
 
 
 __all__ = ["IMClient", "IMError", "ConnListener", "LoginStatus", "FriendListener", "AdvancedMsgListener",
-           "ConversationListener", "GroupListener"]
+           "ConversationListener", "GroupListener", "UserListener"]

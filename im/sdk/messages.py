@@ -38,9 +38,13 @@ class AdvancedMsgListener:
     def on_new_recv_message_revoked(self, revoked: dict):
         pass
 
+    def on_msg_deleted(self, msg: dict):
+        """I deleted this message for myself (on any of my terminals, this one included)."""
+
 
 EVENT_ROUTES["recv_c2c_read_receipt"] = ("message", "on_recv_c2c_read_receipt")
 EVENT_ROUTES["new_recv_message_revoked"] = ("message", "on_new_recv_message_revoked")
+EVENT_ROUTES["msg_deleted"] = ("message", "on_msg_deleted")
 
 
 class MessagesMixin:
@@ -98,8 +102,10 @@ class MessagesMixin:
             params["start_seq"] = start_seq
         return self._call("get_history_message_list", **params)
 
-    def search_messages(self, keyword: str, conversation_id: str | None = None) -> dict:
-        params = {"keyword": keyword}
+    def search_messages(self, keyword: str, conversation_id: str | None = None, offset: int = 0,
+                        count: int = 100) -> dict:
+        """A page of matching messages, newest first; `has_more` says whether offset + count goes on."""
+        params = {"keyword": keyword, "offset": offset, "count": count}
         if conversation_id is not None:
             params["conversation_id"] = conversation_id
         return self._call("search_messages", **params)

@@ -1,7 +1,21 @@
-"""User calls of the SDK."""
+"""User calls of the SDK, and the UserListener that hears changes to the user's own profile."""
+from .listeners import EVENT_ROUTES
+
+
+class UserListener:
+    """The signed-in user's own profile; callbacks run on the SDK's callback thread, in event-log order."""
+
+    def on_self_info_updated(self, user_info: dict):
+        """My nickname or face changed (on any of my terminals, this one included)."""
+
+
+EVENT_ROUTES["self_info_updated"] = ("user", "on_self_info_updated")
 
 
 class UsersMixin:
+    def set_user_listener(self, listener: UserListener) -> None:
+        self._listeners["user"] = listener
+
     def get_self_user_info(self) -> dict:
         return self._call("get_self_user_info")
 

@@ -6,12 +6,13 @@ create it on join with `open_for_member`), or, for one-to-one, when they are one
 """
 from dataclasses import dataclass
 
-from sqlalchemy import select, update
+from sqlalchemy import exists, select, update
 from sqlalchemy.dialects import postgresql, sqlite
 
 from .. import errors, push
 from ..extensions import db
-from ..models import GROUP, SINGLE, Conversation, ConversationState, Message, User, ts, utcnow
+from ..models import (GROUP, SINGLE, Conversation, ConversationState, Message, MessageDeletion, User, ts,
+                      utcnow)
 
 RECV_OPTS = (0, 1, 2)
 RECV_NOT_RECEIVE = 1
@@ -142,9 +143,21 @@ def unread_count(state: ConversationState, conv_max: int) -> int:
     return max(0, _effective_max(state, conv_max) - max(state.has_read_seq, state.min_seq - 1))
 
 
-def views(user_id: str, states: list[ConversationState]) -> list[dict]:
-    """The public conversation objects of these state rows, in the given order (four queries).
+def _newest_not_deleted(user_id: str, conversation_id: str, low: int, high: int) -> Message | None:
+    """The newest message with a seq in [low, high] that the user has not deleted for themselves."""
+    return db.session.scalar(
+        select(Message).where(Message.conversation_id == conversation_id, Message.seq >= low, Message.seq <= high,
+                              ~exists().where(MessageDeletion.user_id == user_id,
+                                              MessageDeletion.conversation_id == Message.conversation_id,
+                                              MessageDeletion.seq == Message.seq))
+        .order_by(Message.seq.desc()).limit(1))
 
+
+def views(user_id: str, states: list[ConversationState]) -> list[dict]:
+    """The public conversation objects of these state rows, in the given order (five queries).
+
+    `latest_msg` is the newest message the user may read and has not deleted for themselves (OpenIM's
+    delete-for-me moves the preview back), and `latest_msg_send_time` is its send time.
     `peer_has_read_seq` (one-to-one) is the peer's has_read_seq: what recv_c2c_read_receipt last
     announced, so a terminal that starts fresh shows the same read marks as one that heard it."""
     if not states:
@@ -161,12 +174,19 @@ def views(user_id: str, states: list[ConversationState]) -> list[dict]:
         select(ConversationState.conversation_id, ConversationState.has_read_seq)
         .where(ConversationState.conversation_id.in_(single_ids), ConversationState.user_id != user_id)
     ).all()) if single_ids else {}
+    tops = {s.conversation_id: _effective_max(s, convs[s.conversation_id].max_seq) for s in states}
+    deleted_tops = set(db.session.execute(
+        select(MessageDeletion.conversation_id, MessageDeletion.seq)
+        .where(MessageDeletion.user_id == user_id, MessageDeletion.conversation_id.in_(ids),
+               MessageDeletion.seq.in_(sorted(set(tops.values()))))).all())
     out = []
     for s in states:
         conv = convs[s.conversation_id]
-        top = _effective_max(s, conv.max_seq)
+        top = tops[s.conversation_id]
         msg = latest.get(s.conversation_id)
-        if msg is not None and msg.seq != top:
+        if (s.conversation_id, top) in deleted_tops:
+            msg = _newest_not_deleted(user_id, s.conversation_id, s.min_seq, top - 1)
+        elif msg is not None and msg.seq != top:
             msg = db.session.scalar(select(Message).where(Message.conversation_id == s.conversation_id,
                                                           Message.seq == top))
         if msg is not None and msg.seq < s.min_seq:

@@ -169,11 +169,18 @@ def _remove_members(group: Group, members: list[GroupMember]) -> None:
     group.member_count -= len(members)
 
 
-def _drop_pending_applications(group: Group, user_ids) -> None:
-    """Applications made moot because their applicants joined another way."""
-    apps = list(db.session.scalars(select(GroupApplication).where(
-        GroupApplication.group_id == group.group_id, GroupApplication.from_user_id.in_(list(user_ids)),
-        GroupApplication.handle_result == PENDING)))
+def _pending_applications(group: Group, user_ids=None) -> list[GroupApplication]:
+    """The group's pending applications (of these applicants only, when given)."""
+    stmt = select(GroupApplication).where(GroupApplication.group_id == group.group_id,
+                                          GroupApplication.handle_result == PENDING)
+    if user_ids is not None:
+        stmt = stmt.where(GroupApplication.from_user_id.in_(list(user_ids)))
+    return list(db.session.scalars(stmt.order_by(GroupApplication.id)))
+
+
+def _drop_pending_applications(group: Group, user_ids=None) -> None:
+    """Applications made moot: their applicants joined another way (user_ids), or the group is gone (all)."""
+    apps = _pending_applications(group, user_ids)
     if not apps:
         return
     managers = _manager_ids(group.group_id)
@@ -273,11 +280,18 @@ def set_group_info(user_id: str, group_id: str, fields: dict) -> dict:
 
 
 def dismiss_group(user_id: str, group_id: str) -> None:
-    """Only the owner dismisses; members keep the history up to the dismissal notice."""
+    """Only the owner dismisses; members keep the history up to the dismissal notice.
+
+    Pending applications are deleted (group_application_deleted to each applicant and the managers),
+    so none stays pending forever; handling one afterwards answers GroupDismissed like any change.
+    """
     group = _locked_group(group_id)
     _require_owner(group, user_id, "dismiss the group")
     notices.announce(group, notices.GROUP_DISMISSED, user_id, {})
     members = list(db.session.scalars(select(GroupMember).where(GroupMember.group_id == group_id)))
+    push.lock_users([*(m.user_id for m in members), *(a.from_user_id for a in _pending_applications(group))])
+    # Nobody can handle them any more: they are deleted, while the managers are still members to hear it.
+    _drop_pending_applications(group)
     _remove_members(group, members)
     group.status = STATUS_DISMISSED
     _touch(group)

@@ -29,6 +29,8 @@ MAX_CONTENT_BYTES = 64 * 1024
 MAX_AT_USERS = 1000
 MAX_PULL_RANGES = 200
 MAX_PULL_MESSAGES = 2000
+MAX_SEARCH_COUNT = 100
+MAX_SEARCH_OFFSET = 10_000
 NEW_MESSAGE_EVENT = "new_message"
 
 
@@ -493,8 +495,13 @@ def _like_pattern(keyword: str) -> str:
     return "%" + keyword.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_") + "%"
 
 
-def search_messages(user_id: str, keyword: str, conversation_id: str | None, limit: int = 100) -> dict:
-    """Messages the user may see whose text (or file name) contains keyword, newest first."""
+def search_messages(user_id: str, keyword: str, conversation_id: str | None, offset: int = 0,
+                    count: int = MAX_SEARCH_COUNT) -> dict:
+    """A page of the messages the user may see whose text (or file name) contains keyword, newest first.
+
+    Pages by offset in a fixed order (send time, then storage order), so consecutive pages neither
+    skip nor repeat while the matches stay the same in between.
+    """
     if conversation_id is not None:
         conversations.readable(user_id, conversation_id)
     stmt = (select(Message)
@@ -504,10 +511,11 @@ def search_messages(user_id: str, keyword: str, conversation_id: str | None, lim
                    or_(ConversationState.max_readable_seq.is_(None),
                        Message.seq <= ConversationState.max_readable_seq),
                    Message.search_text.ilike(_like_pattern(keyword), escape="\\"), _not_deleted(user_id))
-            .order_by(Message.send_time.desc(), Message.id.desc()).limit(limit))
+            .order_by(Message.send_time.desc(), Message.id.desc()).offset(offset).limit(count + 1))
     if conversation_id is not None:
         stmt = stmt.where(Message.conversation_id == conversation_id)
-    return {"messages": [m.public() for m in db.session.scalars(stmt)]}
+    rows = list(db.session.scalars(stmt))
+    return {"messages": [m.public() for m in rows[:count]], "has_more": len(rows) > count}
 
 
 def _find(user_id: str, conversation_id: str, client_msg_id: str | None, seq: int | None) -> Message:
@@ -554,9 +562,21 @@ def revoke_message(user_id: str, conversation_id: str, client_msg_id: str | None
 
 
 def delete_message(user_id: str, conversation_id: str, seq: int) -> None:
-    """Remove a message for the caller only; others still see it."""
+    """Remove a message for the caller only; others still see it.
+
+    The caller's terminals hear `msg_deleted` through the event log, and `conversation_changed` when
+    the message was the conversation's preview, which then moves back to the newest one left.
+    """
     msg = _find(user_id, conversation_id, None, seq)
-    db.session.add(MessageDeletion(user_id=user_id, conversation_id=conversation_id, seq=msg.seq))
+    state = db.session.get(ConversationState, (user_id, conversation_id))
+    preview = conversations.views(user_id, [state])[0]["latest_msg"] if state is not None else None
+    if not conversations.insert_ignore(MessageDeletion, [
+            {"user_id": user_id, "conversation_id": conversation_id, "seq": msg.seq}], returning=MessageDeletion.seq):
+        raise errors.MessageNotFound("message already deleted")  # by another terminal of the caller, just now
+    push.publish([user_id], "msg_deleted", msg.public())
+    if preview is not None and preview["seq"] == msg.seq:
+        # Unread counts are by seq, so the total stays as it was: only the preview changed.
+        push.publish([user_id], "conversation_changed", conversations.views(user_id, [state]))
     db.session.commit()
 
 

@@ -1,7 +1,7 @@
 """Public user info, own profile, online status."""
 from sqlalchemy import select
 
-from .. import errors
+from .. import errors, push
 from ..extensions import db
 from ..models import Connection, User, utcnow
 from . import friends
@@ -21,7 +21,7 @@ def require_user(user_id: str) -> User:
 
 
 def set_self_info(user_id: str, nickname: str | None = None, face_url: str | None = None) -> dict:
-    """Change own nickname and/or face; whoever has me as a friend hears of it."""
+    """Change own nickname and/or face; my other terminals and whoever has me as a friend hear of it."""
     user = require_user(user_id)
     changes = {}
     if nickname is not None and nickname != user.nickname:
@@ -34,6 +34,8 @@ def set_self_info(user_id: str, nickname: str | None = None, face_url: str | Non
             setattr(user, field, value)
         user.updated_at = utcnow()
         friends.publish_friend_info_changed(user)
+        # OpenIM's OnSelfInfoUpdated: through my own event log, so an offline terminal catches up too.
+        push.publish([user_id], "self_info_updated", user.public())
     db.session.commit()
     return user.public()
 

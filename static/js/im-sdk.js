@@ -44,7 +44,8 @@ const ROUTED_TYPES = {
     "group_application_added", "group_application_deleted", "group_application_accepted",
     "group_application_rejected", "group_info_changed", "group_member_info_changed", "group_dismissed"],
   conversation: ["new_conversation", "conversation_changed", "total_unread_message_count_changed"],
-  advancedMsg: ["recv_new_message", "recv_c2c_read_receipt", "new_recv_message_revoked"],
+  advancedMsg: ["recv_new_message", "recv_c2c_read_receipt", "new_recv_message_revoked", "msg_deleted"],
+  user: ["self_info_updated"],
 };
 export const EVENT_ROUTES = {};
 for (const [slot, types] of Object.entries(ROUTED_TYPES)) {
@@ -108,6 +109,7 @@ export class IMClient {
   setGroupListener(listener) { this._listeners.group = listener; }
   setConversationListener(listener) { this._listeners.conversation = listener; }
   setAdvancedMsgListener(listener) { this._listeners.advancedMsg = listener; }
+  setUserListener(listener) { this._listeners.user = listener; }
 
   // Callbacks run one at a time, in order, after the current call stack; a throwing callback is
   // reported and does not stop the SDK.
@@ -495,7 +497,9 @@ export class IMClient {
   getHistoryMessageList(conversationId, { startSeq, count = 20 } = {}) {
     return this._call("get_history_message_list", params({ conversation_id: conversationId, start_seq: startSeq, count }));
   }
-  searchMessages(keyword, conversationId) { return this._call("search_messages", params({ keyword, conversation_id: conversationId })); }
+  searchMessages(keyword, conversationId, { offset, count } = {}) {
+    return this._call("search_messages", params({ keyword, conversation_id: conversationId, offset, count }));
+  }
   revokeMessage(conversationId, { clientMsgId, seq } = {}) {
     return this._call("revoke_message", params({ conversation_id: conversationId, client_msg_id: clientMsgId, seq }));
   }

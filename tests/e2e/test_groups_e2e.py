@@ -177,16 +177,27 @@ def test_group_life_with_every_listener_callback(terminals, tmp_path):
     for term in (invitee, owner_pc, admin):
         term.expect("on_group_member_deleted", user_id="invitee")
 
+    # An application still pending when the group is dismissed is deleted, not left pending forever.
+    refused.sdk.join_group(gid, "again")
+    for term in (admin, member):
+        term.expect("on_group_application_added", from_user_id="refused", req_msg="again")
+
     # The member goes offline; what happens meanwhile reaches them when they come back.
     member.close()
     admin.sdk.set_group_info(gid, group_name="Crew 2")
     admin.sdk.dismiss_group(gid)
     for term in (owner_web, owner_pc, admin):
         term.expect("on_group_dismissed", group_id=gid, status=2)
+    for term in (refused, admin):
+        term.expect("on_group_application_deleted", from_user_id="refused", group_id=gid, handle_result=0)
+    assert refused.sdk.get_send_group_application_list() == []  # one row per (group, user): it was this one
+    with pytest.raises(IMError) as too_late:
+        admin.sdk.accept_group_application(gid, "refused")
+    assert too_late.value.code == 1304
     assert not applicant.rec.has("on_group_dismissed") and not invitee.rec.has("on_group_dismissed")
     back = terminals("member", register=False, data_dir=tmp_path / "member")
     back.expect("on_group_dismissed", group_id=gid)
-    assert back.rec.names() == ["on_group_info_changed", "on_group_dismissed"]
+    assert back.rec.names() == ["on_group_info_changed", "on_group_application_deleted", "on_group_dismissed"]
     assert admin.sdk.get_joined_group_list() == []
 
     heard = set()

@@ -55,6 +55,9 @@ class Recorder(AdvancedMsgListener, ConversationListener):
     def on_new_recv_message_revoked(self, revoked):
         self._add("on_new_recv_message_revoked", revoked)
 
+    def on_msg_deleted(self, msg):
+        self._add("on_msg_deleted", msg)
+
     def on_sync_server_start(self):
         self._add("on_sync_server_start")
 
@@ -198,6 +201,37 @@ def test_two_terminals_conversations_receipts_revoke_typing(server, clients):
     wait_for(lambda: len(ra2.of("on_new_conversation")) > count_before, what="conversation back")
     assert [c["conversation_id"] for c in alice.get_all_conversation_list()] == [cid]
     assert alice.get_total_unread_msg_count() == 1
+
+
+def test_delete_for_me_reaches_my_other_terminals_and_moves_the_preview_back(server, clients):
+    alice, ra, a = clients(server.url)
+    alice_pad, ra_pad, _ = clients(server.url, a, platform_id=9, register=False)
+    bob, rb, b = clients(server.url)
+    cid = cid_of(a, b)
+    first = bob.send_message(a, 101, text("first"))
+    second = bob.send_message(a, 101, text("second"))
+    wait_for(lambda: ra_pad.texts() == ["first", "second"], what="the pad got both")
+    alice_pad.logout()  # offline while the other terminal deletes
+
+    alice.delete_message(cid, second["seq"])
+    wait_for(lambda: ra.of("on_msg_deleted"), what="the deleting terminal heard it")
+    assert ra.of("on_msg_deleted") == [second]
+    wait_for(lambda: any(c["conversation_id"] == cid and c["latest_msg"] == first
+                         for batch in ra.of("on_conversation_changed") for c in batch),
+             what="the preview moved back to the first message")
+    alice_pad.login(a, PASSWORD)
+    wait_for(lambda: ra_pad.of("on_msg_deleted"), what="the pad caught up on the deletion")
+    assert ra_pad.of("on_msg_deleted") == [second]
+    wait_for(lambda: any(c["conversation_id"] == cid and c["latest_msg"] == first
+                         for batch in ra_pad.of("on_conversation_changed") for c in batch),
+             what="the pad's preview moved back")
+    assert alice_pad.get_one_conversation(cid)["latest_msg"] == first
+    # the peer keeps the message and hears nothing of it; its search pages through both
+    assert bob.get_one_conversation(cid)["latest_msg"] == second
+    assert bob.search_messages("s", cid, count=1) == {"messages": [second], "has_more": True}
+    assert bob.search_messages("s", cid, offset=1, count=1) == {"messages": [first], "has_more": False}
+    assert alice.search_messages("s", cid) == {"messages": [first], "has_more": False}
+    assert rb.of("on_msg_deleted") == []
 
 
 def test_offline_receiver_gets_exactly_the_missed_50_in_order(server, clients):

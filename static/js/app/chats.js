@@ -258,6 +258,7 @@ export class Chats {
           if (msg) { msg.status = 2; msg.content = {}; this._renderMessages(false); }
         }
       },
+      onMsgDeleted: (msg) => this._forgetMessage(msg),
     };
   }
 
@@ -473,11 +474,14 @@ export class Chats {
   async _deleteMessage(msg) {
     if (!window.confirm(this.ctx.t("confirmDeleteMsg"))) return;
     await this.ctx.im.deleteMessage(msg.conversation_id, msg.seq);
-    if (this.open?.id === msg.conversation_id) {
-      this.open.messages.delete(msg.seq);
-      this._renderMessages();
-      this.composer.focus();
-    }
+    this._forgetMessage(msg);
+    if (this.open?.id === msg.conversation_id) this.composer.focus();
+  }
+
+  /** A message deleted for me, here or on another terminal: gone from the open chat and the results.
+   *  The preview in the list follows from the server's conversation_changed. */
+  _forgetMessage(msg) {
+    if (this.open?.id === msg.conversation_id && this.open.messages.delete(msg.seq)) this._renderMessages();
     if (this.results) {
       this.results.messages = this.results.messages.filter((m) => m.conversation_id !== msg.conversation_id || m.seq !== msg.seq);
       this.render();

@@ -104,6 +104,16 @@ im.setFriendListener(contacts.listener());
 im.setGroupListener(groups.listener());
 im.setConversationListener(chats.conversationListener());
 im.setAdvancedMsgListener(chats.messageListener());
+// The profile changed on another terminal (or this one): show the new name and face everywhere.
+im.setUserListener({
+  onSelfInfoUpdated: (user) => {
+    if (!ctx.live() || user?.user_id !== ctx.me?.user_id) return;
+    ctx.me = user;
+    ctx.users.set(user.user_id, user);
+    renderMe();
+    chats.render();
+  },
+});
 
 // ---- screens ------------------------------------------------------------------------------
 

@@ -1,0 +1,58 @@
+"""What one tab does to the user's own data shows in their other tabs (OpenIM's multi-terminal sync)."""
+import pytest
+
+from tests.browser.test_web_client import sign_up
+
+playwright_api = pytest.importorskip("playwright.sync_api")
+expect = playwright_api.expect
+
+
+def test_a_profile_change_shows_in_the_other_tab(pages, shot):
+    first = pages.page()
+    sign_up(first, "alice", "Alice")
+    second = pages.page(first.context)
+    expect(second.locator("#login-status")).to_have_attribute("data-state", "online")
+    expect(second.locator("#me .me-name")).to_have_text("Alice")
+
+    first.click("#profile-button")
+    first.fill("#profile-form [name=nickname]", "Zoe Alicia")
+    first.click("#profile-form button[type=submit]")
+    expect(first.locator("#me .me-name")).to_have_text("Zoe Alicia")
+    # the other tab hears self_info_updated and redraws the top bar without a reload
+    expect(second.locator("#me .me-name")).to_have_text("Zoe Alicia")
+    expect(second.locator("#me .avatar")).to_have_text("Z")
+    shot(second, "30-profile-from-other-tab")
+    assert pages.dialogs == []
+    assert pages.errors == [], "\n".join(pages.errors)
+
+
+def test_a_message_deleted_in_one_tab_leaves_the_other_and_the_preview_moves_back(pages, shot):
+    from tests.browser.test_web_client import befriend_over_rest, conversation, message, sign_in
+
+    call = befriend_over_rest(pages.server.url, "gina", "hank")
+    for text in ("the older one", "the newest one"):
+        call("send_message", {"recv_id": "gina", "content_type": 101, "content": {"text": text}}, "hank")
+    cid = "si_gina_hank"
+    first = pages.page()
+    sign_in(first, "gina")
+    second = pages.page(first.context)
+    expect(second.locator("#login-status")).to_have_attribute("data-state", "online")
+    conversation(second, cid).click()
+    expect(second.locator(".msg .bubble .text")).to_have_text(["the older one", "the newest one"])
+    conversation(first, cid).click()
+
+    message(first, "the newest one").hover()
+    message(first, "the newest one").get_by_role("button", name="Delete").click()
+    expect(message(first, "the newest one")).to_have_count(0)
+    expect(conversation(first, cid).locator(".conv-preview")).to_have_text("the older one")
+    # the other tab hears msg_deleted and conversation_changed: the message leaves its open chat
+    expect(message(second, "the newest one")).to_have_count(0)
+    expect(second.locator(".msg .bubble .text")).to_have_text(["the older one"])
+    expect(conversation(second, cid).locator(".conv-preview")).to_have_text("the older one")
+    shot(second, "31-deleted-in-other-tab")
+    # a fresh load agrees, and Hank still has the message
+    third = pages.page(first.context)
+    expect(conversation(third, cid).locator(".conv-preview")).to_have_text("the older one")
+    assert "the newest one" in str(call("get_one_conversation", {"conversation_id": cid}, "hank"))
+    assert pages.dialogs == [("confirm", "Delete this message for you? The others still see it.")]
+    assert pages.errors == [], "\n".join(pages.errors)
