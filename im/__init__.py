@@ -69,6 +69,10 @@ def create_app(test_config: dict | None = None) -> Flask:
         ping_interval=app.config.get("IM_PING_INTERVAL", 25),
         ping_timeout=app.config.get("IM_PING_TIMEOUT", 20),
     )
+    if socketio.server.eio.async_mode == "gevent":
+        from . import websocket
+
+        websocket.install(socketio.server.eio)
     if app.config["IM_PROXY_COUNT"]:
         # Outside Socket.IO's middleware so that socket connects see the client's address too.
         hops = app.config["IM_PROXY_COUNT"]
