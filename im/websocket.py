@@ -3,14 +3,19 @@
 Every greenlet that has run and is now waiting keeps its own slice of the C stack and a chunk of
 Python's frame stack, about 8 KiB of resident memory even when it does nothing (measured with a few
 thousand sleeping greenlets). Out of the box each idle socket keeps four: the WSGI handler (running
-Engine.IO's receive loop), simple-websocket's reader, Engine.IO's writer, and Engine.IO's ping task.
-Here the handler reads the socket itself, so simple-websocket's reader is never started. The protocol
-is unchanged: same frames, same replies to pings, same close handshake.
+Engine.IO's receive loop), simple-websocket's reader, Engine.IO's writer, and Engine.IO's ping task,
+which sleeps for the whole ping interval. Here the handler reads the socket itself and the ping waits
+as a timer, so an idle socket keeps two (the handler and the writer). The protocol is unchanged:
+same frames, same pings at the same interval, same close handshake.
 """
+import time
+
 import gevent
 import gevent.event
 import gevent.selectors
 import simple_websocket
+from engineio import packet
+from engineio import socket as engineio_socket
 from engineio.async_drivers._websocket_wsgi import SimpleWebSocketWSGI
 from simple_websocket.ws import ConnectionClosed
 from wsproto.utilities import LocalProtocolError
@@ -88,8 +93,28 @@ def _release_request_buffer(environ) -> None:
         reader.close()
 
 
+_engineio_schedule_ping = engineio_socket.Socket.schedule_ping
+
+
+def _schedule_ping(self):
+    """Engine.IO's schedule_ping, with the wait as a timer instead of a sleeping greenlet."""
+    if not getattr(self.server, "im_timer_pings", False):
+        return _engineio_schedule_ping(self)
+    # only schedule a new ping if the previous ping wait cycle completed (as Engine.IO does)
+    if self.last_ping:
+        self.last_ping = None
+        gevent.spawn_later(self.server.ping_interval, _send_ping, self)
+
+
+def _send_ping(sock) -> None:
+    """The second half of Engine.IO's `Socket._send_ping`, after its sleep."""
+    if not sock.closing and not sock.closed:
+        sock.last_ping = time.time()
+        sock.send(packet.Packet(packet.PING))
+
+
 def install(eio_server) -> bool:
-    """Use this transport on an Engine.IO server in gevent mode; False otherwise.
+    """Use this transport and timer pings on an Engine.IO server in gevent mode; False otherwise.
 
     Nothing changes in other async modes, nor when gevent-websocket is installed (Engine.IO then
     uses it instead of simple-websocket).
@@ -99,4 +124,6 @@ def install(eio_server) -> bool:
     if eio_server.async_mode != "gevent" or engineio_gevent.SimpleWebSocketWSGI is None:
         return False
     eio_server._async = {**eio_server._async, "websocket": InlineWebSocketWSGI}
+    eio_server.im_timer_pings = True
+    engineio_socket.Socket.schedule_ping = _schedule_ping
     return True
