@@ -3,6 +3,9 @@ import os
 
 ASYNC_MODE = os.environ.get("IM_ASYNC_MODE", "gevent")
 if ASYNC_MODE == "gevent":
+    # gevent's own setting, read when a greenlet is spawned: the spawning stack it records for each
+    # greenlet is for debugging and costs about 1 KiB per greenlet, several greenlets per socket.
+    os.environ.setdefault("GEVENT_TRACK_GREENLET_TREE", "false")
     from gevent import monkey
 
     monkey.patch_all()

@@ -1,6 +1,9 @@
 """gunicorn settings for one IM node: `gunicorn -c gunicorn.conf.py app:app` (docs/deploy.md)."""
 import os
 
+# gevent's record of each greenlet's spawning stack is for debugging; it costs memory per socket (app.py).
+os.environ.setdefault("GEVENT_TRACK_GREENLET_TREE", "false")
+
 bind = f"{os.environ.get('HOST', '127.0.0.1')}:{os.environ.get('PORT', '5000')}"
 # Flask-SocketIO keeps a client's Socket.IO session in one process: exactly one worker per node.
 # More capacity means more nodes (processes, machines) behind nginx, not more workers here.

@@ -66,9 +66,13 @@ def create_app(test_config: dict | None = None) -> Flask:
         cors_allowed_origins=app.config.get("IM_CORS_ORIGINS"),
         max_http_buffer_size=MAX_REQUEST_BYTES,
         manage_session=False,
-        ping_interval=app.config.get("IM_PING_INTERVAL", 25),
-        ping_timeout=app.config.get("IM_PING_TIMEOUT", 20),
+        ping_interval=app.config["IM_PING_INTERVAL"],
+        ping_timeout=app.config["IM_PING_TIMEOUT"],
     )
+    if socketio.server.eio.async_mode == "gevent":
+        from . import websocket
+
+        websocket.install(socketio.server.eio)
     if app.config["IM_PROXY_COUNT"]:
         # Outside Socket.IO's middleware so that socket connects see the client's address too.
         hops = app.config["IM_PROXY_COUNT"]

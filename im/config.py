@@ -60,6 +60,9 @@ def load_config(instance_path: str, env=None) -> dict:
         "IM_CORS_ORIGINS": cors_origins(env.get("IM_CORS_ORIGINS")),
         "IM_MAX_CONNECTIONS": int(env.get("IM_MAX_CONNECTIONS", 20000)),
         "IM_WEBSOCKET_COMPRESSION": _bool(env.get("IM_WEBSOCKET_COMPRESSION", "false")),
+        # Engine.IO heartbeat: a ping every interval; a socket silent for interval + timeout is closed.
+        "IM_PING_INTERVAL": int(env.get("IM_PING_INTERVAL", 25)),
+        "IM_PING_TIMEOUT": int(env.get("IM_PING_TIMEOUT", 20)),
         "IM_GROUP_MAX_MEMBERS": int(env.get("IM_GROUP_MAX_MEMBERS", 2000)),
         "IM_REVOKE_SECONDS": int(env.get("IM_REVOKE_SECONDS", 120)),
         "IM_UPLOAD_MAX_BYTES": int(env.get("IM_UPLOAD_MAX_BYTES", 20 * 1024 * 1024)),

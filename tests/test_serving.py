@@ -1,7 +1,12 @@
-"""The web server's socket options."""
+"""The web server's socket options and what an idle socket keeps."""
+import json
+import os
 import socket
+import subprocess
+import sys
 
 from im.serving import gevent_handler_class, run_options
+from tests.support.server import FAST_HASH, ROOT
 
 
 def test_gevent_handler_turns_off_nagle_on_accepted_sockets():
@@ -47,3 +52,20 @@ def test_websocket_compression_is_declined_unless_enabled(live_server):
     headers = _handshake_headers(live_server({"IM_WEBSOCKET_COMPRESSION": "true"}).url)
     assert headers.startswith("http/1.1 101")
     assert "sec-websocket-extensions: permessage-deflate" in headers
+
+
+def test_an_idle_socket_keeps_two_running_greenlets_and_none_after_close(tmp_path):
+    """Each started greenlet keeps its own stack (about 8 KiB resident); an idle socket keeps the WSGI
+    handler (which reads) and Engine.IO's writer running, its next ping waits unstarted as a timer, and
+    nothing of it runs once closed (im/websocket.py; docs/performance.md, memory per connection)."""
+    env = {**os.environ, **FAST_HASH, "IM_ASYNC_MODE": "gevent", "IM_RATE_LIMITS_ENABLED": "false",
+           "DATABASE_URL": f"sqlite:///{tmp_path / 'im.sqlite3'}"}
+    sockets = 20
+    out = subprocess.run([sys.executable, "-m", "tests.support.socket_probe", str(sockets)], cwd=ROOT, env=env,
+                         capture_output=True, text=True, timeout=120)
+    assert out.returncode == 0, out.stderr[-2000:]
+    counts = json.loads(out.stdout.strip().splitlines()[-1])
+    # the sweeper and Engine.IO's service task start with the first socket: 2 more in all
+    assert counts["running_per_socket"] <= 2 + 2 / sockets, counts
+    assert counts["waiting_per_socket"] <= 1, counts
+    assert counts["running_left_after_close"] <= 2, counts

@@ -1,0 +1,129 @@
+"""Engine.IO's WebSocket transport under gevent, with less resident memory per idle socket.
+
+Every greenlet that has run and is now waiting keeps its own slice of the C stack and a chunk of
+Python's frame stack, about 8 KiB of resident memory even when it does nothing (measured with a few
+thousand sleeping greenlets). Out of the box each idle socket keeps four: the WSGI handler (running
+Engine.IO's receive loop), simple-websocket's reader, Engine.IO's writer, and Engine.IO's ping task,
+which sleeps for the whole ping interval. Here the handler reads the socket itself and the ping waits
+as a timer, so an idle socket keeps two (the handler and the writer). The protocol is unchanged:
+same frames, same pings at the same interval, same close handshake.
+"""
+import time
+
+import gevent
+import gevent.event
+import gevent.selectors
+import simple_websocket
+from engineio import packet
+from engineio import socket as engineio_socket
+from engineio.async_drivers._websocket_wsgi import SimpleWebSocketWSGI
+from simple_websocket.ws import ConnectionClosed
+from wsproto.utilities import LocalProtocolError
+
+
+class _NoReader:
+    """Stands in for simple-websocket's reader thread, which this transport does not start."""
+
+    name = "inline reader"
+
+    def __init__(self, target):
+        pass
+
+    def start(self):
+        pass
+
+
+class InlineServer(simple_websocket.Server):
+    """simple-websocket's server side, reading its socket in the greenlet that asks for a message.
+
+    The reading is simple-websocket's own (`Base._thread` without the ping option, which Engine.IO
+    does not use): the same receive size, the same wsproto events and the same replies to pings and
+    to the client's close. Engine.IO has one receiving greenlet per socket, so nothing else reads.
+    """
+
+    def __init__(self, environ, **kwargs):
+        super().__init__(environ, thread_class=_NoReader, **kwargs)
+
+    def receive(self, timeout=None):
+        if timeout is not None:
+            raise ValueError("the inline reader waits without a timeout, as Engine.IO asks it to")
+        while self.connected and not self.input_buffer:
+            try:
+                data = self.sock.recv(self.receive_bytes)
+                if not data:
+                    raise OSError("connection closed by the peer")
+                self.ws.receive_data(data)
+                self.connected = self._handle_events()
+            except (OSError, LocalProtocolError):
+                self.connected = False
+        if self.input_buffer:
+            return self.input_buffer.pop(0)
+        self.sock.close()
+        raise ConnectionClosed(self.close_reason, self.close_message)
+
+
+class InlineWebSocketWSGI(SimpleWebSocketWSGI):
+    """Engine.IO's gevent WebSocket wrapper (`engineio.async_drivers.gevent`) over InlineServer."""
+
+    def __init__(self, handler, server):
+        super().__init__(handler, server, event_class=gevent.event.Event,
+                         selector_class=gevent.selectors.DefaultSelector)
+
+    def __call__(self, environ, start_response):
+        self.ws = InlineServer(environ, **self.server_args)
+        if self.ws.mode == "gevent":
+            _release_request_buffer(environ)
+        ret = self.app(self)
+        if self.ws.mode == "gunicorn":
+            raise StopIteration()
+        if self.ws.mode == "werkzeug":
+            raise ConnectionError()
+        return ret
+
+
+def _release_request_buffer(environ) -> None:
+    """Free gevent.pywsgi's 8 KiB read buffer of the upgrade request once the handshake is done.
+
+    The WebSocket reads its own duplicate of the socket from then on, so the buffer is never read
+    again but would live as long as the socket. Closing the buffered reader leaves the socket open.
+    """
+    wsgi_input = environ.get("wsgi.input")
+    reader = getattr(wsgi_input, "rfile", wsgi_input)
+    if reader is not None and hasattr(reader, "raw"):
+        reader.close()
+
+
+_engineio_schedule_ping = engineio_socket.Socket.schedule_ping
+
+
+def _schedule_ping(self):
+    """Engine.IO's schedule_ping, with the wait as a timer instead of a sleeping greenlet."""
+    if not getattr(self.server, "im_timer_pings", False):
+        return _engineio_schedule_ping(self)
+    # only schedule a new ping if the previous ping wait cycle completed (as Engine.IO does)
+    if self.last_ping:
+        self.last_ping = None
+        gevent.spawn_later(self.server.ping_interval, _send_ping, self)
+
+
+def _send_ping(sock) -> None:
+    """The second half of Engine.IO's `Socket._send_ping`, after its sleep."""
+    if not sock.closing and not sock.closed:
+        sock.last_ping = time.time()
+        sock.send(packet.Packet(packet.PING))
+
+
+def install(eio_server) -> bool:
+    """Use this transport and timer pings on an Engine.IO server in gevent mode; False otherwise.
+
+    Nothing changes in other async modes, nor when gevent-websocket is installed (Engine.IO then
+    uses it instead of simple-websocket).
+    """
+    from engineio.async_drivers import gevent as engineio_gevent
+
+    if eio_server.async_mode != "gevent" or engineio_gevent.SimpleWebSocketWSGI is None:
+        return False
+    eio_server._async = {**eio_server._async, "websocket": InlineWebSocketWSGI}
+    eio_server.im_timer_pings = True
+    engineio_socket.Socket.schedule_ping = _schedule_ping
+    return True
