@@ -81,6 +81,22 @@ class InlineWebSocketWSGI(SimpleWebSocketWSGI):
         return ret
 
 
+    def wait(self):
+        """The next message, or None once the connection is closed.
+
+        Engine.IO has no empty packet: given an empty frame it raises outside its receive loop's
+        error handling, which logged a traceback and left the socket's writer waiting until the ping
+        timeout. An empty frame closes this connection as a protocol error instead, the way its
+        sender meant nothing else by it.
+        """
+        message = super().wait()
+        if message is not None and len(message) == 0:
+            if self.ws.connected:
+                self.ws.close(reason=1002, message="empty frame")
+            return None
+        return message
+
+
 def _release_request_buffer(environ) -> None:
     """Free gevent.pywsgi's 8 KiB read buffer of the upgrade request once the handshake is done.
 
