@@ -31,6 +31,7 @@ export class Chats {
     this.open = null;
     this.peerRead = new Map();
     this.mediaUrls = new Map();
+    this.searching = null;
     this.results = null;
     // The search box stays in place while the list under it is redrawn, so typing is never cut.
     this.listHost = el("div", { class: "conv-host" });
@@ -52,16 +53,21 @@ export class Chats {
 
   async _search(keyword) {
     if (!keyword) { this._clearSearch(); return; }
+    // The newest search wins: an answer that comes back after another search started (or the
+    // search was cleared) is dropped, whatever order the answers arrive in.
+    const search = { keyword };
+    this.searching = search;
     const found = await this.ctx.im.searchMessages(keyword);
     const messages = (found.messages || []).filter((m) => m.content_type < 1500 && m.status !== 2);
     await this.ctx.loadUsers(messages.flatMap((m) => [m.send_id, m.recv_id]));
     await this.ctx.groups.ensure(messages.filter((m) => m.group_id).map((m) => m.group_id));
-    if (!this.ctx.live()) return;
+    if (!this.ctx.live() || this.searching !== search) return;
     this.results = { keyword, messages };
     this.render();
   }
 
   _clearSearch() {
+    this.searching = null;
     this.results = null;
     this.render();
   }
