@@ -5,6 +5,8 @@ import { el, clear, icon, avatar, highlight, formatTime, formatSize, safeUrl } f
 import { getLang, hasKey } from "./i18n.js";
 
 const PAGE = 20;
+// Search results per request: the largest count search_messages takes, so a page is one round trip.
+const SEARCH_PAGE = 100;
 const TYPING_SHOW_MS = 4000;
 const TYPING_SEND_EVERY_MS = 2500;
 const AT_ALL = "AtAllTag";
@@ -55,15 +57,61 @@ export class Chats {
     if (!keyword) { this._clearSearch(); return; }
     // The newest search wins: an answer that comes back after another search started (or the
     // search was cleared) is dropped, whatever order the answers arrive in.
-    const search = { keyword };
+    const search = { keyword, messages: [], seen: new Set(), offset: 0, hasMore: false, loading: false };
     this.searching = search;
-    const found = await this.ctx.im.searchMessages(keyword);
-    const messages = (found.messages || []).filter((m) => m.content_type < 1500 && m.status !== 2);
-    await this.ctx.loadUsers(messages.flatMap((m) => [m.send_id, m.recv_id]));
-    await this.ctx.groups.ensure(messages.filter((m) => m.group_id).map((m) => m.group_id));
-    if (!this.ctx.live() || this.searching !== search) return;
-    this.results = { keyword, messages };
+    try {
+      await this._fetchResults(search);
+    } catch (err) {
+      // A search that failed leaves the results on show in charge, so their Load more still works.
+      if (this.searching === search) this.searching = this.results;
+      throw err;
+    }
+  }
+
+  /** The next page of a search, appended to what it shows; false when a newer search replaced it. */
+  async _fetchResults(search) {
+    const found = await this.ctx.im.searchMessages(search.keyword, undefined, { offset: search.offset, count: SEARCH_PAGE });
+    const page = found.messages || [];
+    const shown = page.filter((m) => m.content_type < 1500 && m.status !== 2);
+    await this.ctx.loadUsers(shown.flatMap((m) => [m.send_id, m.recv_id]));
+    await this.ctx.groups.ensure(shown.filter((m) => m.group_id).map((m) => m.group_id));
+    if (!this.ctx.live() || this.searching !== search) return false;
+    // Matches that arrived since the last page push older ones down, so a page can start with
+    // results already shown.
+    for (const m of shown) {
+      const key = `${m.conversation_id}:${m.seq}`;
+      if (search.seen.has(key)) continue;
+      search.seen.add(key);
+      search.messages.push(m);
+    }
+    search.offset += page.length;
+    search.hasMore = Boolean(found.has_more);
+    this.results = search;
     this.render();
+    return true;
+  }
+
+  async _loadMoreResults() {
+    const search = this.results;
+    if (!search || search.loading || !search.hasMore) return;
+    const from = search.messages.length;
+    const hadFocus = document.activeElement?.classList.contains("load-more");
+    search.loading = true;
+    try {
+      if (!await this._fetchResults(search)) return;
+    } finally {
+      search.loading = false;
+    }
+    this.ctx.announce(this._resultsSummary(search));
+    // The button that had the focus is gone: the focus moves on to the first new result.
+    if (hadFocus) (this.listHost.querySelectorAll(".search-results .result")[from] || this.listHost.querySelector(".load-more"))?.focus();
+  }
+
+  _resultsSummary({ keyword, messages, hasMore }) {
+    const { t } = this.ctx;
+    const vars = { n: messages.length, keyword };
+    if (hasMore) return t("resultsForMore", vars);
+    return messages.length ? t("resultsFor", vars) : t("noResults");
   }
 
   _clearSearch() {
@@ -79,7 +127,7 @@ export class Chats {
 
   _renderResults() {
     const { t } = this.ctx;
-    const { keyword, messages } = this.results;
+    const { keyword, messages, hasMore } = this.results;
     const items = messages.map((m) => {
       const peer = this._peerOf(m);
       const name = m.group_id ? this.ctx.groups.name(m.group_id) : this.ctx.userName(peer);
@@ -96,9 +144,11 @@ export class Chats {
     });
     clear(this.listHost,
       el("div", { class: "results-head" },
-        el("span", { class: "muted", role: "status" }, messages.length ? t("resultsFor", { n: messages.length, keyword }) : t("noResults")),
+        el("span", { class: "muted", role: "status" }, this._resultsSummary(this.results)),
         el("button", { type: "button", class: "link", onclick: () => { this.searchInput.value = ""; this._clearSearch(); this.searchInput.focus(); } }, t("clearSearch"))),
-      items.length ? el("ul", { class: "conv-list search-results", role: "list" }, items) : null);
+      items.length ? el("ul", { class: "conv-list search-results", role: "list" }, items) : null,
+      hasMore ? el("div", { class: "results-more" },
+        el("button", { type: "button", class: "small load-more", onclick: this.ctx.act(() => this._loadMoreResults()) }, t("loadMoreResults"))) : null);
   }
 
   /** Open the conversation of a found message, page back to it, and show it. */
@@ -489,7 +539,11 @@ export class Chats {
   _forgetMessage(msg) {
     if (this.open?.id === msg.conversation_id && this.open.messages.delete(msg.seq)) this._renderMessages();
     if (this.results) {
-      this.results.messages = this.results.messages.filter((m) => m.conversation_id !== msg.conversation_id || m.seq !== msg.seq);
+      const results = this.results;
+      const before = results.messages.length;
+      results.messages = results.messages.filter((m) => m.conversation_id !== msg.conversation_id || m.seq !== msg.seq);
+      // One match fewer on the server moves the later ones up by one: the next page starts one earlier.
+      if (results.messages.length < before) results.offset = Math.max(0, results.offset - 1);
       this.render();
     }
   }
