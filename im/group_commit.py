@@ -99,18 +99,23 @@ class Writer:
     def _run(self) -> None:
         while True:
             calls = self._take()
-            with self.app.app_context():
-                try:
-                    _run_batch(calls)
-                except Exception:
-                    db.session.rollback()
-                    log.exception("group commit of %d calls failed", len(calls))
-                finally:
-                    db.session.remove()
-            for call in calls:
-                if call.body is None:
-                    call.body = errors.IMError().envelope()
-                call.done.set()
+            try:
+                with self.app.app_context():
+                    try:
+                        _run_batch(calls)
+                    except Exception:
+                        db.session.rollback()
+                        raise
+                    finally:
+                        db.session.remove()
+            except Exception:
+                log.exception("group commit of %d calls failed", len(calls))
+            finally:
+                # Every caller gets an answer, and the writer lives on for the next batch.
+                for call in calls:
+                    if call.body is None:
+                        call.body = errors.IMError().envelope()
+                    call.done.set()
 
 
 def _run_batch(calls: list[_Call]) -> None:

@@ -1,6 +1,7 @@
 """Group commit: sends that share a transaction keep every guarantee of a send alone."""
 import threading
 
+import pytest
 from sqlalchemy import select
 
 from im import group_commit
@@ -191,4 +192,29 @@ def test_friend_verification_holds_inside_a_batch(app, api):
 
     assert bodies[0]["errCode"] == 0
     assert bodies[1]["errCode"] != 0 and bodies[2]["errCode"] != 0 and bodies[1]["errCode"] != bodies[2]["errCode"]
+    sock.disconnect()
+
+
+@pytest.mark.timeout(30)  # a dead writer never answers: the sends would wait forever
+def test_the_writer_answers_and_lives_on_when_a_batch_breaks(app, api, monkeypatch):
+    alice, alice_token = api.user()
+    bob, bob_token = api.user()
+    sock = api.socket(alice_token)
+    api.ok("send_message", _text(bob, "first"), alice_token)  # the conversation exists
+    writer = group_commit.writer_for(app)
+
+    class BrokenApp:
+        """The writer's app, failing to give it an app context once."""
+
+        def app_context(self):
+            writer.app = app
+            raise RuntimeError("injected failure outside the batch's transaction")
+
+    writer.app = BrokenApp()
+    failed = sock.emit("send_message", _text(bob, "lost"), callback=True)
+    after = sock.emit("send_message", _text(bob, "after"), callback=True)
+
+    assert failed["errCode"] != 0
+    assert after["errCode"] == 0 and after["data"]["seq"] == 2
+    assert [m[2]["text"] for m in _messages(app, after["data"]["conversation_id"])] == ["first", "after"]
     sock.disconnect()
