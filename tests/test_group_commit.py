@@ -218,3 +218,32 @@ def test_the_writer_answers_and_lives_on_when_a_batch_breaks(app, api, monkeypat
     assert after["errCode"] == 0 and after["data"]["seq"] == 2
     assert [m[2]["text"] for m in _messages(app, after["data"]["conversation_id"])] == ["first", "after"]
     sock.disconnect()
+
+
+def test_a_batch_answers_every_refusal_as_a_send_alone_does(app, api):
+    alice, alice_token = api.user()
+    bob, bob_token = api.user()
+    carol, carol_token = api.user()
+    api.ok("add_black", {"user_id": alice}, carol_token)
+    api.ok("send_message", _text(bob, "opens the conversation", "m1"), alice_token)
+    sock = api.socket(alice_token)
+    a = _sid(app, alice)
+    big = {"recv_id": bob, "content_type": 110, "content": {"data": "x" * (70 * 1024)}}
+    cases = [
+        _text(alice, "to myself"),
+        _text("nobody", "to no one"),
+        _text(carol, "blocked"),
+        big,
+        {**big, "client_msg_id": "m1"},  # a retry is answered with the first message, whatever it carries
+        {"recv_id": bob, "content_type": 106, "content": {"text": "hi", "at_user_ids": ["x"] * 1001}},
+    ]
+
+    alone = [api.call("send_message", case, alice_token).get_json() for case in cases]
+    batched = _batch(app, [(a, case) for case in cases])
+
+    assert [b["errCode"] for b in batched] == [b["errCode"] for b in alone]
+    assert [b["errCode"] != 0 for b in batched] == [True, True, True, True, False, True]
+    assert batched[4]["data"] == alone[4]["data"]
+    assert [m[2] for m in _messages(app, batched[4]["data"]["conversation_id"])] == [
+        {"text": "opens the conversation"}]
+    sock.disconnect()

@@ -314,19 +314,17 @@ def send_singles(sends: list[SingleSend], alone) -> list:
     seqs, read positions and emits as send_single and deliver.
     """
     out = [alone] * len(sends)
-    stored = {}
+    todo = []
     for i, s in enumerate(sends):
         if s.content_type not in PLAIN_TYPES:
             continue
-        try:
-            if s.recv_id == s.sender_id:
-                raise errors.SelfOperation("cannot send a message to yourself")
-            stored[i] = validate_content(s.sender_id, s.content_type, s.content, None)[:2]
-        except errors.IMError as exc:
-            out[i] = exc
-    todo = list(stored)
+        if s.recv_id == s.sender_id:
+            out[i] = errors.SelfOperation("cannot send a message to yourself")
+        else:
+            todo.append(i)
     if not todo:
         return out
+    # The checks of send_single, in its order: a retry is answered first, the content checked last.
     keys = list({(sends[i].sender_id, sends[i].client_msg_id) for i in todo if sends[i].client_msg_id})
     firsts = {}
     if keys:
@@ -336,20 +334,25 @@ def send_singles(sends: list[SingleSend], alone) -> list:
     blocked = set(map(tuple, _pairs("blocks", pairs).all()))
     verify = current_app.config["IM_FRIEND_VERIFY"]
     friends = set(map(tuple, _pairs("friends", pairs).all())) if verify else set()
-    cid_of = {}
+    cid_of, stored = {}, {}
     for i in todo:
         s = sends[i]
         first = firsts.get((s.sender_id, s.client_msg_id))
-        if first is not None:
-            out[i] = first
-        elif s.recv_id not in known:
-            out[i] = errors.UserNotFound(f"user not found: {s.recv_id}")
-        elif (s.recv_id, s.sender_id) in blocked:
-            out[i] = errors.Blocked()
-        elif verify and (s.recv_id, s.sender_id) not in friends:
-            out[i] = errors.NotFriends()
-        else:
-            cid_of[i] = conversations.single_conversation_id(s.sender_id, s.recv_id)
+        try:
+            if first is not None:
+                out[i] = first
+                continue
+            if s.recv_id not in known:
+                raise errors.UserNotFound(f"user not found: {s.recv_id}")
+            if (s.recv_id, s.sender_id) in blocked:
+                raise errors.Blocked()
+            if verify and (s.recv_id, s.sender_id) not in friends:
+                raise errors.NotFriends()
+            stored[i] = validate_content(s.sender_id, s.content_type, s.content, None)[:2]
+        except errors.IMError as exc:
+            out[i] = exc
+            continue
+        cid_of[i] = conversations.single_conversation_id(s.sender_id, s.recv_id)
     if not cid_of:
         return out
     states = {}
@@ -358,7 +361,7 @@ def send_singles(sends: list[SingleSend], alone) -> list:
     # Written here: conversations whose two state rows exist, neither hidden, and none of whose sends
     # in this batch runs alone, so that seqs follow the batch's order within each conversation.
     mixed = {conversations.single_conversation_id(s.sender_id, s.recv_id)
-             for i, s in enumerate(sends) if i not in stored and out[i] is alone}
+             for s in sends if s.content_type not in PLAIN_TYPES and s.recv_id != s.sender_id}
     plain = {cid for cid, rows in states.items() if len(rows) == 2 and not any(r.hidden for r in rows)} - mixed
     batch = [i for i in cid_of if cid_of[i] in plain]
     if not batch:
