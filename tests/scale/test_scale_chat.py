@@ -8,6 +8,7 @@ import requests
 from im.sdk import IMClient
 from tests.scale.test_scale_cluster import PASSWORD, RawSocket, connections, login_token, register, rest
 from tests.support.cluster import wait_for
+from tests.support.raw_socket import RawSocket as CallingSocket
 
 TEXT = 101
 
@@ -128,6 +129,44 @@ def test_concurrent_writes_from_both_nodes_keep_seqs_contiguous(cluster):
     assert sorted(e["data"]["from_user_id"] for e in log["events"]
                   if e["type"] == "friend_application_added" and e["data"]["to_user_id"] == "dora"
                   and e["data"]["from_user_id"].startswith("fan")) == sorted(applicants)
+
+
+def test_socket_sends_batched_on_both_nodes_keep_seqs_contiguous_and_retries_idempotent(cluster):
+    """Socket sends go through each node's group commit: batches of two nodes race on the same rows."""
+    node1, node2 = cluster.start(2)
+    pairs = [(f"gc{2 * i}", f"gc{2 * i + 1}") for i in range(3)]
+    users = [u for pair in pairs for u in pair]
+    for user in users:
+        register(node1.url, user)
+    sockets = {(u, n): CallingSocket(node.url, login_token(node.url, u, platform))
+               for u in users for n, (node, platform) in enumerate(((node1, 1), (node2, 2)))}
+    partner = {a: b for a, b in pairs} | {b: a for a, b in pairs}
+    for a, b in pairs:  # the conversations exist before the race (a first message is written alone)
+        assert sockets[(a, 0)].call("send_message", {"recv_id": b, "content_type": TEXT,
+                                                     "content": {"text": "open"}})["errCode"] == 0
+
+    def burst(key, through=None):
+        user, node = key
+        sock = sockets[(user, through if through is not None else node)]
+        return [sock.call("send_message", {"recv_id": partner[user], "content_type": TEXT,
+                                           "content": {"text": f"{user}-{node}-{i}"},
+                                           "client_msg_id": f"{user}-{node}-{i}"}) for i in range(10)]
+
+    with ThreadPoolExecutor(len(sockets)) as pool:
+        firsts = dict(zip(sockets, pool.map(burst, sockets)))
+        retries = dict(zip(sockets, pool.map(lambda key: burst(key, through=1 - key[1]), sockets)))
+    for key in sockets:
+        assert all(ack["errCode"] == 0 for ack in firsts[key] + retries[key]), key
+        assert [a["data"]["server_msg_id"] for a in retries[key]] == [a["data"]["server_msg_id"] for a in firsts[key]]
+    for a, b in pairs:
+        conversation = firsts[(a, 0)][0]["data"]["conversation_id"]
+        history = rest(node2.url, "get_history_message_list", {"conversation_id": conversation, "count": 100},
+                       login_token(node2.url, b, 3))["messages"]
+        assert [m["seq"] for m in history] == list(range(1, 42))
+        assert sorted(m["client_msg_id"] for m in history[1:]) == sorted(
+            ack["data"]["client_msg_id"] for key in sockets if key[0] in (a, b) for ack in firsts[key])
+    for sock in sockets.values():
+        sock.ws.close()
 
 
 def test_node_killed_clients_move_to_the_other_node_and_presence_clears(cluster):
