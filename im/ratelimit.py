@@ -11,6 +11,8 @@ from . import errors
 DEFAULT_LIMITS = {
     "login_user": "10/minute",
     "login_address": "120/minute",
+    # old-password checks of change_password per account: a stolen session must not guess quickly
+    "change_password_user": "5/minute",
     "register_address": "60/minute",
     "connect_address": "300/minute",
     # generous enough for programs (bots, imports) sending in bursts through the SDK
@@ -25,7 +27,9 @@ def limits_from_env(env) -> dict[str, str]:
 class RateLimiter:
     def __init__(self, app):
         self.enabled = app.config["IM_RATE_LIMITS_ENABLED"]
-        self.items = {name: parse(spec) for name, spec in app.config["IM_RATE_LIMITS"].items()}
+        # A configuration naming only some limits keeps the defaults of the others.
+        specs = {**DEFAULT_LIMITS, **app.config["IM_RATE_LIMITS"]}
+        self.items = {name: parse(spec) for name, spec in specs.items()}
         self._limiter = MovingWindowRateLimiter(_storage(app.config))
 
     def hit(self, name: str, key: str) -> None:

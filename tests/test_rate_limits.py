@@ -14,7 +14,7 @@ def limited_app(tmp_path):
         "IM_ARGON2_MEMORY_KIB": int(FAST_HASH["IM_ARGON2_MEMORY_KIB"]),
         "IM_RATE_LIMITS": {"login_user": "3/minute", "login_address": "100/minute",
                            "register_address": "4/minute", "connect_address": "2/minute",
-                           "send_message_user": "3/minute"},
+                           "send_message_user": "3/minute", "change_password_user": "3/minute"},
     })
 
 
@@ -78,6 +78,31 @@ def test_messages_per_user(limited_app):
     peer_history = client.post("/api/get_history_message_list", headers={"token": tokens["peer"]},
                                json={"conversation_id": "si_chatty_peer"}).get_json()["data"]["messages"]
     assert [m["content"]["text"] for m in peer_history] == ["m0", "m1", "m2"]
+
+
+def test_old_password_guesses_per_account(limited_app):
+    client = limited_app.test_client()
+
+    def sign_in(user_id, platform_id=5):
+        return _post(client, "login", {"user_id": user_id, "password": "password123", "platform_id": platform_id})
+
+    def change(token, old_password):
+        return client.post("/api/change_password", headers={"token": token},
+                           json={"old_password": old_password, "new_password": "a brand new secret"})
+
+    tokens = {}
+    for user_id in ("target", "bystander"):
+        _post(client, "register", {"user_id": user_id, "password": "password123", "nickname": "x"})
+        tokens[user_id] = sign_in(user_id).get_json()["data"]["token"]
+    assert [change(tokens["target"], f"guess-{n}").get_json()["errCode"] for n in range(3)] == [1103] * 3
+    # over the limit even the right password is refused: guessing stays slow whatever the guess
+    over = change(tokens["target"], "password123")
+    assert over.status_code == 429 and over.get_json()["errCode"] == 1008
+    assert over.get_json()["data"]["limit"] == "change_password_user"
+    # counted per account, not per session: another session of the account gets no fresh tries
+    second = sign_in("target", platform_id=1).get_json()["data"]["token"]
+    assert change(second, "password123").get_json()["errCode"] == 1008
+    assert change(tokens["bystander"], "password123").get_json()["errCode"] == 0
 
 
 @pytest.mark.parametrize("proxies, limited", [(1, False), (0, True)])

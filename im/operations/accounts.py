@@ -1,14 +1,16 @@
 """Accounts, login and presence operations."""
 from typing import Annotated
 
-from pydantic import Field, StringConstraints
+from pydantic import Field, StringConstraints, ValidationInfo, field_validator
 
 from ..errors import codes_table
 from ..services import auth, events, users
 from .registry import (Caller, FaceUrl, Nickname, NoParams, Params, PlatformId, UserId, UserIdList,
-                       by_address, operation)
+                       by_address, by_user, operation)
 
+# A new password (register, change, reset); one being checked may be shorter (set under older rules).
 Password = Annotated[str, StringConstraints(min_length=8, max_length=128)]
+GivenPassword = Annotated[str, StringConstraints(min_length=1, max_length=128)]
 
 
 class RegisterParams(Params):
@@ -20,7 +22,7 @@ class RegisterParams(Params):
 
 class LoginParams(Params):
     user_id: UserId
-    password: Annotated[str, StringConstraints(min_length=1, max_length=128)]
+    password: GivenPassword
     platform_id: PlatformId
 
 
@@ -36,6 +38,25 @@ class SetSelfInfoParams(Params):
 class ForceLogoutParams(Params):
     user_id: UserId
     platform_id: PlatformId | None = None
+
+
+class ChangePasswordParams(Params):
+    old_password: GivenPassword
+    new_password: Password
+
+    @field_validator("new_password")
+    @classmethod
+    def differs_from_old(cls, value: str, info: ValidationInfo) -> str:
+        # "Changed" to the same password would leave a stolen one working while the user thinks it
+        # is replaced; refused as bad input, before any hashing.
+        if value == info.data.get("old_password"):
+            raise ValueError("must differ from old_password")
+        return value
+
+
+class ResetPasswordParams(Params):
+    user_id: UserId
+    new_password: Password
 
 
 class SyncEventsParams(Params):
@@ -61,6 +82,12 @@ def logout(caller: Caller, p: NoParams):
     """Revoke the calling token and close its sockets."""
     auth.logout(caller.session_id)
     return None
+
+
+@operation("change_password", ChangePasswordParams, limits=[("change_password_user", by_user)])
+def change_password(caller: Caller, p: ChangePasswordParams):
+    """Change own password; every other session of the caller is revoked, this one stays."""
+    return auth.change_password(caller.user_id, caller.session_id, p.old_password, p.new_password)
 
 
 @operation("get_self_user_info")
@@ -103,3 +130,9 @@ def error_codes(caller, p: NoParams):
 def admin_force_logout(caller, p: ForceLogoutParams):
     """Admin: kick all terminals of a user, or those on one platform."""
     return auth.force_logout(p.user_id, p.platform_id)
+
+
+@operation("admin_reset_password", ResetPasswordParams, auth=False, admin=True, rest_only=True)
+def admin_reset_password(caller, p: ResetPasswordParams):
+    """Admin: set a user's password and revoke all of their sessions."""
+    return auth.reset_password(p.user_id, p.new_password)

@@ -161,6 +161,10 @@ class CoreClient:
             log.warning("logout on the server failed (%s); closing locally", exc)
         self._end_session(None)
 
+    def change_password(self, old_password: str, new_password: str) -> dict:
+        """Replace the password; this terminal stays signed in, the user's other sessions are revoked."""
+        return self._call("change_password", old_password=old_password, new_password=new_password)
+
     # ---- calls ---------------------------------------------------------------------------
 
     def _url(self) -> str:

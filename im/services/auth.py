@@ -19,6 +19,9 @@ DEVICE_CLASSES = {1: "mobile", 2: "mobile", 3: "pc", 4: "pc", 7: "pc", 8: "pad",
 PC_PLATFORMS = {3, 4, 7}
 POLICY_0_MAX_PER_PLATFORM = 30
 TOKEN_PREFIX = "imt_"
+# Revoke reasons of a password change (on the user's other terminals) and of an admin's reset (on all).
+PASSWORD_CHANGED = "password_changed"
+PASSWORD_RESET = "password_reset"
 
 
 def _hasher() -> PasswordHasher:
@@ -165,3 +168,31 @@ def force_logout(user_id: str, platform_id: int | None = None) -> dict:
     revoke_sessions(sessions, "admin")
     db.session.commit()
     return {"kicked_sessions": len(sessions)}
+
+
+def change_password(user_id: str, session_id: int, old_password: str, new_password: str) -> dict:
+    """Replace the caller's password and revoke every other session; the calling one stays."""
+    user = db.session.get(User, user_id, with_for_update=True)
+    if user is None:
+        raise errors.UserNotFound()
+    # Checked against the row just locked: of two concurrent changes from the same old password,
+    # the second finds the first's hash and is refused.
+    if not run_blocking(_password_matches, _hasher(), user.password_hash, old_password):
+        raise errors.LoginFailed("wrong old password")
+    user.password_hash = run_blocking(_hasher().hash, new_password)
+    others = [s for s in _active_sessions(user_id) if s.id != session_id]
+    revoke_sessions(others, PASSWORD_CHANGED)
+    db.session.commit()
+    return {"revoked_sessions": len(others)}
+
+
+def reset_password(user_id: str, new_password: str) -> dict:
+    """Admin: set a user's password and revoke every session of theirs."""
+    user = db.session.get(User, user_id, with_for_update=True)
+    if user is None:
+        raise errors.UserNotFound()
+    user.password_hash = run_blocking(_hasher().hash, new_password)
+    sessions = _active_sessions(user_id)
+    revoke_sessions(sessions, PASSWORD_RESET)
+    db.session.commit()
+    return {"revoked_sessions": len(sessions)}

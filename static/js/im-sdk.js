@@ -213,6 +213,11 @@ export class IMClient {
     this._endSession(null);
   }
 
+  /** Replace the password; this session stays signed in, the user's other sessions are revoked. */
+  changePassword(oldPassword, newPassword) {
+    return this._call("change_password", { old_password: oldPassword, new_password: newPassword });
+  }
+
   /** Drop the connection without logging out on the server. */
   close() {
     this._status = LoginStatus.LOGGED_OUT;

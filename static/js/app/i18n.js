@@ -48,6 +48,13 @@ const STRINGS = {
     profile: "My profile", faceUrl: "Picture URL", save: "Save", saved: "Saved.", makeOwner: "Make owner",
     confirmTransfer: "Make {name} the owner? You become a member.", editGroup: "Edit group info",
     notification: "Announcement", introduction: "Introduction", myGroupNickname: "My nickname in this group",
+    changePassword: "Change password", currentPassword: "Current password", newPassword: "New password (at least 8 characters)",
+    repeatPassword: "Repeat the new password", passwordsDiffer: "The new passwords do not match.",
+    samePassword: "The new password must differ from the current one.", wrongOldPassword: "The current password is wrong.",
+    tooManyTries: "Too many attempts. Please wait a minute and try again.",
+    passwordChanged: "Password changed. Your other devices were signed out.",
+    passwordChangedElsewhere: "Your password was changed on another device. Sign in with the new password.",
+    passwordReset: "An administrator reset your password. Sign in with the new password.",
   },
   "zh-CN": {
     appName: "IM", signIn: "登录", signUp: "注册账号", signOut: "退出登录", userId: "用户 ID",
@@ -94,6 +101,13 @@ const STRINGS = {
     profile: "个人资料", faceUrl: "头像地址", save: "保存", saved: "已保存。", makeOwner: "转让群主",
     confirmTransfer: "确定将群主转让给 {name}？你将成为普通成员。", editGroup: "编辑群资料",
     notification: "群公告", introduction: "群简介", myGroupNickname: "我在本群的昵称",
+    changePassword: "修改密码", currentPassword: "当前密码", newPassword: "新密码（至少 8 个字符）",
+    repeatPassword: "再次输入新密码", passwordsDiffer: "两次输入的新密码不一致。",
+    samePassword: "新密码不能与当前密码相同。", wrongOldPassword: "当前密码错误。",
+    tooManyTries: "尝试次数过多，请稍等一分钟再试。",
+    passwordChanged: "密码已修改，您的其他设备已退出登录。",
+    passwordChangedElsewhere: "您的密码已在其他设备上修改，请使用新密码登录。",
+    passwordReset: "管理员已重置您的密码，请使用新密码登录。",
   },
 };
 

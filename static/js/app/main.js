@@ -92,11 +92,14 @@ function setStatus(kind) {
   }
 }
 
+// Why the server ended this session, as the notice on the sign-in screen.
+const KICK_NOTICES = { logout: "loggedOutElsewhere", password_changed: "passwordChangedElsewhere", password_reset: "passwordReset" };
+
 im.setConnListener({
   onConnecting: () => setStatus("connecting"),
   onConnectSuccess: () => setStatus("online"),
   onConnectFailed: () => setStatus(im.getLoginStatus() === LoginStatus.LOGGED_IN ? "connecting" : "failed"),
-  onKickedOffline: (info) => endSession(info && info.reason === "logout" ? "loggedOutElsewhere" : "kicked"),
+  onKickedOffline: (info) => endSession(KICK_NOTICES[info?.reason] || "kicked"),
   onUserTokenExpired: () => endSession("expired"),
   onResyncRequired: () => loadAll(),
 });
@@ -183,8 +186,52 @@ function showProfile() {
   ctx.showMain(el("div", { class: "detail profile" },
     el("button", { class: "icon back", "aria-label": t("back"), onclick: () => ctx.backToList() }, icon("back")),
     el("div", { class: "detail-head" }, face, el("div", {}, el("h2", {}, t("profile")), el("p", { class: "muted" }, `${t("userId")}: ${me.user_id}`))),
-    form), t("profile"));
+    form, passwordForm()), t("profile"));
   form.querySelector("input").focus();
+}
+
+// Changing the password signs out the user's other devices; this one stays signed in.
+const PASSWORD_ERRORS = { 1103: "wrongOldPassword", 1008: "tooManyTries" };
+
+function passwordForm() {
+  const message = el("p", { class: "form-message", id: "password-message", role: "status", "aria-live": "polite" });
+  const say = (text, ok = false) => {
+    message.textContent = text;
+    message.classList.toggle("error", !ok);
+    message.classList.toggle("ok", ok);
+  };
+  const form = el("form", { class: "stack profile-form", id: "password-form", onsubmit: async (e) => {
+    e.preventDefault();
+    const f = new FormData(e.target);
+    const oldPassword = String(f.get("old_password")), newPassword = String(f.get("new_password"));
+    if (newPassword !== String(f.get("repeat_password"))) return say(t("passwordsDiffer"));
+    if (newPassword === oldPassword) return say(t("samePassword"));
+    say("");
+    const button = form.querySelector("button[type=submit]");
+    button.disabled = true;
+    try {
+      await im.changePassword(oldPassword, newPassword);
+      if (!ctx.live()) return;
+      form.reset();
+      say(t("passwordChanged"), true);
+    } catch (err) {
+      if (!ctx.live()) return;
+      if (!(err instanceof IMError)) say(String(err && err.message ? err.message : err));
+      else if (err.code === ErrorCode.NETWORK_ERROR) say(t("networkError"));
+      else say(PASSWORD_ERRORS[err.code] ? t(PASSWORD_ERRORS[err.code]) : t("error", { code: err.code, msg: err.errMsg }));
+    } finally {
+      button.disabled = false;
+    }
+  } },
+  el("h3", {}, t("changePassword")),
+  // Lets password managers tie the new password to this account.
+  el("input", { name: "username", type: "text", value: ctx.me.user_id, autocomplete: "username", hidden: true, readonly: true }),
+  el("label", {}, t("currentPassword"), el("input", { name: "old_password", type: "password", required: true, maxlength: "128", autocomplete: "current-password" })),
+  el("label", {}, t("newPassword"), el("input", { name: "new_password", type: "password", required: true, minlength: "8", maxlength: "128", autocomplete: "new-password" })),
+  el("label", {}, t("repeatPassword"), el("input", { name: "repeat_password", type: "password", required: true, minlength: "8", maxlength: "128", autocomplete: "new-password" })),
+  el("button", { type: "submit", class: "primary" }, t("changePassword")),
+  message);
+  return form;
 }
 
 async function enterApp() {
