@@ -8,14 +8,15 @@ from pathlib import Path
 
 import requests
 
+from im.ratelimit import DEFAULT_LIMITS
+
 ROOT = Path(__file__).resolve().parent.parent
 # Sign-ups and logins happen before any timing; a cheap argon2 keeps the setup of thousands short.
 FAST_HASH = {"IM_ARGON2_TIME_COST": "1", "IM_ARGON2_MEMORY_KIB": "64"}
 # All the load comes from one address, which per-address limits (abuse protection) would refuse, and
 # the setup signs in thousands of users at once. Every limit stays on, so each operation still pays
 # for counting, but none is reached.
-LIMIT_NAMES = ("login_user", "login_address", "register_address", "connect_address", "send_message_user")
-RAISED_RATE_LIMITS = {f"IM_RATE_LIMIT_{name.upper()}": "1000000/second" for name in LIMIT_NAMES}
+RAISED_RATE_LIMITS = {f"IM_RATE_LIMIT_{name.upper()}": "1000000/second" for name in DEFAULT_LIMITS}
 
 
 def free_port() -> int:

@@ -51,9 +51,3 @@ def test_tiny_bench_measures_every_scenario_on_relay_and_server(node_modules, tm
     assert catchup["messages"] == catchup["distinct"] == catchup["expected"] > 0
     assert (tmp_path / "chart.svg").stat().st_size > 1000
 
-
-def test_the_bench_raises_every_rate_limit_the_server_has():
-    from bench.procs import LIMIT_NAMES
-    from im.ratelimit import DEFAULT_LIMITS
-
-    assert set(LIMIT_NAMES) == set(DEFAULT_LIMITS)

@@ -4,13 +4,13 @@ from typing import Annotated
 from pydantic import StringConstraints
 
 from ..services import friends
-from .registry import Caller, NoParams, Params, UserId, UserIdList, operation
+from .registry import Caller, NoParams, Params, UserId, UserIdList, non_blank_text, operation
 
 # Bounds of the free-text fields; the columns hold 255 characters.
 ReqMsg = Annotated[str, StringConstraints(max_length=255)]
 HandleMsg = Annotated[str, StringConstraints(max_length=255)]
 Remark = Annotated[str, StringConstraints(max_length=255)]
-Keyword = Annotated[str, StringConstraints(min_length=1, max_length=64, strip_whitespace=True)]
+Keyword = non_blank_text(64)
 
 
 class UserIdsParams(Params):

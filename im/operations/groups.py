@@ -4,10 +4,10 @@ from typing import Annotated, Literal
 from pydantic import Field, StringConstraints
 
 from ..services import groups
-from .registry import Caller, FaceUrl, NoParams, Params, UserId, UserIdList, operation
+from .registry import Caller, FaceUrl, NoParams, Params, UserId, UserIdList, non_blank_text, operation
 
 GroupId = Annotated[str, StringConstraints(pattern=r"^[A-Za-z0-9_.\-]{1,64}$")]
-GroupName = Annotated[str, StringConstraints(min_length=1, max_length=255, strip_whitespace=True)]
+GroupName = non_blank_text(255)
 Introduction = Annotated[str, StringConstraints(max_length=1024)]
 Notification = Annotated[str, StringConstraints(max_length=4096)]
 NeedVerification = Annotated[int, Field(ge=0, le=2)]

@@ -7,7 +7,7 @@ import logging
 from dataclasses import dataclass
 from typing import Annotated, Any, Callable
 
-from pydantic import BaseModel, ConfigDict, Field, StringConstraints, ValidationError
+from pydantic import AfterValidator, BaseModel, ConfigDict, Field, StringConstraints, ValidationError
 
 from .. import errors, ratelimit
 from ..extensions import db
@@ -17,7 +17,21 @@ log = logging.getLogger(__name__)
 UserId = Annotated[str, StringConstraints(pattern=r"^[A-Za-z0-9_.\-]{1,64}$")]
 UserIdList = Annotated[list[UserId], Field(max_length=1000)]
 PlatformId = Annotated[int, Field(ge=1, le=10)]
-Nickname = Annotated[str, StringConstraints(min_length=1, max_length=64, strip_whitespace=True)]
+BLANKS = " \t\r\n\f\v"
+
+
+def non_blank_text(max_length: int):
+    """A string with something besides blanks, stripped of blanks at both ends.
+
+    The published schema says the same as the check: a pattern over one set of blanks (the one
+    JSON Schema and Python agree on), rather than Python's stripping of every Unicode space, which a
+    client reading the schema could not know about.
+    """
+    return Annotated[str, StringConstraints(min_length=1, max_length=max_length, pattern=r"[^ \t\r\n\f\v]"),
+                     AfterValidator(lambda text: text.strip(BLANKS))]
+
+
+Nickname = non_blank_text(64)
 FaceUrl = Annotated[str, StringConstraints(max_length=1024)]
 
 
