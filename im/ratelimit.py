@@ -1,9 +1,15 @@
-"""Rate limits on operations and connections (the `limits` library: moving windows, counted in Redis
-when several processes share a deployment, in process memory otherwise)."""
+"""Rate limits on operations and connections (the `limits` library, counted in Redis when several
+processes share a deployment, in process memory otherwise).
+
+Sliding-window counters: two counters per key, the current window's and the previous one's, weighted
+by how far the window has moved. A moving window keeps one entry per attempt instead, and the memory
+storage sweeps every entry of every key each 10 ms while attempts come in: with a few thousand users
+signed in within the minute that sweep cost about 0.1 ms of CPU per send, against about 0.02 ms now.
+"""
 from flask import current_app
 from limits import parse
-from limits.storage import storage_from_string
-from limits.strategies import MovingWindowRateLimiter
+from limits.storage import MemoryStorage, storage_from_string
+from limits.strategies import SlidingWindowCounterRateLimiter
 
 from . import errors
 
@@ -30,7 +36,8 @@ class RateLimiter:
         # A configuration naming only some limits keeps the defaults of the others.
         specs = {**DEFAULT_LIMITS, **app.config["IM_RATE_LIMITS"]}
         self.items = {name: parse(spec) for name, spec in specs.items()}
-        self._limiter = MovingWindowRateLimiter(_storage(app.config))
+        self.storage = _storage(app.config)
+        self._limiter = SlidingWindowCounterRateLimiter(self.storage)
 
     def hit(self, name: str, key: str) -> None:
         """Count one attempt of `name` for `key`; raise RateLimited when over the limit."""
@@ -43,12 +50,35 @@ class RateLimiter:
                                      data={"limit": name, "reset_at": int(reset * 1000)})
 
 
+class SweptMemoryStorage(MemoryStorage):
+    """limits' memory storage, its stale counters dropped by the process's sweeper once a second.
+
+    The library drops them from a timer thread it starts again every 10 ms from whichever greenlet
+    counted last. Under gevent a thread started from a socket's handler greenlet registers a dummy
+    thread for that greenlet, kept for the socket's whole life: 1.2 KiB more per socket (make bench,
+    5,000 sockets). Counters expire when read whatever the sweep does, so limits stay exact.
+    """
+
+    def _MemoryStorage__schedule_expiry(self) -> None:
+        pass
+
+    def expire(self) -> None:
+        self._MemoryStorage__expire_events()
+
+
 def _storage(config):
     """Counters every node shares in Redis, under the deployment's own prefix; else in memory."""
     if config["IM_MESSAGE_QUEUE"]:
         return storage_from_string(config["IM_MESSAGE_QUEUE"],
                                    key_prefix=f"{config['IM_MESSAGE_QUEUE_CHANNEL']}-limits")
-    return storage_from_string("memory://")
+    return SweptMemoryStorage()
+
+
+def expire_stale() -> None:
+    """Free the counters of keys no longer counting (in-process storage; Redis expires its own)."""
+    storage = current_app.extensions["im_rate_limiter"].storage
+    if isinstance(storage, SweptMemoryStorage):
+        storage.expire()
 
 
 def hit(name: str, key) -> None:

@@ -123,3 +123,25 @@ def test_client_address_behind_a_proxy(tmp_path, proxies, limited):
                          environ_base={"REMOTE_ADDR": "127.0.0.1"}).get_json()["errCode"]
              for i in range(2)]
     assert codes == ([0, 1008] if limited else [0, 0])
+
+
+def test_counting_starts_no_thread_and_the_sweep_drops_stale_counters(limited_app, monkeypatch):
+    """Under gevent a thread started from a socket's greenlet stays registered for the socket's life."""
+    import threading
+    import time
+
+    from im import ratelimit
+
+    started = []
+    monkeypatch.setattr(threading.Thread, "start", lambda self: started.append(self))
+    with limited_app.app_context():
+        for n in range(20):
+            ratelimit.hit("send_message_user", f"user{n}")
+        storage = limited_app.extensions["im_rate_limiter"].storage
+        assert started == [] and len(storage.storage) == 20
+        for key in storage.expirations:
+            storage.expirations[key] = time.time() - 1
+        ratelimit.expire_stale()
+        assert len(storage.storage) == 0
+        ratelimit.hit("send_message_user", "user0")
+        assert len(storage.storage) == 1

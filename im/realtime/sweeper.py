@@ -1,7 +1,9 @@
-"""Per-process background task: node heartbeat, closing sockets of expired or revoked sessions."""
+"""Per-process background task: node heartbeat, closing sockets of expired or revoked sessions, and
+dropping stale rate-limit counters."""
 import logging
 import threading
 
+from .. import ratelimit
 from ..extensions import db, socketio
 from ..services import events, presence
 
@@ -24,6 +26,7 @@ def ensure_started(app) -> None:
 def sweep_once(app) -> None:
     node_id = app.config["IM_NODE_ID"]
     presence.heartbeat(node_id, app.config["IM_NODE_TIMEOUT"])
+    ratelimit.expire_stale()
     for sid, why in presence.dead_connections(node_id):
         if why == "expired":
             socketio.emit("token_expired", {}, to=sid)
