@@ -172,6 +172,16 @@ def existing_public(send_id: str, client_msg_id: str) -> dict | None:
     return message_public(row) if row is not None else None
 
 
+def _message_row(target: Target, seq: int, sender_id: str, client_msg_id: str, content_type: int, content: dict,
+                 search_text: str, send_time) -> dict:
+    """The messages row of a new message (also its public form, through message_public)."""
+    return {"server_msg_id": secrets.token_hex(16), "conversation_id": target.conversation_id,
+            "conversation_type": target.conversation_type, "seq": seq, "send_id": sender_id,
+            "recv_id": target.recv_id, "group_id": target.group_id, "client_msg_id": client_msg_id,
+            "content_type": content_type, "content": content, "search_text": search_text, "status": STATUS_OK,
+            "send_time": send_time, "revoked_at": None}
+
+
 def deliver(sender_id: str, target: Target, receivers: list[str], content_type: int, content,
             client_msg_id: str | None) -> dict:
     """Store a message once, with the next seq, and deliver it after commit.
@@ -188,11 +198,7 @@ def deliver(sender_id: str, target: Target, receivers: list[str], content_type: 
     if seq is None:
         conversations.ensure_conversation(cid, target.conversation_type, target.group_id)
         seq = _next_seq(cid)
-    row = {"server_msg_id": secrets.token_hex(16), "conversation_id": cid,
-           "conversation_type": target.conversation_type, "seq": seq, "send_id": sender_id,
-           "recv_id": target.recv_id, "group_id": target.group_id, "client_msg_id": client_msg_id,
-           "content_type": content_type, "content": stored, "search_text": search_text, "status": STATUS_OK,
-           "send_time": utcnow(), "revoked_at": None}
+    row = _message_row(target, seq, sender_id, client_msg_id, content_type, stored, search_text, utcnow())
     try:
         _core(_INSERT_MESSAGE, row)
     except IntegrityError:
@@ -389,11 +395,8 @@ def send_singles(sends: list[SingleSend], alone) -> list:
         seq = next_seq[cid]
         next_seq[cid] += 1
         content, search_text = stored[i]
-        row = {"server_msg_id": secrets.token_hex(16), "conversation_id": cid, "conversation_type": SINGLE,
-               "seq": seq, "send_id": s.sender_id, "recv_id": s.recv_id, "group_id": None,
-               "client_msg_id": s.client_msg_id or secrets.token_hex(16), "content_type": s.content_type,
-               "content": content, "search_text": search_text, "status": STATUS_OK, "send_time": now,
-               "revoked_at": None}
+        row = _message_row(Target(cid, SINGLE, recv_id=s.recv_id), seq, s.sender_id,
+                           s.client_msg_id or secrets.token_hex(16), s.content_type, content, search_text, now)
         rows.append(row)
         read_to[(s.sender_id, cid)] = seq
         out[i] = public = message_public(SimpleNamespace(**row))
