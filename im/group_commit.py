@@ -48,20 +48,6 @@ def commit() -> None:
         db.session.commit()
 
 
-def caller_of(row):
-    """(Caller, None) for a login session row that may act now; else (None, the IMError saying why)."""
-    from .operations.registry import Caller
-    from .services import auth
-
-    if row is None:
-        return None, errors.TokenMissing()
-    try:
-        auth.check_session_live(row)
-    except errors.IMError as exc:
-        return None, exc
-    return Caller(row.user_id, row.id, row.platform_id), None
-
-
 class _Call:
     __slots__ = ("name", "payload", "sid", "address", "done", "body")
 
@@ -119,13 +105,13 @@ class Writer:
 
 
 def _run_batch(calls: list[_Call]) -> None:
-    from .operations.registry import BATCH_RUNNERS, ok, prepare, run
+    from .operations.registry import BATCH_RUNNERS, live_caller, ok, prepare, run
     from .services import presence
 
     rows = presence.session_rows([c.sid for c in calls])
     ready = []
     for call in calls:
-        caller, auth_error = caller_of(rows.get(call.sid))
+        caller, auth_error = live_caller(rows.get(call.sid))
         try:
             op, params = prepare(call.name, call.payload, caller, transport="socket", auth_error=auth_error,
                                  address=call.address)

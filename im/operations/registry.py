@@ -11,6 +11,7 @@ from pydantic import AfterValidator, BaseModel, ConfigDict, Field, StringConstra
 
 from .. import errors, ratelimit
 from ..extensions import db
+from ..services import auth
 
 log = logging.getLogger(__name__)
 
@@ -65,6 +66,18 @@ class Operation:
     rest_only: bool
     limits: tuple = ()
     group_commit: bool = False
+
+
+def live_caller(session_row) -> tuple[Caller | None, errors.IMError | None]:
+    """The caller behind a socket's login session row (presence.session_row), re-checked on every
+    event: (Caller, None) while it may act, else (None, the IMError saying why)."""
+    if session_row is None:
+        return None, errors.TokenMissing()
+    try:
+        auth.check_session_live(session_row)
+    except errors.IMError as exc:
+        return None, exc
+    return Caller(session_row.user_id, session_row.id, session_row.platform_id), None
 
 
 OPERATIONS: dict[str, Operation] = {}
@@ -185,17 +198,21 @@ def ok(result) -> dict:
     return {"errCode": 0, "errMsg": "", "data": result}
 
 
+def _failed(name: str, exc: Exception) -> tuple[dict, int]:
+    """Undo the transaction; the error's envelope and HTTP status (an unexpected one is logged, 500)."""
+    db.session.rollback()
+    if isinstance(exc, errors.IMError):
+        return exc.envelope(), exc.http_status
+    log.error("operation %s failed", name, exc_info=exc)
+    return errors.IMError().envelope(), 500
+
+
 def run(op: Operation, caller: Caller | None, params: Params) -> tuple[dict, int]:
     """Run a prepared operation in a transaction of its own: its result or its error as an envelope."""
     try:
         return ok(op.run(caller, params)), 200
-    except errors.IMError as exc:
-        db.session.rollback()
-        return exc.envelope(), exc.http_status
-    except Exception:
-        db.session.rollback()
-        log.exception("operation %s failed", op.name)
-        return errors.IMError().envelope(), 500
+    except Exception as exc:
+        return _failed(op.name, exc)
 
 
 def execute(name: str, payload, caller: Caller | None, *, admin: bool = False,
@@ -205,11 +222,6 @@ def execute(name: str, payload, caller: Caller | None, *, admin: bool = False,
     try:
         op, params = prepare(name, payload, caller, admin=admin, transport=transport, auth_error=auth_error,
                              address=address)
-    except errors.IMError as exc:
-        db.session.rollback()
-        return exc.envelope(), exc.http_status
-    except Exception:
-        db.session.rollback()
-        log.exception("operation %s failed", name)
-        return errors.IMError().envelope(), 500
+    except Exception as exc:
+        return _failed(name, exc)
     return run(op, caller, params)

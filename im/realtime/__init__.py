@@ -6,7 +6,8 @@ from flask_socketio import ConnectionRefusedError, join_room
 
 from .. import errors, group_commit, push, ratelimit
 from ..extensions import db, socketio
-from ..operations import OPERATIONS, Caller, execute
+from ..operations import OPERATIONS, execute
+from ..operations.registry import live_caller
 from ..services import presence
 from . import sweeper
 
@@ -41,20 +42,23 @@ def on_disconnect(reason=None):
         log.exception("could not forget socket %s", request.sid)
 
 
-def _live_caller() -> tuple[Caller | None, errors.IMError | None]:
-    """The socket's caller, re-checked: a revoked or expired session may not act any more."""
-    return group_commit.caller_of(presence.session_row(request.sid))
+def _run_alone(name: str, payload, sid: str, address: str | None) -> dict:
+    """One socket call in a transaction of its own, its caller re-checked: a revoked or expired
+    session may not act any more."""
+    try:
+        caller, auth_error = live_caller(presence.session_row(sid))
+        body, _status = execute(name, payload, caller, transport="socket", auth_error=auth_error,
+                                address=address)
+    finally:
+        db.session.remove()
+    return body
 
 
 def _operation_handler(name: str):
     def handle(*args):
         if len(args) > 1:
             return errors.InvalidParams("send one JSON object").envelope()
-        caller, auth_error = _live_caller()
-        body, _status = execute(name, args[0] if args else None, caller, transport="socket",
-                                auth_error=auth_error, address=request.remote_addr)
-        db.session.remove()
-        return body
+        return _run_alone(name, args[0] if args else None, request.sid, request.remote_addr)
 
     handle.__name__ = f"on_{name}"
     return handle
@@ -79,13 +83,7 @@ def _group_commit_handler(name: str):
         if app.config["IM_GROUP_COMMIT"]:
             return group_commit.writer_for(app).call(name, payload, sid, address)
         with app.app_context():
-            try:
-                caller, auth_error = group_commit.caller_of(presence.session_row(sid))
-                body, _status = execute(name, payload, caller, transport="socket", auth_error=auth_error,
-                                        address=address)
-            finally:
-                db.session.remove()
-        return body
+            return _run_alone(name, payload, sid, address)
 
     handle.__name__ = f"on_{name}"
     return handle
