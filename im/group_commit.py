@@ -26,7 +26,8 @@ from .extensions import db, socketio
 
 log = logging.getLogger(__name__)
 MAX_BATCH = 256
-_STATE = "im_group_commit"
+_STATE = "im_group_commit"  # the batch's state, in the database session's info
+_WRITER = "im_group_commit_writer"  # the process's writer, in the app's extensions
 ALONE = object()  # a batch runner's answer for a call it leaves to run alone in the batch
 
 
@@ -156,12 +157,12 @@ def _run_batch(calls: list[_Call]) -> None:
 
 def writer_for(app) -> Writer:
     """The app's writer in this process, started on first use."""
-    writer = app.extensions.get(_STATE)
+    writer = app.extensions.get(_WRITER)
     if writer is None:
         with _writers_lock:
-            writer = app.extensions.get(_STATE)
+            writer = app.extensions.get(_WRITER)
             if writer is None:
-                writer = app.extensions[_STATE] = Writer(app)
+                writer = app.extensions[_WRITER] = Writer(app)
     return writer
 
 

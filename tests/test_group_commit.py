@@ -158,7 +158,7 @@ def test_without_group_commit_each_socket_send_is_its_own_transaction(app, api):
 
     assert [a["data"]["seq"] for a in acks] == [1, 2, 3] and refused["errCode"] != 0
     assert after is None or after["errCode"] != 0
-    assert "im_group_commit" not in app.extensions
+    assert group_commit._WRITER not in app.extensions
     assert len(_messages(app, acks[0]["data"]["conversation_id"])) == 3
 
 

@@ -20,21 +20,17 @@ def connect(sid: str, token, node_id: str) -> LoginSession:
 
 _SESSIONS, _CONNECTIONS = LoginSession.__table__, Connection.__table__
 # Built once (the compiled form is then cached by identity): every socket event runs it.
-_LIVE = (select(_SESSIONS.c.id, _SESSIONS.c.user_id, _SESSIONS.c.platform_id, _SESSIONS.c.revoked_at,
-                _SESSIONS.c.revoke_reason, _SESSIONS.c.expires_at)
-         .join_from(_CONNECTIONS, _SESSIONS, _SESSIONS.c.id == _CONNECTIONS.c.session_id)
-         .where(_CONNECTIONS.c.sid == bindparam("sid")))
+_LIVE_OF_SOCKETS = (select(_CONNECTIONS.c.sid, _SESSIONS.c.id, _SESSIONS.c.user_id, _SESSIONS.c.platform_id,
+                           _SESSIONS.c.revoked_at, _SESSIONS.c.revoke_reason, _SESSIONS.c.expires_at)
+                    .join_from(_CONNECTIONS, _SESSIONS, _SESSIONS.c.id == _CONNECTIONS.c.session_id))
+_LIVE = _LIVE_OF_SOCKETS.where(_CONNECTIONS.c.sid == bindparam("sid"))
+_LIVE_MANY = _LIVE_OF_SOCKETS.where(_CONNECTIONS.c.sid.in_(bindparam("sids", expanding=True)))
 
 
 def session_row(sid: str):
     """The columns of a socket's login session that an event needs (id, user, platform, revocation,
     expiry), read fresh on every call without loading an ORM object; None for an unknown socket."""
     return db.session.connection().execute(_LIVE, {"sid": sid}).first()
-
-
-_LIVE_MANY = (select(_CONNECTIONS.c.sid, *_LIVE.selected_columns)
-              .join_from(_CONNECTIONS, _SESSIONS, _SESSIONS.c.id == _CONNECTIONS.c.session_id)
-              .where(_CONNECTIONS.c.sid.in_(bindparam("sids", expanding=True))))
 
 
 def session_rows(sids: list[str]) -> dict:
