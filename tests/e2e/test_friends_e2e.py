@@ -186,6 +186,10 @@ def test_logged_out_terminal_catches_up_on_login(terminals):
     bob = terminals("bob")
     terminals("carol")
     phone.logout()
+    # logout() returns before its socket is closed: the server closes it from a task of its own, and
+    # until then it is still pushed alice's events, which this SDK would still hand to the listener
+    wait_until(lambda: pc.get_users_online_status(["alice"])[0]["platform_ids"] == [3],
+               message="the phone's socket closed on the server")
     _five_changes(pc, bob)
     wait_names(pc.recorder, FIVE)
     assert phone.recorder.calls == []
