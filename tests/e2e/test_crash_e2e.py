@@ -112,9 +112,16 @@ def test_sigkill_under_load_loses_no_acknowledged_message(tmp_path, mode):
 
         expected = {(m["conversation_id"], m["seq"]) for ms in stored.values() for m in ms if m["send_id"] != "reader"}
         wait_for(lambda: set(inbox.keys()) >= expected, 60, "the reader to catch up")
+        # Having everything says nothing of a repeat still on its way. One more message in each
+        # conversation, sent now, is delivered after every earlier one of it: wait for those.
+        markers = {(m["conversation_id"], m["seq"]) for m in [
+            clients["s1"].send_message(group_id=group_id, content_type=101, content={"text": "marker"}),
+            *(clients[s].send_message("reader", 101, {"text": "marker"}) for s in SENDERS)]}
+        assert {cid for cid, _ in markers} == conversations
+        wait_for(lambda: set(inbox.keys()) >= markers, 30, "a last message in every conversation")
         received = Counter(inbox.keys())
         assert not [k for k, c in received.items() if c > 1], "delivered twice"
-        assert set(received) == expected
+        assert set(received) == expected | markers
         assert len(acked) >= killed_at + 30
     finally:
         for client in clients.values():

@@ -1,4 +1,5 @@
 """The life of a group end to end: a real server process driven by the Python SDK."""
+import json
 import threading
 import time
 
@@ -40,6 +41,25 @@ def wait_for(predicate, timeout=10.0, what="condition"):
             return
         time.sleep(0.02)
     raise AssertionError(f"timed out waiting for {what}")
+
+
+def wait_remembered(term):
+    """Wait until a program with a data_dir has written down the last event it delivered.
+
+    The SDK hands an event to the listener a moment before it writes that down: a test that stops
+    the program the instant the listener heard the event may stop it in between, and then the
+    program hears that event again when it starts.
+    """
+    sdk = term.sdk
+    path = sdk._seq_file(term.user_id)
+
+    def written():
+        try:
+            return json.loads(path.read_text())["event_seq"] == sdk._event_seq
+        except (OSError, ValueError, KeyError):
+            return False
+
+    wait_for(written, what=f"{term.user_id}: the last event seq written down")
 
 
 class Inbox(AdvancedMsgListener):
@@ -120,6 +140,8 @@ def test_group_life_with_every_listener_callback(terminals, tmp_path):
     assert applicant.sdk.join_group(gid, "hi")["joined"] is False
     for term in (applicant, owner_web, owner_pc, admin):
         term.expect("on_group_application_added", from_user_id="applicant", req_msg="hi")
+    # the applicant's own application is the first thing it hears: nothing of the creation came before
+    assert applicant.rec.names() == ["on_group_application_added"]
     assert [a["from_user_id"] for a in admin.sdk.get_recv_group_application_list()] == ["applicant"]
     admin.sdk.accept_group_application(gid, "applicant", "welcome")
     for term in (applicant, owner_pc, admin):
@@ -183,6 +205,7 @@ def test_group_life_with_every_listener_callback(terminals, tmp_path):
         term.expect("on_group_application_added", from_user_id="refused", req_msg="again")
 
     # The member goes offline; what happens meanwhile reaches them when they come back.
+    wait_remembered(member)
     member.close()
     admin.sdk.set_group_info(gid, group_name="Crew 2")
     admin.sdk.dismiss_group(gid)

@@ -31,14 +31,18 @@ def test_pings_come_at_the_interval_and_keep_an_answering_socket(live_server, mo
     token = _user(server.url, "alive")
     sock = RawSocket(server.url, token)
     try:
-        pings, start = 0, time.monotonic()
-        sock.ws.settimeout(3)
-        while time.monotonic() - start < 4.5:
+        # Five pings, each answered, however late a loaded machine delivers them: counting the pings
+        # of a fixed window instead fails when the server's ping timer runs late.
+        pings, start = [], time.monotonic()
+        sock.ws.settimeout(5)  # at the default interval of 25 s no ping would come in time
+        while len(pings) < 5:
             if sock.ws.recv() == "2":
-                pings += 1
+                pings.append(time.monotonic() - start)
                 sock.ws.send("3")
-        # one ping a second; more than the 2 s a silent socket may live, so the answers counted
-        assert 3 <= pings <= 5, pings
+        print("pings at", [round(t, 2) for t in pings])
+        # One ping a second, never faster (a ping read late shortens one gap, not all four), and so
+        # over more than the 2 s a silent socket may live: the answers counted.
+        assert pings[-1] - pings[0] >= 3.0, pings
         assert sock.call("get_self_user_info", {})["errCode"] == 0
         assert _status(server.url, token, "alive") == "online"
     finally:

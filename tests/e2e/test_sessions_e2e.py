@@ -1,9 +1,9 @@
 """Login status, the connection listener and the multi-terminal policies, on a real server process
 through the Python SDK, under both async modes."""
 import threading
-import time
 
 import pytest
+import requests
 import socketio
 
 from im.sdk import ConnListener, IMClient, IMError, LoginStatus
@@ -219,7 +219,10 @@ def test_expired_token_refused_at_reconnect(server, clients):
         ivy.login("ivy", PASSWORD)
         proxy.cut()
         rec.wait_for("on_connect_failed")
-        time.sleep(2.2)  # let the token pass its two-second lifetime
+        # the network comes back once the server calls the token expired (asking does not change it)
+        wait_until(lambda: requests.post(f"{srv.url}/api/get_self_user_info", headers={"token": ivy._token},
+                                         timeout=10).json()["errCode"] == 1501,
+                   interval=0.2, message="the token expired on the server")
         proxy.resume()
         rec.wait_for("on_user_token_expired", timeout=15)
         assert (1501, "token expired") in rec.args("on_connect_failed")

@@ -32,7 +32,10 @@ def test_profile_change_reaches_every_terminal_and_an_offline_one_catches_up(liv
         again = phone.set_self_info(face_url="")
         for client in (phone, pc, tablet):
             assert recorders[client].wait_for("on_self_info_updated", 2) == [(updated,), (again,)]
-        assert recorders[bob].calls == []
+        # bob heard none of alice's: his own change, made after, is the first thing he hears
+        own = bob.set_self_info(nickname="Bobby")
+        assert recorders[bob].wait_for("on_self_info_updated") == [(own,)]
+        assert recorders[bob].names() == ["on_self_info_updated"]
     finally:
         for client in (phone, pc, tablet, bob):
             client.close()
