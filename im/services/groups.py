@@ -14,7 +14,8 @@ from sqlalchemy import insert, select, update
 
 from .. import errors, push
 from ..extensions import db
-from ..models import GROUP, Conversation, ConversationState, Group, GroupApplication, GroupMember, User, utcnow
+from ..models import (GROUP, Conversation, ConversationState, Group, GroupApplication, GroupLeftMute, GroupMember,
+                      User, utcnow)
 from ..models.group import (JOIN_BY_INVITATION, JOIN_BY_SEARCH, ROLE_ADMIN, ROLE_MEMBER, ROLE_OWNER,
                             STATUS_DISMISSED, STATUS_MUTED, STATUS_NORMAL)
 from . import conversations, messages
@@ -155,22 +156,46 @@ def _close_windows(group: Group, user_ids: list[str]) -> None:
 def _add_members(group: Group, roles: dict[str, int], join_source: int, inviter: str) -> list[GroupMember]:
     """Make users members (user_id -> role_level), to be announced by the very next notice.
 
-    Their join_seq is that notice's seq.
+    Their join_seq is that notice's seq. A mute still running from when one of them left applies again.
     """
     join_seq = _open_windows(group, list(roles))
     now = utcnow()
+    mutes = _take_left_mutes(group, list(roles), now)
     members = [GroupMember(group_id=group.group_id, user_id=uid, role_level=role, join_source=join_source,
                            inviter_user_id=inviter if role != ROLE_OWNER else "", join_seq=join_seq,
-                           joined_at=now)
+                           mute_end_time=mutes.get(uid), joined_at=now)
                for uid, role in roles.items()]
     db.session.add_all(members)
     group.member_count += len(members)
     return members
 
 
+def _take_left_mutes(group: Group, user_ids: list[str], now) -> dict:
+    """The mutes that rejoining users left with and that still run (user_id -> end); all are consumed."""
+    rows = list(db.session.scalars(select(GroupLeftMute).where(GroupLeftMute.group_id == group.group_id,
+                                                               GroupLeftMute.user_id.in_(user_ids))))
+    for row in rows:
+        db.session.delete(row)
+    return {r.user_id: r.mute_end_time for r in rows if r.mute_end_time > now}
+
+
 def _remove_members(group: Group, members: list[GroupMember]) -> None:
-    """Members leave after the notice of it: they keep what they could read, and see nothing newer."""
+    """Members leave after the notice of it: they keep what they could read, and see nothing newer.
+
+    A running mute is kept beside the group, so that leaving and coming back does not lift it.
+    """
     _close_windows(group, [m.user_id for m in members])
+    now = utcnow()
+    muted = [m for m in members if m.is_muted(now)]
+    if muted:
+        gone = {m.user_id for m in muted}
+        stale = db.session.scalars(select(GroupLeftMute).where(GroupLeftMute.group_id == group.group_id,
+                                                               GroupLeftMute.user_id.in_(gone)))
+        for row in stale:
+            db.session.delete(row)
+        db.session.flush()
+        db.session.add_all([GroupLeftMute(group_id=group.group_id, user_id=m.user_id, mute_end_time=m.mute_end_time)
+                            for m in muted])
     for member in members:
         db.session.delete(member)
     group.member_count -= len(members)
@@ -526,6 +551,8 @@ def set_group_member_nickname(user_id: str, group_id: str, target_id: str, nickn
     if target is not actor:
         _require_manager(group, user_id, "set other members' nicknames")
         _require_outranks(actor, target, "rename")
+    # The notice of a new nickname is shown to every member: one who may not speak may not say it.
+    _require_may_speak(group, actor)
     if target.nickname != nickname:
         target.nickname = nickname
         notices.announce(group, notices.MEMBER_INFO_SET, user_id,
@@ -555,15 +582,20 @@ def change_group_member_mute(user_id: str, group_id: str, target_id: str, mute_s
 
 # ---- questions the message core asks ----------------------------------------------------------
 
-def _check_can_send(group_id: str, user_id: str) -> tuple[Group, GroupMember]:
-    """Raise unless user_id may speak in the group now: a member, not muted, the group not muted for them."""
-    group = _live_group(group_id)
-    member = _require_member(group, user_id)
+def _require_may_speak(group: Group, member: GroupMember) -> None:
+    """Raise unless the member may speak now: not muted, the group not muted for them."""
     if member.role_level < ROLE_ADMIN:
         if group.status == STATUS_MUTED:
             raise errors.GroupMuted()
         if member.is_muted(utcnow()):
             raise errors.MemberMuted(data={"mute_end_time": member.public()["mute_end_time"]})
+
+
+def _check_can_send(group_id: str, user_id: str) -> tuple[Group, GroupMember]:
+    """Raise unless user_id may speak in the group now: a member, not muted, the group not muted for them."""
+    group = _live_group(group_id)
+    member = _require_member(group, user_id)
+    _require_may_speak(group, member)
     return group, member
 
 
