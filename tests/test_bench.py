@@ -51,3 +51,11 @@ def test_tiny_bench_measures_every_scenario_on_relay_and_server(node_modules, tm
     assert catchup["messages"] == catchup["distinct"] == catchup["expected"] > 0
     assert (tmp_path / "chart.svg").stat().st_size > 1000
 
+
+
+def test_membership_bench_runs_and_finds_rows_linear(tmp_path):
+    proc = subprocess.run([sys.executable, "-m", "bench.membership", "--users", "40"], cwd=ROOT,
+                          capture_output=True, text=True, timeout=120)
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    result = json.loads(proc.stdout.strip().splitlines()[-1])
+    assert result["invite"]["rows"]["messages"] == 1 and result["kick"]["rows"]["messages"] == 1

@@ -30,3 +30,18 @@ def test_every_event_type_the_sdks_route_is_documented_and_routed_by_both():
     block = re.search(r"const ROUTED_TYPES = \{(.*?)\n\};", js, re.S).group(1)
     js_types = set(re.findall(r'"([a-z0-9_]+)"', block))
     assert set(EVENT_ROUTES) <= js_types, f"not routed by the JS SDK: {set(EVENT_ROUTES) - js_types}"
+
+
+def test_group_member_notices_are_read_alike_by_both_sdks_and_documented():
+    import re
+
+    from im.sdk.groups import MEMBER_NOTICES
+
+    js = (Path(__file__).resolve().parents[1] / "static" / "js" / "im-sdk.js").read_text()
+    block = re.search(r"export const MEMBER_NOTICES = Object.freeze\(\{(.*?)\}\);", js, re.S).group(1)
+    js_map = {int(t): cb for t, cb in re.findall(r'(\d+): "(\w+)"', block)}
+    camel = {t: "on" + "".join(w.title() for w in cb[3:].split("_")) for t, cb in MEMBER_NOTICES.items()}
+    assert js_map == camel
+    section = PROTOCOL.split("#### Member changes reach members through notices", 1)[1].split("\n### ", 1)[0]
+    for content_type, callback in MEMBER_NOTICES.items():
+        assert str(content_type) in section and f"`{callback}`" in section and f"`{camel[content_type]}`" in section

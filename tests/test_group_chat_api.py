@@ -201,3 +201,82 @@ def test_rejoining_member_reads_from_the_new_join_only(api, chat):
     assert history(api, users["member"], gid) == [(5, 1509, None), (6, 101, "back in")]
     conv = api.ok("get_one_conversation", {"conversation_id": f"sg_{gid}"}, users["member"])
     assert conv["min_seq"] == 5 and conv["unread_count"] == 2
+
+
+def _count_messages(app, gid):
+    with app.app_context():
+        return db.session.query(Message).filter_by(group_id=gid).count()
+
+
+def test_a_muted_member_cannot_broadcast_through_a_nickname(api, app, chat):
+    """A nickname change is a notice to every member: whoever may not speak may not say it that way."""
+    users, gid = chat
+    api.ok("change_group_member_mute", {"group_id": gid, "user_id": "member", "mute_seconds": 600},
+           users["admin"])
+    before = _count_messages(app, gid)
+    body = api.call("set_group_member_nickname", {"group_id": gid, "user_id": "member",
+                                                  "nickname": "buy cheap pills"}, users["member"]).get_json()
+    assert body["errCode"] == 1307 and body["data"]["mute_end_time"] > 0
+    assert _count_messages(app, gid) == before
+    # A manager may still rename the muted member: the manager is the one speaking.
+    renamed = api.ok("set_group_member_nickname", {"group_id": gid, "user_id": "member", "nickname": "M"},
+                     users["admin"])
+    assert renamed["nickname"] == "M"
+    api.ok("change_group_member_mute", {"group_id": gid, "user_id": "member", "mute_seconds": 0}, users["admin"])
+    api.ok("change_group_mute", {"group_id": gid, "is_mute": True}, users["owner"])
+    body = api.call("set_group_member_nickname", {"group_id": gid, "user_id": "member", "nickname": "x"},
+                    users["member"]).get_json()
+    assert body["errCode"] == 1306
+    api.ok("set_group_member_nickname", {"group_id": gid, "user_id": "admin", "nickname": "A"}, users["admin"])
+
+
+def _mute_end(api, token, gid, user_id):
+    return api.ok("get_group_members_info", {"group_id": gid, "user_ids": [user_id]}, token)[0]["mute_end_time"]
+
+
+def test_a_mute_holds_across_quitting_and_rejoining(api, app, chat):
+    users, gid = chat
+    text = {"group_id": gid, "content_type": 101, "content": {"text": "x"}}
+    muted = api.ok("change_group_member_mute", {"group_id": gid, "user_id": "member", "mute_seconds": 600},
+                   users["admin"])
+    # Quit, then join again directly (need_verification 2): still muted, until the same end.
+    api.ok("set_group_info", {"group_id": gid, "need_verification": 2}, users["owner"])
+    api.ok("quit_group", {"group_id": gid}, users["member"])
+    assert api.ok("join_group", {"group_id": gid}, users["member"])["joined"] is True
+    assert send_err(api, users["member"], text) == 1307
+    assert _mute_end(api, users["owner"], gid, "member") == muted["mute_end_time"]
+    # Kicked, then invited back: still muted.
+    api.ok("kick_group_member", {"group_id": gid, "user_ids": ["member"]}, users["admin"])
+    api.ok("invite_user_to_group", {"group_id": gid, "user_ids": ["member"]}, users["admin"])
+    assert send_err(api, users["member"], text) == 1307
+    # Through an accepted application (need_verification 0): still muted.
+    api.ok("set_group_info", {"group_id": gid, "need_verification": 0}, users["owner"])
+    api.ok("quit_group", {"group_id": gid}, users["member"])
+    api.ok("join_group", {"group_id": gid, "req_msg": "sorry"}, users["member"])
+    api.ok("accept_group_application", {"group_id": gid, "from_user_id": "member"}, users["admin"])
+    assert send_err(api, users["member"], text) == 1307
+    # A lifted mute is not brought back by leaving and coming back.
+    api.ok("change_group_member_mute", {"group_id": gid, "user_id": "member", "mute_seconds": 0}, users["admin"])
+    api.ok("kick_group_member", {"group_id": gid, "user_ids": ["member"]}, users["admin"])
+    api.ok("invite_user_to_group", {"group_id": gid, "user_ids": ["member"]}, users["admin"])
+    send(api, users["member"], gid, "free")
+    assert _mute_end(api, users["owner"], gid, "member") == 0
+
+
+def test_a_mute_that_ended_while_away_is_not_brought_back(api, app, chat):
+    from datetime import timedelta
+
+    from im.models import GroupLeftMute, utcnow
+
+    users, gid = chat
+    api.ok("change_group_member_mute", {"group_id": gid, "user_id": "member", "mute_seconds": 600},
+           users["admin"])
+    api.ok("quit_group", {"group_id": gid}, users["member"])
+    with app.app_context():
+        kept = db.session.get(GroupLeftMute, (gid, "member"))
+        kept.mute_end_time = utcnow() - timedelta(seconds=1)
+        db.session.commit()
+    api.ok("invite_user_to_group", {"group_id": gid, "user_ids": ["member"]}, users["admin"])
+    send(api, users["member"], gid, "served my time")
+    with app.app_context():
+        assert db.session.get(GroupLeftMute, (gid, "member")) is None

@@ -43,6 +43,17 @@ def event_types(api, token):
     return [e["type"] for e in api.ok("sync_events", {"after_seq": 0}, token)["events"]]
 
 
+def notices(api, token, gid):
+    """(content_type, detail) of the group notices the caller can read, oldest first."""
+    page = api.ok("get_history_message_list", {"conversation_id": f"sg_{gid}", "count": 100}, token)
+    return [(m["content_type"], m["content"]["detail"]) for m in page["messages"] if m["content_type"] >= 1500]
+
+
+def member_changes(api, token, gid, content_types):
+    """The member records the notices of these types carry, in order: what the SDKs hand to the listener."""
+    return [m for t, d in notices(api, token, gid) if t in content_types for m in d.get("members", [])]
+
+
 def test_create_group_roles_lists_and_events(api, crew):
     users, gid = crew
     info = api.ok("get_groups_info", {"group_ids": [gid, "nope"]}, tok(users, "outsider"))
@@ -204,9 +215,13 @@ def test_need_verification_0_apply_then_accept_and_refuse(api, crew):
     assert err(api, "accept_group_application", {"group_id": gid, "from_user_id": "late"},
                tok(users, "owner")) == 1206
     assert event_types(api, tok(users, "outsider")) == [
-        "group_application_added", "group_application_accepted", "joined_group_added", "group_member_added"]
+        "group_application_added", "group_application_accepted", "joined_group_added"]
     assert event_types(api, late) == ["group_application_added", "group_application_rejected"]
-    assert event_types(api, tok(users, "member"))[-1] == "group_member_added"
+    # Everyone learns of the newcomer from the one notice, not from an event each.
+    assert "group_member_added" not in event_types(api, tok(users, "member"))
+    added = member_changes(api, tok(users, "member"), gid, {1510})
+    assert [(m["user_id"], m["role_level"], m["join_source"]) for m in added] == [("outsider", 20, 3)]
+    assert member_changes(api, tok(users, "outsider"), gid, {1510}) == added
     assert "group_application_added" not in event_types(api, tok(users, "member"))
     members = api.ok("get_group_members_info", {"group_id": gid, "user_ids": ["outsider", "late"]},
                      tok(users, "member"))
@@ -276,19 +291,29 @@ def test_roles_transfer_nickname_and_mutes(api, crew):
     assert roles == {"owner": 20, "admin": 100, "member": 20}
     assert err(api, "dismiss_group", {"group_id": gid}, tok(users, "owner")) == 1002
     member_events = event_types(api, tok(users, "member"))
-    assert member_events.count("group_member_info_changed") == 7  # 2 roles, nickname, 2 mutes, transfer x2
+    assert "group_member_info_changed" not in member_events
     assert member_events.count("group_info_changed") == 2
+    changed = member_changes(api, tok(users, "member"), gid, {1507, 1512, 1513, 1516, 1517, 1518})
+    # 2 roles, nickname, 2 mutes, transfer x2: each record as it was right after its change.
+    assert [(m["user_id"], m["role_level"], m["nickname"], m["mute_end_time"] > 0) for m in changed] == [
+        ("member", 60, "", False), ("member", 20, "", False), ("member", 20, "M", False),
+        ("member", 20, "M", True), ("member", 20, "M", False), ("owner", 20, "", False),
+        ("admin", 100, "", False)]
 
 
 def test_quit_and_kick(api, app, crew):
     users, gid = crew
     api.ok("quit_group", {"group_id": gid}, tok(users, "member"))
-    assert event_types(api, tok(users, "member"))[-2:] == ["joined_group_deleted", "group_member_deleted"]
+    assert event_types(api, tok(users, "member"))[-1] == "joined_group_deleted"
+    assert [m["user_id"] for m in member_changes(api, tok(users, "member"), gid, {1504})] == ["member"]
     api.ok("invite_user_to_group", {"group_id": gid, "user_ids": ["outsider", "member"]}, tok(users, "admin"))
     api.ok("kick_group_member", {"group_id": gid, "user_ids": ["outsider", "member"], "reason": "spam"},
            tok(users, "admin"))
-    assert event_types(api, tok(users, "outsider"))[-3:] == [
-        "joined_group_deleted", "group_member_deleted", "group_member_deleted"]
+    assert event_types(api, tok(users, "outsider"))[-2:] == ["joined_group_added", "joined_group_deleted"]
+    # The kicked read the notice of their removal: who went, and why.
+    kicked = [(t, d) for t, d in notices(api, tok(users, "outsider"), gid) if t == 1508]
+    assert [(m["user_id"]) for m in kicked[0][1]["members"]] == ["outsider", "member"]
+    assert kicked[0][1]["reason"] == "spam"
     roles = [m["user_id"] for m in api.ok("get_group_member_list", {"group_id": gid}, tok(users, "owner"))]
     assert roles == ["owner", "admin"]
     assert err(api, "get_group_member_list", {"group_id": gid}, tok(users, "member")) == 1303

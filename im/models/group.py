@@ -96,6 +96,19 @@ class GroupMember(db.Model):
         }
 
 
+class GroupLeftMute(db.Model):
+    """The mute of a member who left while muted: it applies again if they rejoin before it ends.
+
+    Without it, quitting and rejoining (or being kicked and re-invited) would lift a mute.
+    """
+
+    __tablename__ = "group_left_mutes"
+
+    group_id: Mapped[str] = mapped_column(ForeignKey("groups.group_id"), primary_key=True)
+    user_id: Mapped[str] = mapped_column(ForeignKey("users.user_id"), primary_key=True)
+    mute_end_time: Mapped[datetime] = mapped_column(UTCDateTime)
+
+
 class GroupApplication(db.Model):
     """One row per (group, applicant): applying again updates it and makes it pending again."""
 

@@ -49,9 +49,14 @@ class JoinGroupParams(Params):
     req_msg: ShortText = ""
 
 
+# One call may invite or remove as many users as a group can hold (IM_GROUP_MAX_MEMBERS' default);
+# the cost of one is O(users + members), and its notice lists each user once.
+MAX_USERS_PER_CHANGE = 2000
+
+
 class GroupUsersParams(Params):
     group_id: GroupId
-    user_ids: Annotated[list[UserId], Field(min_length=1, max_length=1000)]
+    user_ids: Annotated[list[UserId], Field(min_length=1, max_length=MAX_USERS_PER_CHANGE)]
 
 
 class KickParams(GroupUsersParams):

@@ -39,13 +39,39 @@ class GroupListener:
         pass
 
 
+# Changes to members reach every member as one notice in the group conversation (by seq, live and on
+# catch-up alike), not as events in each member's log: content type -> the callback of each record
+# in the notice's detail.members.
+MEMBER_NOTICES = {
+    1509: "on_group_member_added", 1510: "on_group_member_added",
+    1504: "on_group_member_deleted", 1508: "on_group_member_deleted",
+    1507: "on_group_member_info_changed", 1512: "on_group_member_info_changed",
+    1513: "on_group_member_info_changed", 1516: "on_group_member_info_changed",
+    1517: "on_group_member_info_changed", 1518: "on_group_member_info_changed",
+}
+KICKED = 1508
+
 for _name in [n for n in vars(GroupListener) if n.startswith("on_")]:
-    EVENT_ROUTES[_name[3:]] = ("group", _name)
+    if _name not in MEMBER_NOTICES.values():
+        EVENT_ROUTES[_name[3:]] = ("group", _name)
 
 
 class GroupsMixin:
     def set_group_listener(self, listener: GroupListener) -> None:
         self._listeners["group"] = listener
+
+    def _on_stored_message(self, msg: dict) -> None:
+        """A group notice about members: hand each member record to the group listener."""
+        super()._on_stored_message(msg)
+        method = MEMBER_NOTICES.get(msg.get("content_type"))
+        content = msg.get("content")
+        detail = content.get("detail") if isinstance(content, dict) else None
+        if method is None or not isinstance(detail, dict) or not isinstance(detail.get("members"), list):
+            return
+        extra = {"reason": detail.get("reason", "")} if msg["content_type"] == KICKED else {}
+        for member in detail["members"]:
+            if isinstance(member, dict):
+                self._emit_callback("group", method, {**member, **extra})
 
     def create_group(self, group_name: str, member_user_ids, admin_user_ids=(), face_url: str = "",
                      introduction: str = "", notification: str = "", need_verification: int = 0) -> dict:

@@ -180,6 +180,14 @@ class MessagesMixin:
         if gap:
             self._start_gap_pull()
 
+    def _hand_over(self, msg: dict) -> None:
+        """A stored message, in seq order and exactly once, to the listener and whatever reads it."""
+        self._emit_callback("message", "on_recv_new_message", msg)
+        self._on_stored_message(msg)
+
+    def _on_stored_message(self, msg: dict) -> None:
+        """Hook for the other parts of the SDK (the group listener reads group notices here)."""
+
     @socket_event("new_message")
     def _on_new_message(self, msg) -> None:
         if not isinstance(msg, dict):
@@ -222,14 +230,14 @@ class MessagesMixin:
             for seq in sorted(s for s in pending if s <= pulled_to):
                 item = pending.pop(seq)
                 if item is not OWN and seq > have:
-                    self._emit_callback("message", "on_recv_new_message", item)
+                    self._hand_over(item)
                     delivered = True
             have = pulled_to
         while have + 1 in pending:
             item = pending.pop(have + 1)
             have += 1
             if item is not OWN:
-                self._emit_callback("message", "on_recv_new_message", item)
+                self._hand_over(item)
                 delivered = True
         seen[cid] = have
         if cid in self._msg_ahead and not pending:

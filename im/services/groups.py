@@ -1,8 +1,10 @@
 """Groups: membership, roles, applications and muting, with OpenIM's rules and numbers.
 
-Every change is one transaction: the group rows, a notification message in the group's conversation
-(so every terminal catches up through seq sync) and the listener events in each affected user's
-event log (delivered after commit).
+Every change is one transaction: the group rows, one notification message in the group's conversation
+(so every terminal catches up through seq sync) and events in the logs of the users the change is
+about (delivered after commit). What every member must learn of a change to members travels in the
+notice, which is written once whatever the group's size, never as one event per member: a change
+to n members of a group of m costs O(n + m) rows, not O(n * m).
 """
 import uuid
 from datetime import timedelta
@@ -12,7 +14,8 @@ from sqlalchemy import insert, select, update
 
 from .. import errors, push
 from ..extensions import db
-from ..models import GROUP, Conversation, ConversationState, Group, GroupApplication, GroupMember, User, utcnow
+from ..models import (GROUP, Conversation, ConversationState, Group, GroupApplication, GroupLeftMute, GroupMember,
+                      User, utcnow)
 from ..models.group import (JOIN_BY_INVITATION, JOIN_BY_SEARCH, ROLE_ADMIN, ROLE_MEMBER, ROLE_OWNER,
                             STATUS_DISMISSED, STATUS_MUTED, STATUS_NORMAL)
 from . import conversations, messages
@@ -106,8 +109,8 @@ def _check_room(group: Group, joining: int) -> None:
 
 # ---- membership changes (inside the caller's transaction) -------------------------------------
 
-def _open_windows(group: Group, user_ids: list[str]) -> None:
-    """Open the read windows of joining users at the next seq (the notice of their joining).
+def _open_windows(group: Group, user_ids: list[str]) -> int:
+    """Open the read windows of joining users at the next seq (the notice of their joining); returns it.
 
     A few statements whatever the number of users; the conversation row is locked so that no
     message slips in between the window and the notice.
@@ -129,13 +132,14 @@ def _open_windows(group: Group, user_ids: list[str]) -> None:
     known = set(rejoining)
     fresh = [uid for uid in user_ids if uid not in known]
     if not fresh:
-        return
+        return max_seq + 1
     db.session.execute(insert(ConversationState), [
         {"user_id": uid, "conversation_id": cid, "conversation_type": GROUP, "peer_user_id": None,
          "group_id": group.group_id, "has_read_seq": max_seq, "min_seq": max_seq + 1, "max_readable_seq": None,
          "is_pinned": False, "recv_msg_opt": 0, "draft_text": "", "draft_time": None, "hidden": False,
          "updated_at": now}
         for uid in fresh])
+    return max_seq + 1
 
 
 def _close_windows(group: Group, user_ids: list[str]) -> None:
@@ -150,20 +154,48 @@ def _close_windows(group: Group, user_ids: list[str]) -> None:
 
 
 def _add_members(group: Group, roles: dict[str, int], join_source: int, inviter: str) -> list[GroupMember]:
-    """Make users members (user_id -> role_level); join_seq is set once their notice has its seq."""
-    _open_windows(group, list(roles))
+    """Make users members (user_id -> role_level), to be announced by the very next notice.
+
+    Their join_seq is that notice's seq. A mute still running from when one of them left applies again.
+    """
+    join_seq = _open_windows(group, list(roles))
     now = utcnow()
+    mutes = _take_left_mutes(group, list(roles), now)
     members = [GroupMember(group_id=group.group_id, user_id=uid, role_level=role, join_source=join_source,
-                           inviter_user_id=inviter if role != ROLE_OWNER else "", join_seq=0, joined_at=now)
+                           inviter_user_id=inviter if role != ROLE_OWNER else "", join_seq=join_seq,
+                           mute_end_time=mutes.get(uid), joined_at=now)
                for uid, role in roles.items()]
     db.session.add_all(members)
     group.member_count += len(members)
     return members
 
 
+def _take_left_mutes(group: Group, user_ids: list[str], now) -> dict:
+    """The mutes that rejoining users left with and that still run (user_id -> end); all are consumed."""
+    rows = list(db.session.scalars(select(GroupLeftMute).where(GroupLeftMute.group_id == group.group_id,
+                                                               GroupLeftMute.user_id.in_(user_ids))))
+    for row in rows:
+        db.session.delete(row)
+    return {r.user_id: r.mute_end_time for r in rows if r.mute_end_time > now}
+
+
 def _remove_members(group: Group, members: list[GroupMember]) -> None:
-    """Members leave after the notice of it: they keep what they could read, and see nothing newer."""
+    """Members leave after the notice of it: they keep what they could read, and see nothing newer.
+
+    A running mute is kept beside the group, so that leaving and coming back does not lift it.
+    """
     _close_windows(group, [m.user_id for m in members])
+    now = utcnow()
+    muted = [m for m in members if m.is_muted(now)]
+    if muted:
+        gone = {m.user_id for m in muted}
+        stale = db.session.scalars(select(GroupLeftMute).where(GroupLeftMute.group_id == group.group_id,
+                                                               GroupLeftMute.user_id.in_(gone)))
+        for row in stale:
+            db.session.delete(row)
+        db.session.flush()
+        db.session.add_all([GroupLeftMute(group_id=group.group_id, user_id=m.user_id, mute_end_time=m.mute_end_time)
+                            for m in muted])
     for member in members:
         db.session.delete(member)
     group.member_count -= len(members)
@@ -193,30 +225,26 @@ def _touch(group: Group) -> None:
     group.updated_at = utcnow()
 
 
+def _records(*members: GroupMember) -> list[dict]:
+    """The member_info records a notice carries: the members' SDKs fire their listener callbacks from them."""
+    return [m.public() for m in members]
+
+
 def _join(group: Group, user_ids: list[str], join_source: int, inviter: str, op_user_id: str,
           content_type: int) -> list[GroupMember]:
-    """Add users as members with one notification; each learns of the group, everyone of them."""
+    """Add users as members with one notice, which tells every member who joined.
+
+    Only the newcomers get an event each (joined_group_added): O(newcomers) rows, however big the group.
+    """
     _check_room(group, len(user_ids))
     members = _add_members(group, dict.fromkeys(user_ids, ROLE_MEMBER), join_source, inviter)
-    seq = notices.announce(group, content_type, op_user_id,
-                           {"user_ids": user_ids, "inviter_user_id": inviter})
-    for member in members:
-        member.join_seq = seq
     _touch(group)
-    db.session.flush()
-    everyone = _member_ids(group.group_id)
-    push.lock_users(everyone)
+    notices.announce(group, content_type, op_user_id,
+                     {"user_ids": user_ids, "inviter_user_id": inviter, "members": _records(*members)})
+    push.lock_users([*user_ids, *_manager_ids(group.group_id)])
     _drop_pending_applications(group, user_ids)
     push.publish(user_ids, "joined_group_added", group.public())
-    for member in members:
-        push.publish(everyone, "group_member_added", member.public())
     return members
-
-
-def _publish_member_changed(group: Group, *members: GroupMember) -> None:
-    everyone = _member_ids(group.group_id)
-    for member in members:
-        push.publish(everyone, "group_member_info_changed", member.public())
 
 
 # ---- groups --------------------------------------------------------------------------------
@@ -239,11 +267,9 @@ def create_group(owner_id: str, group_name: str, member_user_ids: list[str], adm
     db.session.add(group)
     db.session.flush()
     roles = {owner_id: ROLE_OWNER, **dict.fromkeys(admins, ROLE_ADMIN), **dict.fromkeys(members, ROLE_MEMBER)}
-    added = _add_members(group, roles, JOIN_BY_INVITATION, owner_id)
-    seq = notices.announce(group, notices.GROUP_CREATED, owner_id,
-                           {"owner_user_id": owner_id, "admin_user_ids": admins, "member_user_ids": members})
-    for member in added:
-        member.join_seq = seq
+    _add_members(group, roles, JOIN_BY_INVITATION, owner_id)
+    notices.announce(group, notices.GROUP_CREATED, owner_id,
+                     {"owner_user_id": owner_id, "admin_user_ids": admins, "member_user_ids": members})
     info = group.public()
     push.publish([owner_id, *admins, *members], "joined_group_added", info)
     db.session.commit()
@@ -325,9 +351,9 @@ def transfer_group_owner(user_id: str, group_id: str, new_owner_id: str) -> dict
     group.owner_user_id = new_owner_id
     _touch(group)
     notices.announce(group, notices.GROUP_OWNER_TRANSFERRED, user_id,
-                     {"old_owner_user_id": user_id, "new_owner_user_id": new_owner_id})
+                     {"old_owner_user_id": user_id, "new_owner_user_id": new_owner_id,
+                      "members": _records(old, new)})
     push.publish(_member_ids(group_id), "group_info_changed", group.public())
-    _publish_member_changed(group, old, new)
     db.session.commit()
     return group.public()
 
@@ -369,7 +395,9 @@ def invite_user_to_group(user_id: str, group_id: str, user_ids: list[str]) -> di
     inviter = _require_member(group, user_id)
     invitees = list(dict.fromkeys(user_ids))
     _require_users(invitees)
-    already = [uid for uid in invitees if _member(group_id, uid) is not None]
+    members = set(db.session.scalars(select(GroupMember.user_id).where(
+        GroupMember.group_id == group_id, GroupMember.user_id.in_(invitees))))
+    already = [uid for uid in invitees if uid in members]
     if already:
         raise errors.AlreadyInGroup(f"already a member: {already[0]}", data={"user_ids": already})
     _check_room(group, len(invitees))
@@ -390,14 +418,10 @@ def quit_group(user_id: str, group_id: str) -> None:
     member = _require_member(group, user_id)
     if member.role_level == ROLE_OWNER:
         raise errors.OwnerCannotQuit()
-    notices.announce(group, notices.MEMBER_QUIT, user_id, {"user_id": user_id})
-    info = member.public()
-    everyone = _member_ids(group_id)
-    push.lock_users(everyone)
+    notices.announce(group, notices.MEMBER_QUIT, user_id, {"user_id": user_id, "members": _records(member)})
     _remove_members(group, [member])
     _touch(group)
     push.publish([user_id], "joined_group_deleted", group.public())
-    push.publish(everyone, "group_member_deleted", info)
     db.session.commit()
 
 
@@ -405,24 +429,23 @@ def kick_group_member(user_id: str, group_id: str, user_ids: list[str], reason: 
     """Owners remove admins and members, admins remove members."""
     group = _locked_group(group_id)
     actor = _require_manager(group, user_id, "remove members")
+    ids = list(dict.fromkeys(user_ids))
+    found = {m.user_id: m for m in db.session.scalars(select(GroupMember).where(
+        GroupMember.group_id == group_id, GroupMember.user_id.in_(ids)))}
     targets = []
-    for uid in dict.fromkeys(user_ids):
+    for uid in ids:
         if uid == user_id:
             raise errors.SelfOperation("use quit_group to leave")
-        target = _require_member(group, uid)
+        target = found.get(uid)
+        if target is None:
+            raise errors.NotInGroup(f"{uid} is not a member of {group_id}")
         _require_outranks(actor, target, "remove")
         targets.append(target)
-    everyone = _member_ids(group_id)
-    push.lock_users(everyone)
     notices.announce(group, notices.MEMBER_KICKED, user_id,
-                     {"user_ids": [t.user_id for t in targets], "reason": reason})
-    infos = [t.public() for t in targets]
+                     {"user_ids": ids, "reason": reason, "members": _records(*targets)})
     _remove_members(group, targets)
     _touch(group)
-    info = group.public()
-    for target, member_info in zip(targets, infos):
-        push.publish([target.user_id], "joined_group_deleted", info)
-        push.publish(everyone, "group_member_deleted", {**member_info, "reason": reason})
+    push.publish(ids, "joined_group_deleted", group.public())
     db.session.commit()
 
 
@@ -466,7 +489,7 @@ def accept_group_application(user_id: str, group_id: str, from_user_id: str, han
         raise errors.AlreadyInGroup()
     _check_room(group, 1)
     _handle(app, user_id, ACCEPTED, handle_msg)
-    push.lock_users([from_user_id, *_member_ids(group_id)])
+    push.lock_users([from_user_id, *_manager_ids(group_id)])
     push.publish([from_user_id, *_manager_ids(group_id)], "group_application_accepted", app.public())
     _join(group, [from_user_id], app.join_source, app.inviter_user_id, user_id, notices.MEMBER_ENTER)
     db.session.commit()
@@ -514,8 +537,8 @@ def set_group_member_role_level(user_id: str, group_id: str, target_id: str, rol
     if target.role_level != role_level:
         target.role_level = role_level
         notices.announce(group, notices.MEMBER_SET_TO_ADMIN if role_level == ROLE_ADMIN
-                         else notices.MEMBER_SET_TO_ORDINARY, user_id, {"user_id": target_id})
-        _publish_member_changed(group, target)
+                         else notices.MEMBER_SET_TO_ORDINARY, user_id,
+                         {"user_id": target_id, "members": _records(target)})
     db.session.commit()
     return target.public()
 
@@ -528,11 +551,12 @@ def set_group_member_nickname(user_id: str, group_id: str, target_id: str, nickn
     if target is not actor:
         _require_manager(group, user_id, "set other members' nicknames")
         _require_outranks(actor, target, "rename")
+    # The notice of a new nickname is shown to every member: one who may not speak may not say it.
+    _require_may_speak(group, actor)
     if target.nickname != nickname:
         target.nickname = nickname
         notices.announce(group, notices.MEMBER_INFO_SET, user_id,
-                         {"user_id": target_id, "nickname": nickname})
-        _publish_member_changed(group, target)
+                         {"user_id": target_id, "nickname": nickname, "members": _records(target)})
     db.session.commit()
     return target.public()
 
@@ -550,23 +574,28 @@ def change_group_member_mute(user_id: str, group_id: str, target_id: str, mute_s
     target.mute_end_time = now + timedelta(seconds=mute_seconds) if mute_seconds else None
     if mute_seconds or was_muted:
         notices.announce(group, notices.MEMBER_MUTED if mute_seconds else notices.MEMBER_CANCEL_MUTED,
-                         user_id, {"user_id": target_id, "mute_seconds": mute_seconds})
-        _publish_member_changed(group, target)
+                         user_id, {"user_id": target_id, "mute_seconds": mute_seconds,
+                                   "members": _records(target)})
     db.session.commit()
     return target.public()
 
 
 # ---- questions the message core asks ----------------------------------------------------------
 
-def _check_can_send(group_id: str, user_id: str) -> tuple[Group, GroupMember]:
-    """Raise unless user_id may speak in the group now: a member, not muted, the group not muted for them."""
-    group = _live_group(group_id)
-    member = _require_member(group, user_id)
+def _require_may_speak(group: Group, member: GroupMember) -> None:
+    """Raise unless the member may speak now: not muted, the group not muted for them."""
     if member.role_level < ROLE_ADMIN:
         if group.status == STATUS_MUTED:
             raise errors.GroupMuted()
         if member.is_muted(utcnow()):
             raise errors.MemberMuted(data={"mute_end_time": member.public()["mute_end_time"]})
+
+
+def _check_can_send(group_id: str, user_id: str) -> tuple[Group, GroupMember]:
+    """Raise unless user_id may speak in the group now: a member, not muted, the group not muted for them."""
+    group = _live_group(group_id)
+    member = _require_member(group, user_id)
+    _require_may_speak(group, member)
     return group, member
 
 

@@ -40,9 +40,9 @@ const callbackName = (type) => "on" + type.replace(/(^|_)([a-z0-9]+)/g, (_, __, 
 const ROUTED_TYPES = {
   friend: ["friend_application_added", "friend_application_deleted", "friend_application_accepted",
     "friend_application_rejected", "friend_added", "friend_deleted", "friend_info_changed", "black_added", "black_deleted"],
-  group: ["joined_group_added", "joined_group_deleted", "group_member_added", "group_member_deleted",
+  group: ["joined_group_added", "joined_group_deleted",
     "group_application_added", "group_application_deleted", "group_application_accepted",
-    "group_application_rejected", "group_info_changed", "group_member_info_changed", "group_dismissed"],
+    "group_application_rejected", "group_info_changed", "group_dismissed"],
   conversation: ["new_conversation", "conversation_changed", "total_unread_message_count_changed"],
   advancedMsg: ["recv_new_message", "recv_c2c_read_receipt", "new_recv_message_revoked", "msg_deleted"],
   user: ["self_info_updated"],
@@ -51,6 +51,17 @@ export const EVENT_ROUTES = {};
 for (const [slot, types] of Object.entries(ROUTED_TYPES)) {
   for (const type of types) EVENT_ROUTES[type] = [slot, callbackName(type)];
 }
+
+// Changes to members reach every member as one notice in the group conversation (by seq, live and
+// on catch-up alike), not as events in each member's log: content type -> the group callback of each
+// record in the notice's detail.members (as in the Python SDK's MEMBER_NOTICES).
+export const MEMBER_NOTICES = Object.freeze({
+  1509: "onGroupMemberAdded", 1510: "onGroupMemberAdded",
+  1504: "onGroupMemberDeleted", 1508: "onGroupMemberDeleted",
+  1507: "onGroupMemberInfoChanged", 1512: "onGroupMemberInfoChanged", 1513: "onGroupMemberInfoChanged",
+  1516: "onGroupMemberInfoChanged", 1517: "onGroupMemberInfoChanged", 1518: "onGroupMemberInfoChanged",
+});
+const KICKED_NOTICE = 1508;
 
 const snake = (key) => key.replace(/[A-Z]/g, (c) => "_" + c.toLowerCase());
 
@@ -641,6 +652,18 @@ export class IMClient {
     this._conversationsChanged([msg.conversation_id]);
     if (msg.send_id === this._userId && this._ownSends.has(msg.client_msg_id)) return;
     this._emitCallback("advancedMsg", "onRecvNewMessage", msg);
+    this._memberNotice(msg);
+  }
+
+  /** A group notice about members: each member record goes to the group listener. */
+  _memberNotice(msg) {
+    const callback = MEMBER_NOTICES[msg.content_type];
+    const detail = msg.content && msg.content.detail;
+    if (!callback || !detail || !Array.isArray(detail.members)) return;
+    const extra = msg.content_type === KICKED_NOTICE ? { reason: detail.reason || "" } : {};
+    for (const member of detail.members) {
+      if (member && typeof member === "object") this._emitCallback("group", callback, { ...member, ...extra });
+    }
   }
 
   /**

@@ -74,3 +74,41 @@ def test_js_sdk_standalone(pages):
     assert b_after.index("sync_start") < b_after.index("missed 1") < b_after.index("missed 2") < b_after.index("sync_finish")
     assert out["unread"] == 5 and out["unreadAfter"] == 0
     assert pages.errors == [], "\n".join(pages.errors)
+
+
+GROUP_SCRIPT = """async () => {
+  const { IMClient } = await import("/static/js/im-sdk.js");
+  const log = [];
+  const until = async (check) => {
+    for (let i = 0; i < 200 && !check(); i++) await new Promise((r) => setTimeout(r, 50));
+    if (!check()) throw new Error("timed out; log: " + JSON.stringify(log));
+  };
+  const a = new IMClient(""), b = new IMClient(""), c = new IMClient("");
+  b.setGroupListener({
+    onGroupMemberAdded: (m) => log.push(["added", m.user_id, m.role_level]),
+    onGroupMemberInfoChanged: (m) => log.push(["changed", m.user_id, m.role_level]),
+    onGroupMemberDeleted: (m) => log.push(["deleted", m.user_id, m.reason || ""]),
+  });
+  for (const [im, id] of [[a, "grp_a"], [b, "grp_b"], [c, "grp_c"]]) {
+    await im.register(id, "password123", id);
+    await im.login(id, "password123");
+  }
+  const group = await a.createGroup({ groupName: "JS crew", memberUserIds: ["grp_b"] });
+  await a.inviteUserToGroup(group.group_id, ["grp_c"]);
+  await until(() => log.some((e) => e[0] === "added"));
+  await b.logout();
+  log.push(["offline"]);
+  await a.setGroupMemberRoleLevel(group.group_id, "grp_c", 60);
+  await a.kickGroupMember(group.group_id, ["grp_c"], "spam");
+  await b.login("grp_b", "password123");
+  await until(() => log.some((e) => e[0] === "deleted"));
+  await a.logout(); await b.logout(); await c.logout();
+  return log;
+}"""
+
+
+def test_js_sdk_member_callbacks_come_from_group_notices_live_and_on_catch_up(pages):
+    page = pages.page()
+    log = page.evaluate(GROUP_SCRIPT)
+    assert log == [["added", "grp_c", 20], ["offline"], ["changed", "grp_c", 60], ["deleted", "grp_c", "spam"]]
+    assert pages.errors == [], "\n".join(pages.errors)

@@ -208,6 +208,7 @@ def test_group_life_with_every_listener_callback(terminals, tmp_path):
     wait_remembered(member)
     member.close()
     admin.sdk.set_group_info(gid, group_name="Crew 2")
+    admin.sdk.set_group_member_nickname(gid, "owner", "old boss")
     admin.sdk.dismiss_group(gid)
     for term in (owner_web, owner_pc, admin):
         term.expect("on_group_dismissed", group_id=gid, status=2)
@@ -220,7 +221,10 @@ def test_group_life_with_every_listener_callback(terminals, tmp_path):
     assert not applicant.rec.has("on_group_dismissed") and not invitee.rec.has("on_group_dismissed")
     back = terminals("member", register=False, data_dir=tmp_path / "member")
     back.expect("on_group_dismissed", group_id=gid)
-    assert back.rec.names() == ["on_group_info_changed", "on_group_application_deleted", "on_group_dismissed"]
+    # Member changes come from the group's notices, caught up by seq, the rest from the event log.
+    back.expect("on_group_member_info_changed", user_id="owner", nickname="old boss")
+    assert sorted(back.rec.names()) == ["on_group_application_deleted", "on_group_dismissed",
+                                        "on_group_info_changed", "on_group_member_info_changed"]
     assert admin.sdk.get_joined_group_list() == []
 
     heard = set()

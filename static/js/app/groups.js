@@ -51,15 +51,31 @@ export class Groups {
   }
 
   listener() {
-    const refresh = (info) => this.ctx.act(async () => {
-      await this.load();
-      this.ctx.chats.render();
-      const groupId = info && info.group_id;
-      if (this.shown && (!groupId || groupId === this.shown)) {
-        if (this.groups.has(this.shown)) await this.showGroup(this.shown);
-        else { this.shown = null; this.ctx.backToList(); }
+    // One notice can name thousands of members, each a callback: they are gathered into one reload
+    // (plus one for what arrives while it runs), never one reload per callback.
+    let changed = null;
+    let running = false;
+    const reload = this.ctx.act(async () => {
+      running = true;
+      try {
+        while (changed) {
+          const groupIds = changed;
+          changed = null;
+          await this.load();
+          this.ctx.chats.render();
+          if (this.shown && (groupIds.has("") || groupIds.has(this.shown))) {
+            if (this.groups.has(this.shown)) await this.showGroup(this.shown);
+            else { this.shown = null; this.ctx.backToList(); }
+          }
+        }
+      } finally {
+        running = false;
       }
-    })();
+    });
+    const refresh = (info) => {
+      (changed ||= new Set()).add((info && info.group_id) || "");
+      if (!running) reload();
+    };
     return {
       onJoinedGroupAdded: refresh, onJoinedGroupDeleted: refresh, onGroupMemberAdded: refresh,
       onGroupMemberDeleted: refresh, onGroupApplicationAdded: refresh, onGroupApplicationDeleted: refresh,

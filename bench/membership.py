@@ -1,0 +1,136 @@
+"""Group membership benchmark: one call invites N users, another kicks half of them, on a real server.
+
+Seeds the accounts in bulk, starts a real server on SQLite and times `invite_user_to_group` with N
+users and `kick_group_member` with N/2 over REST, while a bystander changes its own profile (a write,
+so it queues behind the same database lock) in a loop and reports its slowest round trip. Then counts
+the rows each call wrote. Usage: python -m bench.membership [--users 2000]
+"""
+import argparse
+import json
+import sqlite3
+import sys
+import tempfile
+import threading
+import time
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+
+import requests  # noqa: E402
+from sqlalchemy import insert  # noqa: E402
+
+from im import create_app  # noqa: E402
+from im.extensions import db  # noqa: E402
+from im.models import User, utcnow  # noqa: E402
+from im.services import auth  # noqa: E402
+from tests.support.server import FAST_HASH, LiveServer  # noqa: E402
+
+PASSWORD = "password123"
+
+
+def seed(db_path: Path, users: int) -> list[str]:
+    """The owner and the bystander through the service (they sign in); the invitees in bulk."""
+    app = create_app({"SQLALCHEMY_DATABASE_URI": f"sqlite:///{db_path}", "IM_SOCKETIO_ASYNC_MODE": "threading",
+                      "IM_ARGON2_TIME_COST": 1, "IM_ARGON2_MEMORY_KIB": 64})
+    ids = [f"member{i:05d}" for i in range(users)]
+    with app.app_context():
+        auth.register("owner", PASSWORD, "Owner")
+        auth.register("bystander", PASSWORD, "Bystander")
+        now = utcnow()
+        db.session.execute(insert(User), [{"user_id": uid, "password_hash": "-", "nickname": uid, "face_url": "",
+                                           "event_seq": 0, "created_at": now, "updated_at": now} for uid in ids])
+        db.session.commit()
+        db.engine.dispose()
+    return ids
+
+
+class Api:
+    def __init__(self, url: str, user_id: str):
+        self.url, self.http = url, requests.Session()
+        self.token = self.call("login", user_id=user_id, password=PASSWORD, platform_id=5)["token"]
+
+    def call(self, name: str, **params):
+        headers = {"token": self.token} if getattr(self, "token", None) else {}
+        body = self.http.post(f"{self.url}/api/{name}", json=params, headers=headers, timeout=600).json()
+        if body["errCode"] != 0:
+            raise RuntimeError(f"{name}: {body}")
+        return body["data"]
+
+
+class Bystander(threading.Thread):
+    """Writes its own nickname in a loop and keeps when each of its calls started and ended."""
+
+    def __init__(self, api: Api):
+        super().__init__(daemon=True)
+        self.api, self.stop = api, threading.Event()
+        self.calls: list[tuple[float, float]] = []
+
+    def run(self) -> None:
+        n = 0
+        while not self.stop.is_set():
+            n += 1
+            started = time.perf_counter()
+            self.api.call("set_self_info", nickname=f"Bystander {n % 2}")
+            self.calls.append((started, time.perf_counter()))
+            time.sleep(0.05)
+
+    def during(self, begin: float, end: float) -> list[float]:
+        """Round trips of the calls that overlapped [begin, end], once the one in flight at `end` is back."""
+        deadline = time.perf_counter() + 600
+        while not any(s >= end for s, _ in self.calls) and time.perf_counter() < deadline:
+            time.sleep(0.01)
+        return [e - s for s, e in self.calls if e >= begin and s <= end]
+
+
+def counts(db_path: Path) -> dict[str, int]:
+    with sqlite3.connect(db_path) as conn:
+        return {t: conn.execute(f"SELECT COUNT(*) FROM {t}").fetchone()[0] for t in ("user_events", "messages")}
+
+
+def timed(bystander: Bystander, db_path: Path, call) -> dict:
+    before = counts(db_path)
+    started = time.perf_counter()
+    call()
+    ended = time.perf_counter()
+    trips = bystander.during(started, ended)
+    after = counts(db_path)
+    return {"seconds": round(ended - started, 3), "rows": {t: after[t] - before[t] for t in before},
+            "bystander_slowest_s": round(max(trips, default=0.0), 3), "bystander_calls": len(trips)}
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser()
+    parser.add_argument("--users", type=int, default=2000)
+    args = parser.parse_args()
+    n = args.users
+    with tempfile.TemporaryDirectory() as tmp:
+        tmp = Path(tmp)
+        db_path = tmp / "im.sqlite3"
+        ids = seed(db_path, n)
+        server = LiveServer(tmp, {**FAST_HASH, "DATABASE_URL": f"sqlite:///{db_path}",
+                                  "IM_GROUP_MAX_MEMBERS": str(n + 1)}).start()
+        bystander = None
+        try:
+            owner = Api(server.url, "owner")
+            bystander = Bystander(Api(server.url, "bystander"))
+            bystander.start()
+            gid = owner.call("create_group", group_name="Big", member_user_ids=[])["group_id"]
+            invite = timed(bystander, db_path, lambda: owner.call("invite_user_to_group", group_id=gid, user_ids=ids))
+            kick = timed(bystander, db_path,
+                         lambda: owner.call("kick_group_member", group_id=gid, user_ids=ids[:n // 2]))
+        finally:
+            if bystander is not None:
+                bystander.stop.set()
+                bystander.join(10)
+            server.stop()
+    print(f"invite {n} users in one call: {invite['seconds']:.2f}s, rows {invite['rows']}, "
+          f"bystander's slowest write {invite['bystander_slowest_s']:.2f}s")
+    print(f"kick {n // 2} of {n + 1} members in one call: {kick['seconds']:.2f}s, rows {kick['rows']}, "
+          f"bystander's slowest write {kick['bystander_slowest_s']:.2f}s")
+    print(json.dumps({"users": n, "invite": invite, "kick": kick}))
+    linear = all(r["rows"]["user_events"] <= 2 * k + 10 for r, k in ((invite, n), (kick, n // 2)))
+    return 0 if linear else 1
+
+
+if __name__ == "__main__":
+    sys.exit(main())
