@@ -18,7 +18,7 @@ def code(api, name, payload, token):
 
 
 def cid(a, b):
-    return "si_" + "_".join(sorted((a, b)))
+    return "si_" + "~".join(sorted((a, b)))
 
 
 def events(sock, type_=None):
@@ -64,7 +64,8 @@ def test_peer_has_read_seq_survives_a_fresh_start_and_matches_the_receipts(api):
     a, ta = api.user()
     b, tb = api.user()
     c = cid(a, b)
-    assert api.ok("get_one_conversation", {"conversation_id": c}, ta)["peer_has_read_seq"] == 0
+    opened = api.ok("get_one_conversation", {"user_id": b}, ta)
+    assert opened["conversation_id"] == c and opened["peer_has_read_seq"] == 0
     for i in range(3):
         send(api, ta, b, f"a{i}")
     listed = api.ok("get_all_conversation_list", {}, ta)[0]
@@ -108,7 +109,7 @@ def test_conversation_list_order_pin_draft_opt_delete(api):
     assert draft["draft_text"] == "later" and draft["draft_text_time"]
     assert api.ok("set_conversation_recv_message_opt", {"conversation_id": cid(a, c), "opt": 1}, ta)[
         "recv_msg_opt"] == 1
-    multiple = api.ok("get_multiple_conversation", {"conversation_ids": [cid(a, c), "si_x_y", cid(a, b)]}, ta)
+    multiple = api.ok("get_multiple_conversation", {"conversation_ids": [cid(a, c), "si_x~y", cid(a, b)]}, ta)
     assert [x["conversation_id"] for x in multiple] == [cid(a, c), cid(a, b)]
     api.ok("delete_conversation", {"conversation_id": cid(a, c)}, ta)
     assert [x["conversation_id"] for x in api.ok("get_all_conversation_list", {}, ta)] == [cid(a, b)]
@@ -117,7 +118,11 @@ def test_conversation_list_order_pin_draft_opt_delete(api):
 def test_looking_at_a_conversation_does_not_show_it_to_the_peer(api):
     a, ta = api.user()
     b, tb = api.user()
-    assert api.ok("get_one_conversation", {"conversation_id": cid(a, b)}, ta)["max_seq"] == 0
+    # An empty conversation is opened by its peer: nobody has one by id until it exists.
+    assert code(api, "get_one_conversation", {"conversation_id": cid(a, b)}, ta) == 1403
+    opened = api.ok("get_one_conversation", {"user_id": b}, ta)
+    assert opened["conversation_id"] == cid(a, b) and opened["max_seq"] == 0 and opened["user_id"] == b
+    assert api.ok("get_one_conversation", {"conversation_id": cid(a, b)}, ta) == opened
     assert api.ok("get_all_conversation_list", {}, tb) == []
     sock = api.socket(tb)
     sock.get_received()
@@ -140,13 +145,13 @@ def test_recv_opt_1_gets_no_live_message(api):
 
 
 @pytest.mark.parametrize("name, payload", [
-    ("get_one_conversation", {"conversation_id": "si_nobody_else"}),
-    ("pin_conversation", {"conversation_id": "si_nobody_else", "is_pinned": True}),
+    ("get_one_conversation", {"conversation_id": "si_nobody~else"}),
+    ("pin_conversation", {"conversation_id": "si_nobody~else", "is_pinned": True}),
     ("set_conversation_draft", {"conversation_id": "sg_group", "text": "x"}),
     ("mark_conversation_message_as_read", {"conversation_id": "sg_group"}),
-    ("delete_conversation", {"conversation_id": "si_nobody_else"}),
-    ("revoke_message", {"conversation_id": "si_nobody_else", "seq": 1}),
-    ("delete_message", {"conversation_id": "si_nobody_else", "seq": 1}),
+    ("delete_conversation", {"conversation_id": "si_nobody~else"}),
+    ("revoke_message", {"conversation_id": "si_nobody~else", "seq": 1}),
+    ("delete_message", {"conversation_id": "si_nobody~else", "seq": 1}),
 ])
 def test_outsider_conversations_not_found(api, name, payload):
     _, token = api.user()
@@ -155,15 +160,17 @@ def test_outsider_conversations_not_found(api, name, payload):
 
 @pytest.mark.parametrize("name, payload", [
     ("get_one_conversation", {}),
+    ("get_one_conversation", {"conversation_id": "si_a~b", "user_id": "b"}),
+    ("get_one_conversation", {"user_id": "a~b"}),
     ("get_one_conversation", {"conversation_id": "xx_1"}),
-    ("pin_conversation", {"conversation_id": "si_a_b", "is_pinned": 1}),
-    ("set_conversation_recv_message_opt", {"conversation_id": "si_a_b", "opt": 3}),
-    ("set_conversation_draft", {"conversation_id": "si_a_b", "text": "x" * 10_001}),
+    ("pin_conversation", {"conversation_id": "si_a~b", "is_pinned": 1}),
+    ("set_conversation_recv_message_opt", {"conversation_id": "si_a~b", "opt": 3}),
+    ("set_conversation_draft", {"conversation_id": "si_a~b", "text": "x" * 10_001}),
     ("get_conversation_list_split", {"offset": -1, "count": 1}),
     ("get_conversation_list_split", {"offset": 0, "count": 0}),
     ("get_multiple_conversation", {"conversation_ids": []}),
-    ("delete_message", {"conversation_id": "si_a_b", "seq": 0}),
-    ("get_history_message_list", {"conversation_id": "si_a_b", "count": 101}),
+    ("delete_message", {"conversation_id": "si_a~b", "seq": 0}),
+    ("get_history_message_list", {"conversation_id": "si_a~b", "count": 101}),
     ("search_messages", {"keyword": ""}),
     ("typing_status_update", {"recv_id": "b", "msg_tip": "x" * 257}),
 ])

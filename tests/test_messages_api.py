@@ -29,7 +29,7 @@ def test_send_assigns_contiguous_seqs_and_conversation_id(api):
     b, tb = api.user("bob")
     m1 = send(api, ta, b, "one")
     m2 = send(api, tb, a, "two")
-    assert m1["conversation_id"] == m2["conversation_id"] == "si_alice_bob"
+    assert m1["conversation_id"] == m2["conversation_id"] == "si_alice~bob"
     assert (m1["seq"], m2["seq"]) == (1, 2)
     assert m1["send_id"] == a and m1["recv_id"] == b and m1["content"] == {"text": "one"}
     assert m1["client_msg_id"] and m1["server_msg_id"] and m1["send_time"] > 10**12
@@ -123,7 +123,7 @@ def test_sync_by_seq_and_history(api):
         send(api, ta, b, f"ab{i}")
     send(api, ta, c, "ac")
     seqs = api.ok("get_max_seqs", {}, tb)["conversations"]
-    cid = "si_" + "_".join(sorted((a, b)))
+    cid = "si_" + "~".join(sorted((a, b)))
     assert seqs == {cid: {"max_seq": 5, "min_seq": 1, "recv_msg_opt": 0}}
     pulled = api.ok("pull_messages", {"ranges": [{"conversation_id": cid, "begin_seq": 2, "end_seq": 9}]}, tb)
     assert [m["seq"] for m in pulled["messages"]] == [2, 3, 4, 5]
@@ -147,10 +147,10 @@ def test_sync_by_seq_and_history(api):
 
 @pytest.mark.parametrize("payload", [
     {"ranges": []},
-    {"ranges": [{"conversation_id": "si_a_b", "begin_seq": 0, "end_seq": 1}]},
+    {"ranges": [{"conversation_id": "si_a~b", "begin_seq": 0, "end_seq": 1}]},
     {"ranges": [{"conversation_id": "xx", "begin_seq": 1, "end_seq": 1}]},
-    {"ranges": [{"conversation_id": "si_a_b", "begin_seq": 1, "end_seq": 1}], "limit": 0},
-    {"ranges": [{"conversation_id": "si_a_b", "begin_seq": 1}]},
+    {"ranges": [{"conversation_id": "si_a~b", "begin_seq": 1, "end_seq": 1}], "limit": 0},
+    {"ranges": [{"conversation_id": "si_a~b", "begin_seq": 1}]},
 ])
 def test_pull_bad_input(api, payload):
     _, ta = api.user("a")
@@ -163,11 +163,11 @@ def test_pull_empty_and_repeated_ranges(api):
     api.user("b")
     for i in range(4):
         send(api, ta, "b", str(i))
-    empty = api.ok("pull_messages", {"ranges": [{"conversation_id": "si_a_b", "begin_seq": 3, "end_seq": 2}]}, ta)
-    assert empty == {"messages": [], "pulled_to": {"si_a_b": 2}}
-    twice = api.ok("pull_messages", {"ranges": [{"conversation_id": "si_a_b", "begin_seq": 1, "end_seq": 1},
-                                                {"conversation_id": "si_a_b", "begin_seq": 3, "end_seq": 3}]}, ta)
-    assert [m["seq"] for m in twice["messages"]] == [1, 2, 3] and twice["pulled_to"] == {"si_a_b": 3}
+    empty = api.ok("pull_messages", {"ranges": [{"conversation_id": "si_a~b", "begin_seq": 3, "end_seq": 2}]}, ta)
+    assert empty == {"messages": [], "pulled_to": {"si_a~b": 2}}
+    twice = api.ok("pull_messages", {"ranges": [{"conversation_id": "si_a~b", "begin_seq": 1, "end_seq": 1},
+                                                {"conversation_id": "si_a~b", "begin_seq": 3, "end_seq": 3}]}, ta)
+    assert [m["seq"] for m in twice["messages"]] == [1, 2, 3] and twice["pulled_to"] == {"si_a~b": 3}
 
 
 @pytest.mark.parametrize("content_type, content", [
@@ -184,7 +184,7 @@ def test_service_checks_content_for_every_caller(app, content_type, content):
     with app.app_context():
         auth.register("sa", "password123", "A")
         auth.register("sb", "password123", "B")
-        target = messages.Target("si_sa_sb", 1, recv_id="sb")
+        target = messages.Target("si_sa~sb", 1, recv_id="sb")
         with pytest.raises(errors.ContentInvalid):
             messages.deliver("sa", target, ["sb"], content_type, content, None)
         db.session.rollback()
@@ -233,7 +233,7 @@ def test_search_pages_by_offset_and_count_without_gaps_or_repeats(api):
     times = [m["send_time"] for m in found]
     assert times == sorted(times, reverse=True)
     # within one conversation, and past the end
-    one = api.ok("search_messages", {"keyword": "needle", "conversation_id": "si_" + "_".join(sorted((a, b))),
+    one = api.ok("search_messages", {"keyword": "needle", "conversation_id": "si_" + "~".join(sorted((a, b))),
                                      "offset": 100, "count": 5}, tb)
     assert [m["content"]["text"] for m in one["messages"]] == ["needle a2", "needle a1", "needle a0"]
     assert one["has_more"] is False

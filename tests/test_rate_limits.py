@@ -76,7 +76,7 @@ def test_messages_per_user(limited_app):
     assert over.get_json()["data"]["limit"] == "send_message_user"
     assert send("calm", 0).get_json()["errCode"] == 0
     peer_history = client.post("/api/get_history_message_list", headers={"token": tokens["peer"]},
-                               json={"conversation_id": "si_chatty_peer"}).get_json()["data"]["messages"]
+                               json={"conversation_id": "si_chatty~peer"}).get_json()["data"]["messages"]
     assert [m["content"]["text"] for m in peer_history] == ["m0", "m1", "m2"]
 
 

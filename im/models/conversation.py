@@ -12,7 +12,7 @@ GROUP = 3
 
 
 class Conversation(db.Model):
-    """`si_<smaller>_<larger>` (one-to-one) or `sg_<group_id>`; `max_seq` is the last seq handed out."""
+    """`si_<smaller>~<larger>` (one-to-one) or `sg_<group_id>`; `max_seq` is the last seq handed out."""
 
     __tablename__ = "conversations"
 

@@ -1,11 +1,11 @@
 """Conversation operations: lists, settings, read state."""
 from typing import Annotated
 
-from pydantic import Field, StringConstraints
+from pydantic import Field, StringConstraints, model_validator
 
 from ..services import conversations
 from .messages import ConversationId
-from .registry import Caller, NoParams, Params, operation
+from .registry import Caller, NoParams, Params, UserId, operation
 
 
 class SplitParams(Params):
@@ -16,6 +16,18 @@ class SplitParams(Params):
 
 class ConversationParams(Params):
     conversation_id: ConversationId
+
+
+class GetOneParams(Params):
+    conversation_id: ConversationId | None = None
+    # The peer of a one-to-one conversation: the client need not compute the id (OpenIM's sourceID).
+    user_id: UserId | None = None
+
+    @model_validator(mode="after")
+    def _one_of(self):
+        if (self.conversation_id is None) == (self.user_id is None):
+            raise ValueError("give exactly one of conversation_id and user_id")
+        return self
 
 
 class MultipleParams(Params):
@@ -49,10 +61,10 @@ def get_conversation_list_split(caller: Caller, p: SplitParams):
     return conversations.get_conversation_list_split(caller.user_id, p.offset, p.count)
 
 
-@operation("get_one_conversation", ConversationParams)
-def get_one_conversation(caller: Caller, p: ConversationParams):
-    """One conversation of the caller (a one-to-one one is created empty if needed)."""
-    return conversations.get_one_conversation(caller.user_id, p.conversation_id)
+@operation("get_one_conversation", GetOneParams)
+def get_one_conversation(caller: Caller, p: GetOneParams):
+    """One conversation of the caller by id, or the one-to-one one with user_id (created empty if needed)."""
+    return conversations.get_one_conversation(caller.user_id, p.conversation_id, p.user_id)
 
 
 @operation("get_multiple_conversation", MultipleParams)

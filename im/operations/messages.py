@@ -8,7 +8,9 @@ from .groups import GroupId
 from .. import group_commit
 from .registry import Caller, NoParams, Params, UserId, batch_runner, by_user, operation
 
-ConversationId = Annotated[str, StringConstraints(pattern=r"^s[ig]_[A-Za-z0-9_.\-]{1,129}$")]
+# si_<user id>~<user id> or sg_<group id> (docs/protocol.md). Only the shape is checked: an id is looked up,
+# never parsed, so one of the old form si_<a>_<b> is simply a conversation nobody has (1403, or left out).
+ConversationId = Annotated[str, StringConstraints(pattern=r"^s[ig]_[A-Za-z0-9_.~\-]{1,129}$")]
 ClientMsgId = Annotated[str, StringConstraints(pattern=r"^[A-Za-z0-9_\-]{1,64}$")]
 Seq = Annotated[int, Field(ge=1)]
 

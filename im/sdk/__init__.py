@@ -1,5 +1,5 @@
 """Python SDK for the IM server, following OpenIM's client SDK (snake_case names)."""
-from .conversations import ConversationListener, ConversationsMixin
+from .conversations import ConversationListener, ConversationsMixin, group_conversation_id, single_conversation_id
 from .core import CoreClient
 from .errors import IMError
 from .friends import FriendListener, FriendsMixin
@@ -14,4 +14,4 @@ class IMClient(GroupsMixin, MessagesMixin, ConversationsMixin, FriendsMixin, Use
 
 
 __all__ = ["IMClient", "IMError", "ConnListener", "LoginStatus", "FriendListener", "AdvancedMsgListener",
-           "ConversationListener", "GroupListener", "UserListener"]
+           "ConversationListener", "GroupListener", "UserListener", "single_conversation_id", "group_conversation_id"]

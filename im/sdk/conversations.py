@@ -7,6 +7,18 @@ and, one-to-one, `peer_has_read_seq` (how far the peer has read my messages; wha
 from .listeners import EVENT_ROUTES
 
 
+def single_conversation_id(a: str, b: str) -> str:
+    """The id of the one-to-one conversation of users a and b (docs/protocol.md): `si_<smaller>~<larger>`.
+
+    Prefer the id the server answers with (`get_one_conversation(user_id=...)`, messages, the list)."""
+    low, high = sorted((a, b))
+    return f"si_{low}~{high}"
+
+
+def group_conversation_id(group_id: str) -> str:
+    return f"sg_{group_id}"
+
+
 class ConversationListener:
     """Conversation callbacks; they run on the SDK's callback thread, one at a time, in order."""
 
@@ -48,7 +60,10 @@ class ConversationsMixin:
     def get_conversation_list_split(self, offset: int, count: int) -> list[dict]:
         return self._call("get_conversation_list_split", offset=offset, count=count)
 
-    def get_one_conversation(self, conversation_id: str) -> dict:
+    def get_one_conversation(self, conversation_id: str | None = None, *, user_id: str | None = None) -> dict:
+        """By id, or (user_id) the one-to-one conversation with that user, created empty if needed."""
+        if user_id is not None:
+            return self._call("get_one_conversation", user_id=user_id)
         return self._call("get_one_conversation", conversation_id=conversation_id)
 
     def get_multiple_conversation(self, conversation_ids: list[str]) -> list[dict]:

@@ -1,8 +1,9 @@
 """Conversations and each user's state in them: who may read which seqs, unread counts, settings.
 
-Generic over the conversation kind: one-to-one (`si_<smaller>_<larger>`, type 1) and groups
-(`sg_<group_id>`, type 3). A user may read a conversation when they have a state row in it (groups
-create it on join with `open_for_member`), or, for one-to-one, when they are one of its two users.
+Generic over the conversation kind: one-to-one (`si_<smaller>~<larger>`, type 1) and groups
+(`sg_<group_id>`, type 3). A user may read a conversation only when they have a state row in it:
+groups create it on join (`open_for_member`), one-to-one for both users on the first message or when
+one of them opens the conversation by the peer's user id (`open_single`). An id is never parsed.
 """
 from dataclasses import dataclass
 
@@ -18,22 +19,19 @@ RECV_OPTS = (0, 1, 2)
 RECV_NOT_RECEIVE = 1
 
 
+# Not in the user-id alphabet ([A-Za-z0-9_.-]), so the two ids of a pair can always be told apart:
+# with "_" (the old form) ("john_smith", "mary") and ("john", "smith_mary") shared one conversation.
+SINGLE_SEPARATOR = "~"
+
+
 def single_conversation_id(a: str, b: str) -> str:
+    """`si_<smaller>~<larger>`, the two user ids ordered by code point (ASCII): one id per pair."""
     low, high = sorted((a, b))
-    return f"si_{low}_{high}"
+    return f"si_{low}{SINGLE_SEPARATOR}{high}"
 
 
 def group_conversation_id(group_id: str) -> str:
     return f"sg_{group_id}"
-
-
-def single_peer(user_id: str, conversation_id: str) -> str | None:
-    """The other user of a one-to-one conversation id if user_id is one of its two, else None."""
-    for peer in (conversation_id[len(f"si_{user_id}_"):] if conversation_id.startswith(f"si_{user_id}_") else None,
-                 conversation_id[3:-len(user_id) - 1] if conversation_id.endswith(f"_{user_id}") else None):
-        if peer and single_conversation_id(user_id, peer) == conversation_id:
-            return peer
-    return None
 
 
 def insert_ignore(model, rows: list[dict], returning=None):
@@ -99,7 +97,7 @@ def close_for_member(user_id: str, conversation_id: str) -> None:
 
 @dataclass
 class Readable:
-    """Which seqs of a conversation a user may read, and their state row (None before the first message)."""
+    """Which seqs of a conversation a user may read, and their state row."""
 
     conversation_id: str
     conversation_type: int
@@ -110,28 +108,37 @@ class Readable:
 
 
 def readable(user_id: str, conversation_id: str) -> Readable:
-    """The user's readable range of a conversation, or ConversationNotFound (also for outsiders)."""
+    """The user's readable range of a conversation, or ConversationNotFound (also for outsiders).
+
+    Membership is the user's own state row, never what the id looks like."""
     state = db.session.get(ConversationState, (user_id, conversation_id))
+    if state is None:
+        raise errors.ConversationNotFound()
     conv_max = db.session.scalar(select(Conversation.max_seq).where(
         Conversation.conversation_id == conversation_id)) or 0
-    if state is not None:
-        top = conv_max if state.max_readable_seq is None else min(conv_max, state.max_readable_seq)
-        return Readable(conversation_id, state.conversation_type, state.min_seq, top, state,
-                        state.peer_user_id)
-    peer = single_peer(user_id, conversation_id)
-    if peer is None or db.session.get(User, peer) is None:
-        raise errors.ConversationNotFound()
-    return Readable(conversation_id, SINGLE, 1, conv_max, None, peer)
+    return Readable(conversation_id, state.conversation_type, state.min_seq, _effective_max(state, conv_max), state,
+                    state.peer_user_id)
 
 
 def state_for_update(user_id: str, conversation_id: str) -> ConversationState:
-    """The user's state row, created for a one-to-one conversation they belong to."""
-    r = readable(user_id, conversation_id)
-    if r.state is not None:
-        return r.state
-    ensure_conversation(conversation_id, SINGLE)
-    ensure_single_states(conversation_id, user_id, r.peer_user_id, hide_b=True)
-    return db.session.get(ConversationState, (user_id, conversation_id))
+    """The user's state row of a conversation they belong to, or ConversationNotFound."""
+    return readable(user_id, conversation_id).state
+
+
+def open_single(user_id: str, peer_id: str) -> ConversationState:
+    """The user's state row of the one-to-one conversation with peer_id, created empty if needed
+    (the peer's row stays out of their list until a message arrives)."""
+    if peer_id == user_id:
+        raise errors.SelfOperation()
+    if db.session.get(User, peer_id) is None:
+        raise errors.UserNotFound(f"user not found: {peer_id}")
+    conversation_id = single_conversation_id(user_id, peer_id)
+    state = db.session.get(ConversationState, (user_id, conversation_id))
+    if state is None:
+        ensure_conversation(conversation_id, SINGLE)
+        ensure_single_states(conversation_id, user_id, peer_id, hide_b=True)
+        state = db.session.get(ConversationState, (user_id, conversation_id))
+    return state
 
 
 def _effective_max(state: ConversationState, conv_max: int) -> int:
@@ -229,8 +236,9 @@ def get_conversation_list_split(user_id: str, offset: int, count: int) -> list[d
     return views(user_id, list(db.session.scalars(_listed(user_id).offset(offset).limit(count))))
 
 
-def get_one_conversation(user_id: str, conversation_id: str) -> dict:
-    state = state_for_update(user_id, conversation_id)
+def get_one_conversation(user_id: str, conversation_id: str | None = None, peer_id: str | None = None) -> dict:
+    """One conversation of the user by its id, or the one-to-one one with peer_id (made if needed)."""
+    state = open_single(user_id, peer_id) if peer_id is not None else state_for_update(user_id, conversation_id)
     result = views(user_id, [state])[0]
     db.session.commit()
     return result

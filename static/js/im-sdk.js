@@ -16,6 +16,17 @@ export const ContentType = Object.freeze({ TEXT: 101, PICTURE: 102, FILE: 105, A
 
 export const GroupRole = Object.freeze({ OWNER: 100, ADMIN: 60, MEMBER: 20 });
 
+// Conversation ids (docs/protocol.md). "~" is outside the user-id alphabet, so no two pairs share an id;
+// user ids are ASCII, so "<" orders them by code point as the server does. Prefer the ids the server
+// answers with (getOneConversation({ userId }), messages, the list); these are for looking one up locally.
+export function singleConversationId(a, b) {
+  return a < b ? `si_${a}~${b}` : `si_${b}~${a}`;
+}
+
+export function groupConversationId(groupId) {
+  return `sg_${groupId}`;
+}
+
 // Connect refusals after which retrying with the same token is pointless (as in im/sdk/core.py).
 const TOKEN_EXPIRED = 1501;
 const TOKEN_DEAD = new Set([1500, 1501, 1502, 1503, 1506, 1507]);
@@ -576,7 +587,11 @@ export class IMClient {
   getAllConversationList() { return this._call("get_all_conversation_list"); }
   getConversationListSplit(offset, count) { return this._call("get_conversation_list_split", { offset, count }); }
   getMultipleConversation(conversationIds) { return this._call("get_multiple_conversation", { conversation_ids: [...conversationIds] }); }
-  getOneConversation(conversationId) { return this._call("get_one_conversation", { conversation_id: conversationId }); }
+  /** By id, or `{ userId }`: the one-to-one conversation with that user, created empty if needed. */
+  getOneConversation(idOrPeer) {
+    if (idOrPeer && typeof idOrPeer === "object") return this._call("get_one_conversation", { user_id: idOrPeer.userId });
+    return this._call("get_one_conversation", { conversation_id: idOrPeer });
+  }
   pinConversation(conversationId, isPinned) { return this._call("pin_conversation", { conversation_id: conversationId, is_pinned: isPinned }); }
   setConversationRecvMessageOpt(conversationId, opt) { return this._call("set_conversation_recv_message_opt", { conversation_id: conversationId, opt }); }
   setConversationDraft(conversationId, text) { return this._call("set_conversation_draft", { conversation_id: conversationId, text }); }

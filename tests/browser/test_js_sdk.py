@@ -44,7 +44,7 @@ SCRIPT = """async () => {
   await b.login("sdk_b", "password123");
   await until(() => log.filter((e) => e[0] === "b" && e[1] === "message").length === 5);
   out.unread = await b.getTotalUnreadMsgCount();
-  await b.markConversationMessageAsRead("si_sdk_a_sdk_b");
+  await b.markConversationMessageAsRead("si_sdk_a~sdk_b");
   out.unreadAfter = await b.getTotalUnreadMsgCount();
   // b answers: a hears it, and (a conversation being delivered in seq order) whatever a heard of its
   // own five messages would have come before it

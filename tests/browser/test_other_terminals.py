@@ -32,7 +32,7 @@ def test_a_message_deleted_in_one_tab_leaves_the_other_and_the_preview_moves_bac
     call = befriend_over_rest(pages.server.url, "gina", "hank")
     for text in ("the older one", "the newest one"):
         call("send_message", {"recv_id": "gina", "content_type": 101, "content": {"text": text}}, "hank")
-    cid = "si_gina_hank"
+    cid = "si_gina~hank"
     first = pages.page()
     sign_in(first, "gina")
     second = pages.page(first.context)

@@ -69,7 +69,7 @@ def test_two_users_befriend_chat_with_receipts_tabs_and_text_only(pages, shot):
     alice.click('#friend-list [data-user-id="bob"]')
     alice.get_by_role("button", name="Message", exact=True).click()
     send(alice, "Hello Bob!")
-    cid = "si_alice_bob"
+    cid = "si_alice~bob"
     bob.click("#tab-chats")
     expect(conversation(bob, cid).locator(".badge.unread")).to_have_text("1")
     expect(bob.locator("#total-unread")).to_have_text("1")
@@ -202,7 +202,7 @@ def test_chat_tools_pictures_and_group_life(pages, shot, tmp_path):
     erin.click('#friend-list [data-user-id="frank"]')
     erin.get_by_role("button", name="Message", exact=True).click()
     send(erin, "first one")
-    cid = "si_erin_frank"
+    cid = "si_erin~frank"
     conversation(frank, cid).click()
     send(frank, "second one")
 
@@ -317,7 +317,7 @@ def test_reconnect_catches_up_missed_messages_and_events_in_order(pages, shot):
         gina.click('#friend-list [data-user-id="hugo"]')
         gina.get_by_role("button", name="Message", exact=True).click()
         send(gina, "still there?")
-        cid = "si_gina_hugo"
+        cid = "si_gina~hugo"
         conversation(hugo, cid).click()
 
         proxy.cut()

@@ -22,7 +22,7 @@ def open_chat(page, cid):
 
 def test_receipts_after_reload_search_delete_quiet_files_and_profile(pages, shot, tmp_path):
     call = befriend_over_rest(pages.server.url, "lena", "mike")
-    cid = "si_lena_mike"
+    cid = "si_lena~mike"
     for text in ("hello Mike", "apples and pears"):
         call("send_message", {"recv_id": "mike", "content_type": 101, "content": {"text": text}}, "lena")
     call("mark_conversation_message_as_read", {"conversation_id": cid}, "mike")

@@ -60,7 +60,7 @@ def test_a_client_that_never_reads_slows_nobody(live_server, mode):
     assert not flooder.is_alive() and flood_answers == [0] * FLOOD
     # The server still holds everything for the reader that would not read; it pulls it later.
     seqs = _rest(server.url, "get_max_seqs", {}, tokens["slow"])["data"]["conversations"]
-    assert seqs["si_flooder_slow"]["max_seq"] == FLOOD
+    assert seqs["si_flooder~slow"]["max_seq"] == FLOOD
     _round_trips(server.url, tokens, 3)
     slow.close()
     assert server.proc.poll() is None

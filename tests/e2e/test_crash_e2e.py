@@ -100,7 +100,7 @@ def test_sigkill_under_load_loses_no_acknowledged_message(tmp_path, mode):
         assert not any(t.is_alive() for t in threads)
 
         token = clients["reader"]._token
-        conversations = {f"sg_{group_id}"} | {"si_" + "_".join(sorted((s, "reader"))) for s in SENDERS}
+        conversations = {f"sg_{group_id}"} | {"si_" + "~".join(sorted((s, "reader"))) for s in SENDERS}
         stored = {cid: all_messages(server.url, token, cid) for cid in conversations}
         for cid, messages in stored.items():
             assert [m["seq"] for m in messages] == list(range(1, len(messages) + 1)), f"{cid}: seqs not contiguous"

@@ -112,7 +112,7 @@ def text(t):
 
 
 def cid_of(a, b):
-    return "si_" + "_".join(sorted((a, b)))
+    return "si_" + "~".join(sorted((a, b)))
 
 
 def test_two_terminals_conversations_receipts_revoke_typing(server, clients):

@@ -1,6 +1,6 @@
 // Conversation list and the chat pane: history paging, read receipts, typing, revoke, quote reply,
 // @-mentions, pictures and files, message search, per-chat settings.
-import { ContentType, GroupRole } from "../im-sdk.js";
+import { ContentType, GroupRole, groupConversationId, singleConversationId } from "../im-sdk.js";
 import { el, clear, icon, avatar, highlight, formatTime, formatSize, safeUrl } from "./dom.js";
 import { getLang, hasKey } from "./i18n.js";
 
@@ -10,10 +10,6 @@ const SEARCH_PAGE = 100;
 const TYPING_SHOW_MS = 4000;
 const TYPING_SEND_EVERY_MS = 2500;
 const AT_ALL = "AtAllTag";
-
-export function singleConversationId(a, b) {
-  return a < b ? `si_${a}_${b}` : `si_${b}_${a}`;
-}
 
 export class Chats {
   constructor(ctx, side) {
@@ -355,11 +351,17 @@ export class Chats {
 
   /** Open the conversation with a user (a friend) or a group, making it locally if it is new. */
   async openWith({ userId, groupId }) {
-    const id = groupId ? `sg_${groupId}` : singleConversationId(this.ctx.me.user_id, userId);
-    if (!this.convs.has(id)) {
+    // A one-to-one conversation is found by its peer, and its id taken from the server's answer.
+    const known = groupId ? this.convs.get(groupConversationId(groupId))
+      : [...this.convs.values()].find((c) => c.conversation_type === 1 && c.user_id === userId);
+    let id = known?.conversation_id;
+    if (!known) {
       try {
-        this.convs.set(id, await this.ctx.im.getOneConversation(id));
+        const conv = await this.ctx.im.getOneConversation(groupId ? groupConversationId(groupId) : { userId });
+        id = conv.conversation_id;
+        this.convs.set(id, conv);
       } catch (err) {
+        id = groupId ? groupConversationId(groupId) : singleConversationId(this.ctx.me.user_id, userId);
         this.convs.set(id, {
           conversation_id: id, conversation_type: groupId ? 3 : 1, user_id: userId || "", group_id: groupId || "",
           latest_msg: null, unread_count: 0, is_pinned: false, draft_text: "", max_seq: 0, has_read_seq: 0, local: true,
