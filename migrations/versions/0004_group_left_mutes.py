@@ -1,15 +1,15 @@
 """group_left_mutes: a member's mute survives leaving and rejoining
 
-Revision ID: 0003_group_left_mutes
-Revises: 0002_chat_groups
+Revision ID: 0004_group_left_mutes
+Revises: 0003_conversation_ids
 Create Date: 2026-12-02
 """
 from alembic import op
 import sqlalchemy as sa
 
 
-revision = '0003_group_left_mutes'
-down_revision = '0002_chat_groups'
+revision = '0004_group_left_mutes'
+down_revision = '0003_conversation_ids'
 branch_labels = None
 depends_on = None
 
