@@ -88,7 +88,9 @@ def http_error(exc: HTTPException):
     if exc.code == 404 and not request.path.startswith("/api/"):
         return exc
     body = {"errCode": 1001 if exc.code < 500 else 500, "errMsg": exc.description or exc.name, "data": None}
-    return jsonify(body), exc.code
+    # The exception's own headers (a 405's Allow, RFC 9110), all but the HTML body's content type.
+    headers = [(k, v) for k, v in exc.get_headers() if k.lower() != "content-type"]
+    return jsonify(body), exc.code, headers
 
 
 @bp.teardown_app_request
