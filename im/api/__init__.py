@@ -23,21 +23,20 @@ class SessionUser(UserMixin):
         return str(self.caller.session_id)
 
 
-def request_token() -> str | None:
-    """The token from the `token` header (OpenIM's) or `Authorization: Bearer`."""
-    token = request.headers.get("token")
-    if token:
-        return token
+def request_token(*others) -> str | None:
+    """The token from the `token` header (OpenIM's) or `Authorization: Bearer` (or `others`);
+    TokenAmbiguous when two of them disagree."""
     scheme, _, value = request.headers.get("Authorization", "").partition(" ")
-    return value.strip() if scheme.lower() == "bearer" else None
+    bearer = value.strip() if scheme.lower() == "bearer" else None
+    return auth.one_token(request.headers.get("token"), bearer, *others)
 
 
 @login_manager.request_loader
 def load_user_from_token(req):
-    token = request_token()
-    if token is None:
-        return None
     try:
+        token = request_token()
+        if token is None:
+            return None
         session = auth.resolve_token(token)
     except errors.IMError as exc:
         g.token_error = exc

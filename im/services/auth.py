@@ -126,6 +126,19 @@ def login(user_id: str, password: str, platform_id: int) -> dict:
             "event_seq": user.event_seq}
 
 
+def one_token(*presented):
+    """The one token a request presents in however many places (empty ones are absent), or None.
+
+    Two that disagree are refused: taking whichever happens to be valid would let whoever can add
+    one header (a proxy, a script on a page) act under another session than the one the client
+    believes it uses.
+    """
+    given = [token for token in presented if token]
+    if any(token != given[0] for token in given[1:]):
+        raise errors.TokenAmbiguous()
+    return given[0] if given else None
+
+
 def resolve_token(token) -> LoginSession:
     """The live session behind a token, or the typed reason it is not usable."""
     if not token:

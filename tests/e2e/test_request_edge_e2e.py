@@ -1,10 +1,12 @@
 """Hostile request bodies against a real server: each costs its sender, never a bystander's answer."""
+import json
 import os
 import statistics
 import threading
 import time
 
 import requests
+import websocket
 
 HOSTILE_THREADS = 2
 HOSTILE_REQUESTS = 15  # per thread
@@ -64,3 +66,36 @@ def test_bodies_of_many_values_are_refused_without_stalling_a_bystander(live_ser
     assert bystander_rtts, "the bystander got no answer while the hostile bodies were being sent"
     # Generous: refusing one such body walked it for 0.4 s of CPU before; about 0.03 s now.
     assert cpu_per_request < 0.2
+
+
+def _register_and_login(url, user_id):
+    requests.post(f"{url}/api/register", json={"user_id": user_id, "password": "password123",
+                                               "nickname": user_id}, timeout=10)
+    return requests.post(f"{url}/api/login", json={"user_id": user_id, "password": "password123",
+                                                   "platform_id": 5}, timeout=10).json()["data"]["token"]
+
+
+def _connect_answer(url, auth_token, url_token):
+    """The server's answer to a Socket.IO CONNECT with `auth_token` in the auth object and
+    `url_token` in the URL: "40{...}" (connected) or "44{...}" (refused, with the envelope)."""
+    ws = websocket.create_connection(url.replace("http://", "ws://")
+                                     + f"/socket.io/?EIO=4&transport=websocket&token={url_token}", timeout=10)
+    try:
+        assert ws.recv().startswith("0{")
+        ws.send("40" + json.dumps({"token": auth_token}))
+        return ws.recv()
+    finally:
+        ws.close()
+
+
+def test_credentials_that_disagree_are_refused_over_rest_and_socket(live_server):
+    """Two tokens of different sessions, or a valid one beside a forged one: 1508 whichever is valid."""
+    url = live_server().url
+    alice, bob = _register_and_login(url, "alice"), _register_and_login(url, "bob")
+    for first, second in ((alice, bob), (alice, "imt_forged"), ("imt_forged", alice)):
+        answer = requests.post(f"{url}/api/get_self_user_info", json={}, timeout=10,
+                               headers={"token": first, "Authorization": f"Bearer {second}"})
+        assert answer.status_code == 401 and answer.json()["errCode"] == 1508
+        refused = _connect_answer(url, first, second)
+        assert refused.startswith("44") and json.loads(refused[2:])["data"]["errCode"] == 1508, refused
+    assert _connect_answer(url, alice, alice).startswith("40{")
