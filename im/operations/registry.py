@@ -224,8 +224,13 @@ def prepare(name: str, payload, caller: Caller | None, *, admin: bool = False, t
     op = OPERATIONS.get(name)
     if op is None or (op.rest_only and transport != "rest"):
         raise errors.UnknownOperation(f"unknown operation: {name}")
-    if op.admin and not admin:
-        raise errors.AdminRefused()
+    if op.admin:
+        # Refusals are counted per address; past the limit the answer is 1008 whatever the secret,
+        # so a guess is never told apart from another.
+        ratelimit.check("admin_failure_address", address)
+        if not admin:
+            ratelimit.hit("admin_failure_address", address)
+            raise errors.AdminRefused()
     if op.auth and caller is None:
         raise auth_error or errors.TokenMissing()
     if payload is None:
