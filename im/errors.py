@@ -50,6 +50,7 @@ TokenRevoked = _error("TokenRevoked", 1502, 401, "token revoked")
 TokenMalformed = _error("TokenMalformed", 1503, 401, "token malformed")
 TokenKicked = _error("TokenKicked", 1506, 401, "token kicked by another login")
 TokenNotExist = _error("TokenNotExist", 1507, 401, "token does not exist")
+TokenAmbiguous = _error("TokenAmbiguous", 1508, 401, "two different tokens presented")
 
 # Friends and blacklist
 SelfOperation = _error("SelfOperation", 1201, 400, "cannot do this to yourself")

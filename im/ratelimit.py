@@ -19,6 +19,9 @@ DEFAULT_LIMITS = {
     "login_address": "120/minute",
     # old-password checks of change_password per account: a stolen session must not guess quickly
     "change_password_user": "5/minute",
+    # refused admin calls (wrong or missing secret) per address; only refusals count, and while over
+    # the limit no secret is even compared, so guessing stops
+    "admin_failure_address": "10/minute",
     "register_address": "60/minute",
     "connect_address": "300/minute",
     # generous enough for programs (bots, imports) sending in bursts through the SDK
@@ -43,11 +46,19 @@ class RateLimiter:
         """Count one attempt of `name` for `key`; raise RateLimited when over the limit."""
         if not self.enabled or key is None:
             return
+        if not self._limiter.hit(self.items[name], name, str(key)):
+            self._refuse(name, key)
+
+    def check(self, name: str, key: str) -> None:
+        """Raise RateLimited when `key` has used up `name`, without counting an attempt."""
+        if self.enabled and key is not None and not self._limiter.test(self.items[name], name, str(key)):
+            self._refuse(name, key)
+
+    def _refuse(self, name: str, key: str):
         item = self.items[name]
-        if not self._limiter.hit(item, name, str(key)):
-            reset = self._limiter.get_window_stats(item, name, str(key)).reset_time
-            raise errors.RateLimited(f"too many requests ({name}: {item})",
-                                     data={"limit": name, "reset_at": int(reset * 1000)})
+        reset = self._limiter.get_window_stats(item, name, str(key)).reset_time
+        raise errors.RateLimited(f"too many requests ({name}: {item})",
+                                 data={"limit": name, "reset_at": int(reset * 1000)})
 
 
 class SweptMemoryStorage(MemoryStorage):
@@ -83,6 +94,10 @@ def expire_stale() -> None:
 
 def hit(name: str, key) -> None:
     current_app.extensions["im_rate_limiter"].hit(name, key)
+
+
+def check(name: str, key) -> None:
+    current_app.extensions["im_rate_limiter"].check(name, key)
 
 
 def init_app(app) -> None:

@@ -98,6 +98,34 @@ def test_bearer_header_works_too(api):
     assert resp.get_json()["errCode"] == 0
 
 
+def test_a_token_header_and_a_bearer_that_disagree_are_refused(api):
+    """Two credentials naming different sessions (or one of them forged) are refused with 1508,
+    whichever of them is valid; the same token in both places is one credential."""
+    alice, alice_token = api.user()
+    _, bob_token = api.user()
+    for header, bearer in ((alice_token, bob_token), (alice_token, "imt_forged"), ("imt_forged", alice_token),
+                           ("garbage", alice_token)):
+        resp = api.client.post("/api/get_self_user_info", json={},
+                               headers={"token": header, "Authorization": f"Bearer {bearer}"})
+        assert resp.status_code == 401 and resp.get_json()["errCode"] == 1508, (header, bearer)
+    resp = api.client.post("/api/get_self_user_info", json={},
+                           headers={"token": alice_token, "Authorization": f"Bearer {alice_token}"})
+    assert resp.get_json()["data"]["user_id"] == alice
+    # An empty header is no credential, and Basic is not a token scheme.
+    for headers in ({"token": "", "Authorization": f"Bearer {alice_token}"},
+                    {"token": alice_token, "Authorization": "Basic eDp5"}):
+        assert api.client.post("/api/get_self_user_info", json={}, headers=headers).get_json()["errCode"] == 0
+
+
+def test_a_file_link_with_a_token_that_disagrees_with_the_header_is_refused(api):
+    _, token = api.user()
+    _, other = api.user()
+    resp = api.client.get(f"/api/files/{'0' * 32}?token={other}", headers={"token": token})
+    assert resp.status_code == 401 and resp.get_json()["errCode"] == 1508
+    assert api.client.get(f"/api/files/{'0' * 32}?token={token}", headers={"token": token}).get_json()[
+        "errCode"] == 1406
+
+
 def test_logout_revokes_token(api):
     _, token = api.user()
     api.ok("logout", token=token)

@@ -20,3 +20,15 @@ def test_security_headers_on_pages_and_api(client):
         assert "script-src 'self'" in csp and "frame-ancestors 'none'" in csp
         assert "unsafe-inline" not in csp
         assert resp.headers["X-Content-Type-Options"] == "nosniff"
+
+
+def test_a_wrong_method_answers_405_with_allow_and_the_envelope(client):
+    """RFC 9110: a 405 says which methods the resource takes; the body is the documented envelope."""
+    for method, path in (("get", "/api/login"), ("put", "/api/send_message"), ("delete", "/api/error_codes"),
+                         ("put", "/api/openapi.json")):
+        resp = getattr(client, method)(path)
+        assert resp.status_code == 405, path
+        allowed = {m.strip() for m in resp.headers["Allow"].split(",")}
+        assert allowed >= ({"GET"} if path.endswith(".json") else {"POST"}), (path, allowed)
+        assert resp.get_json()["errCode"] == 1001
+    assert client.post("/api/login", json={}).status_code == 400

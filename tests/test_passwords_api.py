@@ -183,3 +183,76 @@ def test_admin_reset_password_is_refused_while_no_secret_is_configured(api, app)
                     **{"X-IM-Admin-Secret": ""})
     assert resp.get_json()["errCode"] == 1104
     assert _login_code(api, user_id, OLD) == 0
+
+
+def _in_parallel(app, calls):
+    """Run each (name, payload, token) over REST in its own thread at once; their envelopes and statuses."""
+    import threading
+
+    results = [None] * len(calls)
+
+    def run(i, name, payload, token):
+        resp = app.test_client().post(f"/api/{name}", json=payload, headers={"token": token} if token else {})
+        results[i] = (resp.status_code, resp.get_json()["errCode"])
+
+    threads = [threading.Thread(target=run, args=(i, *call)) for i, call in enumerate(calls)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(30)
+    assert not any(thread.is_alive() for thread in threads)
+    return results
+
+
+def test_two_concurrent_changes_from_the_same_old_password_one_wins(api, app, monkeypatch):
+    """Both calls check the old password before either writes (a barrier forces the interleaving
+    SQLite allows, as it ignores the row lock): the second to write must be refused, not succeed."""
+    import threading
+
+    from im.services import auth
+
+    user_id, token = api.user()
+    other = api.login(user_id, platform_id=1)
+    both_checked = threading.Barrier(2)
+    checked = auth._password_matches
+
+    def check_then_wait(*args):
+        result = checked(*args)
+        try:
+            both_checked.wait(timeout=10)
+        except threading.BrokenBarrierError:
+            pass  # a database that does lock the row lets the second check only after the first commit
+        return result
+
+    monkeypatch.setattr(auth, "_password_matches", check_then_wait)
+    results = _in_parallel(app, [("change_password", {"old_password": OLD, "new_password": "new secret A"}, token),
+                                 ("change_password", {"old_password": OLD, "new_password": "new secret B"}, other)])
+    monkeypatch.setattr(auth, "_password_matches", checked)
+    assert sorted(code for _, code in results) == [0, 1103], results
+    winner = "new secret A" if results[0][1] == 0 else "new secret B"
+    loser = "new secret B" if winner == "new secret A" else "new secret A"
+    assert _login_code(api, user_id, winner) == 0
+    assert _login_code(api, user_id, loser, platform_id=2) == 1103
+    assert _login_code(api, user_id, OLD, platform_id=3) == 1103
+
+
+def test_two_concurrent_registrations_of_one_id_answer_1102(app, monkeypatch):
+    """Both pass the existence check before either inserts: the second insert is 1102, not a 500."""
+    import threading
+
+    from im.services import auth
+
+    both_checked = threading.Barrier(2)
+    hashed = auth.run_blocking
+
+    def hash_then_wait(*args):
+        result = hashed(*args)
+        both_checked.wait(timeout=10)
+        return result
+
+    monkeypatch.setattr(auth, "run_blocking", hash_then_wait)
+    payload = {"user_id": "racer", "password": OLD, "nickname": "Racer"}
+    results = _in_parallel(app, [("register", payload, None), ("register", payload, None)])
+    assert sorted(results) == [(200, 0), (409, 1102)], results
+    with app.app_context():
+        assert db.session.query(User).filter_by(user_id="racer").count() == 1

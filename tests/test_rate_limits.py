@@ -145,3 +145,29 @@ def test_counting_starts_no_thread_and_the_sweep_drops_stale_counters(limited_ap
         assert len(storage.storage) == 0
         ratelimit.hit("send_message_user", "user0")
         assert len(storage.storage) == 1
+
+
+def test_admin_secret_guesses_per_address(tmp_path):
+    """Only refused admin calls count; past the limit even the right secret answers 1008 from that
+    address (a guess cannot be told apart), while other addresses and accepted calls are unaffected."""
+    app = create_app({
+        "SQLALCHEMY_DATABASE_URI": f"sqlite:///{tmp_path / 'admin.sqlite3'}",
+        "IM_SOCKETIO_ASYNC_MODE": "threading",
+        "IM_ADMIN_SECRET": "the-admin-secret",
+        "IM_RATE_LIMITS": {"admin_failure_address": "3/minute"},
+    })
+    client = app.test_client()
+    _post(client, "register", {"user_id": "someone", "password": "password123", "nickname": "x"})
+
+    def admin_call(secret, address="10.0.0.1"):
+        return client.post("/api/admin_force_logout", json={"user_id": "someone"},
+                           headers={"X-IM-Admin-Secret": secret} if secret else {},
+                           environ_base={"REMOTE_ADDR": address}).get_json()["errCode"]
+
+    for _ in range(5):
+        assert admin_call("the-admin-secret") == 0  # accepted calls are not counted
+    assert [admin_call(guess) for guess in ("guess-1", None, "guess-3")] == [1104, 1104, 1104]
+    assert admin_call("guess-4") == 1008
+    assert admin_call("the-admin-secret") == 1008
+    assert admin_call("the-admin-secret", address="10.0.0.2") == 0
+    assert admin_call("guess-1", address="10.0.0.2") == 1104

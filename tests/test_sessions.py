@@ -32,6 +32,19 @@ def test_connect_refused_with_codes(api):
         assert not sock.is_connected()
 
 
+def test_connect_refused_when_the_auth_token_and_the_url_token_disagree(api):
+    _, token = api.user()
+    _, other = api.user()
+    socketio = api.app.extensions["socketio"]
+    for auth_token, url_token in ((token, other), (token, "imt_forged"), ("imt_forged", token)):
+        sock = socketio.test_client(api.app, auth={"token": auth_token}, query_string=f"token={url_token}")
+        assert not sock.is_connected(), (auth_token, url_token)
+    same = socketio.test_client(api.app, auth={"token": token}, query_string=f"token={token}")
+    assert same.is_connected()
+    url_only = socketio.test_client(api.app, auth={"token": ""}, query_string=f"token={token}")
+    assert url_only.is_connected()
+
+
 def test_socket_operations_and_presence(api):
     user_id, token = api.user()
     sock = api.socket(token)

@@ -23,21 +23,20 @@ class SessionUser(UserMixin):
         return str(self.caller.session_id)
 
 
-def request_token() -> str | None:
-    """The token from the `token` header (OpenIM's) or `Authorization: Bearer`."""
-    token = request.headers.get("token")
-    if token:
-        return token
+def request_token(*others) -> str | None:
+    """The token from the `token` header (OpenIM's) or `Authorization: Bearer` (or `others`);
+    TokenAmbiguous when two of them disagree."""
     scheme, _, value = request.headers.get("Authorization", "").partition(" ")
-    return value.strip() if scheme.lower() == "bearer" else None
+    bearer = value.strip() if scheme.lower() == "bearer" else None
+    return auth.one_token(request.headers.get("token"), bearer, *others)
 
 
 @login_manager.request_loader
 def load_user_from_token(req):
-    token = request_token()
-    if token is None:
-        return None
     try:
+        token = request_token()
+        if token is None:
+            return None
         session = auth.resolve_token(token)
     except errors.IMError as exc:
         g.token_error = exc
@@ -88,7 +87,9 @@ def http_error(exc: HTTPException):
     if exc.code == 404 and not request.path.startswith("/api/"):
         return exc
     body = {"errCode": 1001 if exc.code < 500 else 500, "errMsg": exc.description or exc.name, "data": None}
-    return jsonify(body), exc.code
+    # The exception's own headers (a 405's Allow, RFC 9110), all but the HTML body's content type.
+    headers = [(k, v) for k, v in exc.get_headers() if k.lower() != "content-type"]
+    return jsonify(body), exc.code, headers
 
 
 @bp.teardown_app_request

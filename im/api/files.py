@@ -13,7 +13,7 @@ def _caller_id() -> str:
     """The user behind the `token` header, `Authorization: Bearer`, or (for links) `?token=`."""
     from . import request_token
 
-    return auth.resolve_token(request_token() or request.args.get("token")).user_id
+    return auth.resolve_token(request_token(request.args.get("token"))).user_id
 
 
 @bp.errorhandler(errors.IMError)

@@ -7,7 +7,8 @@ import logging
 from dataclasses import dataclass
 from typing import Annotated, Any, Callable
 
-from pydantic import AfterValidator, BaseModel, ConfigDict, Field, StringConstraints, ValidationError
+from pydantic import (AfterValidator, BaseModel, ConfigDict, Field, StringConstraints, ValidationError,
+                      model_validator)
 
 from .. import errors, ratelimit
 from ..extensions import db
@@ -40,6 +41,19 @@ class Params(BaseModel):
     """Base of every parameter model: unknown fields and type coercion are refused."""
 
     model_config = ConfigDict(extra="forbid", strict=True)
+
+    @model_validator(mode="before")
+    @classmethod
+    def _one_unknown_field_reported(cls, data):
+        """Keep only the first unknown field for pydantic to refuse: it builds one error per unknown
+        field, and an object of 25,000 made-up keys would cost a tenth of a second to describe."""
+        if isinstance(data, dict) and len(data) > len(cls.model_fields):
+            unknown = next((key for key in data if key not in cls.model_fields), None)
+            if unknown is not None:
+                kept = {key: data[key] for key in cls.model_fields if key in data}
+                kept[unknown] = data[unknown]
+                return kept
+        return data
 
 
 class NoParams(Params):
@@ -147,22 +161,58 @@ def _integral_floats_as_ints(value):
 
 
 MAX_NESTING = 32
+# The largest legitimate parameter object is a custom message whose content fills the service's 64 KiB
+# (im.services.messages.MAX_CONTENT_BYTES, measured as json.dumps writes it, ", " between values):
+# at least 3 bytes a value, so at most 21,846 values; id lists hold at most 1,000.
+MAX_VALUES = 25_000
+MAX_REPORTED_ERRORS = 20
 
 
-def _nesting_depth_ok(value, limit: int = MAX_NESTING) -> bool:
-    """True when no JSON array or object in `value` is nested deeper than `limit` (checked without recursion)."""
-    stack = [(value, 1)]
+def _shape_problem(payload) -> str | None:
+    """Why a parsed payload is refused before anything walks it (nested too deeply, too many values),
+    or None. An array's or object's length is counted before its members are looked at, so a body of
+    500,000 numbers is refused after reading one length, and no walk goes past MAX_VALUES members."""
+    values, stack = 0, [(payload, 1)]
     while stack:
         item, depth = stack.pop()
-        if isinstance(item, (dict, list)):
-            if depth > limit:
-                return False
-            stack.extend((v, depth + 1) for v in (item.values() if isinstance(item, dict) else item))
-    return True
+        if depth > MAX_NESTING:
+            return f"payload is nested deeper than {MAX_NESTING} levels"
+        members = item.values() if isinstance(item, dict) else item
+        values += len(members)
+        if values > MAX_VALUES:
+            return f"payload has more than {MAX_VALUES} values"
+        stack.extend((v, depth + 1) for v in members if isinstance(v, (dict, list)))
+    return None
 
 
-def _validation_message(exc: ValidationError) -> tuple[str, list]:
-    details = [{"field": ".".join(str(p) for p in e["loc"]), "error": e["msg"]} for e in exc.errors()]
+def _parameter_path(loc: tuple, payload, missing: bool) -> str:
+    """The path of an error in the caller's own terms (`content.text`, `user_ids.0`).
+
+    pydantic's location also names the validators it went through (a union's member, e.g.
+    `function-after[_one_target(), SendText]`); a step that is not a key or an index of the value
+    at hand is such a name and is left out, except the last step of a missing field: its name.
+    """
+    path, value = [], payload
+    for step in loc[:-1] if missing else loc:
+        if isinstance(value, dict) and step in value:
+            path.append(step)
+            value = value[step]
+        elif isinstance(value, list) and isinstance(step, int) and 0 <= step < len(value):
+            path.append(step)
+            value = value[step]
+    if missing and loc:
+        path.append(loc[-1])
+    return ".".join(str(p) for p in path)
+
+
+def _validation_message(exc: ValidationError, payload=None) -> tuple[str, list]:
+    details = []
+    for e in exc.errors(include_url=False):
+        detail = {"field": _parameter_path(e["loc"], payload, e["type"] == "missing"), "error": e["msg"]}
+        if detail not in details:
+            details.append(detail)
+        if len(details) == MAX_REPORTED_ERRORS:
+            break
     first = details[0] if details else {"field": "", "error": "invalid"}
     return f"{first['field'] or 'payload'}: {first['error']}", details
 
@@ -174,20 +224,27 @@ def prepare(name: str, payload, caller: Caller | None, *, admin: bool = False, t
     op = OPERATIONS.get(name)
     if op is None or (op.rest_only and transport != "rest"):
         raise errors.UnknownOperation(f"unknown operation: {name}")
-    if op.admin and not admin:
-        raise errors.AdminRefused()
+    if op.admin:
+        # Refusals are counted per address; past the limit the answer is 1008 whatever the secret,
+        # so a guess is never told apart from another.
+        ratelimit.check("admin_failure_address", address)
+        if not admin:
+            ratelimit.hit("admin_failure_address", address)
+            raise errors.AdminRefused()
     if op.auth and caller is None:
         raise auth_error or errors.TokenMissing()
     if payload is None:
         payload = {}
     if not isinstance(payload, dict):
         raise errors.InvalidParams("payload must be a JSON object")
-    if not _nesting_depth_ok(payload):
-        raise errors.InvalidParams(f"payload is nested deeper than {MAX_NESTING} levels")
+    problem = _shape_problem(payload)
+    if problem:
+        raise errors.InvalidParams(problem)
+    payload = _integral_floats_as_ints(payload)
     try:
-        params = op.params.model_validate(_integral_floats_as_ints(payload))
+        params = op.params.model_validate(payload)
     except ValidationError as exc:
-        message, details = _validation_message(exc)
+        message, details = _validation_message(exc, payload)
         raise errors.InvalidParams(message, data={"errors": details}) from None
     for limit_name, key in op.limits:
         ratelimit.hit(limit_name, key(caller, params, address))

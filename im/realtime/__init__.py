@@ -8,16 +8,16 @@ from .. import errors, group_commit, push, ratelimit
 from ..extensions import db, socketio
 from ..operations import OPERATIONS, execute
 from ..operations.registry import live_caller
-from ..services import presence
+from ..services import auth, presence
 from . import sweeper
 
 log = logging.getLogger(__name__)
 
 
 def _token_from(auth_data):
-    if isinstance(auth_data, dict) and auth_data.get("token"):
-        return auth_data["token"]
-    return request.args.get("token")
+    """The auth object's token or the URL's `?token=`; two that disagree are refused (1508)."""
+    given = auth_data.get("token") if isinstance(auth_data, dict) else None
+    return auth.one_token(given, request.args.get("token"))
 
 
 def on_connect(auth_data=None):

@@ -6,7 +6,8 @@ from datetime import timedelta
 from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError
 from flask import current_app
-from sqlalchemy import select
+from sqlalchemy import select, update
+from sqlalchemy.exc import IntegrityError
 
 from .. import errors, push
 from ..blocking import run_blocking
@@ -42,7 +43,12 @@ def register(user_id: str, password: str, nickname: str, face_url: str = "") -> 
     password_hash = run_blocking(_hasher().hash, password)
     user = User(user_id=user_id, password_hash=password_hash, nickname=nickname, face_url=face_url)
     db.session.add(user)
-    db.session.commit()
+    try:
+        db.session.commit()
+    except IntegrityError:
+        # Another registration of the same id committed between the check above and this insert.
+        db.session.rollback()
+        raise errors.UserAlreadyRegistered() from None
     return user.public()
 
 
@@ -126,6 +132,19 @@ def login(user_id: str, password: str, platform_id: int) -> dict:
             "event_seq": user.event_seq}
 
 
+def one_token(*presented):
+    """The one token a request presents in however many places (empty ones are absent), or None.
+
+    Two that disagree are refused: taking whichever happens to be valid would let whoever can add
+    one header (a proxy, a script on a page) act under another session than the one the client
+    believes it uses.
+    """
+    given = [token for token in presented if token]
+    if any(token != given[0] for token in given[1:]):
+        raise errors.TokenAmbiguous()
+    return given[0] if given else None
+
+
 def resolve_token(token) -> LoginSession:
     """The live session behind a token, or the typed reason it is not usable."""
     if not token:
@@ -175,11 +194,19 @@ def change_password(user_id: str, session_id: int, old_password: str, new_passwo
     user = db.session.get(User, user_id, with_for_update=True)
     if user is None:
         raise errors.UserNotFound()
-    # Checked against the row just locked: of two concurrent changes from the same old password,
-    # the second finds the first's hash and is refused.
-    if not run_blocking(_password_matches, _hasher(), user.password_hash, old_password):
+    checked_hash = user.password_hash
+    if not run_blocking(_password_matches, _hasher(), checked_hash, old_password):
         raise errors.LoginFailed("wrong old password")
-    user.password_hash = run_blocking(_hasher().hash, new_password)
+    new_hash = run_blocking(_hasher().hash, new_password)
+    # Replaced only if still the hash the old password was checked against: SQLite ignores the row
+    # lock above, and of two concurrent changes from the same old password both would pass the
+    # check; the second now finds the first's hash and is refused like a wrong old password.
+    swapped = db.session.execute(
+        update(User).where(User.user_id == user_id, User.password_hash == checked_hash)
+        .values(password_hash=new_hash).execution_options(synchronize_session=False))
+    if swapped.rowcount != 1:
+        db.session.rollback()
+        raise errors.LoginFailed("wrong old password")
     others = [s for s in _active_sessions(user_id) if s.id != session_id]
     revoke_sessions(others, PASSWORD_CHANGED)
     db.session.commit()
