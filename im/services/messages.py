@@ -96,7 +96,7 @@ def validate_content(sender_id: str, content_type: int, content, target: Target)
     _keys(content, {"url"}, {"name", "size", "width", "height", "mime_type"})
     if not isinstance(content["url"], str) or not uploads.URL_PATTERN.match(content["url"]):
         raise errors.ContentInvalid("content.url must be an upload's url, /api/files/<id>")
-    upload = uploads.from_url(content["url"])
+    upload = uploads.from_url(content["url"], for_message=True)
     if upload is None or not uploads.may_access(sender_id, upload):
         raise errors.FileNotFound("content.url is not a file you uploaded or can see")
     if content_type == PICTURE and not upload.is_picture:
@@ -211,8 +211,12 @@ def deliver(sender_id: str, target: Target, receivers: list[str], content_type: 
             raise
         return first
     if file_ids:
-        db.session.execute(insert(MessageFile.__table__),
-                           [{"file_id": f, "conversation_id": cid, "seq": seq} for f in file_ids])
+        try:
+            db.session.execute(insert(MessageFile.__table__),
+                               [{"file_id": f, "conversation_id": cid, "seq": seq} for f in file_ids])
+        except IntegrityError:
+            # SQLite: the orphan sweep deleted the upload between the check above and this write
+            raise errors.FileNotFound("content.url is not a file you uploaded or can see") from None
     everyone = list(dict.fromkeys([sender_id, *receivers]))
     # Read after the seq UPDATE, which holds the conversation's lock (SQLite: the write lock) until commit.
     # Own messages are never unread: the sender has read up to what they sent.
