@@ -155,3 +155,29 @@ def test_a_message_taking_a_file_while_the_sweep_runs(make_api, monkeypatch):
     with api.app.app_context():
         assert db.session.query(Message).count() == (1 if on_postgres else 0)
     assert _exists(api, url) == ((True, True) if on_postgres else (False, False))
+
+
+def test_concurrent_uploads_of_one_user_cannot_pass_the_quota_together(make_api):
+    import threading
+
+    api = make_api(IM_UPLOAD_QUOTA_BYTES=10_000)
+    _, token = api.user()
+    start, codes = threading.Barrier(8), []
+
+    def one():
+        client = api.app.test_client()
+        start.wait()
+        boundary = "im-test-boundary"
+        body = (f'--{boundary}\r\nContent-Disposition: form-data; name="file"; filename="f"\r\n\r\n'.encode()
+                + b"x" * 3_000 + f"\r\n--{boundary}--\r\n".encode())
+        resp = client.post("/api/upload", data=body, headers={"token": token},
+                           content_type=f"multipart/form-data; boundary={boundary}")
+        codes.append(resp.get_json()["errCode"])
+
+    threads = [threading.Thread(target=one) for _ in range(8)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join(60)
+    assert sorted(codes) == [0] * 3 + [1407] * 5
+    assert stored(api) == (3, 3)
