@@ -67,6 +67,11 @@ def load_config(instance_path: str, env=None) -> dict:
         "IM_REVOKE_SECONDS": int(env.get("IM_REVOKE_SECONDS", 120)),
         "IM_UPLOAD_MAX_BYTES": int(env.get("IM_UPLOAD_MAX_BYTES", 20 * 1024 * 1024)),
         "IM_UPLOAD_DIR": env.get("IM_UPLOAD_DIR") or None,
+        # What one user's stored uploads may add up to, and how long an upload no message carries is kept.
+        "IM_UPLOAD_QUOTA_BYTES": int(env.get("IM_UPLOAD_QUOTA_BYTES", 1024 * 1024 * 1024)),
+        "IM_UPLOAD_ORPHAN_SECONDS": int(env.get("IM_UPLOAD_ORPHAN_SECONDS", 86400)),
+        # A page of messages or events stops before passing this many bytes (at least one item).
+        "IM_MAX_ANSWER_BYTES": int(env.get("IM_MAX_ANSWER_BYTES", 1024 * 1024)),
         "IM_RATE_LIMITS_ENABLED": _bool(env.get("IM_RATE_LIMITS_ENABLED", "true")),
         "IM_RATE_LIMITS": limits_from_env(env),
         # argon2 cost; tests lower it so that hundreds of sign-ups stay fast.

@@ -82,6 +82,7 @@ ConversationNotFound = _error("ConversationNotFound", 1403, 404, "conversation n
 ContentInvalid = _error("ContentInvalid", 1404, 400, "content malformed for its type")
 UploadInvalid = _error("UploadInvalid", 1405, 400, "upload rejected")
 FileNotFound = _error("FileNotFound", 1406, 404, "file not found")
+UploadQuotaExceeded = _error("UploadQuotaExceeded", 1407, 413, "upload quota exceeded: delete or revoke files first")
 
 
 def codes_table() -> list[dict]:

@@ -26,6 +26,12 @@ DEFAULT_LIMITS = {
     "connect_address": "300/minute",
     # generous enough for programs (bots, imports) sending in bursts through the SDK
     "send_message_user": "100/second",
+    # each search reads every message the caller may see that matches: a page now and then, not a stream
+    "search_messages_user": "30/minute",
+    "upload_user": "30/minute",
+    # per (caller, target): what one user can make another user's terminals hear
+    "add_friend_pair": "5/hour",
+    "typing_status_update_pair": "30/minute",
 }
 
 

@@ -164,7 +164,7 @@ def test_pull_empty_and_repeated_ranges(api):
     for i in range(4):
         send(api, ta, "b", str(i))
     empty = api.ok("pull_messages", {"ranges": [{"conversation_id": "si_a~b", "begin_seq": 3, "end_seq": 2}]}, ta)
-    assert empty == {"messages": [], "pulled_to": {"si_a~b": 2}}
+    assert empty == {"messages": [], "pulled_to": {"si_a~b": 2}, "is_end": True}
     twice = api.ok("pull_messages", {"ranges": [{"conversation_id": "si_a~b", "begin_seq": 1, "end_seq": 1},
                                                 {"conversation_id": "si_a~b", "begin_seq": 3, "end_seq": 3}]}, ta)
     assert [m["seq"] for m in twice["messages"]] == [1, 2, 3] and twice["pulled_to"] == {"si_a~b": 3}

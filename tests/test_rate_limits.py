@@ -171,3 +171,72 @@ def test_admin_secret_guesses_per_address(tmp_path):
     assert admin_call("the-admin-secret") == 1008
     assert admin_call("the-admin-secret", address="10.0.0.2") == 0
     assert admin_call("guess-1", address="10.0.0.2") == 1104
+
+
+def _signed_in(app, client, *user_ids):
+    tokens = {}
+    for user_id in user_ids:
+        _post(client, "register", {"user_id": user_id, "password": "password123", "nickname": "x"})
+        tokens[user_id] = _post(client, "login", {"user_id": user_id, "password": "password123",
+                                                  "platform_id": 5}).get_json()["data"]["token"]
+    return tokens
+
+
+def test_friend_application_renewals_reach_a_victim_a_bounded_number_of_times(limited_app):
+    """Each renewal of a pending application pushes (and logs) an event to the target: per pair, 5 an hour."""
+    client = limited_app.test_client()
+    tokens = _signed_in(limited_app, client, "pest", "victim", "friendly", "other")
+    victim = limited_app.extensions["socketio"].test_client(limited_app, auth={"token": tokens["victim"]},
+                                                             flask_test_client=client)
+    victim.get_received()
+
+    def apply(from_id, to_id):
+        return client.post("/api/add_friend", headers={"token": tokens[from_id]},
+                           json={"to_user_id": to_id, "req_msg": "please"}).get_json()
+
+    codes = [apply("pest", "victim")["errCode"] for _ in range(50)]
+    assert codes == [0] * 5 + [1008] * 45
+    pushed = [m for m in victim.get_received() if m["name"] == "event"
+              and m["args"][0]["type"] == "friend_application_added"]
+    print(f"50 renewals: the victim heard {len(pushed)}")
+    assert len(pushed) == 5
+    # counted per pair: the pest may still apply to others, and others to the victim
+    assert apply("pest", "other")["errCode"] == 0
+    assert apply("friendly", "victim")["errCode"] == 0
+    victim.disconnect()
+
+
+def test_typing_updates_reach_a_victim_a_bounded_number_of_times(limited_app):
+    client = limited_app.test_client()
+    tokens = _signed_in(limited_app, client, "typist", "victim", "friendly", "other")
+    victim = limited_app.extensions["socketio"].test_client(limited_app, auth={"token": tokens["victim"]},
+                                                             flask_test_client=client)
+    victim.get_received()
+
+    def typing(from_id, to_id):
+        return client.post("/api/typing_status_update", headers={"token": tokens[from_id]},
+                           json={"recv_id": to_id, "msg_tip": "typing"}).get_json()
+
+    codes = [typing("typist", "victim")["errCode"] for _ in range(200)]
+    assert codes == [0] * 30 + [1008] * 170
+    pushed = [m for m in victim.get_received() if m["name"] == "new_message"
+              and m["args"][0]["content_type"] == 113]
+    print(f"200 typing updates: the victim heard {len(pushed)}")
+    assert len(pushed) == 30
+    assert typing("typist", "other")["errCode"] == 0
+    assert typing("friendly", "victim")["errCode"] == 0
+    victim.disconnect()
+
+
+def test_searches_per_user(limited_app):
+    client = limited_app.test_client()
+    tokens = _signed_in(limited_app, client, "seeker", "calm")
+
+    def search(user_id):
+        return client.post("/api/search_messages", headers={"token": tokens[user_id]},
+                           json={"keyword": "anything"})
+
+    assert [search("seeker").get_json()["errCode"] for _ in range(30)] == [0] * 30
+    over = search("seeker")
+    assert over.status_code == 429 and over.get_json()["data"]["limit"] == "search_messages_user"
+    assert search("calm").get_json()["errCode"] == 0

@@ -1,7 +1,7 @@
 """Uploads: POST /api/upload (multipart, larger limit than other requests) and GET /api/files/<id>."""
 from flask import Blueprint, current_app, jsonify, request, send_file
 
-from .. import errors
+from .. import errors, ratelimit
 from ..extensions import db
 from ..services import auth, uploads
 
@@ -26,6 +26,7 @@ def _im_error(exc: errors.IMError):
 def upload():
     """Store the multipart field `file`; answers {url, name, size, mime_type[, width, height]}."""
     user_id = _caller_id()
+    ratelimit.hit("upload_user", user_id)  # before a byte of the body is read
     # Uploads may be far larger than the 1 MiB every other request is held to.
     request.max_content_length = current_app.config["IM_UPLOAD_MAX_BYTES"] + MULTIPART_OVERHEAD
     file = request.files.get("file")

@@ -4,7 +4,7 @@ from typing import Annotated
 from pydantic import StringConstraints
 
 from ..services import friends
-from .registry import Caller, NoParams, Params, UserId, UserIdList, non_blank_text, operation
+from .registry import Caller, NoParams, Params, UserId, UserIdList, by_pair, non_blank_text, operation
 
 # Bounds of the free-text fields; the columns hold 255 characters.
 ReqMsg = Annotated[str, StringConstraints(max_length=255)]
@@ -72,7 +72,7 @@ def check_friend(caller: Caller, p: UserIdsParams):
     return friends.check_friend(caller.user_id, p.user_ids)
 
 
-@operation("add_friend", AddFriendParams)
+@operation("add_friend", AddFriendParams, limits=[("add_friend_pair", by_pair("to_user_id"))])
 def add_friend(caller: Caller, p: AddFriendParams):
     """Apply to become someone's friend."""
     return friends.add_friend(caller.user_id, p.to_user_id, p.req_msg)

@@ -6,7 +6,7 @@ from pydantic import ConfigDict, Field, RootModel, StringConstraints, model_vali
 from ..services import groups, messages
 from .groups import GroupId
 from .. import group_commit
-from .registry import Caller, NoParams, Params, UserId, batch_runner, by_user, operation
+from .registry import Caller, NoParams, Params, UserId, batch_runner, by_pair, by_user, operation
 
 # si_<user id>~<user id> or sg_<group id> (docs/protocol.md). Only the shape is checked: an id is looked up,
 # never parsed, so one of the old form si_<a>_<b> is simply a conversation nobody has (1403, or left out).
@@ -201,7 +201,7 @@ def get_history_message_list(caller: Caller, p: HistoryParams):
     return messages.get_history(caller.user_id, p.conversation_id, p.start_seq, p.count)
 
 
-@operation("search_messages", SearchParams)
+@operation("search_messages", SearchParams, limits=[("search_messages_user", by_user)])
 def search_messages(caller: Caller, p: SearchParams):
     """A page of the messages the caller may see whose text or file name contains keyword."""
     return messages.search_messages(caller.user_id, p.keyword, p.conversation_id, p.offset, p.count)
@@ -220,7 +220,7 @@ def delete_message(caller: Caller, p: DeleteMessageParams):
     return None
 
 
-@operation("typing_status_update", TypingParams)
+@operation("typing_status_update", TypingParams, limits=[("typing_status_update_pair", by_pair("recv_id"))])
 def typing_status_update(caller: Caller, p: TypingParams):
     """Tell the peer's online terminals that the caller is typing (content type 113)."""
     messages.typing_status_update(caller.user_id, p.recv_id, p.msg_tip)

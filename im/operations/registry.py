@@ -108,6 +108,16 @@ def by_user(caller, params, address):
     return caller.user_id if caller else None
 
 
+def by_pair(target_field: str):
+    """A key function counting per (caller, the user named by params.<target_field>)."""
+
+    def key(caller, params, address):
+        # user ids never hold a space, so the pair's key is unambiguous
+        return f"{caller.user_id} {getattr(params, target_field)}" if caller else None
+
+    return key
+
+
 def operation(name: str, params: type[Params] = NoParams, *, auth: bool = True, admin: bool = False,
               rest_only: bool = False, limits=(), group_commit: bool = False):
     """Declare a public operation; the decorated function maps (caller, params) to a service call.

@@ -1,16 +1,17 @@
-"""Per-process background task: node heartbeat, closing sockets of expired or revoked sessions, and
-dropping stale rate-limit counters."""
+"""Per-process background task: node heartbeat, closing sockets of expired or revoked sessions,
+dropping stale rate-limit counters, and now and then pruning event logs and deleting orphan uploads."""
 import logging
 import threading
 
 from .. import ratelimit
 from ..extensions import db, socketio
-from ..services import events, presence
+from ..services import events, presence, uploads
 
 log = logging.getLogger(__name__)
 _start_lock = threading.Lock()
 _started_for: set[str] = set()
 PRUNE_EVERY = 600
+ORPHANS_EVERY = 60
 
 
 def ensure_started(app) -> None:
@@ -48,6 +49,14 @@ def leave(app) -> None:
             db.session.remove()
 
 
+def now_and_then(rounds: int) -> None:
+    """The work of the sweeper's rarer rounds."""
+    if rounds % PRUNE_EVERY == 0:
+        events.prune_events()
+    if rounds % ORPHANS_EVERY == 0:
+        uploads.delete_orphans()
+
+
 def _run(app) -> None:
     interval = app.config["IM_SWEEP_INTERVAL"]
     rounds = 0
@@ -56,8 +65,7 @@ def _run(app) -> None:
             try:
                 sweep_once(app)
                 rounds += 1
-                if rounds % PRUNE_EVERY == 0:
-                    events.prune_events()
+                now_and_then(rounds)
             except Exception:
                 db.session.rollback()
                 log.exception("sweep failed")

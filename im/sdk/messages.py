@@ -104,7 +104,7 @@ class MessagesMixin:
 
     def search_messages(self, keyword: str, conversation_id: str | None = None, offset: int = 0,
                         count: int = 100) -> dict:
-        """A page of matching messages, newest first; `has_more` says whether offset + count goes on."""
+        """A page of matching messages, newest first; `has_more` says to go on from offset + len(messages)."""
         params = {"keyword": keyword, "offset": offset, "count": count}
         if conversation_id is not None:
             params["conversation_id"] = conversation_id

@@ -4,12 +4,14 @@ from sqlalchemy import delete, select
 
 from ..extensions import db
 from ..models import User, UserEvent
+from . import bounds
 
 MAX_PAGE = 1000
 
 
 def sync_events(user_id: str, after_seq: int | None, limit: int = MAX_PAGE) -> dict:
-    """Events after `after_seq`, oldest first. With after_seq None only the current seq is given.
+    """Events after `after_seq`, oldest first, at most `limit` and IM_MAX_ANSWER_BYTES of them.
+    With after_seq None only the current seq is given.
 
     `resync_required` is true when events the caller needs were pruned by retention: the terminal
     must then reload its lists in full and continue from `max_seq`.
@@ -23,8 +25,8 @@ def sync_events(user_id: str, after_seq: int | None, limit: int = MAX_PAGE) -> d
     ))
     if not rows or rows[0].seq != after_seq + 1:
         return {"max_seq": max_seq, "events": [], "resync_required": True, "has_more": False}
-    return {"max_seq": max_seq, "events": [e.public() for e in rows], "resync_required": False,
-            "has_more": rows[-1].seq < max_seq}
+    page, _cut = bounds.take(e.public() for e in rows)
+    return {"max_seq": max_seq, "events": page, "resync_required": False, "has_more": page[-1]["seq"] < max_seq}
 
 
 def prune_events() -> int:

@@ -19,7 +19,7 @@ from ..extensions import db
 from ..models import (SINGLE, Black, Conversation, ConversationState, Friend, Message, MessageDeletion, MessageFile,
                       User, ts, utcnow)
 from ..models.message import PUBLIC_COLUMNS, STATUS_OK, STATUS_REVOKED, message_public
-from . import conversations, relations, uploads
+from . import bounds, conversations, relations, uploads
 
 TEXT, PICTURE, FILE, AT_TEXT, CUSTOM, TYPING, QUOTE = 101, 102, 105, 106, 110, 113, 114
 CONTENT_TYPES = (TEXT, PICTURE, FILE, AT_TEXT, CUSTOM, QUOTE)
@@ -96,7 +96,7 @@ def validate_content(sender_id: str, content_type: int, content, target: Target)
     _keys(content, {"url"}, {"name", "size", "width", "height", "mime_type"})
     if not isinstance(content["url"], str) or not uploads.URL_PATTERN.match(content["url"]):
         raise errors.ContentInvalid("content.url must be an upload's url, /api/files/<id>")
-    upload = uploads.from_url(content["url"])
+    upload = uploads.from_url(content["url"], for_message=True)
     if upload is None or not uploads.may_access(sender_id, upload):
         raise errors.FileNotFound("content.url is not a file you uploaded or can see")
     if content_type == PICTURE and not upload.is_picture:
@@ -211,8 +211,12 @@ def deliver(sender_id: str, target: Target, receivers: list[str], content_type: 
             raise
         return first
     if file_ids:
-        db.session.execute(insert(MessageFile.__table__),
-                           [{"file_id": f, "conversation_id": cid, "seq": seq} for f in file_ids])
+        try:
+            db.session.execute(insert(MessageFile.__table__),
+                               [{"file_id": f, "conversation_id": cid, "seq": seq} for f in file_ids])
+        except IntegrityError:
+            # SQLite: the orphan sweep deleted the upload between the check above and this write
+            raise errors.FileNotFound("content.url is not a file you uploaded or can see") from None
     everyone = list(dict.fromkeys([sender_id, *receivers]))
     # Read after the seq UPDATE, which holds the conversation's lock (SQLite: the write lock) until commit.
     # Own messages are never unread: the sender has read up to what they sent.
@@ -450,7 +454,8 @@ def pull_messages(user_id: str, ranges: list[tuple[str, int, int]], limit: int =
     """Messages in seq ranges of several conversations, oldest first per conversation, in one query.
 
     `pulled_to[conversation_id]` is the seq up to which a range is done (messages deleted for the
-    caller or before their min_seq are simply absent); ranges cut by `limit` continue from there.
+    caller or before their min_seq are simply absent); ranges cut by `limit` or by IM_MAX_ANSWER_BYTES
+    continue from there, and `is_end` is false when any was cut.
     """
     spans: dict[str, tuple[int, int]] = {}
     for cid, begin, end in ranges:
@@ -463,13 +468,25 @@ def pull_messages(user_id: str, ranges: list[tuple[str, int, int]], limit: int =
         clamped.append((cid, begin, end, max(begin, r.min_seq), min(end, r.max_seq)))
     wanted = [and_(Message.conversation_id == cid, Message.seq >= lo, Message.seq <= hi)
               for cid, _b, _e, lo, hi in clamped if lo <= hi]
-    rows = []
+    out, cut = [], None
     if wanted:
-        # Plain rows rather than ORM objects: a catch-up reads thousands of them.
-        rows = db.session.execute(
+        # Plain rows rather than ORM objects, read a few at a time: a catch-up reads thousands of them,
+        # and the page stops at IM_MAX_ANSWER_BYTES without reading the rows after it.
+        result = db.session.execute(
             select(*(getattr(Message, c) for c in PUBLIC_COLUMNS)).where(or_(*wanted), _not_deleted(user_id))
-            .order_by(Message.conversation_id, Message.seq).limit(limit)).all()
-    cut = (rows[-1].conversation_id, rows[-1].seq) if len(rows) == limit else None
+            .order_by(Message.conversation_id, Message.seq).limit(limit).execution_options(yield_per=100))
+        budget = bounds.Budget()
+        try:
+            for row in result:
+                public = message_public(row)
+                if not budget.fits(public):
+                    cut = (out[-1]["conversation_id"], out[-1]["seq"])
+                    break
+                out.append(public)
+        finally:
+            result.close()
+        if cut is None and len(out) == limit:
+            cut = (out[-1]["conversation_id"], out[-1]["seq"])
     pulled_to = {}
     for cid, begin, end, lo, hi in clamped:
         done = max(hi, begin - 1)
@@ -479,7 +496,7 @@ def pull_messages(user_id: str, ranges: list[tuple[str, int, int]], limit: int =
             if cid == cut[0]:
                 done = cut[1]
         pulled_to[cid] = done
-    return {"messages": [message_public(m) for m in rows], "pulled_to": pulled_to}
+    return {"messages": out, "pulled_to": pulled_to, "is_end": cut is None}
 
 
 def get_history(user_id: str, conversation_id: str, start_seq: int | None, count: int) -> dict:
@@ -492,9 +509,11 @@ def get_history(user_id: str, conversation_id: str, start_seq: int | None, count
             select(Message).where(Message.conversation_id == conversation_id, Message.seq >= r.min_seq,
                                   Message.seq <= top, _not_deleted(user_id))
             .order_by(Message.seq.desc()).limit(count)))
-    rows.reverse()
-    is_end = len(rows) < count or rows[0].seq <= r.min_seq
-    return {"messages": [m.public() for m in rows], "is_end": is_end}
+    # Newest first into the page, so that a page cut by bytes goes on from its oldest message.
+    page, cut = bounds.take(m.public() for m in rows)
+    page.reverse()
+    is_end = not cut and (len(rows) < count or page[0]["seq"] <= r.min_seq)
+    return {"messages": page, "is_end": is_end}
 
 
 def _like_pattern(keyword: str) -> str:
@@ -521,7 +540,8 @@ def search_messages(user_id: str, keyword: str, conversation_id: str | None, off
     if conversation_id is not None:
         stmt = stmt.where(Message.conversation_id == conversation_id)
     rows = list(db.session.scalars(stmt))
-    return {"messages": [m.public() for m in rows[:count]], "has_more": len(rows) > count}
+    page, cut = bounds.take(m.public() for m in rows[:count])
+    return {"messages": page, "has_more": cut or len(rows) > count}
 
 
 def _find(user_id: str, conversation_id: str, client_msg_id: str | None, seq: int | None) -> Message:

@@ -1,16 +1,18 @@
-"""Uploaded pictures and files: typed from their content, served only to who may see them."""
+"""Uploaded pictures and files: typed from their content, served only to who may see them, held to a
+quota per uploader, and deleted once no message carries them (after a grace period to send them in)."""
 import re
 import secrets
 import unicodedata
+from datetime import timedelta
 from pathlib import Path
 
 from flask import current_app
 from PIL import Image, UnidentifiedImageError
-from sqlalchemy import delete, select
+from sqlalchemy import delete, exists, func, select
 
 from .. import errors
 from ..extensions import db
-from ..models import MessageFile, UploadedFile
+from ..models import MessageFile, UploadedFile, User, utcnow
 from . import conversations
 
 URL_PREFIX = "/api/files/"
@@ -22,6 +24,7 @@ SIGNATURES = [(b"%PDF-", "application/pdf"), (b"PK\x03\x04", "application/zip"),
               (b"\x1f\x8b", "application/gzip"), (b"ID3", "audio/mpeg"), (b"OggS", "audio/ogg"),
               (b"\x1aE\xdf\xa3", "video/webm")]
 MAX_PIXELS = 100_000_000
+ORPHANS_PER_SWEEP = 500
 
 
 def upload_dir() -> Path:
@@ -55,9 +58,20 @@ def _sniff(path: Path) -> tuple[str, bool, int | None, int | None]:
     return "application/octet-stream", False, None, None
 
 
+def _stored_bytes(user_id: str) -> int:
+    return db.session.scalar(select(func.coalesce(func.sum(UploadedFile.size), 0))
+                             .where(UploadedFile.uploader_id == user_id))
+
+
 def save_upload(user_id: str, stream, filename: str | None) -> dict:
-    """Store an uploaded stream (at most IM_UPLOAD_MAX_BYTES) and describe it."""
+    """Store an uploaded stream (at most IM_UPLOAD_MAX_BYTES, and within the uploader's
+    IM_UPLOAD_QUOTA_BYTES) and describe it."""
     limit = current_app.config["IM_UPLOAD_MAX_BYTES"]
+    quota = current_app.config["IM_UPLOAD_QUOTA_BYTES"]
+    room = quota - _stored_bytes(user_id)
+    db.session.rollback()  # no transaction held open while the bytes come in
+    if room <= 0:
+        raise errors.UploadQuotaExceeded(data={"quota": quota})
     file_id = secrets.token_hex(16)
     path = upload_dir() / file_id
     size = 0
@@ -67,13 +81,21 @@ def save_upload(user_id: str, stream, filename: str | None) -> dict:
                 size += len(chunk)
                 if size > limit:
                     raise errors.PayloadTooLarge(f"file larger than {limit} bytes")
+                if size > room:
+                    raise errors.UploadQuotaExceeded(data={"quota": quota})
                 out.write(chunk)
         if size == 0:
             raise errors.UploadInvalid("empty file")
         mime, is_picture, width, height = _sniff(path)
+        # Counted again with the new row written, under the uploader's row lock (PostgreSQL) or the
+        # write lock (SQLite): concurrent uploads of one user cannot pass the quota together.
+        db.session.execute(select(User.user_id).where(User.user_id == user_id).with_for_update())
         record = UploadedFile(file_id=file_id, uploader_id=user_id, name=clean_name(filename), size=size,
                               mime_type=mime, is_picture=is_picture, width=width, height=height)
         db.session.add(record)
+        db.session.flush()
+        if _stored_bytes(user_id) > quota:
+            raise errors.UploadQuotaExceeded(data={"quota": quota})
         db.session.commit()
     except BaseException:
         db.session.rollback()
@@ -91,9 +113,16 @@ def describe(upload: UploadedFile) -> dict:
     return info
 
 
-def from_url(url) -> UploadedFile | None:
+def from_url(url, *, for_message: bool = False) -> UploadedFile | None:
+    """The upload behind a url. `for_message`: share-locked until commit (PostgreSQL), so that the
+    orphan sweep, which skips locked rows, never deletes a file a message is taking just then."""
     match = URL_PATTERN.match(url) if isinstance(url, str) else None
-    return db.session.get(UploadedFile, match.group(1)) if match else None
+    if not match:
+        return None
+    if for_message:
+        return db.session.scalar(select(UploadedFile).where(UploadedFile.file_id == match.group(1))
+                                 .with_for_update(read=True))
+    return db.session.get(UploadedFile, match.group(1))
 
 
 def may_access(user_id: str, upload: UploadedFile) -> bool:
@@ -142,3 +171,27 @@ def remove_files(file_ids: list[str]) -> None:
     """Delete stored bytes (after the commit that forgot them)."""
     for file_id in file_ids:
         (upload_dir() / file_id).unlink(missing_ok=True)
+
+
+def delete_orphans(grace_seconds: int | None = None) -> list[str]:
+    """Delete uploads older than the grace period that no message carries: rows, then their bytes.
+
+    A message deleted for one user still carries its files for the others; a revoked one no longer
+    does (unlink_message); a forwarded copy carries them on its own.
+    """
+    grace = current_app.config["IM_UPLOAD_ORPHAN_SECONDS"] if grace_seconds is None else grace_seconds
+    unreferenced = ~exists().where(MessageFile.file_id == UploadedFile.file_id)
+    candidates = list(db.session.scalars(
+        select(UploadedFile.file_id).where(UploadedFile.created_at < utcnow() - timedelta(seconds=grace),
+                                           unreferenced)
+        .order_by(UploadedFile.created_at).limit(ORPHANS_PER_SWEEP).with_for_update(skip_locked=True)))
+    if not candidates:
+        db.session.rollback()
+        return []
+    # Checked again in a statement of its own, the rows now locked: a message that took one of them
+    # while the first read ran has committed its link by now, and keeps the file.
+    gone = list(db.session.scalars(delete(UploadedFile).where(UploadedFile.file_id.in_(candidates), unreferenced)
+                                   .returning(UploadedFile.file_id)))
+    db.session.commit()
+    remove_files(gone)
+    return gone

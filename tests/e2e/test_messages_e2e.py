@@ -458,3 +458,32 @@ def test_a_restarted_program_with_data_dir_gets_only_what_it_missed(server, clie
         assert r2.texts() == ["missed0", "missed1", "missed2"]
     finally:
         second.close()
+
+
+def test_catch_up_goes_on_when_the_byte_bound_cuts_pages_short(tmp_path, clients):
+    """With a small IM_MAX_ANSWER_BYTES every pull and event page is cut by bytes, far below its
+    count: the SDK must go on from `pulled_to` and `has_more`, never stop at a short page."""
+    srv = LiveServer(tmp_path / "bounded", {"IM_MAX_ANSWER_BYTES": "4000", "IM_ASYNC_MODE": "gevent"}).start()
+    proxy = TcpProxy(srv.port)
+    try:
+        alice, _ra, a = clients(srv.url)
+        bob, rb, b = clients(proxy.url)
+        bob_desk, _rd, _ = clients(srv.url, user_id=b, platform_id=1, register=False)
+        first = alice.send_message(b, 101, text("before " + "p" * 900))
+        wait_for(lambda: len(rb.texts()) == 1, what="online message")
+        proxy.cut()
+        wait_for(lambda: not bob._sio, what="bob offline")
+        sent = [alice.send_message(b, 101, text(f"n{i} " + "p" * 900))["seq"] for i in range(30)]
+        # Each deletion (for bob, from his other terminal) logs the whole message: events of about 1 KB.
+        for seq in sent[:12]:
+            bob_desk.delete_message(first["conversation_id"], seq)
+        proxy.resume()
+        wait_for(lambda: len(rb.texts()) == 19, timeout=30, what="message catch-up")
+        wait_for(lambda: len(rb.of("on_msg_deleted")) == 12, timeout=30, what="event catch-up")
+        assert [t.split(" ")[0] for t in rb.texts()] == ["before"] + [f"n{i}" for i in range(12, 30)]
+        assert [m["seq"] for m in rb.of("on_msg_deleted")] == sent[:12]
+        time.sleep(0.3)
+        assert len(rb.texts()) == 19 and len(rb.of("on_msg_deleted")) == 12  # nothing twice
+    finally:
+        proxy.close()
+        srv.stop()

@@ -1,0 +1,37 @@
+"""Answers bounded in bytes as well as in count: a page stops before the item that would take its
+encoded size past IM_MAX_ANSWER_BYTES, but always holds at least one item, so that paging advances."""
+import json
+
+from flask import current_app
+
+
+def encoded_size(item) -> int:
+    """The item's size as JSON on the wire (both transports escape non-ASCII, so count it escaped)."""
+    return len(json.dumps(item, separators=(",", ":"), default=str))
+
+
+class Budget:
+    """The bytes a page may still take."""
+
+    def __init__(self, limit: int | None = None):
+        self.left = current_app.config["IM_MAX_ANSWER_BYTES"] if limit is None else limit
+        self.taken = 0
+
+    def fits(self, item) -> bool:
+        """Count the item in if it fits what is left (the first one always does)."""
+        size = encoded_size(item)
+        if self.taken and size > self.left:
+            return False
+        self.left -= size
+        self.taken += 1
+        return True
+
+
+def take(items, limit: int | None = None) -> tuple[list, bool]:
+    """(the leading items that fit one page, whether the page was cut by bytes)."""
+    budget, page = Budget(limit), []
+    for item in items:
+        if not budget.fits(item):
+            return page, True
+        page.append(item)
+    return page, False
