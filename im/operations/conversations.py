@@ -1,7 +1,7 @@
 """Conversation operations: lists, settings, read state."""
 from typing import Annotated
 
-from pydantic import Field, StringConstraints, model_validator
+from pydantic import ConfigDict, Field, StringConstraints, model_validator
 
 from ..services import conversations
 from .messages import ConversationId
@@ -19,9 +19,12 @@ class ConversationParams(Params):
 
 
 class GetOneParams(Params):
-    conversation_id: ConversationId | None = None
+    model_config = ConfigDict(json_schema_extra={"oneOf": [{"required": ["conversation_id"]},
+                                                           {"required": ["user_id"]}]})
+    # No null in the schema: leave the other one out instead.
+    conversation_id: ConversationId = None
     # The peer of a one-to-one conversation: the client need not compute the id (OpenIM's sourceID).
-    user_id: UserId | None = None
+    user_id: UserId = None
 
     @model_validator(mode="after")
     def _one_of(self):

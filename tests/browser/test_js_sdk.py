@@ -1,10 +1,15 @@
 """The JavaScript SDK on its own (no app), in Chromium: calls, listeners, order, and catch-up."""
 import pytest
 
+from im.services.conversations import single_conversation_id
+
 pytest.importorskip("playwright.sync_api")
 
-SCRIPT = """async () => {
-  const { IMClient, IMError, LoginStatus, ContentType } = await import("/static/js/im-sdk.js");
+# The JS helper and the server agree on the id of a pair, also for ids that join alike with "_".
+PAIRS = [("sdk_b", "sdk_a"), ("john_smith", "mary"), ("john", "smith_mary"), ("Z.9", "a-_"), ("b", "B")]
+
+SCRIPT = """async (PAIRS) => {
+  const { IMClient, IMError, LoginStatus, ContentType, singleConversationId } = await import("/static/js/im-sdk.js");
   const log = [];
   const until = async (check) => {
     for (let i = 0; i < 200 && !check(); i++) await new Promise((r) => setTimeout(r, 50));
@@ -35,6 +40,8 @@ SCRIPT = """async () => {
   await b.acceptFriendApplication("sdk_a");
   await until(() => log.some((e) => e[0] === "a" && e[1] === "friend_added"));
   out.check = await a.checkFriend(["sdk_b", "nobody"]);
+  out.opened = (await a.getOneConversation({ userId: "sdk_b" })).conversation_id;
+  out.ids = PAIRS.map(([x, y]) => singleConversationId(x, y));
   for (const n of [1, 2, 3]) await a.sendMessage({ recvId: "sdk_b", contentType: ContentType.TEXT, content: { text: `online ${n}` } });
   await until(() => log.filter((e) => e[0] === "b" && e[1] === "message").length === 3);
   await b.logout();
@@ -44,7 +51,7 @@ SCRIPT = """async () => {
   await b.login("sdk_b", "password123");
   await until(() => log.filter((e) => e[0] === "b" && e[1] === "message").length === 5);
   out.unread = await b.getTotalUnreadMsgCount();
-  await b.markConversationMessageAsRead("si_sdk_a~sdk_b");
+  await b.markConversationMessageAsRead(out.opened);
   out.unreadAfter = await b.getTotalUnreadMsgCount();
   // b answers: a hears it, and (a conversation being delivered in seq order) whatever a heard of its
   // own five messages would have come before it
@@ -58,7 +65,10 @@ SCRIPT = """async () => {
 
 def test_js_sdk_standalone(pages):
     page = pages.page()
-    out = page.evaluate(SCRIPT)
+    out = page.evaluate(SCRIPT, [list(p) for p in PAIRS])
+    assert out["opened"] == "si_sdk_a~sdk_b"
+    assert out["ids"] == [single_conversation_id(x, y) for x, y in PAIRS]
+    assert len(set(out["ids"])) == len(PAIRS)
     assert out["before"] == 201 and out["after"] == 101 and out["user"] == "sdk_a"
     assert out["selfError"] == [True, 1201]
     assert out["recv"] == [["sdk_a", "hello", 0]]
