@@ -248,10 +248,14 @@ def test_downgrade_refuses_to_merge_two_pairs_again(tmp_path):
     from im.models import Conversation
     app = _migrate_old_world(f"sqlite:///{tmp_path / 'down.sqlite3'}", tmp_path)
     with app.app_context():
+        # the later migrations step down cleanly; the refusal is the conversation-id migration's own
+        command.downgrade(schema.alembic_config(), "0003_conversation_ids")
+        db.session.remove()
         with pytest.raises(RuntimeError, match="would share 'si_john_smith_mary'"):
             command.downgrade(schema.alembic_config(), "0002_chat_groups")
         db.session.remove()
         assert "si_john~smith_mary" in {c.conversation_id for c in db.session.query(Conversation)}
+        command.upgrade(schema.alembic_config(), "head")
         assert schema.is_at_head(schema.alembic_config())
         db.session.remove()
         db.engine.dispose()

@@ -82,6 +82,42 @@ def test_new_login_kicks_socket_of_same_platform(api):
     assert api.call("get_self_user_info", token=token).get_json()["errCode"] == 1506
 
 
+def _kicks(sock):
+    return [pkt["args"][0] for pkt in sock.queue if pkt["name"] == "kicked_offline"]
+
+
+def _wait_closed(sock, timeout=5.0):
+    deadline = time.monotonic() + timeout
+    while sock.is_connected() and time.monotonic() < deadline:
+        time.sleep(0.05)
+    return not sock.is_connected()
+
+
+def test_logout_tells_the_sessions_other_sockets_why_they_close(api):
+    """Other tabs of the session hear kicked_offline with reason logout (as the doc promises) before
+    their socket closes; the socket that called logout does not, and other sessions hear nothing."""
+    user_id, token = api.user()
+    caller, other_tab = api.socket(token), api.socket(token)
+    other_session = api.socket(api.login(user_id, platform_id=1))
+    assert caller.emit("logout", {}, callback=True) == {"errCode": 0, "errMsg": "", "data": None}
+    assert _wait_closed(other_tab)
+    assert _kicks(other_tab) == [{"reason": "logout", "platform_id": 5}]
+    assert _kicks(caller) == []
+    assert other_session.is_connected() and _kicks(other_session) == []
+
+    rest_token = api.login(user_id, platform_id=2)
+    tab = api.socket(rest_token)
+    api.ok("logout", token=rest_token)
+    assert _wait_closed(tab) and _kicks(tab) == [{"reason": "logout", "platform_id": 2}]
+
+
+def test_a_revoked_tokens_refusal_names_the_reason(api):
+    _, token = api.user()
+    api.ok("logout", token=token)
+    body = api.call("get_self_user_info", token=token).get_json()
+    assert body["errCode"] == 1502 and body["data"] == {"reason": "logout"}
+
+
 def test_revoked_session_socket_cannot_act(api):
     user_id, token = api.user()
     sock = api.socket(token)

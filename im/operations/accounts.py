@@ -80,7 +80,7 @@ def login(caller: Caller | None, p: LoginParams):
 @operation("logout")
 def logout(caller: Caller, p: NoParams):
     """Revoke the calling token and close its sockets."""
-    auth.logout(caller.session_id)
+    auth.logout(caller.session_id, calling_sid=caller.sid)
     return None
 
 

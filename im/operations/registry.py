@@ -62,11 +62,13 @@ class NoParams(Params):
 
 @dataclass(frozen=True)
 class Caller:
-    """Who is calling: the authenticated user and the login session (terminal) they call from."""
+    """Who is calling: the authenticated user and the login session (terminal) they call from, and
+    over a socket, that socket's id (None over REST)."""
 
     user_id: str
     session_id: int
     platform_id: int
+    sid: str | None = None
 
 
 @dataclass(frozen=True)
@@ -91,7 +93,7 @@ def live_caller(session_row) -> tuple[Caller | None, errors.IMError | None]:
         auth.check_session_live(session_row)
     except errors.IMError as exc:
         return None, exc
-    return Caller(session_row.user_id, session_row.id, session_row.platform_id), None
+    return Caller(session_row.user_id, session_row.id, session_row.platform_id, session_row.sid), None
 
 
 OPERATIONS: dict[str, Operation] = {}

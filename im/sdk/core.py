@@ -36,6 +36,12 @@ def after_connect(fn):
     return fn
 
 
+def _ended_by(info) -> str | None:
+    """How a revoked session ends here: `logout` of this same session elsewhere (another holder of
+    its token signed out) ends it as this client's own logout would, without on_kicked_offline;
+    every other revocation is reported as a kick."""
+    return None if isinstance(info, dict) and info.get("reason") == "logout" else "kicked"
+
 class _CallbackThread:
     """Runs listener callbacks one at a time, in order; user exceptions are logged, never raised."""
 
@@ -222,7 +228,7 @@ class CoreClient:
 
         sio.on("connect_error", on_connect_error)
         sio.on("disconnect", lambda *args: (_release_websocket(sio, *args), self._on_disconnect(sio)))
-        sio.on("kicked_offline", lambda data=None: self._on_session_ended(sio, "kicked"))
+        sio.on("kicked_offline", lambda data=None: self._on_session_ended(sio, _ended_by(data)))
         sio.on("token_expired", lambda data=None: self._on_session_ended(sio, "expired"))
         sio.on("event", self._on_user_event)
         for name in dir(type(self)):
@@ -235,7 +241,7 @@ class CoreClient:
                         wait_timeout=self.timeout)
         except socketio.exceptions.ConnectionError as exc:
             if refusal.get("errCode"):
-                raise IMError(refusal["errCode"], refusal.get("errMsg", "refused")) from exc
+                raise IMError(refusal["errCode"], refusal.get("errMsg", "refused"), refusal.get("data")) from exc
             self._url_index += 1
             raise IMError(NETWORK_ERROR, f"connect failed: {exc}") from exc
         self._sio = sio
@@ -262,7 +268,7 @@ class CoreClient:
                 self._emit_callback("conn", "on_connect_failed", exc.code, exc.message)
                 if exc.code in TOKEN_DEAD:
                     self._end_session("expired" if exc.code == TOKEN_EXPIRED else
-                                      "kicked" if exc.code in TOKEN_KICKED else None)
+                                      _ended_by(exc.data) if exc.code in TOKEN_KICKED else None)
                     return
                 time.sleep(delay)
                 delay = min(delay * 2, self.max_backoff)

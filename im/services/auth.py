@@ -161,13 +161,14 @@ def resolve_token(token) -> LoginSession:
 def check_session_live(session: LoginSession) -> None:
     if session.revoked_at is not None:
         raise errors.TokenKicked() if session.revoke_reason == "kicked" else errors.TokenRevoked(
-            f"token revoked ({session.revoke_reason})")
+            f"token revoked ({session.revoke_reason})", data={"reason": session.revoke_reason})
     if session.expires_at <= utcnow():
         raise errors.TokenExpired()
 
 
-def logout(session_id: int) -> None:
-    """Revoke the caller's own token and close its sockets."""
+def logout(session_id: int, calling_sid: str | None = None) -> None:
+    """Revoke the caller's own token and close its sockets; each of them but the calling one first
+    hears `kicked_offline` with reason `logout` (another tab of the same session signed out)."""
     session = db.session.get(LoginSession, session_id)
     if session is None or session.revoked_at is not None:
         db.session.rollback()
@@ -175,6 +176,9 @@ def logout(session_id: int) -> None:
     session.revoked_at = utcnow()
     session.revoke_reason = "logout"
     sids = db.session.scalars(select(Connection.sid).where(Connection.session_id == session_id)).all()
+    for sid in sids:
+        if sid != calling_sid:
+            push.emit_after_commit(sid, "kicked_offline", {"reason": "logout", "platform_id": session.platform_id})
     push.disconnect_after_commit(sids)
     db.session.commit()
 

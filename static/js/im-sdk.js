@@ -310,7 +310,7 @@ export class IMClient {
         socket.disconnect();
         const data = err && err.data;
         const envelope = data && typeof data.errCode === "number" ? data : data && data.data;
-        if (envelope && envelope.errCode) reject(new IMError(envelope.errCode, envelope.errMsg || "refused"));
+        if (envelope && envelope.errCode) reject(new IMError(envelope.errCode, envelope.errMsg || "refused", envelope.data ?? null));
         else reject(new IMError(ErrorCode.NETWORK_ERROR, `connect failed: ${err && err.message}`));
       };
       socket.once("connect_error", fail);
@@ -343,7 +343,10 @@ export class IMClient {
       } catch (err) {
         this._emitCallback("conn", "onConnectFailed", err.code, err.errMsg);
         if (TOKEN_DEAD.has(err.code)) {
-          this._endSession(err.code === TOKEN_EXPIRED ? "expired" : TOKEN_KICKED.has(err.code) ? "kicked" : null, { reason: "kicked" });
+          // A revoked token's refusal names why (logout in another tab, a password change ...), as
+          // kicked_offline would have, had this socket been connected when it happened.
+          this._endSession(err.code === TOKEN_EXPIRED ? "expired" : TOKEN_KICKED.has(err.code) ? "kicked" : null,
+                           { reason: (err.data && err.data.reason) || "kicked" });
           return;
         }
         await new Promise((r) => setTimeout(r, delay));

@@ -56,3 +56,21 @@ def test_a_message_deleted_in_one_tab_leaves_the_other_and_the_preview_moves_bac
     assert "the newest one" in str(call("get_one_conversation", {"conversation_id": cid}, "hank"))
     assert pages.dialogs == [("confirm", "Delete this message for you? The others still see it.")]
     assert pages.errors == [], "\n".join(pages.errors)
+
+
+def test_signing_out_in_one_tab_is_not_a_kick_in_the_other(pages, shot):
+    """Both tabs hold one session; the other tab hears kicked_offline with reason logout and says
+    so, rather than claiming that another device signed in."""
+    first = pages.page()
+    sign_up(first, "sam", "Sam")
+    second = pages.page(first.context)
+    expect(second.locator("#login-status")).to_have_attribute("data-state", "online")
+
+    first.click("#signout")
+    expect(first.locator("#auth")).to_be_visible()
+    expect(second.locator("#auth")).to_be_visible()
+    expect(second.locator("#notice")).to_have_attribute("data-reason", "loggedOutElsewhere")
+    expect(second.locator("#notice")).to_have_text("You signed out in another tab.")
+    shot(second, "32-signed-out-in-other-tab")
+    assert pages.dialogs == []
+    assert pages.errors == [], "\n".join(pages.errors)

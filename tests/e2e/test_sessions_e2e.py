@@ -93,6 +93,38 @@ def test_status_transitions_and_callbacks(server, clients):
     assert "on_kicked_offline" not in rec.names()
 
 
+def test_logout_in_another_tab_of_the_session_is_not_a_kick(server, clients):
+    """Two sockets of one session (two tabs): a logout from one tells the other `kicked_offline`
+    with reason `logout`; the SDK ends its session as a logout, not as a kick by another device."""
+    from tests.support.raw_socket import RawSocket
+
+    srv = server()
+    _register(srv.url, "lou")
+    lou, rec = clients(srv.url)
+    lou.login("lou", PASSWORD)
+    rec.wait_for("on_connect_success")
+
+    tab = RawSocket(srv.url, lou._token)  # a second tab holding the same session's token
+    try:
+        lou.logout()  # over the SDK's socket
+        assert tab.wait_event("kicked_offline") == {"reason": "logout", "platform_id": 5}
+    finally:
+        tab.close()
+    assert "on_kicked_offline" not in rec.names()
+
+    lou.login("lou", PASSWORD)
+    rec.wait_for("on_connect_success", count=2)
+    tab = RawSocket(srv.url, lou._token)
+    try:
+        assert tab.call("logout", {}) == {"errCode": 0, "errMsg": "", "data": None}
+    finally:
+        tab.close()
+    wait_until(lambda: lou.get_login_status() == LoginStatus.LOGGED_OUT, message="the SDK's session ended")
+    time.sleep(0.5)  # callbacks run on the SDK's own thread: a kick reported with the end would be in by now
+    assert "on_kicked_offline" not in rec.names()
+    assert "on_user_token_expired" not in rec.names()
+
+
 def test_connect_failure_is_reported(server, clients):
     srv = server()
     _register(srv.url, "bob")
