@@ -1,6 +1,7 @@
 """Login status, the connection listener and the multi-terminal policies, on a real server process
 through the Python SDK, under both async modes."""
 import threading
+import time
 
 import pytest
 import requests
