@@ -46,8 +46,8 @@ def register(user_id: str, password: str, nickname: str, face_url: str = "") -> 
     try:
         db.session.commit()
     except IntegrityError:
-        # Another registration of the same id committed between the check above and this insert.
-        db.session.rollback()
+        # Another registration of the same id committed between the check above and this insert;
+        # the operation runner rolls the failed transaction back.
         raise errors.UserAlreadyRegistered() from None
     return user.public()
 
@@ -209,7 +209,6 @@ def change_password(user_id: str, session_id: int, old_password: str, new_passwo
         update(User).where(User.user_id == user_id, User.password_hash == checked_hash)
         .values(password_hash=new_hash).execution_options(synchronize_session=False))
     if swapped.rowcount != 1:
-        db.session.rollback()
         raise errors.LoginFailed("wrong old password")
     others = [s for s in _active_sessions(user_id) if s.id != session_id]
     revoke_sessions(others, PASSWORD_CHANGED)
