@@ -8,7 +8,8 @@ seconds is closed, and an address that already holds `IM_MAX_UNAUTHENTICATED_PER
 refused at the handshake with HTTP 401 and errCode 1008. The count is per process.
 
 Everything here goes through Engine.IO's public hooks: its `connect` and `disconnect` handlers (which
-python-socketio registers, and which are wrapped here), `disconnect(sid)`, and its background tasks.
+python-socketio registers, and which are wrapped here), its `sockets` and their `close`, and its
+background tasks.
 """
 import logging
 import threading
@@ -29,7 +30,7 @@ class HandshakeGuard:
         self._lock = threading.Lock()
         self._pending: dict[str, tuple[str, float]] = {}  # eio sid -> (address, deadline)
         self._per_address: dict[str, int] = {}
-        self._sweeper = None
+        self._sweeping = False
         self._connect = eio.handlers.get("connect")
         self._disconnect = eio.handlers.get("disconnect")
         eio.on("connect", self._on_eio_connect)
@@ -49,12 +50,15 @@ class HandshakeGuard:
                 refused = False
                 self._per_address[address] = held + 1
                 self._pending[sid] = (address, time.monotonic() + self.timeout)
+                start_sweeper = not self._sweeping and self.timeout > 0
+                self._sweeping = self._sweeping or start_sweeper
         if refused:
             log.info("refused an Engine.IO connection from %s: %d already wait for their CONNECT",
                      address, held)
             # Engine.IO answers a handler's refusal with 401 and this object as the JSON body
             return errors.RateLimited("too many connections from this address without CONNECT").envelope()
-        self._ensure_sweeper()
+        if start_sweeper:
+            self.eio.start_background_task(self._sweep_while_pending)
         if self._connect is not None:
             return self._connect(sid, environ)
         return None
@@ -79,13 +83,9 @@ class HandshakeGuard:
                 else:
                     del self._per_address[entry[0]]
 
-    def _ensure_sweeper(self) -> None:
-        if self._sweeper is None and self.timeout > 0:
-            self._sweeper = self.eio.start_background_task(self._sweep_forever)
-
-    def _sweep_forever(self) -> None:
-        # one task for all connections, not one sleeping timer each: a late close by up to a
-        # quarter of the timeout is fine, a greenlet per connection is not
+    def _sweep_while_pending(self) -> None:
+        # One task for all connections, not a sleeping timer each: a close late by up to a quarter
+        # of the timeout is fine, a greenlet per connection is not. It ends when none is waiting.
         interval = min(1.0, self.timeout / 4)
         while True:
             self.eio.sleep(interval)
@@ -93,6 +93,10 @@ class HandshakeGuard:
                 self.sweep()
             except Exception:  # the sweeper must outlive one bad connection
                 log.exception("handshake sweep failed")
+            with self._lock:
+                if not self._pending:
+                    self._sweeping = False
+                    return
 
     def sweep(self, now: float | None = None) -> int:
         """Close every waiting connection past its deadline; the number closed."""
@@ -100,9 +104,13 @@ class HandshakeGuard:
         with self._lock:
             late = [sid for sid, (_address, deadline) in self._pending.items() if deadline <= now]
         for sid in late:
-            if sid in self.eio.sockets:
+            sock = self.eio.sockets.get(sid)
+            if sock is not None:
                 log.info("closed Engine.IO connection %s: no Socket.IO CONNECT within %g s", sid, self.timeout)
-                self.eio.disconnect(sid)
+                # Not eio.disconnect(sid): it waits until the client has read the CLOSE packet, which
+                # a polling client that stopped polling never does (as Engine.IO's own ping timeout).
+                sock.close(wait=False, reason=self.eio.reason.SERVER_DISCONNECT)
+                self.eio.sockets.pop(sid, None)
             # gone without a disconnect event (a failed upgrade): forget it all the same
             self._forget(sid)
         return len(late)
