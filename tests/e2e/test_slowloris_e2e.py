@@ -29,8 +29,7 @@ def _user(url, user_id):
 
 
 def _connect(server) -> socket.socket:
-    sock = socket.create_connection(("127.0.0.1", server.port), timeout=CLOSED_WITHIN)
-    return sock
+    return socket.create_connection(("127.0.0.1", server.port), timeout=CLOSED_WITHIN)
 
 
 def _closed_by_server(sock) -> bool:
@@ -86,8 +85,9 @@ def test_a_half_sent_head_is_closed_but_neither_a_websocket_nor_a_slow_body(live
     established.close()
 
 
-def test_an_engineio_connection_without_connect_is_closed_after_the_handshake_timeout(live_server):
-    server = live_server({"IM_HANDSHAKE_TIMEOUT": "1"})
+@pytest.mark.parametrize("mode", ["gevent", "eventlet"])
+def test_an_engineio_connection_without_connect_is_closed_after_the_handshake_timeout(live_server, mode):
+    server = live_server({"IM_ASYNC_MODE": mode, "IM_HANDSHAKE_TIMEOUT": "1"})
     token = _user(server.url, "member")
     member = RawSocket(server.url, token)
 
@@ -128,8 +128,10 @@ def _handshake_refused(server) -> dict | None:
     return answer.json()
 
 
-def test_unauthenticated_connections_per_address_are_capped_and_freed(live_server):
-    server = live_server({"IM_MAX_UNAUTHENTICATED_PER_ADDRESS": "2", "IM_HANDSHAKE_TIMEOUT": "600"})
+@pytest.mark.parametrize("mode", ["gevent", "eventlet"])
+def test_unauthenticated_connections_per_address_are_capped_and_freed(live_server, mode):
+    server = live_server({"IM_ASYNC_MODE": mode, "IM_MAX_UNAUTHENTICATED_PER_ADDRESS": "2",
+                          "IM_HANDSHAKE_TIMEOUT": "600"})
     token = _user(server.url, "neighbour")
     first, second = _raw_websocket(server), _raw_websocket(server)
 
@@ -162,7 +164,7 @@ def test_a_reset_half_request_logs_one_line(live_server):
     server = live_server()
     half = _connect(server)
     half.sendall(b"POST /api/login HTTP/1.1\r\nHost: x\r\nContent-")
-    # the server has read what was sent once a later request on another connection is answered
+    # a later connection answered: the server has accepted this one and read what it sent
     assert requests.get(server.url + "/healthz", timeout=10).status_code == 200
     _reset(half)
     wait_until(lambda: "ended before its request head" in server.log_tail(), timeout=CLOSED_WITHIN,
