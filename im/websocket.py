@@ -35,11 +35,11 @@ class _NoReader:
         pass
 
 
-# After closing a WebSocket first, how long and how much the server still reads (and drops) so the
-# peer can read the close frame: closing a socket with unread input sends a TCP reset, and the peer's
-# kernel then discards what it had not yet read, the close frame too.
+# After closing a WebSocket first, how long the server still reads (and drops) the peer's input so it
+# can read the close frame: closing a socket with unread input sends a TCP reset, and the peer's kernel
+# then discards what it had not yet read, the close frame too. As nginx's lingering close, bounded in
+# time only: what is read is dropped 64 KiB at a time, so memory stays flat.
 LINGER_SECONDS = 2.0
-LINGER_BYTES = 1024 * 1024
 
 
 class InlineServer(simple_websocket.Server):
@@ -78,15 +78,11 @@ class InlineServer(simple_websocket.Server):
 
     def _linger(self) -> None:
         """Half-close and drop the peer's input for a bounded time, so it reads our close frame."""
-        drained = 0
         try:
             self.sock.shutdown(socket.SHUT_WR)
             with gevent.Timeout(LINGER_SECONDS, False):
-                while drained < LINGER_BYTES:
-                    data = self.sock.recv(65536)
-                    if not data:
-                        break
-                    drained += len(data)
+                while self.sock.recv(65536):
+                    pass
         except OSError:
             pass
 
