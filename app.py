@@ -38,13 +38,6 @@ def main() -> None:
     if ASYNC_MODE == "eventlet":
         # eventlet.wsgi.server stops accepting at 1024 simultaneous connections unless told otherwise.
         options["max_size"] = app.config["IM_MAX_CONNECTIONS"]
-        # eventlet has no deadline for a whole request head, only per-read timeouts: `keepalive` for
-        # each read of a request line (a connection silent that long before its request is closed),
-        # `socket_timeout` for every later read. Engine.IO puts the same ping interval + timeout on
-        # its WebSockets, which hear from a live client at least every ping interval.
-        if app.config["IM_HEADER_TIMEOUT"]:
-            options["keepalive"] = app.config["IM_HEADER_TIMEOUT"]
-        options["socket_timeout"] = app.config["IM_PING_INTERVAL"] + app.config["IM_PING_TIMEOUT"]
     app.logger.info("serving on http://%s:%s (async mode %s)", host, port, ASYNC_MODE)
     socketio.run(app, host=host, port=port, log_output=False, allow_unsafe_werkzeug=ASYNC_MODE == "threading",
                  **options)

@@ -116,6 +116,51 @@ def gevent_handler_class(header_timeout: float | None = None):
     return IMHandler
 
 
+def eventlet_protocol_class(header_timeout: float | None = None):
+    """eventlet.wsgi's protocol with the same deadline for the request head as the gevent handler's.
+
+    eventlet.wsgi only times each read (its `keepalive` and `socket_timeout`), so a client sending a
+    byte every few seconds held its connection forever. Here one timer runs from the wait for the
+    request line to the end of the headers (`parse_request`); the body and a WebSocket are not timed.
+    """
+    import eventlet
+    from eventlet import wsgi
+
+    class IMProtocol(wsgi.HttpProtocol):
+        _head_timer = None
+
+        def handle_one_request(self):
+            self.raw_requestline = b""  # what the timer interrupted: nothing yet, or a head
+            if header_timeout:
+                self._head_timer = eventlet.Timeout(header_timeout, HeadTimeout("no complete request head"))
+            try:
+                super().handle_one_request()
+            except OSError as exc:
+                if self._head_timer is None and not isinstance(exc, HeadTimeout):
+                    raise  # not while reading the head: eventlet's own handling
+                self.close_connection = 1
+                if isinstance(exc, HeadTimeout) and self.raw_requestline:
+                    log.info("closed the connection from %s: no complete request head within %g s",
+                             _address(self), header_timeout)
+                elif not isinstance(exc, HeadTimeout):
+                    log.info("connection from %s ended before its request head: %s", _address(self), exc)
+            finally:
+                self._stop_head_timer()
+
+        def parse_request(self):
+            try:
+                return super().parse_request()
+            finally:
+                self._stop_head_timer()
+
+        def _stop_head_timer(self):
+            if self._head_timer is not None:
+                self._head_timer.cancel()
+                self._head_timer = None
+
+    return IMProtocol
+
+
 def _address(handler) -> str:
     address = getattr(handler, "client_address", None)
     return address[0] if isinstance(address, tuple) and address else str(address)
@@ -125,4 +170,6 @@ def run_options(async_mode: str, header_timeout: float | None = None) -> dict:
     """Extra keyword arguments for socketio.run in this async mode."""
     if async_mode == "gevent":
         return {"handler_class": gevent_handler_class(header_timeout)}
+    if async_mode == "eventlet":
+        return {"protocol": eventlet_protocol_class(header_timeout)}
     return {}
