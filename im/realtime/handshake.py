@@ -59,9 +59,10 @@ class HandshakeGuard:
             return errors.RateLimited("too many connections from this address without CONNECT").envelope()
         if start_sweeper:
             self.eio.start_background_task(self._sweep_while_pending)
-        if self._connect is not None:
-            return self._connect(sid, environ)
-        return None
+        answer = self._connect(sid, environ) if self._connect is not None else None
+        if answer is not None and answer is not True:
+            self._forget(sid)  # refused further down: Engine.IO drops it without a disconnect event
+        return answer
 
     def _on_eio_disconnect(self, sid, reason=None):
         self._forget(sid)
