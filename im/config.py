@@ -60,6 +60,11 @@ def load_config(instance_path: str, env=None) -> dict:
         "IM_CORS_ORIGINS": cors_origins(env.get("IM_CORS_ORIGINS")),
         "IM_MAX_CONNECTIONS": int(env.get("IM_MAX_CONNECTIONS", 20000)),
         "IM_WEBSOCKET_COMPRESSION": _bool(env.get("IM_WEBSOCKET_COMPRESSION", "false")),
+        # Slow and unauthenticated connections: seconds to send a request head; seconds from the
+        # Engine.IO handshake to an accepted Socket.IO CONNECT; how many may wait so per address (0: off).
+        "IM_HEADER_TIMEOUT": float(env.get("IM_HEADER_TIMEOUT", 10)),
+        "IM_HANDSHAKE_TIMEOUT": float(env.get("IM_HANDSHAKE_TIMEOUT", 10)),
+        "IM_MAX_UNAUTHENTICATED_PER_ADDRESS": int(env.get("IM_MAX_UNAUTHENTICATED_PER_ADDRESS", 256)),
         # Engine.IO heartbeat: a ping every interval; a socket silent for interval + timeout is closed.
         "IM_PING_INTERVAL": int(env.get("IM_PING_INTERVAL", 25)),
         "IM_PING_TIMEOUT": int(env.get("IM_PING_TIMEOUT", 20)),
