@@ -137,3 +137,18 @@ def test_the_sweeper_prunes_round_after_round(app, users):
         if all(_seqs(u) == [4, 5] for u in users):
             break
     assert all(_seqs(u) == [4, 5] for u in users)
+
+
+def test_a_round_pauses_after_every_statement_it_commits(app, users):
+    """The sweeper yields to the other greenlets there: a round stalls the process one statement at most."""
+    user = users[0]
+    _log(user, [30.0] * 1000)
+    commits_since_pause = []
+    with Statements(db.engine) as stmts:
+        def pause():
+            commits_since_pause.append(sum(1 for s, _, _ in stmts.seen if s.lstrip().upper().startswith("DELETE")))
+        events.prune_events("", batch=100, max_rows=1000, pause=pause)
+    deletes = [n for s, _, n in stmts.seen if s.lstrip().upper().startswith("DELETE")]
+    assert sum(deletes) == 1000 and len(deletes) == 10
+    # One pause after the users' look-up, then one after each delete.
+    assert commits_since_pause[:11] == list(range(0, 11))

@@ -55,7 +55,8 @@ def now_and_then(rounds: int, progress: dict | None = None) -> None:
     """The work of the sweeper's rarer rounds; `progress` keeps where the event prune goes on."""
     progress = {} if progress is None else progress
     if rounds % PRUNE_EVERY == 0:
-        progress["prune_after"] = events.prune_events(progress.get("prune_after") or "").next_after
+        progress["prune_after"] = events.prune_events(progress.get("prune_after") or "",
+                                                      pause=lambda: socketio.sleep(0)).next_after
     if rounds % ORPHANS_EVERY == 0:
         uploads.delete_orphans()
 

@@ -1,6 +1,6 @@
 """Reading a user's event log (how an offline terminal catches up on notifications) and pruning it."""
 from datetime import timedelta
-from typing import NamedTuple
+from typing import Callable, NamedTuple
 
 from flask import current_app
 from sqlalchemy import delete, select
@@ -44,7 +44,7 @@ class PruneRound(NamedTuple):
 
 
 def prune_events(after_user_id: str = "", max_users: int = PRUNE_USERS, batch: int = PRUNE_BATCH,
-                 max_rows: int = PRUNE_ROUND_ROWS) -> PruneRound:
+                 max_rows: int = PRUNE_ROUND_ROWS, pause: Callable[[], None] | None = None) -> PruneRound:
     """One bounded round of the event prune: the users after `after_user_id` (in user id order).
 
     An event goes when it is older than IM_EVENT_RETENTION_DAYS or beyond the newest
@@ -52,7 +52,10 @@ def prune_events(after_user_id: str = "", max_users: int = PRUNE_USERS, batch: i
     seqs `k..event_seq` without a hole: `sync_events` then knows a gap by its first row alone. Every
     statement reads or deletes a key range of at most `batch` rows (or `max_users` users), each
     delete commits on its own, so no statement holds the writer long however large the table.
+    `pause` runs after each commit: the sweeper lets the other greenlets run there, so a round
+    stalls the process no longer than one statement (on SQLite every query blocks the hub).
     """
+    pause = pause or (lambda: None)
     cfg = current_app.config
     cutoff = utcnow() - timedelta(days=cfg["IM_EVENT_RETENTION_DAYS"])
     cap = cfg["IM_EVENT_RETENTION"]
@@ -63,12 +66,14 @@ def prune_events(after_user_id: str = "", max_users: int = PRUNE_USERS, batch: i
                first.with_only_columns(UserEvent.created_at).scalar_subquery())
         .where(User.user_id > after_user_id).order_by(User.user_id).limit(max_users)).all()
     db.session.commit()
+    pause()
     deleted, previous = 0, after_user_id
     for user_id, top, oldest_seq, oldest_at in users:
         if oldest_seq is not None and (oldest_seq <= top - cap or oldest_at < cutoff):
             while deleted < max_rows:
                 want = min(batch, max_rows - deleted)
                 n = _prune_prefix(user_id, top - cap, cutoff, want)
+                pause()
                 deleted += n
                 if n < want:
                     break
