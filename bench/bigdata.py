@@ -1,7 +1,7 @@
 """The bigdata scenario: a year of data (2.55M messages at full size), and what each costs on it.
 
 Builds the database once per size and schema (bench/bigdata_gen.py), cached under bench/results/ for
-SQLite and as the database `im_bigdata_<size>` (or $BENCH_BIGDATA_PG_DB) on PostgreSQL; each run measures a copy, so the prune
+SQLite and as a database on PostgreSQL (bench/bigdata_cache.py); each run measures a copy, so the prune
 finds the same work every time. On a real server it times, as the heavy user (3,000 friends, 5,000
 conversations): search's first page for a common, a rare and a Chinese word, search's page 50,
 login to sync finished, the conversation list, total unread and max seqs; then others' sends while
@@ -26,6 +26,7 @@ sys.path[:0] = [str(HERE.parent), str(HERE)]
 import requests  # noqa: E402
 
 import bigdata_gen as gen  # noqa: E402
+from bigdata_cache import drop_pg, pg_copy, sqlite_copy  # noqa: E402
 from procs import Target, cpu_seconds  # noqa: E402
 
 DEFAULT_PG = "postgresql://postgres@127.0.0.1:5432/postgres"
@@ -33,89 +34,6 @@ PAGE = 100
 TARGETS = {"search_first_page_ms": 50, "search_page50_ratio": 2.0, "login_to_sync_ms": 300,
            "conversation_list_first_page_ms": 50, "total_unread_ms": 10, "bystander_send_p99_ms": 50,
            "mib_per_million_messages": 643}
-
-
-def schema_head() -> str:
-    from alembic.script import ScriptDirectory
-    from alembic.config import Config
-
-    cfg = Config()
-    cfg.set_main_option("script_location", str(HERE.parent / "migrations"))
-    return "+".join(sorted(ScriptDirectory.from_config(cfg).get_heads()))
-
-
-def cache_key(size_name: str) -> str:
-    return f"bigdata-{size_name}-v{gen.GENERATOR_VERSION}-{schema_head()}"
-
-
-def build(url: str, size_name: str) -> dict:
-    """Migrate an empty database at url, register the three named users, bulk-write the rest."""
-    from im import create_app
-    from im.extensions import db
-    from im.models import User
-    from im.services import auth
-
-    app = create_app({"SQLALCHEMY_DATABASE_URI": url, "IM_ARGON2_TIME_COST": 1, "IM_ARGON2_MEMORY_KIB": 64})
-    with app.app_context():
-        for uid in (gen.HEAVY, gen.BYSTANDER, gen.BYPEER):
-            auth.register(uid, gen.PASSWORD, uid)
-        db.session.commit()
-        password_hash = db.session.get(User, gen.HEAVY).password_hash
-        # Every connection closed: PostgreSQL copies a template database only when nobody is in it.
-        db.session.remove()
-        db.engine.dispose()
-    t0 = time.monotonic()
-    info = gen.generate(url, gen.SIZES[size_name], password_hash)
-    info["generate_s"] = round(time.monotonic() - t0, 1)
-    return info
-
-
-def sqlite_copy(out: Path, size_name: str, workdir: Path) -> tuple[str, dict, Path]:
-    cached = out / f"{cache_key(size_name)}.sqlite3"
-    meta = cached.with_suffix(".json")
-    if not (cached.exists() and meta.exists()):
-        for stale in out.glob(f"bigdata-{size_name}-*"):
-            stale.unlink()
-        print(f"# bigdata: generating {size_name} on SQLite (once) ...", file=sys.stderr, flush=True)
-        tmp = cached.with_suffix(".building")
-        tmp.unlink(missing_ok=True)
-        info = build(f"sqlite:///{tmp}", size_name)
-        tmp.rename(cached)
-        for leftover in (".building-wal", ".building-shm"):
-            cached.with_suffix(leftover).unlink(missing_ok=True)
-        meta.write_text(json.dumps(info))
-    work = workdir / "im.sqlite3"
-    shutil.copyfile(cached, work)
-    return f"sqlite:///{work}", json.loads(meta.read_text()), work
-
-
-def pg_copy(admin_url: str, size_name: str) -> tuple[str, dict, str]:
-    import psycopg
-
-    name, key = os.environ.get("BENCH_BIGDATA_PG_DB") or f"im_bigdata_{size_name}", cache_key(size_name)
-    with psycopg.connect(admin_url, autocommit=True) as conn:
-        row = conn.execute("SELECT shobj_description(oid, 'pg_database') FROM pg_database WHERE datname = %s",
-                           (name,)).fetchone()
-        meta = json.loads(row[0]) if row and row[0] and row[0].startswith("{") else None
-        if meta is None or meta.get("key") != key:
-            print(f"# bigdata: generating {size_name} on PostgreSQL (once) ...", file=sys.stderr, flush=True)
-            conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
-            conn.execute(f'CREATE DATABASE "{name}"')
-            meta = {**build(pg_url(admin_url, name), size_name), "key": key}
-            conn.execute(f"COMMENT ON DATABASE \"{name}\" IS '{json.dumps(meta)}'")
-        work = f"{name}_run"
-        conn.execute(f'DROP DATABASE IF EXISTS "{work}" WITH (FORCE)')
-        conn.execute(f'CREATE DATABASE "{work}" TEMPLATE "{name}"')
-    return pg_url(admin_url, work), meta, work
-
-
-def pg_url(admin_url: str, name: str) -> str:
-    from psycopg.conninfo import conninfo_to_dict
-
-    info = conninfo_to_dict(admin_url)
-    password = f":{info['password']}" if info.get("password") else ""
-    return (f"postgresql+psycopg://{info.get('user', 'postgres')}{password}@{info.get('host', '127.0.0.1')}:"
-            f"{info.get('port', '5432')}/{name}")
 
 
 class Api:
@@ -403,13 +321,6 @@ def run(targets: list[str], size_name: str, out: Path, workdir: Path, pg_admin: 
                 drop_pg(pg_admin, work)
         results[label]["elapsed_s"] = round(time.monotonic() - t0, 1)
     return results
-
-
-def drop_pg(admin_url: str, name: str) -> None:
-    import psycopg
-
-    with psycopg.connect(admin_url, autocommit=True) as conn:
-        conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
 
 
 def main(argv=None) -> int:

@@ -11,7 +11,7 @@ import random
 import secrets
 from datetime import datetime, timedelta, timezone
 
-from sqlalchemy import JSON, Boolean, create_engine, event
+from sqlalchemy import JSON, Boolean, bindparam, create_engine, event, update
 
 from im.models import UTCDateTime
 
@@ -232,8 +232,6 @@ def generate(url: str, size: dict, password_hash: str, seed: int = 14) -> dict:
                        "data": {"group_id": f"g{rng.randrange(size['groups']):04d}"},
                        "created_at": year_ago + timedelta(seconds=step * seq)}
     events = w.write("user_events", user_events())
-    from sqlalchemy import bindparam, update
-
     users = w.tables["users"]
     stmt = update(users).where(users.c.user_id == bindparam("uid")).values(event_seq=bindparam("n"))
     items = [{"uid": u, "n": n} for u, n in event_counts.items() if n]
