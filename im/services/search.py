@@ -130,7 +130,8 @@ def _visible(user_id: str, ids: list[int], conversation_id: str | None, send_id:
     if start_time is not None:
         stmt = stmt.where(Message.send_time >= _ms(start_time))
     if end_time is not None:
-        stmt = stmt.where(Message.send_time <= _ms(end_time))
+        # Inclusive of the whole millisecond: stored times are finer than the ms that payloads show.
+        stmt = stmt.where(Message.send_time < _ms(end_time + 1))
     return db.session.execute(stmt, {"ids": ids}).all()
 
 
