@@ -12,11 +12,16 @@ from tests.conftest import Api
 from tests.support.server import FAST_HASH
 
 
-@pytest.fixture(params=["sqlite", "postgresql"])
-def api(request, tmp_path, migrated_sqlite):
+@pytest.fixture(params=[("sqlite", "index"), ("sqlite", "own"), ("postgresql", "index"), ("postgresql", "own")],
+                ids="-".join)
+def api(request, tmp_path, migrated_sqlite, monkeypatch):
+    """An app on either database, searching through the index or (callers who see few messages) their own
+    conversations: forced by the bound between the two, so every test holds for both ways."""
+    kind, way = request.param
+    monkeypatch.setattr(search, "DIRECT_ROWS", 0 if way == "index" else 10**9)
     config = {"IM_SOCKETIO_ASYNC_MODE": "threading", "TESTING": True,
               **{name: int(value) for name, value in FAST_HASH.items()}}
-    if request.param == "sqlite":
+    if kind == "sqlite":
         shutil.copyfile(migrated_sqlite, tmp_path / "test.sqlite3")
         yield from _api({**config, "SQLALCHEMY_DATABASE_URI": f"sqlite:///{tmp_path / 'test.sqlite3'}"})
         return
@@ -134,6 +139,7 @@ def test_filters_by_sender_content_type_time_and_conversation(api):
 
 
 def test_short_keywords_look_at_a_bounded_span_per_call_and_page_on(api, monkeypatch):
+    monkeypatch.setattr(search, "DIRECT_ROWS", 0)
     a, ta = api.user()
     b, tb = api.user()
     for i in range(12):
@@ -145,6 +151,7 @@ def test_short_keywords_look_at_a_bounded_span_per_call_and_page_on(api, monkeyp
 
 
 def test_a_common_word_the_caller_sees_little_of_costs_a_bounded_call(api, monkeypatch):
+    monkeypatch.setattr(search, "DIRECT_ROWS", 0)
     a, ta = api.user()
     b, tb = api.user()
     c, tc = api.user()
@@ -159,6 +166,8 @@ def test_a_common_word_the_caller_sees_little_of_costs_a_bounded_call(api, monke
     found, calls = search_all(api, tc, "common word")
     assert found == ["common word for c"] and calls == 6  # 41 matches, 8 looked at per call
     assert search_all(api, tb, "common word", count=100)[0] == [f"common word {i}" for i in range(39, -1, -1)]
+    monkeypatch.setattr(search, "DIRECT_ROWS", 1)  # c sees one message: answered from c's own in one call
+    assert search_all(api, tc, "common word") == (["common word for c"], 1)
 
 
 def test_revoked_and_deleted_messages_leave_the_results(api):
