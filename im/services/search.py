@@ -24,13 +24,13 @@ MAX_SEARCH_COUNT = 100
 MIN_INDEXED = 3  # the trigram tokenizer (and pg_trgm) index no substring shorter than this
 FIRST_WINDOW = 200  # index matches read in the first round; each next round reads twice as many
 MAX_WINDOW = 2000
-MAX_SCANNED = 8000  # index matches one call may look at in all
-SHORT_SPAN = 20_000  # rows (by id) a keyword too short for the index looks at per call
+MAX_SCANNED = 4000  # index matches one call may look at in all
+SHORT_SPAN = 5000  # rows (by id) a keyword too short for the index looks at per call
 MAX_CURSOR = 2 ** 62
 # A caller who can see at most this many messages, in at most DIRECT_CONVERSATIONS conversations, is
 # answered from their own conversations instead (a bounded scan that the index would only slow down
 # when most matches are others'); any keyword length works there.
-DIRECT_ROWS = 20_000
+DIRECT_ROWS = 10_000
 DIRECT_CONVERSATIONS = 200
 
 _FTS_CANDIDATES = text("SELECT rowid FROM messages_fts WHERE messages_fts MATCH :q AND rowid < :before "
@@ -85,7 +85,9 @@ class _Candidates:
         self.lowest = 0
         if self.short:
             # The span starts at the newest row, not at the open-ended first cursor.
-            low, high = db.session.execute(select(func.min(Message.id), func.max(Message.id))).one()
+            # Two statements: SQLite reads min() or max() alone from the key, both together by a full scan.
+            low = db.session.execute(select(func.min(Message.id))).scalar()
+            high = db.session.execute(select(func.max(Message.id))).scalar()
             self.lowest, self.before = low or 0, min(before, (high or 0) + 1)
             self.done = high is None
 
@@ -94,11 +96,11 @@ class _Candidates:
         self.window = min(MAX_WINDOW, self.window * 2)
         conn = db.session.connection()
         if self.short:
-            floor = self.before - SHORT_SPAN
+            floor = self.before - (SHORT_SPAN - self.scanned)
             ids = list(conn.execute(_SHORT_CANDIDATES, {**self.params, "before": self.before, "floor": floor,
                                                         "n": n}).scalars())
-            self.scanned += SHORT_SPAN if len(ids) < n else n
-            self.before = ids[-1] if len(ids) == n else floor
+            start, self.before = self.before, ids[-1] if len(ids) == n else floor
+            self.scanned += start - self.before  # rows of the span covered, matching or not
             self.done = self.before <= self.lowest
             return ids
         stmt = _FTS_CANDIDATES if self.dialect == "sqlite" else _TRGM_CANDIDATES
@@ -114,17 +116,22 @@ class _Candidates:
 
 
 def _filtered(user_id: str, conversation_id: str | None, send_id: str | None, content_types: list[int] | None,
-              start_time: int | None, end_time: int | None):
-    """The messages the user may see and the filters keep, newest first (the membership rules of history)."""
-    stmt = (select(Message.id, *(getattr(Message, c) for c in PUBLIC_COLUMNS))
-            .join(ConversationState, (ConversationState.conversation_id == Message.conversation_id)
-                  & (ConversationState.user_id == user_id))
-            .where(Message.status == STATUS_OK, Message.seq >= ConversationState.min_seq,
-                   or_(ConversationState.max_readable_seq.is_(None),
-                       Message.seq <= ConversationState.max_readable_seq),
-                   ~exists().where(MessageDeletion.user_id == user_id,
-                                   MessageDeletion.conversation_id == Message.conversation_id,
-                                   MessageDeletion.seq == Message.seq)))
+              start_time: int | None, end_time: int | None, from_states: bool):
+    """The messages the user may see and the filters keep (the membership rules of history).
+
+    `from_states` reads the user's conversations first, then their messages; otherwise the membership
+    is a per-message check, so that a statement over a list of ids starts from the ids (SQLite would
+    otherwise read every message of the user's conversations to find the few listed).
+    """
+    member = ((ConversationState.conversation_id == Message.conversation_id) & (ConversationState.user_id == user_id)
+              & (Message.seq >= ConversationState.min_seq)
+              & or_(ConversationState.max_readable_seq.is_(None), Message.seq <= ConversationState.max_readable_seq))
+    stmt = select(Message.id, *(getattr(Message, c) for c in PUBLIC_COLUMNS))
+    stmt = stmt.join(ConversationState, member) if from_states else stmt.where(exists().where(member))
+    stmt = stmt.where(Message.status == STATUS_OK,
+                      ~exists().where(MessageDeletion.user_id == user_id,
+                                      MessageDeletion.conversation_id == Message.conversation_id,
+                                      MessageDeletion.seq == Message.seq))
     if conversation_id is not None:
         stmt = stmt.where(Message.conversation_id == conversation_id)
     if send_id is not None:
@@ -174,14 +181,14 @@ def search_messages(user_id: str, keyword: str, conversation_id: str | None = No
     if conversation_id is not None:
         conversations.readable(user_id, conversation_id)
     before = decode_cursor(cursor)
-    base = _filtered(user_id, conversation_id, send_id, content_types, start_time, end_time)
+    filters = (user_id, conversation_id, send_id, content_types, start_time, end_time)
     if _few_visible(user_id, conversation_id):
-        found = _direct(base, folded, before, count)
+        found = _direct(_filtered(*filters, from_states=True), folded, before, count)
         candidates = SimpleNamespace(done=True)
     else:
         candidates = _Candidates(folded, before)
         found = []
-        visible = base.where(Message.id.in_(bindparam("ids", expanding=True))).order_by(Message.id.desc())
+        visible = _filtered(*filters, from_states=False).where(Message.id.in_(bindparam("ids", expanding=True))).order_by(Message.id.desc())
         while len(found) <= count and not candidates.done and not candidates.spent():
             ids = candidates.next_round()
             if ids:
