@@ -41,9 +41,26 @@ def database(kind: str, tmp: Path, keep: str | None):
     if kind == "sqlite":
         yield f"sqlite:///{Path(keep) if keep else tmp / 'search.sqlite3'}"
         return
+    if keep:
+        from tests.support.services import POSTGRES_ADMIN_URL
+        from sqlalchemy.engine import make_url
+        yield make_url(POSTGRES_ADMIN_URL).set(drivername="postgresql+psycopg", database=keep) \
+            .render_as_string(hide_password=False)
+        return
     from tests.support.services import fresh_postgres_database
     with fresh_postgres_database() as url:
         yield url
+
+
+def _pg_exists(name: str) -> bool:
+    """Whether the kept PostgreSQL database is there (made empty, to be seeded, when it is not)."""
+    import psycopg
+    from tests.support.services import _admin_conninfo
+    with psycopg.connect(_admin_conninfo(), autocommit=True) as conn:
+        if conn.execute("SELECT 1 FROM pg_database WHERE datname = %s", (name,)).fetchone():
+            return True
+        conn.execute(f'CREATE DATABASE "{name}"')
+    return False
 
 
 def seed(n: int, rng: random.Random) -> None:
@@ -127,7 +144,7 @@ def timed(fn, runs=5):
 
 def measure(kind: str, n: int, plans: bool, with_old: bool, keep: str | None) -> None:
     from im.services import search
-    seeded = keep is not None and Path(keep).exists()
+    seeded = keep is not None and (Path(keep).exists() if kind == "sqlite" else _pg_exists(keep))
     with tempfile.TemporaryDirectory() as tmp, database(kind, Path(tmp), keep) as url:
         app = create_app({"SQLALCHEMY_DATABASE_URI": url, "IM_SOCKETIO_ASYNC_MODE": "threading", "TESTING": True})
         with app.app_context():
@@ -148,10 +165,13 @@ def measure(kind: str, n: int, plans: bool, with_old: bool, keep: str | None) ->
                         ms, page = timed(lambda: search.search_messages(user, word, cursor=cursor, count=PAGE))
                         row.update(page50_ms=round(ms, 1), page50_found=len(page["messages"]))
                     if with_old:
+                        if kind == "postgresql":  # as before 0005: no trigram index (back on at the rollback)
+                            db.session.execute(text("DROP INDEX ix_messages_search_trgm"))
                         row["old_page1_ms"] = round(timed(lambda: db.session.execute(
                             old_search(user, word, 0, PAGE)).all(), runs=3)[0], 1)
                         row["old_page50_ms"] = round(timed(lambda: db.session.execute(
                             old_search(user, word, 49 * PAGE, PAGE)).all(), runs=3)[0], 1)
+                        db.session.rollback()
                     print(json.dumps(row, ensure_ascii=False), flush=True)
             # The most one call can cost: every index match it may look at is someone else's.
             direct_rows, search.DIRECT_ROWS = search.DIRECT_ROWS, 0
@@ -221,7 +241,7 @@ def main() -> int:
     parser.add_argument("--plans", action="store_true")
     parser.add_argument("--old", action="store_true", help="also time the query used before migration 0005")
     parser.add_argument("--send-cost", type=int, default=0)
-    parser.add_argument("--keep", help="SQLite only: seed this file once and measure on it on later runs")
+    parser.add_argument("--keep", help="seed this SQLite file (or PostgreSQL database name) once and measure on it on later runs")
     args = parser.parse_args()
     if args.send_cost:
         send_cost(args.send_cost)
