@@ -139,12 +139,12 @@ class SearchParams(Params):
     keyword: Annotated[str, StringConstraints(min_length=1, max_length=100)]
     conversation_id: ConversationId | None = None
     # From the previous page's answer; offset paging is gone (a deep offset read every match before it).
-    cursor: Annotated[str, StringConstraints(pattern=r"^[0-9]{1,19}$")] | None = None
+    cursor: Annotated[str, StringConstraints(pattern=r"^[1-9][0-9]{0,17}$")] | None = None
     count: Annotated[int, Field(ge=1, le=messages.MAX_SEARCH_COUNT)] = messages.MAX_SEARCH_COUNT
     send_id: UserId | None = None
     content_types: Annotated[list[Annotated[int, Field(ge=1, le=9999)]], Field(min_length=1, max_length=16)] | None = None
-    start_time: Annotated[int, Field(ge=0)] | None = None  # ms, inclusive
-    end_time: Annotated[int, Field(ge=0)] | None = None
+    start_time: Annotated[int, Field(ge=0, le=search.MAX_TIME)] | None = None  # ms, inclusive
+    end_time: Annotated[int, Field(ge=0, le=search.MAX_TIME)] | None = None
 
 
 class RevokeParams(Params):

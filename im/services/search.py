@@ -7,6 +7,7 @@ fewer than MIN_INDEXED characters has no trigram: it is matched with LIKE over a
 newest rows before the cursor instead. Every call looks at a bounded number of index matches, so a
 common word that the caller can see little of costs the same as any other: the page may then hold
 fewer than `count` messages while `has_more` is true, and the cursor goes on from where it stopped.
+A caller who can see few messages is answered from their own conversations instead (see DIRECT_ROWS).
 """
 import unicodedata
 from types import SimpleNamespace
@@ -28,6 +29,7 @@ MAX_WINDOW = 1000
 MAX_SCANNED = 2000  # index matches one call may look at in all
 SHORT_SPAN = 5000  # rows (by id) a keyword too short for the index looks at per call
 MAX_CURSOR = 2 ** 62
+MAX_TIME = 253_402_300_799_999  # ms: the last of year 9999, the largest a datetime holds
 # A caller who can see at most this many messages, in at most DIRECT_CONVERSATIONS conversations, is
 # answered from their own conversations instead (a bounded scan that the index would only slow down
 # when most matches are others'); any keyword length works there.
@@ -64,7 +66,7 @@ def encode_cursor(message_id: int) -> str:
 def decode_cursor(cursor: str | None) -> int:
     if cursor is None:
         return MAX_CURSOR
-    if not cursor.isascii() or not cursor.isdigit() or len(cursor) > 19 or not 0 < int(cursor) <= MAX_CURSOR:
+    if not cursor.isascii() or not cursor.isdigit() or len(cursor) > 18 or not 0 < int(cursor) <= MAX_CURSOR:
         raise errors.InvalidParams("cursor is not one a search answered")
     return int(cursor)
 
@@ -146,7 +148,7 @@ def _filtered(user_id: str, conversation_id: str | None, send_id: str | None, co
         stmt = stmt.where(Message.content_type.in_(content_types))
     if start_time is not None:
         stmt = stmt.where(Message.send_time >= _ms(start_time))
-    if end_time is not None:
+    if end_time is not None and end_time < MAX_TIME:  # (at MAX_TIME every stored time is before it)
         # Inclusive of the whole millisecond: stored times are finer than the ms that payloads show.
         stmt = stmt.where(Message.send_time < _ms(end_time + 1))
     return stmt
@@ -188,12 +190,10 @@ def search_messages(user_id: str, keyword: str, conversation_id: str | None = No
     repeat however many messages arrive in between; it is set whenever `has_more` is.
     """
     folded = fold(keyword)
-    if not folded:
-        raise errors.InvalidParams("keyword is empty once normalised")
-    if start_time is not None and end_time is not None and start_time > end_time:
-        raise errors.InvalidParams("start_time is after end_time")
     if conversation_id is not None:
         conversations.readable(user_id, conversation_id)
+    if not folded or (start_time is not None and end_time is not None and start_time > end_time):
+        return {"messages": [], "has_more": False, "cursor": None}  # nothing can match
     before = decode_cursor(cursor)
     filters = (user_id, conversation_id, send_id, content_types, start_time, end_time)
     if _few_visible(user_id, conversation_id):
