@@ -241,7 +241,7 @@ def main() -> int:
     parser.add_argument("--plans", action="store_true")
     parser.add_argument("--old", action="store_true", help="also time the query used before migration 0005")
     parser.add_argument("--send-cost", type=int, default=0)
-    parser.add_argument("--keep", help="seed this SQLite file (or PostgreSQL database name) once and measure on it on later runs")
+    parser.add_argument("--keep", help="seed this SQLite file (or PostgreSQL database name) once, measure on it later")
     args = parser.parse_args()
     if args.send_cost:
         send_cost(args.send_cost)

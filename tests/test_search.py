@@ -138,7 +138,8 @@ def test_filters_by_sender_content_type_time_and_conversation(api):
     assert api.ok("search_messages", {"keyword": "plum", "start_time": end + 1, "end_time": end}, tb) == {
         "messages": [], "has_more": False, "cursor": None}
     for bad in ({"content_types": []}, {"content_types": [0]},
-                {"send_id": "no spaces allowed"}, {"start_time": -1}, {"cursor": "12a"}, {"cursor": "0"}, {"end_time": 2**63},
+                {"send_id": "no spaces allowed"}, {"start_time": -1}, {"cursor": "12a"}, {"cursor": "0"},
+                {"end_time": 2**63},
                 {"cursor": "1" * 19}):
         assert api.call("search_messages", {"keyword": "plum", **bad}, tb).get_json()["errCode"] == 1001, bad
 

@@ -135,6 +135,9 @@ class HistoryParams(Params):
     count: Annotated[int, Field(ge=1, le=100)] = 20
 
 
+ContentTypes = Annotated[list[Annotated[int, Field(ge=1, le=9999)]], Field(min_length=1, max_length=16)]
+
+
 class SearchParams(Params):
     keyword: Annotated[str, StringConstraints(min_length=1, max_length=100)]
     conversation_id: ConversationId | None = None
@@ -142,7 +145,7 @@ class SearchParams(Params):
     cursor: Annotated[str, StringConstraints(pattern=r"^[1-9][0-9]{0,17}$")] | None = None
     count: Annotated[int, Field(ge=1, le=messages.MAX_SEARCH_COUNT)] = messages.MAX_SEARCH_COUNT
     send_id: UserId | None = None
-    content_types: Annotated[list[Annotated[int, Field(ge=1, le=9999)]], Field(min_length=1, max_length=16)] | None = None
+    content_types: ContentTypes | None = None
     start_time: Annotated[int, Field(ge=0, le=search.MAX_TIME)] | None = None  # ms, inclusive
     end_time: Annotated[int, Field(ge=0, le=search.MAX_TIME)] | None = None
 
@@ -207,7 +210,8 @@ def get_history_message_list(caller: Caller, p: HistoryParams):
 
 @operation("search_messages", SearchParams, limits=[("search_messages_user", by_user)])
 def search_messages(caller: Caller, p: SearchParams):
-    """A page of the messages the caller may see whose text or file name contains keyword."""
+    """A page of the messages the caller may see whose text or file name contains keyword, newest first,
+    paged by cursor and narrowed by sender, content types and time."""
     return search.search_messages(caller.user_id, p.keyword, p.conversation_id, p.cursor, p.count, p.send_id,
                                   p.content_types, p.start_time, p.end_time)
 

@@ -169,7 +169,8 @@ def _few_visible(user_id: str, conversation_id: str | None) -> bool:
 def _direct(base, keyword: str, before: int, count: int):
     # `id + 0`: ordered by id, but never by walking the primary key backwards through everyone's rows.
     return db.session.execute(
-        base.where(Message.search_text.like(_like_pattern(keyword), escape="\\"), Message.id < literal(before, BigInteger))
+        base.where(Message.search_text.like(_like_pattern(keyword), escape="\\"),
+                   Message.id < literal(before, BigInteger))
         .order_by((Message.id + 0).desc()).limit(count + 1)).all()
 
 
