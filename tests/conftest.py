@@ -86,15 +86,16 @@ def api(app, client):
 
 
 @pytest.fixture
-def live_server(tmp_path):
+def live_server(tmp_path, migrated_sqlite):
     """Start real server processes; every one is stopped at the end of the test."""
     started = []
 
     def start(env=None, workdir=None):
-        server = LiveServer(workdir or tmp_path / f"srv{len(started)}", env).start()
+        server = LiveServer(workdir or tmp_path / f"srv{len(started)}", env, template=migrated_sqlite).start()
         started.append(server)
         return server
 
     yield start
     for server in started:
         server.stop()
+
