@@ -96,8 +96,7 @@ def live_server(tmp_path, migrated_sqlite):
         return server
 
     yield start
-    for server in started:
-        server.stop()
+    _stop_all(started)
 
 
 @pytest.fixture(scope="module")
@@ -116,5 +115,14 @@ def shared_server(tmp_path_factory, migrated_sqlite):
         return server
 
     yield get
-    for server in servers.values():
+    _stop_all(servers.values())
+
+
+def _stop_all(servers) -> None:
+    """Signal every server first: each shuts down gracefully (about a second) at the same time."""
+    servers = list(servers)
+    for server in servers:
+        if server.proc is not None and server.proc.poll() is None:
+            server.proc.terminate()
+    for server in servers:
         server.stop()
