@@ -30,6 +30,9 @@ def app(tmp_path, migrated_sqlite):
         "IM_ARGON2_TIME_COST": int(FAST_HASH["IM_ARGON2_TIME_COST"]),
         "IM_ARGON2_MEMORY_KIB": int(FAST_HASH["IM_ARGON2_MEMORY_KIB"]),
         "IM_ADMIN_SECRET": "admin-secret",
+        # The copy is at the newest migration already; checking costs a parse of every migration
+        # script, per test (test_migrations covers start-up migrating).
+        "IM_AUTO_MIGRATE": False,
         "TESTING": True,
     })
     yield app
@@ -83,15 +86,43 @@ def api(app, client):
 
 
 @pytest.fixture
-def live_server(tmp_path):
+def live_server(tmp_path, migrated_sqlite):
     """Start real server processes; every one is stopped at the end of the test."""
     started = []
 
     def start(env=None, workdir=None):
-        server = LiveServer(workdir or tmp_path / f"srv{len(started)}", env).start()
+        server = LiveServer(workdir or tmp_path / f"srv{len(started)}", env, template=migrated_sqlite).start()
         started.append(server)
         return server
 
     yield start
-    for server in started:
+    _stop_all(started)
+
+
+@pytest.fixture(scope="module")
+def shared_server(tmp_path_factory, migrated_sqlite):
+    """Server processes shared by a module's tests, one per environment, stopped when the module
+    ends: for tests whose users are their own and that need no fresh database, so that each does not
+    pay a process start (about 3 s on a loaded 2-core machine)."""
+    servers: dict[tuple, LiveServer] = {}
+
+    def get(env=None):
+        key = tuple(sorted((env or {}).items()))
+        server = servers.get(key)
+        if server is None or server.proc.poll() is not None:
+            server = servers[key] = LiveServer(tmp_path_factory.mktemp("shared"), env,
+                                                 template=migrated_sqlite).start()
+        return server
+
+    yield get
+    _stop_all(servers.values())
+
+
+def _stop_all(servers) -> None:
+    """Signal every server first: each shuts down gracefully (about a second) at the same time."""
+    servers = list(servers)
+    for server in servers:
+        if server.proc is not None and server.proc.poll() is None:
+            server.proc.terminate()
+    for server in servers:
         server.stop()

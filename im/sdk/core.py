@@ -132,7 +132,9 @@ class CoreClient:
             self._status = LoginStatus.LOGIN_FAILED
             raise
         with self._lock:
-            self._token = data["token"]
+            if generation != self._generation:
+                raise IMError(NOT_LOGGED_IN, "closed while logging in")
+            token = self._token = data["token"]
             self._user_id = user_id
         with self._event_lock:
             self._event_seq = self._remembered_seq(user_id, data["event_seq"])
@@ -142,16 +144,20 @@ class CoreClient:
             self._remember_seq()
         self._emit_callback("conn", "on_connecting")
         try:
-            self._open_socket()
+            current = self._open_socket(token, generation)
         except IMError as exc:
             self._emit_callback("conn", "on_connect_failed", exc.code, exc.message)
             with self._lock:
-                self._status = LoginStatus.LOGIN_FAILED
-                self._token = None
+                if generation == self._generation:
+                    self._status = LoginStatus.LOGIN_FAILED
+                    self._token = None
             raise
         with self._lock:
-            if generation == self._generation:
+            current = current and generation == self._generation
+            if current:
                 self._status = LoginStatus.LOGGED_IN
+        if not current:
+            return data  # ended (kicked, closed) while connecting: the listener heard how
         self._emit_callback("conn", "on_connect_success")
         self._catch_up()
         return data
@@ -161,11 +167,12 @@ class CoreClient:
         with self._lock:
             if self._status != LoginStatus.LOGGED_IN:
                 raise IMError(NOT_LOGGED_IN, "not logged in")
+            generation = self._generation
         try:
             self._call("logout")
         except IMError as exc:
             log.warning("logout on the server failed (%s); closing locally", exc)
-        self._end_session(None)
+        self._end_session(None, generation)
 
     def change_password(self, old_password: str, new_password: str) -> dict:
         """Replace the password; this terminal stays signed in, the user's other sessions are revoked."""
@@ -217,8 +224,13 @@ class CoreClient:
 
     # ---- connection ----------------------------------------------------------------------
 
-    def _open_socket(self) -> None:
-        """Connect with the current token; raises IMError with the server's code when refused."""
+    # Every login (and every close or end of a session) bumps the generation. A socket, a reconnect
+    # loop and a logout belong to the generation they started in: a late close, refusal or event of
+    # an old login (its token revoked by the logout that ended it) must never touch the next one.
+
+    def _open_socket(self, token: str, generation: int) -> bool:
+        """Connect with `token`; raises IMError with the server's code when refused. Returns whether
+        the socket became this client's: a session ended meanwhile gets it closed instead."""
         sio = socketio.Client(reconnection=False, handle_sigint=False)
         refusal: dict = {}
 
@@ -226,32 +238,41 @@ class CoreClient:
             if isinstance(data, dict) and isinstance(data.get("data"), dict):
                 refusal.update(data["data"])
 
+        def current(fn):
+            return lambda *args: fn(*args) if generation == self._generation else None
+
         sio.on("connect_error", on_connect_error)
-        sio.on("disconnect", lambda *args: (_release_websocket(sio, *args), self._on_disconnect(sio)))
-        sio.on("kicked_offline", lambda data=None: self._on_session_ended(sio, _ended_by(data)))
-        sio.on("token_expired", lambda data=None: self._on_session_ended(sio, "expired"))
-        sio.on("event", self._on_user_event)
+        sio.on("disconnect", lambda *args: (_release_websocket(sio, *args), self._on_disconnect(sio, generation)))
+        sio.on("kicked_offline", lambda data=None: self._end_session(_ended_by(data), generation))
+        sio.on("token_expired", lambda data=None: self._end_session("expired", generation))
+        sio.on("event", current(self._on_user_event))
         for name in dir(type(self)):
             method = getattr(type(self), name, None)
             event = getattr(method, "_im_socket_event", None)
             if event:
-                sio.on(event, getattr(self, name))
+                sio.on(event, current(getattr(self, name)))
         try:
-            sio.connect(self._url(), auth={"token": self._token}, transports=self.transports,
+            sio.connect(self._url(), auth={"token": token}, transports=self.transports,
                         wait_timeout=self.timeout)
         except socketio.exceptions.ConnectionError as exc:
             if refusal.get("errCode"):
                 raise IMError(refusal["errCode"], refusal.get("errMsg", "refused"), refusal.get("data")) from exc
             self._url_index += 1
             raise IMError(NETWORK_ERROR, f"connect failed: {exc}") from exc
-        self._sio = sio
-
-    def _on_disconnect(self, sio) -> None:
         with self._lock:
-            if sio is not self._sio or self._status != LoginStatus.LOGGED_IN:
+            mine = generation == self._generation and self._status != LoginStatus.LOGGED_OUT
+            if mine:
+                self._sio = sio
+        if not mine:
+            self._disconnect(sio)
+        return mine
+
+    def _on_disconnect(self, sio, generation: int) -> None:
+        with self._lock:
+            if (generation != self._generation or sio is not self._sio
+                    or self._status != LoginStatus.LOGGED_IN):
                 return
             self._sio = None
-            generation = self._generation
         threading.Thread(target=self._reconnect, args=(generation,), name="im-sdk-reconnect",
                          daemon=True).start()
 
@@ -261,59 +282,60 @@ class CoreClient:
             with self._lock:
                 if generation != self._generation or self._status != LoginStatus.LOGGED_IN:
                     return
+                token = self._token
             self._emit_callback("conn", "on_connecting")
             try:
-                self._open_socket()
+                current = self._open_socket(token, generation)
             except IMError as exc:
+                if generation != self._generation:
+                    return  # the refusal of a token that a logout since revoked says nothing of today's
                 self._emit_callback("conn", "on_connect_failed", exc.code, exc.message)
                 if exc.code in TOKEN_DEAD:
                     self._end_session("expired" if exc.code == TOKEN_EXPIRED else
-                                      _ended_by(exc.data) if exc.code in TOKEN_KICKED else None)
+                                      _ended_by(exc.data) if exc.code in TOKEN_KICKED else None, generation)
                     return
                 time.sleep(delay)
                 delay = min(delay * 2, self.max_backoff)
                 continue
-            with self._lock:
-                stale = generation != self._generation
-            if stale:
-                self._close_socket()
-                return
-            self._emit_callback("conn", "on_connect_success")
-            self._catch_up()
+            if current:
+                self._emit_callback("conn", "on_connect_success")
+                self._catch_up()
             return
 
-    def _on_session_ended(self, sio, why: str) -> None:
-        if sio is self._sio:
-            self._end_session(why)
-
-    def _end_session(self, why: str | None) -> None:
-        """Logged out, kicked or expired: forget the token, close the socket, tell the listener."""
+    def _end_session(self, why: str | None, generation: int) -> None:
+        """Logged out, kicked or expired: forget the token, close the socket, tell the listener.
+        Only for the login of `generation`: an older one's news is stale."""
         with self._lock:
-            if self._status == LoginStatus.LOGGED_OUT:
+            if generation != self._generation or self._status == LoginStatus.LOGGED_OUT:
                 return
             self._status = LoginStatus.LOGGED_OUT
             self._generation += 1
             self._token = None
+            sio, self._sio = self._sio, None
         if why == "kicked":
             self._emit_callback("conn", "on_kicked_offline")
         elif why == "expired":
             self._emit_callback("conn", "on_user_token_expired")
-        threading.Thread(target=self._close_socket, daemon=True).start()
-
-    def _close_socket(self) -> None:
-        sio, self._sio = self._sio, None
         if sio is not None:
-            try:
-                sio.disconnect()
-            except Exception:
-                log.debug("socket close failed", exc_info=True)
+            # Not inline: this may run on the socket's own read thread (kicked_offline), which
+            # disconnect() would wait for.
+            threading.Thread(target=self._disconnect, args=(sio,), daemon=True).start()
+
+    @staticmethod
+    def _disconnect(sio) -> None:
+        try:
+            sio.disconnect()
+        except Exception:
+            log.debug("socket close failed", exc_info=True)
 
     def close(self) -> None:
         """Drop the connection and stop, without logging out on the server."""
         with self._lock:
             self._status = LoginStatus.LOGGED_OUT
             self._generation += 1
-        self._close_socket()
+            sio, self._sio = self._sio, None
+        if sio is not None:
+            self._disconnect(sio)
         self._http.close()
 
     # ---- callbacks and the user event log ------------------------------------------------

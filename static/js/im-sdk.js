@@ -206,15 +206,19 @@ export class IMClient {
     this._seqBaseline = Boolean(seen);
     this._conversationSeqs = seen || new Map();
     this._emitCallback("conn", "onConnecting");
+    let current;
     try {
-      await this._openSocket();
+      current = await this._openSocket(token, generation);
     } catch (err) {
       this._emitCallback("conn", "onConnectFailed", err.code, err.errMsg);
-      this._status = LoginStatus.LOGIN_FAILED;
-      this._token = null;
+      if (generation === this._generation) {
+        this._status = LoginStatus.LOGIN_FAILED;
+        this._token = null;
+      }
       throw err;
     }
-    if (generation === this._generation) this._status = LoginStatus.LOGGED_IN;
+    if (!current || generation !== this._generation) return; // ended (kicked, closed) while connecting
+    this._status = LoginStatus.LOGGED_IN;
     this._emitCallback("conn", "onConnectSuccess");
     await this._catchUp();
   }
@@ -222,6 +226,7 @@ export class IMClient {
   /** Revoke the token on the server and close the connection. */
   async logout() {
     if (this._status !== LoginStatus.LOGGED_IN) throw new IMError(ErrorCode.NOT_LOGGED_IN, "not logged in");
+    const generation = this._generation;
     // Nothing else goes out with a token that is about to be revoked.
     this._changedIds.clear();
     this._loggingOut = true;
@@ -232,7 +237,7 @@ export class IMClient {
     } finally {
       this._loggingOut = false;
     }
-    this._endSession(null);
+    this._endSession(null, {}, generation);
   }
 
   /** Replace the password; this session stays signed in, the user's other sessions are revoked. */
@@ -300,9 +305,15 @@ export class IMClient {
 
   // ---- connection -----------------------------------------------------------------------
 
-  _openSocket() {
+  // Every login (and every close or end of a session) bumps the generation. A socket, a reconnect
+  // loop and a logout belong to the generation they started in: a late close, refusal or event of
+  // an old login (its token revoked by the logout that ended it) must never touch the next one.
+
+  /** Connect with `token`; resolves whether the socket became this client's (a session ended
+   * meanwhile gets it closed instead), rejects with the server's code when refused. */
+  _openSocket(token, generation) {
     return new Promise((resolve, reject) => {
-      const options = { auth: { token: this._token }, reconnection: false, forceNew: true, timeout: this.timeout };
+      const options = { auth: { token }, reconnection: false, forceNew: true, timeout: this.timeout };
       if (this.transports) options.transports = this.transports;
       const socket = io(this.serverUrl || undefined, options);
       const fail = (err) => {
@@ -316,21 +327,28 @@ export class IMClient {
       socket.once("connect_error", fail);
       socket.once("connect", () => {
         socket.off("connect_error", fail);
+        if (generation !== this._generation || this._status === LoginStatus.LOGGED_OUT) {
+          socket.off();
+          socket.disconnect();
+          resolve(false);
+          return;
+        }
         this._socket = socket;
-        socket.on("disconnect", () => this._onDisconnect(socket));
-        socket.on("kicked_offline", (data) => this._onSessionEnded(socket, "kicked", data || {}));
-        socket.on("token_expired", () => this._onSessionEnded(socket, "expired"));
-        socket.on("event", (event) => this._onUserEvent(event));
-        for (const [name, handler] of Object.entries(this._socketHandlers())) socket.on(name, handler);
-        resolve();
+        const current = (handler) => (...args) => { if (generation === this._generation) handler(...args); };
+        socket.on("disconnect", () => this._onDisconnect(socket, generation));
+        socket.on("kicked_offline", (data) => this._endSession("kicked", data || {}, generation));
+        socket.on("token_expired", () => this._endSession("expired", {}, generation));
+        socket.on("event", current((event) => this._onUserEvent(event)));
+        for (const [name, handler] of Object.entries(this._socketHandlers())) socket.on(name, current(handler));
+        resolve(true);
       });
     });
   }
 
-  _onDisconnect(socket) {
-    if (socket !== this._socket || this._status !== LoginStatus.LOGGED_IN) return;
+  _onDisconnect(socket, generation) {
+    if (generation !== this._generation || socket !== this._socket || this._status !== LoginStatus.LOGGED_IN) return;
     this._socket = null;
-    this._reconnect(this._generation);
+    this._reconnect(generation);
   }
 
   async _reconnect(generation) {
@@ -338,37 +356,34 @@ export class IMClient {
     for (;;) {
       if (generation !== this._generation || this._status !== LoginStatus.LOGGED_IN) return;
       this._emitCallback("conn", "onConnecting");
+      let current;
       try {
-        await this._openSocket();
+        current = await this._openSocket(this._token, generation);
       } catch (err) {
+        // The refusal of a token that a logout since revoked says nothing of the login after it.
+        if (generation !== this._generation) return;
         this._emitCallback("conn", "onConnectFailed", err.code, err.errMsg);
         if (TOKEN_DEAD.has(err.code)) {
           // A revoked token's refusal names why (logout in another tab, a password change ...), as
           // kicked_offline would have, had this socket been connected when it happened.
           this._endSession(err.code === TOKEN_EXPIRED ? "expired" : TOKEN_KICKED.has(err.code) ? "kicked" : null,
-                           { reason: (err.data && err.data.reason) || "kicked" });
+                           { reason: (err.data && err.data.reason) || "kicked" }, generation);
           return;
         }
         await new Promise((r) => setTimeout(r, delay));
         delay = Math.min(delay * 2, this.maxBackoff);
         continue;
       }
-      if (generation !== this._generation) {
-        this._closeSocket();
-        return;
-      }
+      if (!current) return;
       this._emitCallback("conn", "onConnectSuccess");
       await this._catchUp();
       return;
     }
   }
 
-  _onSessionEnded(socket, why, info) {
-    if (socket === this._socket) this._endSession(why, info);
-  }
-
-  _endSession(why, info = {}) {
-    if (this._status === LoginStatus.LOGGED_OUT) return;
+  /** Logged out, kicked or expired: only for the login of `generation`, an older one's news is stale. */
+  _endSession(why, info, generation) {
+    if (generation !== this._generation || this._status === LoginStatus.LOGGED_OUT) return;
     this._status = LoginStatus.LOGGED_OUT;
     this._generation += 1;
     this._token = null;

@@ -76,8 +76,10 @@ class Pages:
 
 
 @pytest.fixture
-def pages(browser, live_server):
-    server = live_server(SERVER_ENV)
+def pages(browser, shared_server):
+    # The tests of a module sign up users of their own, in browser contexts of their own: they share
+    # the module's server rather than each paying a process start.
+    server = shared_server(SERVER_ENV)
     pages = Pages(browser, server.url)
     pages.server = server
     yield pages

@@ -2,6 +2,8 @@
 import subprocess
 import sys
 
+from im import create_app
+from im.extensions import db
 from im.sdk import IMClient
 from tests.support.server import ROOT
 
@@ -19,7 +21,13 @@ def test_backup_and_restore_round_trip_while_running(live_server, tmp_path):
         backup = tmp_path / "backup.sqlite3"
         done = _flask(server, "backup", str(backup))
         assert done.returncode == 0, done.stderr
-        assert _flask(server, "backup", str(backup)).returncode != 0  # never overwrites
+        # Never overwrites: the same command in this process (a third CLI process costs ~3 s of imports).
+        cli_app = create_app({"SQLALCHEMY_DATABASE_URI": server.env["DATABASE_URL"],
+                              "IM_SOCKETIO_ASYNC_MODE": "threading", "TESTING": True})
+        again = cli_app.test_cli_runner().invoke(args=["backup", str(backup)])
+        with cli_app.app_context():
+            db.engine.dispose()
+        assert again.exit_code != 0 and "exists" in again.output
 
         client.register("after", "password123", "After")
         client.login("before", "password123")

@@ -57,7 +57,7 @@ def test_sigkill_under_load_loses_no_acknowledged_message(tmp_path, mode):
     clients = {}
     try:
         for user_id in (*SENDERS, "reader"):
-            client = IMClient(server.url, timeout=5)
+            client = IMClient(server.url, timeout=5, max_backoff=1)  # back soon after the restart
             client.register(user_id, PASSWORD, user_id)
             client.login(user_id, PASSWORD)
             clients[user_id] = client

@@ -26,8 +26,8 @@ def _status(url, token, user_id):
 
 
 @pytest.mark.parametrize("mode", ["gevent", "eventlet"])
-def test_pings_come_at_the_interval_and_keep_an_answering_socket(live_server, mode):
-    server = live_server({**HEARTBEAT, "IM_ASYNC_MODE": mode})
+def test_pings_come_at_the_interval_and_keep_an_answering_socket(shared_server, mode):
+    server = shared_server({**HEARTBEAT, "IM_ASYNC_MODE": mode})
     token = _user(server.url, "alive")
     sock = RawSocket(server.url, token)
     try:
@@ -50,8 +50,8 @@ def test_pings_come_at_the_interval_and_keep_an_answering_socket(live_server, mo
 
 
 @pytest.mark.parametrize("mode", ["gevent", "eventlet"])
-def test_a_socket_that_stops_answering_pings_is_closed(live_server, mode):
-    server = live_server({**HEARTBEAT, "IM_ASYNC_MODE": mode})
+def test_a_socket_that_stops_answering_pings_is_closed(shared_server, mode):
+    server = shared_server({**HEARTBEAT, "IM_ASYNC_MODE": mode})
     token = _user(server.url, "mute")
     watcher = _user(server.url, "watcher")
     sock = RawSocket(server.url, token)  # connected; from now on nothing reads or answers

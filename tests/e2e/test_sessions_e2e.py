@@ -14,12 +14,19 @@ from tests.support.tcp_proxy import TcpProxy
 PASSWORD = "password123"
 
 
+# Every test signs in users of its own: those whose environment is within this one share a server.
+SHARED_ENV = {"IM_MULTI_LOGIN_POLICY": "1", "IM_ADMIN_SECRET": "s3cret-admin"}
+
+
 @pytest.fixture(params=["gevent", "eventlet"])
-def server(request, live_server):
-    """Start a server in the parametrized async mode with extra environment."""
+def server(request, live_server, shared_server):
+    """A server in the parametrized async mode with extra environment."""
 
     def start(**env):
-        return live_server({"IM_ASYNC_MODE": request.param, **{k: str(v) for k, v in env.items()}})
+        env = {k: str(v) for k, v in env.items()}
+        if all(SHARED_ENV.get(k) == v for k, v in env.items()):
+            return shared_server({"IM_ASYNC_MODE": request.param, **SHARED_ENV})
+        return live_server({"IM_ASYNC_MODE": request.param, **env})
 
     return start
 

@@ -57,6 +57,10 @@ class Cluster:
         node.proc.wait(10)
 
     def stop(self) -> None:
+        # Signal every node first: each shuts down gracefully (about a second) at the same time.
+        for node in self.nodes:
+            if node.proc is not None and node.proc.poll() is None:
+                node.proc.terminate()
         for node in self.nodes:
             node.stop()
 

@@ -1,5 +1,6 @@
 """A real server process on a free loopback port, as a user would run it (python app.py)."""
 import os
+import shutil
 import socket
 import subprocess
 import sys
@@ -18,9 +19,33 @@ def free_port() -> int:
         return s.getsockname()[1]
 
 
+def _owns_listening_port(pid: int, port: int) -> bool | None:
+    """Whether process `pid` holds the socket listening on `port`; None where /proc cannot tell."""
+    try:
+        inodes = set()
+        for table in ("tcp", "tcp6"):
+            for line in Path(f"/proc/net/{table}").read_text().splitlines()[1:]:
+                fields = line.split()
+                if fields[3] == "0A" and int(fields[1].rsplit(":", 1)[1], 16) == port:  # 0A: LISTEN
+                    inodes.add(f"socket:[{fields[9]}]")
+        for fd in Path(f"/proc/{pid}/fd").iterdir():
+            try:
+                if os.readlink(fd) in inodes:
+                    return True
+            except OSError:
+                continue  # closed meanwhile
+        return False
+    except (OSError, ValueError, IndexError):
+        return None
+
+
 class LiveServer:
-    def __init__(self, workdir: Path, env: dict | None = None, port: int | None = None):
+    def __init__(self, workdir: Path, env: dict | None = None, port: int | None = None,
+                 template: Path | None = None):
+        """`template`: a SQLite file already at the newest migration, copied in as the database when
+        the default one in `workdir` does not exist yet (start-up then skips the migrations)."""
         self.workdir = Path(workdir)
+        self.template = template
         self.port = port or free_port()
         self.url = f"http://127.0.0.1:{self.port}"
         self.env = {**os.environ, **FAST_HASH, "HOST": "127.0.0.1", "PORT": str(self.port),
@@ -48,6 +73,10 @@ class LiveServer:
 
     def _start_once(self, timeout: float) -> bool:
         self.workdir.mkdir(parents=True, exist_ok=True)
+        database = self.workdir / "im.sqlite3"
+        if (self.template is not None and self.env["DATABASE_URL"] == f"sqlite:///{database}"
+                and not database.exists()):
+            shutil.copyfile(self.template, database)
         self.log_path = self.workdir / f"server-{self.port}.log"
         self._log = open(self.log_path, "ab")
         self.proc = subprocess.Popen(self.command, cwd=ROOT, env=self.env,
@@ -58,19 +87,23 @@ class LiveServer:
                 self._log.close()
                 return False
             if self.ready_banner.format(url=self.url) not in self.log_tail(400):
-                time.sleep(0.1)
+                time.sleep(0.05)
                 continue  # still importing: whatever answers on the port now is not ours
             try:
                 if requests.get(self.url + "/healthz", timeout=1).status_code == 200:
-                    # Another process could be answering on this port: ours must still be alive.
-                    time.sleep(0.3)
-                    if self.proc.poll() is None:
+                    # Another process could be answering on this port: ours must be the listener.
+                    ours = _owns_listening_port(self.proc.pid, self.port)
+                    if ours is None:  # no /proc: ours must still be alive a moment later
+                        time.sleep(0.3)
+                        ours = self.proc.poll() is None
+                    if ours:
                         return True
-                    self._log.close()
-                    return False
             except requests.RequestException:
                 pass
-            time.sleep(0.1)
+            if self.proc.poll() is not None:
+                self._log.close()
+                return False
+            time.sleep(0.05)
         return False
 
     def stop(self, kill: bool = False) -> None:
