@@ -9,7 +9,7 @@ from ..extensions import db, socketio
 from ..operations import OPERATIONS, execute
 from ..operations.registry import live_caller
 from ..services import auth, presence
-from . import sweeper
+from . import dispatch, sweeper
 
 log = logging.getLogger(__name__)
 
@@ -31,6 +31,7 @@ def on_connect(auth_data=None):
         raise ConnectionRefusedError(exc.message, exc.envelope())
     join_room(push.user_room(session.user_id))
     join_room(push.session_room(session.id))
+    dispatch.connected(request.environ, session.user_id)
     sweeper.ensure_started(current_app._get_current_object())
 
 
@@ -94,6 +95,8 @@ def on_unknown_event(event, *args):
 
 
 def register_handlers() -> None:
+    """Every event handler, each behind the gate of im/realtime/dispatch.py."""
+    dispatch.install(socketio.server)
     socketio.on_event("connect", on_connect)
     socketio.on_event("disconnect", on_disconnect)
     for op in OPERATIONS.values():
