@@ -171,6 +171,9 @@ def install(server) -> None:
         if sock is not None and sock.closed:
             return
         sid = server.manager.sid_from_eio_sid(eio_sid, namespace)
+        # A packet without an event name raises here, in the reader, as python-socketio's own
+        # dispatch does: Engine.IO logs it as a malformed packet (im/logfilters.py).
+        server.logger.info('received event "%s" from %s [%s]', data[0], sid, namespace)
         if environ is None or not server.manager.is_connected(sid, namespace):
             server.logger.warning("%s is not connected to namespace %s", sid, namespace)
             return
