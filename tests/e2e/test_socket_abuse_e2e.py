@@ -5,6 +5,7 @@ import statistics
 import threading
 import time
 
+import pytest
 import requests
 import websocket
 
@@ -62,8 +63,9 @@ class Attacker:
             self.done.set()
 
 
-def test_a_burst_of_20000_events_is_refused_and_stalls_nobody(live_server):
-    server = live_server()
+@pytest.mark.parametrize("mode", ["gevent", "eventlet"])
+def test_a_burst_of_20000_events_is_refused_and_stalls_nobody(live_server, mode):
+    server = live_server({"IM_ASYNC_MODE": mode})
     tokens = {name: _token(server.url, name) for name in ("attacker", "a", "b")}
     a, b = RawSocket(server.url, tokens["a"], timeout=120), RawSocket(server.url, tokens["b"], timeout=120)
     attacker = Attacker(server.url, tokens["attacker"])
