@@ -15,6 +15,9 @@ log = logging.getLogger(__name__)
 
 # The revision whose tables a database made by db.create_all(), before there were migrations, holds.
 FIRST_REVISION = "0001_foundation"
+# The newest revision whose schema db.create_all() makes whole; later ones add what the models do not
+# declare (the search index), so a database made by create_all() is stamped here and upgraded on.
+LAST_MODELS_ONLY_REVISION = "0004_group_left_mutes"
 # pg_advisory_lock key: nodes starting together must not run the same migration twice.
 MIGRATION_LOCK_KEY = 7_291_031_001
 
@@ -39,6 +42,13 @@ def migration_lock():
             conn.commit()
 
 
+def include_object(_obj, name, type_, _reflected, _compare_to) -> bool:
+    """Autogenerate leaves alone the search index (0005_search_index), which no model declares."""
+    if type_ == "table":
+        return not name.startswith("messages_fts")
+    return not (type_ == "index" and name == "ix_messages_search_trgm")
+
+
 def is_at_head(config: Config) -> bool:
     with db.engine.connect() as conn:
         current = set(MigrationContext.configure(conn).get_current_heads())
@@ -56,7 +66,7 @@ def upgrade_to_head() -> None:
         if "users" in tables and "alembic_version" not in tables:
             # made by db.create_all() before there were migrations: with every table already there
             # it is current, otherwise it holds what the first revision creates
-            revision = "head" if set(db.metadata.tables) <= tables else FIRST_REVISION
+            revision = LAST_MODELS_ONLY_REVISION if set(db.metadata.tables) <= tables else FIRST_REVISION
             log.info("database made before migrations: marking it as %s", revision)
             command.stamp(config, revision)
         command.upgrade(config, "head")

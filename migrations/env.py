@@ -3,6 +3,8 @@ from alembic import context
 from flask import current_app
 from sqlalchemy import TypeDecorator
 
+from im.schema import include_object
+
 config = context.config
 db = current_app.extensions["migrate"].db
 target_metadata = db.metadata
@@ -31,6 +33,7 @@ def _options(dialect_name: str) -> dict:
         # SQLite cannot ALTER most things: let later migrations rebuild tables in batch mode there.
         "render_as_batch": dialect_name == "sqlite",
         "process_revision_directives": skip_empty_revision,
+        "include_object": include_object,
     }
 
 

@@ -113,12 +113,12 @@ def test_search_is_cut_by_bytes_and_says_it_has_more(api, app):
     for n in range(20):
         api.ok("send_message", {"recv_id": b, "content_type": 101, "content": {"text": f"needle {n} " + "s" * 2_000}},
                ta)
-    found, offset = [], 0
+    found, more = [], {}
     while True:
-        page = api.ok("search_messages", {"keyword": "needle", "offset": offset, "count": 100}, tb)
+        page = api.ok("search_messages", {"keyword": "needle", "count": 100, **more}, tb)
         assert size(page["messages"]) <= 10_000 and page["messages"]
         found += [m["seq"] for m in page["messages"]]
-        offset += len(page["messages"])
+        more = {"cursor": page["cursor"]}
         if not page["has_more"]:
             break
     assert sorted(found) == list(range(1, 21)) and len(found) == 20

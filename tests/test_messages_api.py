@@ -204,7 +204,7 @@ def test_socket_delivery_to_recipient_and_senders_other_terminal(api):
     assert got_b == [msg] and got_a2 == [msg]
 
 
-def test_search_pages_by_offset_and_count_without_gaps_or_repeats(api):
+def test_search_pages_by_cursor_and_count_without_gaps_or_repeats(api):
     a, ta = api.user()
     b, tb = api.user()
     c, tc = api.user()
@@ -217,14 +217,16 @@ def test_search_pages_by_offset_and_count_without_gaps_or_repeats(api):
 
     # without paging parameters: the first 100, newest first, as before
     first = api.ok("search_messages", {"keyword": "NEEDLE"}, tb)
-    assert len(first["messages"]) == 100 and first["has_more"] is True
+    assert len(first["messages"]) == 100 and first["has_more"] is True and first["cursor"]
     assert first["messages"][0]["content"]["text"] == "needle from c"
-    pages, offset = [], 0
+    pages, cursor = [], None
     while True:
-        page = api.ok("search_messages", {"keyword": "needle", "offset": offset, "count": 40}, tb)
+        page = api.ok("search_messages", {"keyword": "needle", "count": 40, **({"cursor": cursor} if cursor else {})},
+                      tb)
         pages.append(page)
-        offset += 40
+        cursor = page["cursor"]
         if not page["has_more"]:
+            assert cursor is None
             break
     assert [len(p["messages"]) for p in pages] == [40, 40, 24]
     found = [m for p in pages for m in p["messages"]]
@@ -232,20 +234,20 @@ def test_search_pages_by_offset_and_count_without_gaps_or_repeats(api):
     assert len({m["server_msg_id"] for m in found}) == 104
     times = [m["send_time"] for m in found]
     assert times == sorted(times, reverse=True)
-    # within one conversation, and past the end
-    one = api.ok("search_messages", {"keyword": "needle", "conversation_id": "si_" + "~".join(sorted((a, b))),
-                                     "offset": 100, "count": 5}, tb)
+    # within one conversation, from the cursor of a page that ended just before a2
+    cid = "si_" + "~".join(sorted((a, b)))
+    head = api.ok("search_messages", {"keyword": "needle", "conversation_id": cid, "count": 100}, tb)
+    assert head["messages"][-1]["content"]["text"] == "needle a3"
+    one = api.ok("search_messages", {"keyword": "needle", "conversation_id": cid, "cursor": head["cursor"],
+                                     "count": 5}, tb)
     assert [m["content"]["text"] for m in one["messages"]] == ["needle a2", "needle a1", "needle a0"]
     assert one["has_more"] is False
-    assert api.ok("search_messages", {"keyword": "needle", "offset": 104}, tb) == {"messages": [],
-                                                                                   "has_more": False}
-    exact = api.ok("search_messages", {"keyword": "needle", "offset": 100, "count": 4}, tb)
-    assert len(exact["messages"]) == 4 and exact["has_more"] is False
-    assert api.ok("search_messages", {"keyword": "needle", "offset": 10_000, "count": 1}, tb)["messages"] == []
+    exact = api.ok("search_messages", {"keyword": "needle", "cursor": pages[1]["cursor"], "count": 24}, tb)
+    assert len(exact["messages"]) == 24 and exact["has_more"] is False
 
 
 @pytest.mark.parametrize("paging", [
-    {"offset": -1}, {"offset": 10_001}, {"offset": "1"}, {"offset": 1.5}, {"offset": None},
+    {"offset": 0}, {"cursor": "-1"}, {"cursor": "x1"}, {"cursor": 1}, {"cursor": "1" * 20}, {"cursor": ""},
     {"count": 0}, {"count": 101}, {"count": True}, {"count": 2**63},
 ])
 def test_search_paging_out_of_bounds_is_refused(api, paging):

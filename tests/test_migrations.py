@@ -16,7 +16,8 @@ def _app(path, **config):
 
 def _differences(app):
     with app.app_context(), db.engine.connect() as conn:
-        return compare_metadata(MigrationContext.configure(conn), db.metadata)
+        context = MigrationContext.configure(conn, opts={"include_object": schema.include_object})
+        return compare_metadata(context, db.metadata)
 
 
 def test_fresh_sqlite_is_migrated_to_exactly_the_models(tmp_path):
@@ -217,6 +218,7 @@ def _migrate_old_world(url, tmp_path):
         upgrade(revision="0002_chat_groups")
         _old_world(app, tmp_path)
         upgrade(revision="0003_conversation_ids")
+        upgrade(revision="head")
         db.session.remove()
     return app
 
@@ -259,3 +261,87 @@ def test_downgrade_refuses_to_merge_two_pairs_again(tmp_path):
         assert schema.is_at_head(schema.alembic_config())
         db.session.remove()
         db.engine.dispose()
+
+
+# ---- 0005_search_index: text stored unfolded before it, folded and indexed by it -----------------------
+
+OLD_TEXTS = ["École d'été", "你好世界 HELLO", "ＦＵＬＬ width", "plain words"]
+
+
+def _search_world_before_index(url, tmp_path):
+    """alice and bob's conversation as the server before 0005 stored it: search_text as sent."""
+    from datetime import timedelta
+
+    from flask_migrate import upgrade
+    from im.models import Conversation, ConversationState, Message, utcnow
+    from im.services import auth
+
+    app = create_app({"SQLALCHEMY_DATABASE_URI": url, "IM_SOCKETIO_ASYNC_MODE": "threading", "TESTING": True,
+                      "IM_AUTO_MIGRATE": False, "IM_UPLOAD_DIR": str(tmp_path / "up"), **_FAST_HASH})
+    with app.app_context():
+        upgrade(revision="0004_group_left_mutes")
+        for user_id in ("alice", "bob"):
+            auth.register(user_id, "password123", user_id)
+        cid, start = "si_alice~bob", utcnow() - timedelta(minutes=1)
+        db.session.add(Conversation(conversation_id=cid, conversation_type=1, max_seq=len(OLD_TEXTS),
+                                    latest_msg_time=start, created_at=start))
+        db.session.flush()
+        for seq, words in enumerate(OLD_TEXTS, 1):
+            db.session.add(Message(server_msg_id=f"{seq:032d}", conversation_id=cid, conversation_type=1, seq=seq,
+                                   send_id="alice", recv_id="bob", client_msg_id=f"old-{seq}", content_type=101,
+                                   content={"text": words}, search_text=words, status=1,
+                                   send_time=start + timedelta(seconds=seq)))
+        for user, peer in (("alice", "bob"), ("bob", "alice")):
+            db.session.add(ConversationState(user_id=user, conversation_id=cid, conversation_type=1,
+                                             peer_user_id=peer, has_read_seq=len(OLD_TEXTS), min_seq=1,
+                                             draft_text=""))
+        db.session.commit()
+        upgrade(revision="head")
+        db.session.remove()
+    return app
+
+
+def _found(app, keyword):
+    client = app.test_client()
+    token = client.post("/api/login", json={"user_id": "bob", "password": "password123", "platform_id": 5}) \
+        .get_json()["data"]["token"]
+    body = client.post("/api/search_messages", json={"keyword": keyword}, headers={"token": token}).get_json()
+    assert body["errCode"] == 0, body
+    return [m["content"]["text"] for m in body["data"]["messages"]]
+
+
+def _check_search_after_index(app):
+    assert _found(app, "ÉCOLE") == _found(app, "école") == ["École d'été"]
+    assert _found(app, "界 hello") == ["你好世界 HELLO"]
+    assert _found(app, "full") == ["ＦＵＬＬ width"]  # NFKC: full-width letters are the ASCII ones
+    assert _found(app, "好世") == ["你好世界 HELLO"]  # too short for trigrams: the bounded LIKE path
+    with app.app_context():
+        from alembic import command
+        command.downgrade(schema.alembic_config(), "0004_group_left_mutes")
+        command.upgrade(schema.alembic_config(), "head")
+        db.session.remove()
+    assert _found(app, "d'été") == ["École d'été"]  # made again from the stored (folded) text
+
+
+def test_search_index_folds_and_indexes_old_messages_on_sqlite(tmp_path):
+    app = _search_world_before_index(f"sqlite:///{tmp_path / 'search.sqlite3'}", tmp_path)
+    try:
+        _check_search_after_index(app)
+    finally:
+        with app.app_context():
+            db.engine.dispose()
+
+
+def test_search_index_folds_and_indexes_old_messages_on_postgresql(tmp_path):
+    from tests.support.services import fresh_postgres_database, postgres_problem, require
+    require(postgres_problem(), "PostgreSQL")
+    with fresh_postgres_database() as url:
+        app = _search_world_before_index(url, tmp_path)
+        try:
+            _check_search_after_index(app)
+            with app.app_context(), db.engine.connect() as conn:
+                assert inspect(conn).get_indexes("messages") and any(
+                    i["name"] == "ix_messages_search_trgm" for i in inspect(conn).get_indexes("messages"))
+        finally:
+            with app.app_context():
+                db.engine.dispose()

@@ -25,7 +25,8 @@ class Message(db.Model):
     client_msg_id: Mapped[str] = mapped_column(String(64))
     content_type: Mapped[int] = mapped_column(Integer)
     content: Mapped[dict] = mapped_column(JSON)
-    # The words search looks at (text, or a file's name); emptied on revoke.
+    # The words search looks at (text, or a file's name), case-folded (services.search.fold); emptied on
+    # revoke. Indexed by migration 0005: FTS5 table messages_fts on SQLite, pg_trgm GIN on PostgreSQL.
     search_text: Mapped[str] = mapped_column(Text, default="")
     status: Mapped[int] = mapped_column(Integer, default=STATUS_OK)
     send_time: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)

@@ -3,7 +3,7 @@ from typing import Annotated, Any, Literal, Union
 
 from pydantic import ConfigDict, Field, RootModel, StringConstraints, model_validator
 
-from ..services import groups, messages
+from ..services import groups, messages, search
 from .groups import GroupId
 from .. import group_commit
 from .registry import Caller, NoParams, Params, UserId, batch_runner, by_pair, by_user, operation
@@ -135,12 +135,19 @@ class HistoryParams(Params):
     count: Annotated[int, Field(ge=1, le=100)] = 20
 
 
+ContentTypes = Annotated[list[Annotated[int, Field(ge=1, le=9999)]], Field(min_length=1, max_length=16)]
+
+
 class SearchParams(Params):
     keyword: Annotated[str, StringConstraints(min_length=1, max_length=100)]
     conversation_id: ConversationId | None = None
-    # Bounded: a deep offset still reads every match before it.
-    offset: Annotated[int, Field(ge=0, le=messages.MAX_SEARCH_OFFSET)] = 0
+    # From the previous page's answer; offset paging is gone (a deep offset read every match before it).
+    cursor: Annotated[str, StringConstraints(pattern=r"^[1-9][0-9]{0,17}$")] | None = None
     count: Annotated[int, Field(ge=1, le=messages.MAX_SEARCH_COUNT)] = messages.MAX_SEARCH_COUNT
+    send_id: UserId | None = None
+    content_types: ContentTypes | None = None
+    start_time: Annotated[int, Field(ge=0, le=search.MAX_TIME)] | None = None  # ms, inclusive
+    end_time: Annotated[int, Field(ge=0, le=search.MAX_TIME)] | None = None
 
 
 class RevokeParams(Params):
@@ -203,8 +210,10 @@ def get_history_message_list(caller: Caller, p: HistoryParams):
 
 @operation("search_messages", SearchParams, limits=[("search_messages_user", by_user)])
 def search_messages(caller: Caller, p: SearchParams):
-    """A page of the messages the caller may see whose text or file name contains keyword."""
-    return messages.search_messages(caller.user_id, p.keyword, p.conversation_id, p.offset, p.count)
+    """A page of the messages the caller may see whose text or file name contains keyword, newest first,
+    paged by cursor and narrowed by sender, content types and time."""
+    return search.search_messages(caller.user_id, p.keyword, p.conversation_id, p.cursor, p.count, p.send_id,
+                                  p.content_types, p.start_time, p.end_time)
 
 
 @operation("revoke_message", RevokeParams)

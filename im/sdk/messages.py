@@ -102,12 +102,16 @@ class MessagesMixin:
             params["start_seq"] = start_seq
         return self._call("get_history_message_list", **params)
 
-    def search_messages(self, keyword: str, conversation_id: str | None = None, offset: int = 0,
-                        count: int = 100) -> dict:
-        """A page of matching messages, newest first; `has_more` says to go on from offset + len(messages)."""
-        params = {"keyword": keyword, "offset": offset, "count": count}
-        if conversation_id is not None:
-            params["conversation_id"] = conversation_id
+    def search_messages(self, keyword: str, conversation_id: str | None = None, cursor: str | None = None,
+                        count: int = 100, send_id: str | None = None, content_types: list[int] | None = None,
+                        start_time: int | None = None, end_time: int | None = None) -> dict:
+        """A page of matching messages, newest first; while `has_more`, pass its `cursor` for the next page
+        (a page may be short, even empty, and still have more: the server bounds each call's work)."""
+        params = {"keyword": keyword, "count": count}
+        for name, value in (("conversation_id", conversation_id), ("cursor", cursor), ("send_id", send_id),
+                            ("content_types", content_types), ("start_time", start_time), ("end_time", end_time)):
+            if value is not None:
+                params[name] = value
         return self._call("search_messages", **params)
 
     def revoke_message(self, conversation_id: str, client_msg_id: str | None = None,

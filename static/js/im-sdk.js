@@ -527,8 +527,13 @@ export class IMClient {
   getHistoryMessageList(conversationId, { startSeq, count = 20 } = {}) {
     return this._call("get_history_message_list", params({ conversation_id: conversationId, start_seq: startSeq, count }));
   }
-  searchMessages(keyword, conversationId, { offset, count } = {}) {
-    return this._call("search_messages", params({ keyword, conversation_id: conversationId, offset, count }));
+  /** A page of matches, newest first; while has_more, pass its cursor for the next page (a page may be
+   * short, even empty, and still have more: the server bounds each call's work). */
+  searchMessages(keyword, conversationId, { cursor, count, sendId, contentTypes, startTime, endTime } = {}) {
+    return this._call("search_messages", params({
+      keyword, conversation_id: conversationId, cursor, count, send_id: sendId, content_types: contentTypes,
+      start_time: startTime, end_time: endTime,
+    }));
   }
   revokeMessage(conversationId, { clientMsgId, seq } = {}) {
     return this._call("revoke_message", params({ conversation_id: conversationId, client_msg_id: clientMsgId, seq }));

@@ -19,7 +19,9 @@ HOLD_SEARCHES = """async () => {
     window.holdKeyword = null;
     window.held = [];
     window.heldAnswers = [];
+    window.searchOptions = [];
     IMClient.prototype.searchMessages = function (keyword, ...rest) {
+        window.searchOptions.push(rest[1] || {});
         const answer = search.call(this, keyword, ...rest);
         if (keyword !== window.holdKeyword) return answer;
         window.heldAnswers.push(answer);
@@ -87,6 +89,9 @@ def test_search_results_page_with_load_more(pages, shot):
     shot(pia, "22-search-load-more-phone")
     more.click()
     pia.wait_for_function("() => window.held.length === 1")
+    # Load more goes on from the cursor of the page before, never by an offset
+    options = pia.evaluate("() => window.searchOptions.at(-1)")
+    assert options.get("cursor") and "offset" not in options, options
     search(pia, "pear")
     expect(previews(pia)).to_have_text(["pear two", "pear one"])
     expect(more).to_have_count(0)

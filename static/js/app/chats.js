@@ -53,7 +53,7 @@ export class Chats {
     if (!keyword) { this._clearSearch(); return; }
     // The newest search wins: an answer that comes back after another search started (or the
     // search was cleared) is dropped, whatever order the answers arrive in.
-    const search = { keyword, messages: [], seen: new Set(), offset: 0, hasMore: false, loading: false };
+    const search = { keyword, messages: [], seen: new Set(), cursor: undefined, hasMore: false, loading: false };
     this.searching = search;
     try {
       await this._fetchResults(search);
@@ -66,21 +66,20 @@ export class Chats {
 
   /** The next page of a search, appended to what it shows; false when a newer search replaced it. */
   async _fetchResults(search) {
-    const found = await this.ctx.im.searchMessages(search.keyword, undefined, { offset: search.offset, count: SEARCH_PAGE });
+    const found = await this.ctx.im.searchMessages(search.keyword, undefined, { cursor: search.cursor, count: SEARCH_PAGE });
     const page = found.messages || [];
     const shown = page.filter((m) => m.content_type < 1500 && m.status !== 2);
     await this.ctx.loadUsers(shown.flatMap((m) => [m.send_id, m.recv_id]));
     await this.ctx.groups.ensure(shown.filter((m) => m.group_id).map((m) => m.group_id));
     if (!this.ctx.live() || this.searching !== search) return false;
-    // Matches that arrived since the last page push older ones down, so a page can start with
-    // results already shown.
+    // The cursor goes on after the last page, so nothing repeats; the set guards what is shown anyway.
     for (const m of shown) {
       const key = `${m.conversation_id}:${m.seq}`;
       if (search.seen.has(key)) continue;
       search.seen.add(key);
       search.messages.push(m);
     }
-    search.offset += page.length;
+    search.cursor = found.cursor || undefined;
     search.hasMore = Boolean(found.has_more);
     this.results = search;
     this.render();

@@ -1,0 +1,218 @@
+"""Message search over a trigram index of case-folded text, newest first, paged by a keyset cursor.
+
+Messages store their searchable text folded here in Python (`fold`), so SQLite and PostgreSQL match
+alike. The index is SQLite's FTS5 `messages_fts` (trigram tokenizer, kept in step with `messages` by
+triggers) or PostgreSQL's pg_trgm GIN index on `messages.search_text` (migration 0005). A keyword of
+fewer than MIN_INDEXED characters has no trigram: it is matched with LIKE over a bounded span of the
+newest rows before the cursor instead. Every call looks at a bounded number of index matches, so a
+common word that the caller can see little of costs the same as any other: the page may then hold
+fewer than `count` messages while `has_more` is true, and the cursor goes on from where it stopped.
+A caller who can see few messages is answered from their own conversations instead (see DIRECT_ROWS).
+"""
+import unicodedata
+from types import SimpleNamespace
+from datetime import datetime, timezone
+
+from sqlalchemy import BigInteger, Integer, any_, bindparam, exists, func, literal, or_, select, text
+from sqlalchemy.dialects import postgresql
+
+from .. import errors
+from ..extensions import db
+from ..models import Conversation, ConversationState, Message, MessageDeletion
+from ..models.message import PUBLIC_COLUMNS, STATUS_OK, message_public
+from . import bounds, conversations
+
+MAX_SEARCH_COUNT = 100
+MIN_INDEXED = 3  # the trigram tokenizer (and pg_trgm) index no substring shorter than this
+FIRST_WINDOW = 200  # index matches read in the first round; each next round reads twice as many
+MAX_WINDOW = 1000
+MAX_SCANNED = 2000  # index matches one call may look at in all
+SHORT_SPAN = 5000  # rows (by id) a keyword too short for the index looks at per call
+MAX_CURSOR = 2 ** 62
+MAX_TIME = 253_402_300_799_999  # ms: the last of year 9999, the largest a datetime holds
+# A caller who can see at most this many messages, in at most DIRECT_CONVERSATIONS conversations, is
+# answered from their own conversations instead (a bounded scan that the index would only slow down
+# when most matches are others'); any keyword length works there.
+DIRECT_ROWS = 10_000
+DIRECT_CONVERSATIONS = 200
+
+_FTS_CANDIDATES = text("SELECT rowid FROM messages_fts WHERE messages_fts MATCH :q AND rowid < :before "
+                       "ORDER BY rowid DESC LIMIT :n")
+_TRGM_CANDIDATES = text("SELECT id FROM messages WHERE search_text LIKE :pattern ESCAPE '\\' AND id < :before "
+                        "ORDER BY id DESC LIMIT :n")
+_SHORT_CANDIDATES = text("SELECT id FROM messages WHERE id < :before AND id >= :floor "
+                         "AND search_text LIKE :pattern ESCAPE '\\' ORDER BY id DESC LIMIT :n")
+
+
+def fold(value: str) -> str:
+    """The form search compares: Unicode case folding between NFKC normalisations (`École` -> `école`,
+    full-width letters to ASCII), the same whichever database stores it."""
+    return unicodedata.normalize("NFKC", unicodedata.normalize("NFKC", value).casefold())
+
+
+def _like_pattern(keyword: str) -> str:
+    return "%" + keyword.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_") + "%"
+
+
+def _fts_phrase(keyword: str) -> str:
+    """An FTS5 string (a phrase): the trigram tokenizer then matches it as a substring."""
+    return '"' + keyword.replace('"', '""') + '"'
+
+
+def encode_cursor(message_id: int) -> str:
+    return str(message_id)
+
+
+def decode_cursor(cursor: str | None) -> int:
+    if cursor is None:
+        return MAX_CURSOR
+    if not cursor.isascii() or not cursor.isdigit() or len(cursor) > 18 or not 0 < int(cursor) <= MAX_CURSOR:
+        raise errors.InvalidParams("cursor is not one a search answered")
+    return int(cursor)
+
+
+def _ms(value: int) -> datetime:
+    return datetime.fromtimestamp(value / 1000, tz=timezone.utc)
+
+
+class _Candidates:
+    """Ids of messages whose folded text holds the keyword, newest first, a round at a time."""
+
+    def __init__(self, keyword: str, before: int):
+        self.before, self.done, self.scanned = before, False, 0
+        self.short = len(keyword) < MIN_INDEXED
+        self.dialect = db.engine.dialect.name
+        self.params = {"pattern": _like_pattern(keyword)} if self.short or self.dialect != "sqlite" \
+            else {"q": _fts_phrase(keyword)}
+        self.window = FIRST_WINDOW
+        self.lowest = 0
+        if self.dialect == "postgresql":
+            # A prepared statement's generic plan takes one way for every keyword: walking the key
+            # backwards (right for a common word, a full scan for a rare one) or the trigram bitmap (the
+            # reverse); planned per keyword, it takes the one that fits (10-40x apart, bench/search_index).
+            db.session.execute(text("SET LOCAL plan_cache_mode = force_custom_plan"))
+        if self.short:
+            # The span starts at the newest row, not at the open-ended first cursor.
+            # Two statements: SQLite reads min() or max() alone from the key, both together by a full scan.
+            low = db.session.execute(select(func.min(Message.id))).scalar()
+            high = db.session.execute(select(func.max(Message.id))).scalar()
+            self.lowest, self.before = low or 0, min(before, (high or 0) + 1)
+            self.done = high is None
+
+    def next_round(self) -> list[int]:
+        n = self.window
+        self.window = min(MAX_WINDOW, self.window * 2)
+        conn = db.session.connection()
+        if self.short:
+            floor = self.before - (SHORT_SPAN - self.scanned)
+            ids = list(conn.execute(_SHORT_CANDIDATES, {**self.params, "before": self.before, "floor": floor,
+                                                        "n": n}).scalars())
+            start, self.before = self.before, ids[-1] if len(ids) == n else floor
+            self.scanned += start - self.before  # rows of the span covered, matching or not
+            self.done = self.before <= self.lowest
+            return ids
+        stmt = _FTS_CANDIDATES if self.dialect == "sqlite" else _TRGM_CANDIDATES
+        ids = list(conn.execute(stmt, {**self.params, "before": self.before, "n": n}).scalars())
+        self.scanned += n
+        self.done = len(ids) < n
+        if ids:
+            self.before = ids[-1]
+        return ids
+
+    def spent(self) -> bool:
+        return self.scanned >= (SHORT_SPAN if self.short else MAX_SCANNED)
+
+
+def _filtered(user_id: str, conversation_id: str | None, send_id: str | None, content_types: list[int] | None,
+              start_time: int | None, end_time: int | None, from_states: bool):
+    """The messages the user may see and the filters keep (the membership rules of history).
+
+    `from_states` reads the user's conversations first, then their messages; otherwise the membership
+    is a per-message check, so that a statement over a list of ids starts from the ids (SQLite would
+    otherwise read every message of the user's conversations to find the few listed).
+    """
+    member = ((ConversationState.conversation_id == Message.conversation_id) & (ConversationState.user_id == user_id)
+              & (Message.seq >= ConversationState.min_seq)
+              & or_(ConversationState.max_readable_seq.is_(None), Message.seq <= ConversationState.max_readable_seq))
+    stmt = select(Message.id, *(getattr(Message, c) for c in PUBLIC_COLUMNS))
+    stmt = stmt.join(ConversationState, member) if from_states else stmt.where(exists().where(member))
+    stmt = stmt.where(Message.status == STATUS_OK,
+                      ~exists().where(MessageDeletion.user_id == user_id,
+                                      MessageDeletion.conversation_id == Message.conversation_id,
+                                      MessageDeletion.seq == Message.seq))
+    if conversation_id is not None:
+        stmt = stmt.where(Message.conversation_id == conversation_id)
+    if send_id is not None:
+        stmt = stmt.where(Message.send_id == send_id)
+    if content_types:
+        stmt = stmt.where(Message.content_type.in_(content_types))
+    if start_time is not None:
+        stmt = stmt.where(Message.send_time >= _ms(start_time))
+    if end_time is not None and end_time < MAX_TIME:  # (at MAX_TIME every stored time is before it)
+        # Inclusive of the whole millisecond: stored times are finer than the ms that payloads show.
+        stmt = stmt.where(Message.send_time < _ms(end_time + 1))
+    return stmt
+
+
+def _few_visible(user_id: str, conversation_id: str | None) -> bool:
+    """Whether the user can see few enough messages to scan them all (at most DIRECT_ROWS)."""
+    top = func.coalesce(ConversationState.max_readable_seq, Conversation.max_seq)
+    stmt = (select(top - ConversationState.min_seq + 1)
+            .join(Conversation, Conversation.conversation_id == ConversationState.conversation_id)
+            .where(ConversationState.user_id == user_id).limit(DIRECT_CONVERSATIONS + 1))
+    if conversation_id is not None:
+        stmt = stmt.where(ConversationState.conversation_id == conversation_id)
+    sizes = db.session.execute(stmt).scalars().all()
+    return len(sizes) <= DIRECT_CONVERSATIONS and sum(max(0, n) for n in sizes) <= DIRECT_ROWS
+
+
+def _direct(base, keyword: str, before: int, count: int):
+    # `id + 0`: ordered by id, but never by walking the primary key backwards through everyone's rows.
+    return db.session.execute(
+        base.where(Message.search_text.like(_like_pattern(keyword), escape="\\"),
+                   Message.id < literal(before, BigInteger))
+        .order_by((Message.id + 0).desc()).limit(count + 1)).all()
+
+
+def _listed():
+    """`messages.id` is one of the bound list `ids`: one array parameter on PostgreSQL (rendering a
+    placeholder per id costs more than the query there), one placeholder per id on SQLite."""
+    if db.engine.dialect.name == "postgresql":
+        return Message.id == any_(bindparam("ids", type_=postgresql.ARRAY(Integer)))
+    return Message.id.in_(bindparam("ids", expanding=True))
+
+
+def search_messages(user_id: str, keyword: str, conversation_id: str | None = None, cursor: str | None = None,
+                    count: int = MAX_SEARCH_COUNT, send_id: str | None = None, content_types: list[int] | None = None,
+                    start_time: int | None = None, end_time: int | None = None) -> dict:
+    """A page of the messages the user may see whose text (or file name) contains keyword, newest first.
+
+    `cursor` (from the previous page) goes on after its last message, so pages neither skip nor
+    repeat however many messages arrive in between; it is set whenever `has_more` is.
+    """
+    folded = fold(keyword)
+    if conversation_id is not None:
+        conversations.readable(user_id, conversation_id)
+    if not folded or (start_time is not None and end_time is not None and start_time > end_time):
+        return {"messages": [], "has_more": False, "cursor": None}  # nothing can match
+    before = decode_cursor(cursor)
+    filters = (user_id, conversation_id, send_id, content_types, start_time, end_time)
+    if _few_visible(user_id, conversation_id):
+        found = _direct(_filtered(*filters, from_states=True), folded, before, count)
+        candidates = SimpleNamespace(done=True)
+    else:
+        candidates = _Candidates(folded, before)
+        found = []
+        visible = _filtered(*filters, from_states=False).where(_listed()).order_by(Message.id.desc())
+        while len(found) <= count and not candidates.done and not candidates.spent():
+            ids = candidates.next_round()
+            if ids:
+                found += db.session.execute(visible, {"ids": ids}).all()
+    rows = found[:count]
+    page, cut = bounds.take(message_public(r) for r in rows)
+    if cut or len(found) > count:
+        return {"messages": page, "has_more": True, "cursor": encode_cursor(rows[len(page) - 1].id)}
+    if candidates.done:
+        return {"messages": page, "has_more": False, "cursor": None}
+    # The call's share of the index is spent: the next one goes on below everything looked at here.
+    return {"messages": page, "has_more": True, "cursor": encode_cursor(candidates.before)}
