@@ -80,6 +80,9 @@ def load_config(instance_path: str, env=None) -> dict:
         "IM_UPLOAD_ORPHAN_SECONDS": int(env.get("IM_UPLOAD_ORPHAN_SECONDS", 86400)),
         # A page of messages or events stops before passing this many bytes (at least one item).
         "IM_MAX_ANSWER_BYTES": int(env.get("IM_MAX_ANSWER_BYTES", 1024 * 1024)),
+        # Events of one socket running at once, and waiting beyond those (more are refused with 1008).
+        "IM_SOCKET_EVENT_CONCURRENCY": int(env.get("IM_SOCKET_EVENT_CONCURRENCY", 8)),
+        "IM_SOCKET_EVENT_BACKLOG": int(env.get("IM_SOCKET_EVENT_BACKLOG", 256)),
         "IM_RATE_LIMITS_ENABLED": _bool(env.get("IM_RATE_LIMITS_ENABLED", "true")),
         "IM_RATE_LIMITS": limits_from_env(env),
         # argon2 cost; tests lower it so that hundreds of sign-ups stay fast.

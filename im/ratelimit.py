@@ -32,6 +32,10 @@ DEFAULT_LIMITS = {
     # per (caller, target): what one user can make another user's terminals hear
     "add_friend_pair": "5/hour",
     "typing_status_update_pair": "30/minute",
+    # every socket event, counted in each process's memory by the gate (im/realtime/dispatch.py):
+    # per user across all their sockets, and per socket
+    "socket_event_user": "400/second",
+    "socket_event_socket": "200/second",
 }
 
 

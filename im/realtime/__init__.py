@@ -9,7 +9,7 @@ from ..extensions import db, socketio
 from ..operations import OPERATIONS, execute
 from ..operations.registry import live_caller
 from ..services import auth, presence
-from . import handshake, sweeper
+from . import dispatch, handshake, sweeper
 
 log = logging.getLogger(__name__)
 
@@ -32,6 +32,7 @@ def on_connect(auth_data=None):
     join_room(push.user_room(session.user_id))
     join_room(push.session_room(session.id))
     handshake.accepted(socketio.server, request.sid)
+    dispatch.connected(request.environ, session.user_id)
     sweeper.ensure_started(current_app._get_current_object())
 
 
@@ -95,6 +96,8 @@ def on_unknown_event(event, *args):
 
 
 def register_handlers() -> None:
+    """Every event handler, each behind the gate of im/realtime/dispatch.py."""
+    dispatch.install(socketio.server)
     socketio.on_event("connect", on_connect)
     socketio.on_event("disconnect", on_disconnect)
     for op in OPERATIONS.values():
