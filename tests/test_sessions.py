@@ -125,3 +125,30 @@ def test_revoked_session_socket_cannot_act(api):
     # the disconnect runs in the background; either way the socket may not act any more
     if sock.is_connected():
         assert sock.emit("get_self_user_info", {}, callback=True)["errCode"] == 1502
+
+
+def test_the_sweeper_leaves_a_fresh_revocation_to_its_own_kick_and_then_names_the_platform(api):
+    """A revocation tells and closes its sockets after its commit; the sweeper, racing it, would send
+    a second kicked_offline (without platform_id, and even to the socket that called logout)."""
+    from datetime import timedelta
+
+    from sqlalchemy import update
+
+    from im.extensions import db
+    from im.models import utcnow
+    from im.services import presence
+
+    user_id, token = api.user(platform_id=2)
+    sock = api.socket(token)
+    node_id = api.app.config["IM_NODE_ID"]
+    with api.app.app_context():
+        db.session.execute(update(LoginSession).where(LoginSession.user_id == user_id)
+                           .values(revoked_at=utcnow(), revoke_reason="admin"))
+        db.session.commit()
+        assert presence.dead_connections(node_id) == []
+        db.session.execute(update(LoginSession).where(LoginSession.user_id == user_id)
+                           .values(revoked_at=utcnow() - presence.REVOKE_GRACE - timedelta(seconds=1)))
+        db.session.commit()
+        assert [(why, platform) for _, why, platform in presence.dead_connections(node_id)] in (
+            [("admin", 2)], [])  # [] once the app's own sweeper has already closed it
+    assert _wait_closed(sock) and _kicks(sock) == [{"reason": "admin", "platform_id": 2}]

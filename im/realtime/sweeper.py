@@ -30,11 +30,11 @@ def sweep_once(app) -> None:
     node_id = app.config["IM_NODE_ID"]
     presence.heartbeat(node_id, app.config["IM_NODE_TIMEOUT"])
     ratelimit.expire_stale()
-    for sid, why in presence.dead_connections(node_id):
+    for sid, why, platform_id in presence.dead_connections(node_id):
         if why == "expired":
             socketio.emit("token_expired", {}, to=sid)
         else:
-            socketio.emit("kicked_offline", {"reason": why}, to=sid)
+            socketio.emit("kicked_offline", {"reason": why, "platform_id": platform_id}, to=sid)
         socketio.server.disconnect(sid, namespace="/")
         presence.disconnect(sid)
 

@@ -7,6 +7,9 @@ from ..extensions import db
 from ..models import Connection, LoginSession, Node, utcnow
 from . import auth
 
+# How long a fresh revocation is left to tell and close its own sockets before the sweeper does.
+REVOKE_GRACE = timedelta(seconds=2)
+
 
 def connect(sid: str, token, node_id: str) -> LoginSession:
     """Attach a socket to the session behind token. Never kicks: that happens only at login."""
@@ -44,16 +47,22 @@ def disconnect(sid: str) -> None:
     db.session.commit()
 
 
-def dead_connections(node_id: str) -> list[tuple[str, str]]:
-    """(sid, why) for this node's sockets whose session was revoked or expired."""
+def dead_connections(node_id: str) -> list[tuple[str, str, int]]:
+    """(sid, why, platform_id) for this node's sockets whose session was revoked or expired.
+
+    A revocation tells and closes its sockets itself right after its commit; a session revoked in
+    the last REVOKE_GRACE is left to it, so that its terminals hear one kicked_offline, not a second
+    one from here racing the first (and the socket that called logout hears none).
+    """
     now = utcnow()
     rows = db.session.execute(
-        select(Connection.sid, LoginSession.revoke_reason, LoginSession.revoked_at)
+        select(Connection.sid, LoginSession.revoke_reason, LoginSession.revoked_at, LoginSession.platform_id)
         .join(LoginSession, LoginSession.id == Connection.session_id)
         .where(Connection.node_id == node_id,
-               or_(LoginSession.revoked_at.is_not(None), LoginSession.expires_at <= now))
+               or_(LoginSession.revoked_at <= now - REVOKE_GRACE, LoginSession.expires_at <= now))
     ).all()
-    return [(sid, reason if revoked_at is not None else "expired") for sid, reason, revoked_at in rows]
+    return [(sid, reason if revoked_at is not None else "expired", platform_id)
+            for sid, reason, revoked_at, platform_id in rows]
 
 
 def heartbeat(node_id: str, timeout_seconds: float) -> list[str]:
