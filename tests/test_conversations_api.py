@@ -184,6 +184,7 @@ def test_outsider_conversations_not_found(api, name, payload):
     ("set_conversation_draft", {"conversation_id": "si_a~b", "text": "x" * 10_001}),
     ("get_conversation_list_split", {"offset": -1, "count": 1}),
     ("get_conversation_list_split", {"offset": 0, "count": 0}),
+    ("get_conversation_list_split", {"offset": 0, "count": 101}),
     ("get_multiple_conversation", {"conversation_ids": []}),
     ("delete_message", {"conversation_id": "si_a~b", "seq": 0}),
     ("get_history_message_list", {"conversation_id": "si_a~b", "count": 101}),

@@ -193,6 +193,7 @@ _PREVIEW_TIME = case((_NEWEST_IS_PREVIEW, _C.c.latest_msg_time), else_=func.coal
 _LISTED = (select(_S.c.conversation_id).select_from(_STATES_WITH_CONV)
            .where(_S.c.user_id == bindparam("uid"), _S.c.hidden.is_(False))
            .order_by(_S.c.is_pinned.desc(), _PREVIEW_TIME.desc(), _S.c.conversation_id))
+# A page of the list: what a screen shows, and bounded work (views reads each row's preview).
 MAX_SPLIT_COUNT = 100
 
 
@@ -283,7 +284,7 @@ def get_all_conversation_list(user_id: str) -> list[dict]:
 def get_conversation_list_split(user_id: str, offset: int, count: int) -> list[dict]:
     """A page of get_all_conversation_list: the same order, so pages neither skip nor repeat while the
     list stays the same."""
-    ids = list(db.session.scalars(_LISTED.offset(offset).limit(min(count, MAX_SPLIT_COUNT)), {"uid": user_id}))
+    ids = list(db.session.scalars(_LISTED.offset(offset).limit(count), {"uid": user_id}))
     return _listed(user_id, ids)
 
 

@@ -9,7 +9,7 @@ from sqlalchemy import select, update
 
 from .. import push, unread_push
 from ..extensions import db
-from ..models import GROUP, ConversationState, Message, utcnow
+from ..models import GROUP, ConversationState, Message
 from ..models.message import STATUS_OK
 from . import conversations, messages
 
@@ -39,7 +39,7 @@ def announce(group, content_type: int, op_user_id: str, detail: dict) -> int:
     """
     cid = group.conversation_id
     conversations.ensure_conversation(cid, GROUP, group.group_id)
-    now = utcnow()
+    now = messages.send_time()
     seq = messages._next_seq(cid, now)
     msg = Message(server_msg_id=secrets.token_hex(16), conversation_id=cid, conversation_type=GROUP,
                   seq=seq, send_id=op_user_id, recv_id=None, group_id=group.group_id,

@@ -112,6 +112,13 @@ def _may_read_seq(user_id: str, conversation_id: str, seq: int) -> bool:
     return r.min_seq <= seq <= r.max_seq
 
 
+def send_time():
+    """Now, to the millisecond: the unit payloads carry, so that what is stored (and ordered by, as
+    the conversation list is) sorts as clients see it."""
+    now = utcnow()
+    return now.replace(microsecond=now.microsecond // 1000 * 1000)
+
+
 def _next_seq(conversation_id: str, now) -> int | None:
     """The conversation's next seq (None if it does not exist yet); the UPDATE row-locks it until commit.
 
@@ -197,7 +204,7 @@ def deliver(sender_id: str, target: Target, receivers: list[str], content_type: 
     stored, search_text, file_ids = validate_content(sender_id, content_type, content, target)
     cid = target.conversation_id
     group_commit.wrote()
-    now = utcnow()
+    now = send_time()
     seq = _next_seq(cid, now)
     if seq is None:
         conversations.ensure_conversation(cid, target.conversation_type, target.group_id)
@@ -391,7 +398,7 @@ def send_singles(sends: list[SingleSend], alone) -> list:
     for i in writes:
         counts[cid_of[i]] = counts.get(cid_of[i], 0) + 1
     group_commit.wrote()
-    now = utcnow()
+    now = send_time()
     # In one order on every node, so that two nodes' batches never wait for each other's rows crosswise.
     _core(_ADD_SEQS, [{"cid": cid, "n": counts[cid], "now": now} for cid in sorted(counts)])
     # The UPDATE holds the conversations' locks (SQLite: the write lock) until commit.
