@@ -4,10 +4,36 @@ the order of the previews it shows."""
 import pytest
 from sqlalchemy import event, select
 
+from im import create_app
 from im.extensions import db
 from im.models import Conversation, ConversationState
 from im.services import conversations
+from tests.support import services
 from tests.support.recorder import wait_until
+from tests.support.server import FAST_HASH
+
+
+@pytest.fixture(params=["sqlite", "postgresql"])
+def app(request, tmp_path, migrated_sqlite):
+    """The app of conftest, on each database: the aggregate and the list's order are SQL of their own."""
+    import contextlib
+    import shutil
+
+    with contextlib.ExitStack() as stack:
+        if request.param == "sqlite":
+            shutil.copyfile(migrated_sqlite, tmp_path / "test.sqlite3")
+            url = f"sqlite:///{tmp_path / 'test.sqlite3'}"
+        else:
+            services.require(services.postgres_problem(), "PostgreSQL")
+            url = stack.enter_context(services.fresh_postgres_database())
+        app = create_app({"SQLALCHEMY_DATABASE_URI": url, "IM_SOCKETIO_ASYNC_MODE": "threading",
+                          "IM_ARGON2_TIME_COST": int(FAST_HASH["IM_ARGON2_TIME_COST"]),
+                          "IM_ARGON2_MEMORY_KIB": int(FAST_HASH["IM_ARGON2_MEMORY_KIB"]), "TESTING": True,
+                          "IM_UNREAD_PUSH_DELAY": 0.05})
+        yield app
+        with app.app_context():
+            db.session.remove()
+            db.engine.dispose()
 
 
 def send(api, token, recv_id=None, text="hi", group_id=None):
