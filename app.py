@@ -34,7 +34,7 @@ app = create_app()
 def main() -> None:
     host = os.environ.get("HOST", "127.0.0.1")
     port = int(os.environ.get("PORT", 5000))
-    options = run_options(ASYNC_MODE)
+    options = run_options(ASYNC_MODE, app.config["IM_HEADER_TIMEOUT"])
     if ASYNC_MODE == "eventlet":
         # eventlet.wsgi.server stops accepting at 1024 simultaneous connections unless told otherwise.
         options["max_size"] = app.config["IM_MAX_CONNECTIONS"]

@@ -3,6 +3,9 @@
     python bench/run.py [--size full|small|tiny] [--targets relay,sqlite,pg] [--scenarios ...]
                         [--out DIR] [--profile]
 
+`--scenarios bigdata` (not run by default: it builds a 2.55M-message database the first time) measures
+a year of data on SQLite and PostgreSQL (bench/bigdata.py); --size picks its database size too.
+
 Each scenario gets fresh processes; users are registered and logged in over REST before timing. The
 last line on stdout is one JSON object with every headline figure and whether each target is met.
 """
@@ -23,6 +26,7 @@ from pathlib import Path
 HERE = Path(__file__).resolve().parent
 sys.path[:0] = [str(HERE.parent), str(HERE)]
 
+import bigdata  # noqa: E402
 import offline  # noqa: E402
 import report  # noqa: E402
 from procs import Target, cpu_seconds, rss_kib  # noqa: E402
@@ -45,6 +49,8 @@ SIZES = {
              "catchup_senders": 2, "catchup_per_sender": 10},
 }
 SCENARIOS = ("throughput", "fixed_rate", "fanout", "connections", "catchup")
+# Asked for by name only: minutes of setup the first time (the database is cached under --out).
+EXTRA_SCENARIOS = ("bigdata",)
 # PostgreSQL is the second row for the message paths; its connection and catch-up figures would repeat
 # SQLite's setup minutes for little news (--pg-scenarios all to run them too).
 PG_SCENARIOS = ("throughput", "fixed_rate", "fanout")
@@ -251,6 +257,14 @@ def main(argv=None) -> int:
     pg = PostgresDatabases(os.environ.get("BENCH_PG_URL", DEFAULT_PG))
     targets = args.targets.split(",") if args.targets else ["relay", "sqlite"] + (["pg"] if pg.available() else [])
     scenarios = [s for s in args.scenarios.split(",") if s]
+    unknown = set(scenarios) - set(SCENARIOS) - set(EXTRA_SCENARIOS)
+    if unknown:
+        parser.error(f"unknown scenarios {sorted(unknown)}; choose from {SCENARIOS + EXTRA_SCENARIOS}")
+    with_bigdata = "bigdata" in scenarios
+    if with_bigdata:
+        scenarios.remove("bigdata")
+        if not scenarios:
+            return run_bigdata(args, targets, pg, out)
     pg_scenarios = SCENARIOS if args.pg_scenarios == "all" else args.pg_scenarios.split(",")
     run_id = uuid.uuid4().hex[:6]
     results = {"size": args.size, "sizes": size, "async_mode": args.async_mode, "targets": targets,
@@ -285,6 +299,14 @@ def main(argv=None) -> int:
             pg.drop_all()
     results["total_s"] = round(time.monotonic() - started, 1)
     results["headline"] = report.headline(results)
+    if with_bigdata:
+        big = Path(tempfile.mkdtemp(prefix="im-bench-bigdata-"))
+        try:
+            big_results = bigdata.run([t for t in targets if t != "relay"], args.size, out, big, pg.admin_url)
+        finally:
+            shutil.rmtree(big, ignore_errors=True)
+        results["bigdata"] = big_results
+        results["headline"]["bigdata"] = bigdata.headline(big_results)
     (out / "latest.json").write_text(json.dumps(results, indent=2))
     chart = report.chart(results, out / "chart.svg")
     print(report.table(results))
@@ -292,6 +314,21 @@ def main(argv=None) -> int:
         print(f"chart: {chart}")
     print(json.dumps(results["headline"], separators=(",", ":")))
     return 0
+
+
+def run_bigdata(args, targets: list[str], pg: PostgresDatabases, out: Path) -> int:
+    """The bigdata scenario alone: its own results file and its headline as the last line."""
+    workdir = Path(tempfile.mkdtemp(prefix="im-bench-bigdata-"))
+    started = time.monotonic()
+    try:
+        results = bigdata.run([t for t in targets if t != "relay"], args.size, out, workdir, pg.admin_url)
+    finally:
+        shutil.rmtree(workdir, ignore_errors=True)
+    headline = {**bigdata.headline(results), "size": args.size, "total_s": round(time.monotonic() - started, 1)}
+    (out / "bigdata-latest.json").write_text(json.dumps({"scenarios": {"bigdata": results}, "headline": headline},
+                                                        indent=2))
+    print(json.dumps(headline, separators=(",", ":")))
+    return 0 if all(r["status"] == "ok" for r in results.values()) else 1
 
 
 def machine_info(fd_limit: int) -> dict:

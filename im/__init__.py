@@ -69,6 +69,10 @@ def create_app(test_config: dict | None = None) -> Flask:
         ping_interval=app.config["IM_PING_INTERVAL"],
         ping_timeout=app.config["IM_PING_TIMEOUT"],
     )
+    from .realtime import handshake
+
+    handshake.install(socketio.server.eio, app.config["IM_HANDSHAKE_TIMEOUT"],
+                      app.config["IM_MAX_UNAUTHENTICATED_PER_ADDRESS"])
     if socketio.server.eio.async_mode == "gevent":
         from . import websocket
 

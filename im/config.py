@@ -48,7 +48,10 @@ def load_config(instance_path: str, env=None) -> dict:
         "IM_MESSAGE_QUEUE_CHANNEL": env.get("IM_MESSAGE_QUEUE_CHANNEL") or "flask-socketio",
         "IM_SWEEP_INTERVAL": float(env.get("IM_SWEEP_INTERVAL", 1.0)),
         "IM_NODE_TIMEOUT": float(env.get("IM_NODE_TIMEOUT", 30)),
-        "IM_EVENT_RETENTION": int(env.get("IM_EVENT_RETENTION", 10000)),
+        # An event is kept IM_EVENT_RETENTION_DAYS (a terminal offline that long catches up event by
+        # event), and at most the newest IM_EVENT_RETENTION of a user (what a flood can make one log cost).
+        "IM_EVENT_RETENTION_DAYS": float(env.get("IM_EVENT_RETENTION_DAYS", 14)),
+        "IM_EVENT_RETENTION": int(env.get("IM_EVENT_RETENTION", 50000)),
         "IM_FRIEND_VERIFY": _bool(env.get("IM_FRIEND_VERIFY", "false")),
         # Concurrent socket sends share one transaction (im/group_commit.py); each is acked after it.
         "IM_GROUP_COMMIT": _bool(env.get("IM_GROUP_COMMIT", "true")),
@@ -60,6 +63,11 @@ def load_config(instance_path: str, env=None) -> dict:
         "IM_CORS_ORIGINS": cors_origins(env.get("IM_CORS_ORIGINS")),
         "IM_MAX_CONNECTIONS": int(env.get("IM_MAX_CONNECTIONS", 20000)),
         "IM_WEBSOCKET_COMPRESSION": _bool(env.get("IM_WEBSOCKET_COMPRESSION", "false")),
+        # Slow and unauthenticated connections: seconds to send a request head; seconds from the
+        # Engine.IO handshake to an accepted Socket.IO CONNECT; how many may wait so per address (0: off).
+        "IM_HEADER_TIMEOUT": float(env.get("IM_HEADER_TIMEOUT", 10)),
+        "IM_HANDSHAKE_TIMEOUT": float(env.get("IM_HANDSHAKE_TIMEOUT", 10)),
+        "IM_MAX_UNAUTHENTICATED_PER_ADDRESS": int(env.get("IM_MAX_UNAUTHENTICATED_PER_ADDRESS", 256)),
         # Engine.IO heartbeat: a ping every interval; a socket silent for interval + timeout is closed.
         "IM_PING_INTERVAL": int(env.get("IM_PING_INTERVAL", 25)),
         "IM_PING_TIMEOUT": int(env.get("IM_PING_TIMEOUT", 20)),

@@ -8,6 +8,7 @@ which sleeps for the whole ping interval. Here the handler reads the socket itse
 as a timer, so an idle socket keeps two (the handler and the writer). The protocol is unchanged:
 same frames, same pings at the same interval, same close handshake.
 """
+import socket
 import time
 
 import gevent
@@ -18,6 +19,7 @@ from engineio import packet
 from engineio import socket as engineio_socket
 from engineio.async_drivers._websocket_wsgi import SimpleWebSocketWSGI
 from simple_websocket.ws import ConnectionClosed
+from wsproto.connection import ConnectionState
 from wsproto.utilities import LocalProtocolError
 
 
@@ -33,12 +35,23 @@ class _NoReader:
         pass
 
 
+# After closing a WebSocket first, how long the server still reads (and drops) the peer's input so it
+# can read the close frame: closing a socket with unread input sends a TCP reset, and the peer's kernel
+# then discards what it had not yet read, the close frame too. As nginx's lingering close, bounded in
+# time only: what is read is dropped 64 KiB at a time, so memory stays flat.
+LINGER_SECONDS = 2.0
+
+
 class InlineServer(simple_websocket.Server):
     """simple-websocket's server side, reading its socket in the greenlet that asks for a message.
 
     The reading is simple-websocket's own (`Base._thread` without the ping option, which Engine.IO
     does not use): the same receive size, the same wsproto events and the same replies to pings and
     to the client's close. Engine.IO has one receiving greenlet per socket, so nothing else reads.
+
+    With `max_message_size` (Engine.IO's max_http_buffer_size), a message growing past it is refused
+    as soon as that many bytes have arrived, with close code 1009 (message too big); before, the whole
+    message was buffered, however big, and Engine.IO then ended the connection with a normal close.
     """
 
     def __init__(self, environ, **kwargs):
@@ -58,8 +71,20 @@ class InlineServer(simple_websocket.Server):
                 self.connected = False
         if self.input_buffer:
             return self.input_buffer.pop(0)
+        if self.ws.state == ConnectionState.LOCAL_CLOSING:
+            self._linger()
         self.sock.close()
         raise ConnectionClosed(self.close_reason, self.close_message)
+
+    def _linger(self) -> None:
+        """Half-close and drop the peer's input for a bounded time, so it reads our close frame."""
+        try:
+            self.sock.shutdown(socket.SHUT_WR)
+            with gevent.Timeout(LINGER_SECONDS, False):
+                while self.sock.recv(65536):
+                    pass
+        except OSError:
+            pass
 
 
 class InlineWebSocketWSGI(SimpleWebSocketWSGI):
@@ -68,9 +93,10 @@ class InlineWebSocketWSGI(SimpleWebSocketWSGI):
     def __init__(self, handler, server):
         super().__init__(handler, server, event_class=gevent.event.Event,
                          selector_class=gevent.selectors.DefaultSelector)
+        self.max_message_size = int(server.max_http_buffer_size)
 
     def __call__(self, environ, start_response):
-        self.ws = InlineServer(environ, **self.server_args)
+        self.ws = InlineServer(environ, max_message_size=self.max_message_size, **self.server_args)
         if self.ws.mode == "gevent":
             _release_request_buffer(environ)
         ret = self.app(self)

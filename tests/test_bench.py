@@ -59,3 +59,46 @@ def test_membership_bench_runs_and_finds_rows_linear(tmp_path):
     assert proc.returncode == 0, proc.stderr[-3000:]
     result = json.loads(proc.stdout.strip().splitlines()[-1])
     assert result["invite"]["rows"]["messages"] == 1 and result["kick"]["rows"]["messages"] == 1
+
+
+def test_bigdata_scenario_builds_checks_and_measures_a_tiny_database(tmp_path):
+    """The bigdata scenario at its tiny size (20,000 messages) on SQLite and PostgreSQL: every figure."""
+    import os
+    import uuid
+
+    pg_db = f"im_bigdata_test_{uuid.uuid4().hex[:8]}"
+    env = {**os.environ, "BENCH_BIGDATA_PG_DB": pg_db}
+    try:
+        proc = subprocess.run([sys.executable, str(BENCH / "run.py"), "--scenarios", "bigdata", "--size", "tiny",
+                               "--targets", "sqlite,pg", "--out", str(tmp_path)], cwd=ROOT, env=env,
+                              capture_output=True, text=True, timeout=300)
+    finally:
+        _drop_pg_database(pg_db)
+        _drop_pg_database(f"{pg_db}_run")
+    assert proc.returncode == 0, (proc.stdout[-3000:], proc.stderr[-3000:])
+    headline = json.loads(proc.stdout.strip().splitlines()[-1])
+    assert headline["scenario"] == "bigdata" and headline["size"] == "tiny"
+    results = json.loads((tmp_path / "bigdata-latest.json").read_text())["scenarios"]["bigdata"]
+    for label in ("sqlite", "pg"):
+        assert results[label]["status"] == "ok", results[label]
+        data = results[label]["data"]
+        assert data["messages"] == 20_000 and data["heavy_conversations"] == 150
+        # The prune found the year-old events and finished its pass over every user.
+        assert results[label]["prune"]["rows"] > 0 and results[label]["prune"]["pass_done"] is True
+        figures = headline["figures"][label]
+        missing = [name for name, value in figures.items() if value is None]
+        assert not missing, (label, missing)
+    assert set(headline["targets"]) == {"search_first_page_ms", "search_page50_ratio", "login_to_sync_ms",
+                                        "conversation_list_first_page_ms", "total_unread_ms",
+                                        "bystander_send_p99_ms", "mib_per_million_messages"}
+    for target in headline["targets"].values():
+        assert isinstance(target["met"], bool) and {"sqlite", "pg"} <= set(target)
+    # The cached database is kept for the next run; the working copy is not.
+    assert len(list(tmp_path.glob("bigdata-tiny-*.sqlite3"))) == 1
+
+
+def _drop_pg_database(name: str) -> None:
+    import psycopg
+
+    with psycopg.connect("postgresql://postgres@127.0.0.1:5432/postgres", autocommit=True) as conn:
+        conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')

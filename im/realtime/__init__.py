@@ -9,7 +9,7 @@ from ..extensions import db, socketio
 from ..operations import OPERATIONS, execute
 from ..operations.registry import live_caller
 from ..services import auth, presence
-from . import sweeper
+from . import handshake, sweeper
 
 log = logging.getLogger(__name__)
 
@@ -31,6 +31,7 @@ def on_connect(auth_data=None):
         raise ConnectionRefusedError(exc.message, exc.envelope())
     join_room(push.user_room(session.user_id))
     join_room(push.session_room(session.id))
+    handshake.accepted(socketio.server, request.sid)
     sweeper.ensure_started(current_app._get_current_object())
 
 
