@@ -218,9 +218,12 @@ def test_split_pages_neither_skip_nor_repeat_in_the_order_of_the_previews(api, a
     # A group left: its later messages do not move it up, its preview stays the last one seen.
     gid = api.ok("create_group", {"group_name": "left", "member_user_ids": [me]}, peers[5][1])["group_id"]
     send(api, peers[5][1], group_id=gid, text="before leaving")
+    send(api, peers[7][1], me, "between")
     api.ok("quit_group", {"group_id": gid}, tm)
     send(api, peers[6][1], me, "after leaving")
     send(api, peers[5][1], group_id=gid, text="after I left")
+    # Somebody else deleting my preview for themselves changes nothing for me.
+    api.ok("delete_message", {"conversation_id": f"sg_{gid}", "seq": 3}, peers[5][1])
     # An empty conversation (opened, no message) sorts by its creation.
     api.ok("get_one_conversation", {"user_id": api.user()[0]}, tm)
 

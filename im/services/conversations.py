@@ -185,8 +185,9 @@ _PREVIEW_TIME = case((_NEWEST_IS_PREVIEW, _C.c.latest_msg_time), else_=func.coal
     select(_PREVIEW_MSG.c.send_time)
     .where(_PREVIEW_MSG.c.conversation_id == _S.c.conversation_id, _PREVIEW_MSG.c.seq <= _TOP,
            _PREVIEW_MSG.c.seq >= _S.c.min_seq,
+           # correlated to the listed state row, two levels up (not a state row of its own)
            ~exists().where(_D.c.user_id == _S.c.user_id, _D.c.conversation_id == _PREVIEW_MSG.c.conversation_id,
-                           _D.c.seq == _PREVIEW_MSG.c.seq))
+                           _D.c.seq == _PREVIEW_MSG.c.seq).correlate(_S, _PREVIEW_MSG))
     .order_by(_PREVIEW_MSG.c.seq.desc()).limit(1).correlate(_S, _C).scalar_subquery(),
     _C.c.created_at))
 # Only ids first (from the index and the conversation rows), then the page's rows.
