@@ -73,6 +73,8 @@ def load_config(instance_path: str, env=None) -> dict:
         "IM_PING_TIMEOUT": int(env.get("IM_PING_TIMEOUT", 20)),
         "IM_GROUP_MAX_MEMBERS": int(env.get("IM_GROUP_MAX_MEMBERS", 2000)),
         "IM_REVOKE_SECONDS": int(env.get("IM_REVOKE_SECONDS", 120)),
+        # Pushes of the total unread count wait this long, so that a burst costs one total per user.
+        "IM_UNREAD_PUSH_DELAY": float(env.get("IM_UNREAD_PUSH_DELAY", 0.5)),
         "IM_UPLOAD_MAX_BYTES": int(env.get("IM_UPLOAD_MAX_BYTES", 20 * 1024 * 1024)),
         "IM_UPLOAD_DIR": env.get("IM_UPLOAD_DIR") or None,
         # What one user's stored uploads may add up to, and how long an upload no message carries is kept.

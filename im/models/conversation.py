@@ -51,4 +51,7 @@ class ConversationState(db.Model):
     hidden: Mapped[bool] = mapped_column(Boolean, default=False)
     updated_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
 
-    __table_args__ = (Index("ix_conversation_states_user_hidden", "user_id", "hidden"),)
+    # A user's rows with every column the total, get_max_seqs and the list's order read: those read
+    # the index alone, never the table (a heavy user has thousands of rows spread over it).
+    __table_args__ = (Index("ix_conversation_states_user_list", "user_id", "hidden", "recv_msg_opt", "is_pinned",
+                            "conversation_id", "has_read_seq", "min_seq", "max_readable_seq"),)

@@ -11,7 +11,7 @@ from .registry import Caller, NoParams, Params, UserId, operation
 class SplitParams(Params):
     # bounded: SQL offsets are 64-bit at most, and past 2**31 a list is empty anyway
     offset: Annotated[int, Field(ge=0, le=2**31 - 1)]
-    count: Annotated[int, Field(ge=1, le=1000)]
+    count: Annotated[int, Field(ge=1, le=conversations.MAX_SPLIT_COUNT)]
 
 
 class ConversationParams(Params):
@@ -60,7 +60,7 @@ def get_all_conversation_list(caller: Caller, p: NoParams):
 
 @operation("get_conversation_list_split", SplitParams)
 def get_conversation_list_split(caller: Caller, p: SplitParams):
-    """A page of the conversation list."""
+    """A page of the conversation list, in its order (pinned, then the preview's send time, then id)."""
     return conversations.get_conversation_list_split(caller.user_id, p.offset, p.count)
 
 

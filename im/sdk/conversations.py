@@ -4,7 +4,13 @@ A conversation is a dict as in docs/protocol.md. Its read state: `has_read_seq` 
 and, one-to-one, `peer_has_read_seq` (how far the peer has read my messages; what the last
 `on_recv_c2c_read_receipt` said), so read marks can be drawn right after a fresh start.
 """
+import logging
+
+from .core import after_connect, socket_event
+from .errors import IMError
 from .listeners import EVENT_ROUTES
+
+log = logging.getLogger("im.sdk")
 
 
 def single_conversation_id(a: str, b: str) -> str:
@@ -43,13 +49,15 @@ class ConversationListener:
 
 EVENT_ROUTES["new_conversation"] = ("conversation", "on_new_conversation")
 EVENT_ROUTES["conversation_changed"] = ("conversation", "on_conversation_changed")
-EVENT_ROUTES["total_unread_message_count_changed"] = ("conversation", "on_total_unread_message_count_changed")
+# The total unread count is not in the event log: the server pushes `total_unread_message_count_changed`
+# {"total": N} to every terminal when it changes, and the SDK asks once after each (re)connect.
 
 
 class ConversationsMixin:
     def __init__(self, *args, **kwargs):
         super().__init__(*args, **kwargs)
         self._listeners["conversation"] = ConversationListener()
+        self._unread_pushes = 0  # pushes heard: an answer asked for before one of them is older than it
 
     def set_conversation_listener(self, listener: ConversationListener) -> None:
         self._listeners["conversation"] = listener
@@ -83,6 +91,24 @@ class ConversationsMixin:
 
     def get_total_unread_msg_count(self) -> int:
         return self._call("get_total_unread_msg_count")
+
+    @socket_event("total_unread_message_count_changed")
+    def _on_total_unread(self, data) -> None:
+        if isinstance(data, dict) and isinstance(data.get("total"), int):
+            self._unread_pushes += 1
+            self._emit_callback("conversation", "on_total_unread_message_count_changed", data["total"])
+
+    @after_connect
+    def _sync_total_unread(self) -> None:
+        """What changed while this terminal was away reaches it as one total, asked once."""
+        heard = self._unread_pushes
+        try:
+            total = self._call("get_total_unread_msg_count")
+        except IMError as exc:
+            log.warning("total unread count after connect failed: %s", exc)
+            return
+        if heard == self._unread_pushes:
+            self._emit_callback("conversation", "on_total_unread_message_count_changed", total)
 
     def mark_conversation_message_as_read(self, conversation_id: str) -> dict:
         return self._call("mark_conversation_message_as_read", conversation_id=conversation_id)

@@ -354,7 +354,8 @@ class MessagesMixin:
                 self._gap_worker = False
 
     def _conversations_changed(self, conversation_ids: set[str]) -> None:
-        """Report conversations that got messages, and the new total, from one background worker."""
+        """Report conversations that got messages from one background worker (the server pushes the
+        new total itself: im/sdk/conversations.py)."""
         with self._msg_lock:
             self._changed_ids |= conversation_ids
             if self._changed_worker:
@@ -374,7 +375,6 @@ class MessagesMixin:
                 convs = []
                 for i in range(0, len(ids), 1000):
                     convs += self._call("get_multiple_conversation", conversation_ids=ids[i:i + 1000])
-                total = self._call("get_total_unread_msg_count")
             except IMError as exc:
                 failures += 1
                 log.warning("conversation refresh failed: %s", exc)
@@ -388,7 +388,6 @@ class MessagesMixin:
             failures = 0
             if convs:
                 self._emit_callback("conversation", "on_conversation_changed", convs)
-            self._emit_callback("conversation", "on_total_unread_message_count_changed", total)
 
     # ---- where the seen seqs are kept ----------------------------------------------------
 

@@ -7,13 +7,14 @@ one of them opens the conversation by the peer's user id (`open_single`). An id 
 """
 from dataclasses import dataclass
 
-from sqlalchemy import exists, select, update
+from sqlalchemy import and_, bindparam, case, exists, func, select, update
 from sqlalchemy.dialects import postgresql, sqlite
 
-from .. import errors, push
+from .. import errors, push, unread_push
 from ..extensions import db
 from ..models import (GROUP, SINGLE, Conversation, ConversationState, Message, MessageDeletion, User, ts,
                       utcnow)
+from ..models.message import PUBLIC_COLUMNS, message_public
 
 RECV_OPTS = (0, 1, 2)
 RECV_NOT_RECEIVE = 1
@@ -150,42 +151,92 @@ def unread_count(state: ConversationState, conv_max: int) -> int:
     return max(0, _effective_max(state, conv_max) - max(state.has_read_seq, state.min_seq - 1))
 
 
-def _newest_not_deleted(user_id: str, conversation_id: str, low: int, high: int) -> Message | None:
-    """The newest message with a seq in [low, high] that the user has not deleted for themselves."""
-    return db.session.scalar(
-        select(Message).where(Message.conversation_id == conversation_id, Message.seq >= low, Message.seq <= high,
-                              ~exists().where(MessageDeletion.user_id == user_id,
-                                              MessageDeletion.conversation_id == Message.conversation_id,
-                                              MessageDeletion.seq == Message.seq))
-        .order_by(Message.seq.desc()).limit(1))
+# Conversation-state reads are plain rows of a few columns (SQLAlchemy Core): a heavy user has
+# thousands of conversations, and building ORM objects for them was most of the cost of a list or a total.
+_S, _C, _M, _D = (ConversationState.__table__, Conversation.__table__, Message.__table__,
+                  MessageDeletion.__table__)
+_STATE_COLUMNS = (_S.c.conversation_id, _S.c.conversation_type, _S.c.peer_user_id, _S.c.group_id,
+                  _S.c.has_read_seq, _S.c.min_seq, _S.c.max_readable_seq, _S.c.is_pinned, _S.c.recv_msg_opt,
+                  _S.c.draft_text, _S.c.draft_time, _S.c.hidden)
+_STATES_WITH_CONV = _S.join(_C, _C.c.conversation_id == _S.c.conversation_id)
+# The newest seq the user may read (_effective_max) and the unread count (unread_count), in SQL.
+_TOP = case((and_(_S.c.max_readable_seq.is_not(None), _S.c.max_readable_seq < _C.c.max_seq),
+             _S.c.max_readable_seq), else_=_C.c.max_seq)
+_FLOOR = case((_S.c.has_read_seq > _S.c.min_seq - 1, _S.c.has_read_seq), else_=_S.c.min_seq - 1)
+_UNREAD = case((_TOP - _FLOOR > 0, _TOP - _FLOOR), else_=0)
+# What counts in the total: OpenIM leaves out conversations that are muted (recv_msg_opt 1 or 2), and a
+# deleted (hidden) conversation is out of the list.
+_IN_TOTAL = and_(_S.c.recv_msg_opt == 0, _S.c.hidden.is_(False))
+_TOTAL = (select(func.coalesce(func.sum(_UNREAD), 0)).select_from(_STATES_WITH_CONV)
+          .where(_S.c.user_id == bindparam("uid"), _IN_TOTAL))
+_TOTALS = (select(_S.c.user_id, func.sum(_UNREAD)).select_from(_STATES_WITH_CONV)
+           .where(_S.c.user_id.in_(bindparam("uids", expanding=True)), _IN_TOTAL).group_by(_S.c.user_id))
+_MAX_SEQS = (select(_S.c.conversation_id, _TOP.label("max_seq"), _S.c.min_seq, _S.c.recv_msg_opt)
+             .select_from(_STATES_WITH_CONV).where(_S.c.user_id == bindparam("uid")))
+_PREVIEW_MSG = _M.alias("preview")
+# The list is ordered by what it shows: the send time of the preview (views' latest_msg: the newest
+# message the user may read and has not deleted), else the conversation's creation. Usually the preview
+# is the conversation's newest message, whose send time is latest_msg_time (set with the seq), so only
+# a deletion probe is needed; a member who left, or a deleted preview, looks the message up.
+_NEWEST_IS_PREVIEW = and_(_TOP == _C.c.max_seq, _C.c.max_seq >= _S.c.min_seq,
+                          ~exists().where(_D.c.user_id == _S.c.user_id, _D.c.conversation_id == _S.c.conversation_id,
+                                          _D.c.seq == _C.c.max_seq))
+_PREVIEW_TIME = case((_NEWEST_IS_PREVIEW, _C.c.latest_msg_time), else_=func.coalesce(
+    select(_PREVIEW_MSG.c.send_time)
+    .where(_PREVIEW_MSG.c.conversation_id == _S.c.conversation_id, _PREVIEW_MSG.c.seq <= _TOP,
+           _PREVIEW_MSG.c.seq >= _S.c.min_seq,
+           # correlated to the listed state row, two levels up (not a state row of its own)
+           ~exists().where(_D.c.user_id == _S.c.user_id, _D.c.conversation_id == _PREVIEW_MSG.c.conversation_id,
+                           _D.c.seq == _PREVIEW_MSG.c.seq).correlate(_S, _PREVIEW_MSG))
+    .order_by(_PREVIEW_MSG.c.seq.desc()).limit(1).correlate(_S, _C).scalar_subquery(),
+    _C.c.created_at))
+# Only ids first (from the index and the conversation rows), then the page's rows.
+_LISTED = (select(_S.c.conversation_id).select_from(_STATES_WITH_CONV)
+           .where(_S.c.user_id == bindparam("uid"), _S.c.hidden.is_(False))
+           .order_by(_S.c.is_pinned.desc(), _PREVIEW_TIME.desc(), _S.c.conversation_id))
+# A page of the list: what a screen shows, and bounded work (views reads each row's preview).
+MAX_SPLIT_COUNT = 100
 
 
-def views(user_id: str, states: list[ConversationState]) -> list[dict]:
-    """The public conversation objects of these state rows, in the given order (five queries).
+def _rows(stmt, params=None):
+    return db.session.execute(stmt, params or {}).all()
+
+
+def _newest_not_deleted(user_id: str, conversation_id: str, low: int, high: int):
+    """The newest message (a row of PUBLIC_COLUMNS) with a seq in [low, high] the user has not deleted."""
+    return db.session.execute(
+        select(*(_M.c[c] for c in PUBLIC_COLUMNS))
+        .where(_M.c.conversation_id == conversation_id, _M.c.seq >= low, _M.c.seq <= high,
+               ~exists().where(_D.c.user_id == user_id, _D.c.conversation_id == _M.c.conversation_id,
+                               _D.c.seq == _M.c.seq))
+        .order_by(_M.c.seq.desc()).limit(1)).first()
+
+
+def views(user_id: str, states) -> list[dict]:
+    """The public conversation objects of these state rows (ORM or Core rows), in the given order.
 
     `latest_msg` is the newest message the user may read and has not deleted for themselves (OpenIM's
     delete-for-me moves the preview back), and `latest_msg_send_time` is its send time.
     `peer_has_read_seq` (one-to-one) is the peer's has_read_seq: what recv_c2c_read_receipt last
-    announced, so a terminal that starts fresh shows the same read marks as one that heard it."""
+    announced, so a terminal that starts fresh shows the same read marks as one that heard it.
+    Four queries for any number of rows, plus one per row whose preview is not the newest message."""
     if not states:
         return []
     ids = [s.conversation_id for s in states]
-    convs = {c.conversation_id: c for c in db.session.scalars(
-        select(Conversation).where(Conversation.conversation_id.in_(ids)))}
-    latest = {m.conversation_id: m for m in db.session.scalars(
-        select(Message).join(Conversation, (Conversation.conversation_id == Message.conversation_id)
-                             & (Conversation.max_seq == Message.seq))
-        .where(Conversation.conversation_id.in_(ids)))}
+    convs = {r.conversation_id: r for r in _rows(
+        select(_C.c.conversation_id, _C.c.max_seq, _C.c.created_at).where(_C.c.conversation_id.in_(ids)))}
+    latest = {r.conversation_id: r for r in _rows(
+        select(*(_M.c[c] for c in PUBLIC_COLUMNS))
+        .select_from(_M.join(_C, (_C.c.conversation_id == _M.c.conversation_id) & (_C.c.max_seq == _M.c.seq)))
+        .where(_C.c.conversation_id.in_(ids)))}
     single_ids = [s.conversation_id for s in states if s.conversation_type == SINGLE]
-    peer_read = dict(db.session.execute(
-        select(ConversationState.conversation_id, ConversationState.has_read_seq)
-        .where(ConversationState.conversation_id.in_(single_ids), ConversationState.user_id != user_id)
-    ).all()) if single_ids else {}
+    peer_read = dict(_rows(
+        select(_S.c.conversation_id, _S.c.has_read_seq)
+        .where(_S.c.conversation_id.in_(single_ids), _S.c.user_id != user_id))) if single_ids else {}
     tops = {s.conversation_id: _effective_max(s, convs[s.conversation_id].max_seq) for s in states}
-    deleted_tops = set(db.session.execute(
-        select(MessageDeletion.conversation_id, MessageDeletion.seq)
-        .where(MessageDeletion.user_id == user_id, MessageDeletion.conversation_id.in_(ids),
-               MessageDeletion.seq.in_(sorted(set(tops.values()))))).all())
+    deleted_tops = set(_rows(
+        select(_D.c.conversation_id, _D.c.seq)
+        .where(_D.c.user_id == user_id, _D.c.conversation_id.in_(ids), _D.c.seq.in_(sorted(set(tops.values()))))))
     out = []
     for s in states:
         conv = convs[s.conversation_id]
@@ -194,8 +245,8 @@ def views(user_id: str, states: list[ConversationState]) -> list[dict]:
         if (s.conversation_id, top) in deleted_tops:
             msg = _newest_not_deleted(user_id, s.conversation_id, s.min_seq, top - 1)
         elif msg is not None and msg.seq != top:
-            msg = db.session.scalar(select(Message).where(Message.conversation_id == s.conversation_id,
-                                                          Message.seq == top))
+            msg = db.session.execute(select(*(_M.c[c] for c in PUBLIC_COLUMNS)).where(
+                _M.c.conversation_id == s.conversation_id, _M.c.seq == top)).first()
         if msg is not None and msg.seq < s.min_seq:
             msg = None
         out.append({
@@ -203,7 +254,7 @@ def views(user_id: str, states: list[ConversationState]) -> list[dict]:
             "conversation_type": s.conversation_type,
             "user_id": s.peer_user_id or "",
             "group_id": s.group_id or "",
-            "latest_msg": msg.public() if msg is not None else None,
+            "latest_msg": message_public(msg) if msg is not None else None,
             "latest_msg_send_time": ts(msg.send_time) if msg is not None else ts(conv.created_at),
             "unread_count": unread_count(s, conv.max_seq),
             "is_pinned": s.is_pinned,
@@ -219,21 +270,23 @@ def views(user_id: str, states: list[ConversationState]) -> list[dict]:
     return out
 
 
-def _listed(user_id: str):
-    return (select(ConversationState)
-            .join(Conversation, Conversation.conversation_id == ConversationState.conversation_id)
-            .where(ConversationState.user_id == user_id, ConversationState.hidden.is_(False))
-            .order_by(ConversationState.is_pinned.desc(), Conversation.latest_msg_time.desc(),
-                      Conversation.conversation_id))
+def _listed(user_id: str, ids: list[str]) -> list[dict]:
+    found = {s.conversation_id: s for s in _rows(select(*_STATE_COLUMNS).where(
+        _S.c.user_id == user_id, _S.c.conversation_id.in_(ids)))}
+    return views(user_id, [found[c] for c in ids if c in found])
 
 
 def get_all_conversation_list(user_id: str) -> list[dict]:
-    """Pinned first, then by latest message; deleted ones are left out until a new message."""
-    return views(user_id, list(db.session.scalars(_listed(user_id))))
+    """Pinned first, then by the preview's send time (newest first), then by id; deleted ones are left
+    out until a new message."""
+    return _listed(user_id, list(db.session.scalars(_LISTED, {"uid": user_id})))
 
 
 def get_conversation_list_split(user_id: str, offset: int, count: int) -> list[dict]:
-    return views(user_id, list(db.session.scalars(_listed(user_id).offset(offset).limit(count))))
+    """A page of get_all_conversation_list: the same order, so pages neither skip nor repeat while the
+    list stays the same."""
+    ids = list(db.session.scalars(_LISTED.offset(offset).limit(count), {"uid": user_id}))
+    return _listed(user_id, ids)
 
 
 def get_one_conversation(user_id: str, conversation_id: str | None = None, peer_id: str | None = None) -> dict:
@@ -246,37 +299,40 @@ def get_one_conversation(user_id: str, conversation_id: str | None = None, peer_
 
 def get_multiple_conversation(user_id: str, conversation_ids: list[str]) -> list[dict]:
     """The conversations among these ids the user has, in the order asked; others are left out."""
-    found = {s.conversation_id: s for s in db.session.scalars(select(ConversationState).where(
-        ConversationState.user_id == user_id, ConversationState.conversation_id.in_(conversation_ids)))}
-    return views(user_id, [found[c] for c in dict.fromkeys(conversation_ids) if c in found])
+    return _listed(user_id, list(dict.fromkeys(conversation_ids)))
 
 
 def total_unread(user_id: str) -> int:
-    """Unread over the user's conversations with recv_msg_opt 0 (OpenIM leaves muted ones out)."""
-    rows = db.session.execute(
-        select(ConversationState, Conversation.max_seq)
-        .join(Conversation, Conversation.conversation_id == ConversationState.conversation_id)
-        .where(ConversationState.user_id == user_id, ConversationState.recv_msg_opt == 0,
-               ConversationState.hidden.is_(False))
-    ).all()
-    return sum(unread_count(s, conv_max) for s, conv_max in rows)
+    """Unread over the user's conversations with recv_msg_opt 0 (OpenIM leaves muted ones out): one aggregate."""
+    return int(db.session.execute(_TOTAL, {"uid": user_id}).scalar_one())
 
 
-def publish_changed(user_id: str, state: ConversationState, unread_before: int | None = None) -> None:
-    """Tell all the user's terminals (through the event log) about a change to one conversation."""
+def totals(user_ids: list[str]) -> dict[str, int]:
+    """total_unread of several users in one grouped aggregate (0 for those without conversations)."""
+    found = dict(_rows(_TOTALS, {"uids": list(user_ids)})) if user_ids else {}
+    return {uid: int(found.get(uid) or 0) for uid in user_ids}
+
+
+def max_seqs(user_id: str) -> dict[str, dict]:
+    """Each conversation of the user with its newest readable seq, min_seq and recv_msg_opt."""
+    rows = db.session.connection().execute(_MAX_SEQS, {"uid": user_id})
+    return {cid: {"max_seq": top, "min_seq": low, "recv_msg_opt": opt} for cid, top, low, opt in rows}
+
+
+def publish_changed(user_id: str, state: ConversationState, unread_changed: bool = True) -> None:
+    """Tell all the user's terminals about a change to one conversation: the conversation through the
+    event log, the total (when it may have changed) by unread_push after commit."""
     db.session.flush()
     push.publish([user_id], "conversation_changed", views(user_id, [state]))
-    total = total_unread(user_id)
-    if unread_before is None or unread_before != total:
-        push.publish([user_id], "total_unread_message_count_changed", total)
+    if unread_changed:
+        unread_push.changed([user_id])
 
 
-def _change(user_id: str, conversation_id: str, apply) -> dict:
+def _change(user_id: str, conversation_id: str, apply, unread_changed: bool = False) -> dict:
     state = state_for_update(user_id, conversation_id)
-    before = total_unread(user_id)
     if apply(state):
         state.updated_at = utcnow()
-        publish_changed(user_id, state, before)
+        publish_changed(user_id, state, unread_changed)
     result = views(user_id, [state])[0]
     db.session.commit()
     return result
@@ -293,7 +349,7 @@ def set_recv_message_opt(user_id: str, conversation_id: str, opt: int) -> dict:
     def apply(s):
         changed, s.recv_msg_opt = s.recv_msg_opt != opt, opt
         return changed
-    return _change(user_id, conversation_id, apply)
+    return _change(user_id, conversation_id, apply, unread_changed=True)
 
 
 def set_draft(user_id: str, conversation_id: str, text: str) -> dict:
@@ -318,7 +374,7 @@ def delete_conversation(user_id: str, conversation_id: str) -> None:
             s.has_read_seq = top
             _read_receipt(s, top)
         return True
-    _change(user_id, conversation_id, apply)
+    _change(user_id, conversation_id, apply, unread_changed=True)
 
 
 def _read_receipt(state: ConversationState, has_read_seq: int) -> None:
@@ -336,10 +392,9 @@ def mark_read(user_id: str, conversation_id: str) -> dict:
         Conversation.conversation_id == conversation_id).with_for_update()) or 0
     top = _effective_max(state, conv_max)
     if state.has_read_seq < top:
-        before = total_unread(user_id)
         state.has_read_seq = top
         state.updated_at = utcnow()
-        publish_changed(user_id, state, before)
+        publish_changed(user_id, state)
         _read_receipt(state, top)
     result = views(user_id, [state])[0]
     db.session.commit()

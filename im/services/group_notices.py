@@ -7,9 +7,9 @@ import secrets
 
 from sqlalchemy import select, update
 
-from .. import push
+from .. import push, unread_push
 from ..extensions import db
-from ..models import GROUP, ConversationState, Message, utcnow
+from ..models import GROUP, ConversationState, Message
 from ..models.message import STATUS_OK
 from . import conversations, messages
 
@@ -39,12 +39,13 @@ def announce(group, content_type: int, op_user_id: str, detail: dict) -> int:
     """
     cid = group.conversation_id
     conversations.ensure_conversation(cid, GROUP, group.group_id)
-    seq = messages._next_seq(cid)
+    now = messages.send_time()
+    seq = messages._next_seq(cid, now)
     msg = Message(server_msg_id=secrets.token_hex(16), conversation_id=cid, conversation_type=GROUP,
                   seq=seq, send_id=op_user_id, recv_id=None, group_id=group.group_id,
                   client_msg_id=secrets.token_hex(16), content_type=content_type,
                   content={"op_user_id": op_user_id, "group_id": group.group_id, "detail": detail},
-                  search_text="", status=STATUS_OK, send_time=utcnow())
+                  search_text="", status=STATUS_OK, send_time=now)
     db.session.add(msg)
     # The one who made the change has seen it: notices are never unread for them.
     db.session.execute(update(ConversationState)
@@ -55,6 +56,8 @@ def announce(group, content_type: int, op_user_id: str, detail: dict) -> int:
         ConversationState.conversation_id == cid, ConversationState.max_readable_seq.is_(None),
         ConversationState.recv_msg_opt != conversations.RECV_NOT_RECEIVE))
     public = msg.public()
+    audience = list(audience)
+    unread_push.changed([op_user_id, *audience])
     for user_id in audience:
         push.emit_after_commit(push.user_room(user_id), messages.NEW_MESSAGE_EVENT, public)
     return seq

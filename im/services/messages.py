@@ -14,7 +14,7 @@ from flask import current_app
 from sqlalchemy import and_, bindparam, case, exists, insert, or_, select, text, update
 from sqlalchemy.exc import IntegrityError
 
-from .. import errors, group_commit, push
+from .. import errors, group_commit, push, unread_push
 from ..extensions import db
 from ..models import (SINGLE, Black, Conversation, ConversationState, Friend, Message, MessageDeletion, MessageFile,
                       User, ts, utcnow)
@@ -111,9 +111,19 @@ def _may_read_seq(user_id: str, conversation_id: str, seq: int) -> bool:
     return r.min_seq <= seq <= r.max_seq
 
 
-def _next_seq(conversation_id: str) -> int | None:
-    """The conversation's next seq (None if it does not exist yet); the UPDATE row-locks it until commit."""
-    return _core(_NEXT_SEQ, {"cid": conversation_id, "now": utcnow()}).scalar_one_or_none()
+def send_time():
+    """Now, to the millisecond: the unit payloads carry, so that what is stored (and ordered by, as
+    the conversation list is) sorts as clients see it."""
+    now = utcnow()
+    return now.replace(microsecond=now.microsecond // 1000 * 1000)
+
+
+def _next_seq(conversation_id: str, now) -> int | None:
+    """The conversation's next seq (None if it does not exist yet); the UPDATE row-locks it until commit.
+
+    `now` is the new message's send time: the conversation's latest_msg_time is then exactly the send
+    time of its newest message, which the conversation list is ordered by."""
+    return _core(_NEXT_SEQ, {"cid": conversation_id, "now": now}).scalar_one_or_none()
 
 
 def _core(stmt, params):
@@ -193,11 +203,12 @@ def deliver(sender_id: str, target: Target, receivers: list[str], content_type: 
     stored, search_text, file_ids = validate_content(sender_id, content_type, content, target)
     cid = target.conversation_id
     group_commit.wrote()
-    seq = _next_seq(cid)
+    now = send_time()
+    seq = _next_seq(cid, now)
     if seq is None:
         conversations.ensure_conversation(cid, target.conversation_type, target.group_id)
-        seq = _next_seq(cid)
-    row = _message_row(target, seq, sender_id, client_msg_id, content_type, stored, search_text, utcnow())
+        seq = _next_seq(cid, now)
+    row = _message_row(target, seq, sender_id, client_msg_id, content_type, stored, search_text, now)
     try:
         _core(_INSERT_MESSAGE, row)
     except IntegrityError:
@@ -235,6 +246,7 @@ def deliver(sender_id: str, target: Target, receivers: list[str], content_type: 
         new_for += conversations.unhide(cid, hidden)
     not_receiving = {s.user_id for s in states if s.recv_msg_opt == conversations.RECV_NOT_RECEIVE}
     public = message_public(SimpleNamespace(**row))
+    unread_push.changed(everyone)
     for user_id in everyone:
         if user_id == sender_id or user_id not in not_receiving:
             push.emit_after_commit(push.user_room(user_id), NEW_MESSAGE_EVENT, public)
@@ -385,7 +397,7 @@ def send_singles(sends: list[SingleSend], alone) -> list:
     for i in writes:
         counts[cid_of[i]] = counts.get(cid_of[i], 0) + 1
     group_commit.wrote()
-    now = utcnow()
+    now = send_time()
     # In one order on every node, so that two nodes' batches never wait for each other's rows crosswise.
     _core(_ADD_SEQS, [{"cid": cid, "n": counts[cid], "now": now} for cid in sorted(counts)])
     # The UPDATE holds the conversations' locks (SQLite: the write lock) until commit.
@@ -410,21 +422,14 @@ def send_singles(sends: list[SingleSend], alone) -> list:
         if out[i] is alone:  # a retry within the batch: the first send's message
             out[i] = out[first_of[(sends[i].sender_id, sends[i].client_msg_id)]]
     _core(_INSERT_MESSAGE, rows)
+    unread_push.changed([sends[i].sender_id for i in writes] + [sends[i].recv_id for i in writes])
     _core(_SENDER_READ, [{"uid": uid, "cid": cid, "seq": read_to[(uid, cid)]} for uid, cid in sorted(read_to)])
     return out
 
 
 def get_max_seqs(user_id: str) -> dict:
     """Each conversation of the user with its newest readable seq: what a terminal compares on (re)connect."""
-    rows = db.session.execute(
-        select(ConversationState, Conversation.max_seq)
-        .join(Conversation, Conversation.conversation_id == ConversationState.conversation_id)
-        .where(ConversationState.user_id == user_id)
-    ).all()
-    return {"conversations": {
-        s.conversation_id: {"max_seq": conversations._effective_max(s, conv_max), "min_seq": s.min_seq,
-                            "recv_msg_opt": s.recv_msg_opt}
-        for s, conv_max in rows}}
+    return {"conversations": conversations.max_seqs(user_id)}
 
 
 def _not_deleted(user_id: str):

@@ -54,7 +54,8 @@ const ROUTED_TYPES = {
   group: ["joined_group_added", "joined_group_deleted",
     "group_application_added", "group_application_deleted", "group_application_accepted",
     "group_application_rejected", "group_info_changed", "group_dismissed"],
-  conversation: ["new_conversation", "conversation_changed", "total_unread_message_count_changed"],
+  // The total unread count is not logged: it comes as the socket event total_unread_message_count_changed.
+  conversation: ["new_conversation", "conversation_changed"],
   advancedMsg: ["recv_new_message", "recv_c2c_read_receipt", "new_recv_message_revoked", "msg_deleted"],
   user: ["self_info_updated"],
 };
@@ -464,6 +465,7 @@ export class IMClient {
       if (!(err instanceof IMError)) throw err;
       console.warn("message catch-up failed", err);
     }
+    await this._syncTotalUnread();
   }
 
   _seqKey(userId) { return `im.event_seq.${userId}`; }
@@ -621,6 +623,25 @@ export class IMClient {
   deleteConversation(conversationId) { return this._call("delete_conversation", { conversation_id: conversationId }); }
   getTotalUnreadMsgCount() { return this._call("get_total_unread_msg_count"); }
 
+  /** The server pushes the total whenever it changes; what changed while away is asked once, here. */
+  _onTotalUnread(data) {
+    if (!data || !Number.isInteger(data.total)) return;
+    this._unreadPushes = (this._unreadPushes || 0) + 1;
+    this._emitCallback("conversation", "onTotalUnreadMessageCountChanged", data.total);
+  }
+
+  async _syncTotalUnread() {
+    const heard = this._unreadPushes || 0;
+    try {
+      const total = await this.getTotalUnreadMsgCount();
+      // A push heard meanwhile is newer than this answer.
+      if (heard === (this._unreadPushes || 0)) this._emitCallback("conversation", "onTotalUnreadMessageCountChanged", total);
+    } catch (err) {
+      if (!(err instanceof IMError)) throw err;
+      console.warn("total unread count after connect failed", err);
+    }
+  }
+
   // ---- groups ---------------------------------------------------------------------------
 
   createGroup({ groupName, memberUserIds = [], adminUserIds = [], faceUrl = "", introduction = "", notification = "", needVerification = 0 }) {
@@ -661,7 +682,10 @@ export class IMClient {
   // reaches onRecvNewMessage exactly once, in seq order within its conversation.
 
   _socketHandlers() {
-    return { new_message: (msg) => this._onNewMessage(msg) };
+    return {
+      new_message: (msg) => this._onNewMessage(msg),
+      total_unread_message_count_changed: (data) => this._onTotalUnread(data),
+    };
   }
 
   _noteSeq(conversationId, seq) {
@@ -706,7 +730,7 @@ export class IMClient {
 
   /**
    * The server reports new messages, not the conversations they change: fetch those once per
-   * batch and report them with onConversationChanged, then the new total unread count.
+   * batch and report them with onConversationChanged (the server pushes the new total itself).
    */
   _conversationsChanged(conversationIds) {
     if (this._loggingOut) return;
@@ -724,10 +748,8 @@ export class IMClient {
           let convs = [];
           for (let i = 0; i < ids.length && live(); i += 1000) convs = convs.concat(await this.getMultipleConversation(ids.slice(i, i + 1000)));
           if (!live()) break;
-          const total = await this.getTotalUnreadMsgCount();
           failures = 0;
           if (convs.length) this._emitCallback("conversation", "onConversationChanged", convs);
-          this._emitCallback("conversation", "onTotalUnreadMessageCountChanged", total);
         } catch (err) {
           for (const id of ids) this._changedIds.add(id);
           failures += 1;

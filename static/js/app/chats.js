@@ -5,6 +5,9 @@ import { el, clear, icon, avatar, highlight, formatTime, formatSize, safeUrl } f
 import { getLang, hasKey } from "./i18n.js";
 
 const PAGE = 20;
+// Conversations per getConversationListSplit call (the server takes up to 100): the first page at
+// login, the next ones as the list is scrolled to its end.
+const CONV_PAGE = 50;
 // Search results per request: the largest count search_messages takes, so a page is one round trip.
 const SEARCH_PAGE = 100;
 const TYPING_SHOW_MS = 4000;
@@ -26,6 +29,9 @@ export class Chats {
 
   reset() {
     this.convs = new Map();
+    this.total = 0;
+    this.listEnd = true;
+    this.listLoading = null;
     this.open = null;
     this.peerRead = new Map();
     this.mediaUrls = new Map();
@@ -160,11 +166,42 @@ export class Chats {
     node.focus({ preventScroll: true });
   }
 
+  /** The first page of the list (at login and after each sync); the rest comes with loadMore. */
   async load() {
-    const list = await this.ctx.im.getAllConversationList();
-    if (!this.ctx.live()) return;
-    this.convs = new Map(list.map((c) => [c.conversation_id, c]));
-    await this._loadNames(list);
+    const load = (async () => {
+      const list = await this.ctx.im.getConversationListSplit(0, CONV_PAGE);
+      await this._loadNames(list);
+      if (!this.ctx.live() || this.listLoading !== load) return;
+      this.convs = new Map(list.map((c) => [c.conversation_id, c]));
+      this.listEnd = list.length < CONV_PAGE;
+    })();
+    this.listLoading = load;
+    try {
+      await load;
+    } finally {
+      if (this.listLoading === load) this.listLoading = null;
+    }
+    this.render();
+  }
+
+  /** The next page. Its offset is how many server conversations are shown: one that came in by an
+   *  event (it moved up) or was deleted keeps the pages in step, and one listed twice is kept once. */
+  async loadMore() {
+    if (this.listEnd || this.listLoading) return;
+    const load = (async () => {
+      const offset = [...this.convs.values()].filter((c) => !c.local).length;
+      const list = await this.ctx.im.getConversationListSplit(offset, CONV_PAGE);
+      await this._loadNames(list);
+      if (!this.ctx.live() || this.listLoading !== load) return;
+      for (const conv of list) if (!this.convs.has(conv.conversation_id)) this.convs.set(conv.conversation_id, conv);
+      this.listEnd = list.length < CONV_PAGE;
+    })();
+    this.listLoading = load;
+    try {
+      await load;
+    } finally {
+      if (this.listLoading === load) this.listLoading = null;
+    }
     this.render();
   }
 
@@ -203,9 +240,12 @@ export class Chats {
 
   // ---- conversation list ----------------------------------------------------------------
 
+  /** The server's order (docs/protocol.md): pinned first, then the preview's send time, newest
+   *  first, then the conversation id; so a page loaded later lands where it belongs. */
   sorted() {
     return [...this.convs.values()].sort((a, b) =>
-      (b.is_pinned - a.is_pinned) || ((b.latest_msg_send_time || 0) - (a.latest_msg_send_time || 0)));
+      (b.is_pinned - a.is_pinned) || ((b.latest_msg_send_time || 0) - (a.latest_msg_send_time || 0))
+      || (a.conversation_id < b.conversation_id ? -1 : a.conversation_id > b.conversation_id ? 1 : 0));
   }
 
   render() {
@@ -248,7 +288,17 @@ export class Chats {
             this.unread(conv) > 0 ? el("span", { class: conv.recv_msg_opt ? "badge unread quiet" : "badge unread", "aria-label": `${this.unread(conv)}` },
               this.unread(conv) > 99 ? "99+" : String(this.unread(conv))) : null)))));
     }
-    clear(this.listHost, ul);
+    const more = this.listEnd ? null : el("div", { class: "results-more conv-more" },
+      el("button", { type: "button", class: "small load-more", onclick: this.ctx.act(() => this.loadMore()) }, t("loadMoreResults")));
+    clear(this.listHost, ul, more);
+    // Scrolling to the end of the list loads the next page (the button is there for keyboards).
+    this.moreObserver?.disconnect();
+    if (more && typeof IntersectionObserver === "function") {
+      this.moreObserver = new IntersectionObserver((entries) => {
+        if (entries.some((e) => e.isIntersecting)) this.ctx.act(() => this.loadMore())();
+      });
+      this.moreObserver.observe(more);
+    }
     this._renderTotal();
   }
 
@@ -256,10 +306,12 @@ export class Chats {
     return conv.group_id ? this.ctx.groups.groups.get(conv.group_id)?.face_url : this.ctx.users.get(conv.user_id)?.face_url;
   }
 
-  // The total is summed from the list, so it always agrees with the badges beside it; like the
-  // server's total it leaves out conversations that are not to disturb.
+  // The total is the server's (pushed by the SDK: the list holds only the pages loaded so far), less
+  // the conversation being read right now, as its badge shows.
   _renderTotal() {
-    const total = [...this.convs.values()].reduce((n, c) => n + (c.recv_msg_opt ? 0 : this.unread(c)), 0);
+    const open = this.open && this.convs.get(this.open.id);
+    const reading = open && !open.recv_msg_opt ? (open.unread_count || 0) - this.unread(open) : 0;
+    const total = Math.max(0, this.total - reading);
     const node = document.getElementById("total-unread");
     node.hidden = !total;
     node.textContent = total > 99 ? "99+" : String(total);
@@ -286,7 +338,7 @@ export class Chats {
           if (this.convs.get(this.open.id)?.unread_count > 0) this._markRead();
         }
       },
-      onTotalUnreadMessageCountChanged: () => this._renderTotal(),
+      onTotalUnreadMessageCountChanged: (total) => { this.total = total; this._renderTotal(); },
       onSyncServerStart: () => {},
       onSyncServerFinish: () => this.load(),
     };
@@ -326,7 +378,14 @@ export class Chats {
         conv.latest_msg_send_time = msg.send_time;
       }
     } else {
-      this.ctx.act(() => this.load())();
+      // Not on a loaded page (or new): fetch just this one, it now belongs at the top.
+      this.ctx.act(async () => {
+        const list = await this.ctx.im.getMultipleConversation([msg.conversation_id]);
+        await this._loadNames(list);
+        if (!this.ctx.live()) return;
+        this._merge(list);
+        this.render();
+      })();
     }
     // Sending reads: the peer has read everything up to their own new message.
     if (msg.conversation_type === 1 && msg.send_id !== this.ctx.me?.user_id) {

@@ -1,0 +1,27 @@
+"""conversation_states: one index holding every column the total unread, max seqs and the list's order read
+
+Revision ID: 0006_conversation_list_order
+Revises: 0004_group_left_mutes
+Create Date: 2026-12-03
+"""
+from alembic import op
+
+
+revision = '0006_conversation_list_order'
+down_revision = '0004_group_left_mutes'
+branch_labels = None
+depends_on = None
+
+COLUMNS = ['user_id', 'hidden', 'recv_msg_opt', 'is_pinned', 'conversation_id', 'has_read_seq', 'min_seq',
+           'max_readable_seq']
+
+
+# Plain CREATE/DROP INDEX, not a batch: nothing here needs the table copied (SQLite).
+def upgrade():
+    op.create_index('ix_conversation_states_user_list', 'conversation_states', COLUMNS, unique=False)
+    op.drop_index('ix_conversation_states_user_hidden', table_name='conversation_states')
+
+
+def downgrade():
+    op.create_index('ix_conversation_states_user_hidden', 'conversation_states', ['user_id', 'hidden'], unique=False)
+    op.drop_index('ix_conversation_states_user_list', table_name='conversation_states')
