@@ -256,3 +256,14 @@ def test_search_paging_out_of_bounds_is_refused(api, paging):
     assert body["errCode"] == 1001
     if body["data"] is not None:  # beyond 64 bits is refused before the fields are looked at
         assert body["data"]["errors"][0]["field"] == next(iter(paging))
+
+
+@pytest.mark.parametrize("keyword", ["\x00", "a\x00b", "tab\there", "\x1b[31m", "\x7f", "\u0085"])
+def test_a_search_keyword_with_a_control_character_is_refused_not_matched(api, keyword):
+    """A NUL keyword matched every message the caller could see; control characters are refused."""
+    a, ta = api.user()
+    b, _ = api.user()
+    send(api, ta, b, "plain searchable text")
+    body = api.call("search_messages", {"keyword": keyword}, ta).get_json()
+    assert body["errCode"] == 1001 and body["data"]["errors"][0]["field"] == "keyword"
+    assert api.ok("search_messages", {"keyword": "searchable"}, ta)["messages"]

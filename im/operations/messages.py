@@ -138,8 +138,12 @@ class HistoryParams(Params):
 ContentTypes = Annotated[list[Annotated[int, Field(ge=1, le=9999)]], Field(min_length=1, max_length=16)]
 
 
+# A keyword holding a control character (NUL matched every message) is refused, not searched for.
+Keyword = Annotated[str, StringConstraints(min_length=1, max_length=100, pattern=r"^[^\x00-\x1f\x7f-\x9f]+$")]
+
+
 class SearchParams(Params):
-    keyword: Annotated[str, StringConstraints(min_length=1, max_length=100)]
+    keyword: Keyword
     conversation_id: ConversationId | None = None
     # From the previous page's answer; offset paging is gone (a deep offset read every match before it).
     cursor: Annotated[str, StringConstraints(pattern=r"^[1-9][0-9]{0,17}$")] | None = None
