@@ -6,6 +6,7 @@ import pytest
 
 from im import create_app
 from im.extensions import db
+from im.realtime import sweeper
 from tests.support.server import FAST_HASH, LiveServer
 
 _ids = itertools.count(1)
@@ -36,6 +37,7 @@ def app(tmp_path, migrated_sqlite):
         "TESTING": True,
     })
     yield app
+    sweeper.stop(app)
     with app.app_context():
         db.session.remove()
         db.engine.dispose()
@@ -126,3 +128,10 @@ def _stop_all(servers) -> None:
             server.proc.terminate()
     for server in servers:
         server.stop()
+
+
+@pytest.fixture(autouse=True)
+def _no_sweeper_outlives_its_test():
+    """A test's apps are gone after it: their sweepers must not go on reaching their databases."""
+    yield
+    sweeper.stop_all()

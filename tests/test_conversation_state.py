@@ -6,6 +6,7 @@ from sqlalchemy import event, select
 
 from im import create_app
 from im.extensions import db
+from im.realtime import sweeper
 from im.models import Conversation, ConversationState
 from im.services import conversations
 from tests.support import services
@@ -31,6 +32,7 @@ def app(request, tmp_path, migrated_sqlite):
                           "IM_ARGON2_MEMORY_KIB": int(FAST_HASH["IM_ARGON2_MEMORY_KIB"]), "TESTING": True,
                           "IM_UNREAD_PUSH_DELAY": 0.05})
         yield app
+        sweeper.stop(app)
         with app.app_context():
             db.session.remove()
             db.engine.dispose()

@@ -7,6 +7,7 @@ from sqlalchemy import text as sql
 
 from im import create_app
 from im.extensions import db
+from im.realtime import sweeper
 from im.services import search
 from tests.conftest import Api
 from tests.support.server import FAST_HASH
@@ -36,6 +37,7 @@ def _api(config):
     try:
         yield Api(app, app.test_client())
     finally:
+        sweeper.stop(app)
         with app.app_context():
             db.session.remove()
             db.engine.dispose()

@@ -42,6 +42,7 @@ def make_api(request, tmp_path, migrated_sqlite):
     make.backend = request.param
     yield make
     for app in made:
+        sweeper.stop(app)
         with app.app_context():
             db.session.remove()
             db.engine.dispose()

@@ -9,7 +9,8 @@ from ..services import events, presence, uploads
 
 log = logging.getLogger(__name__)
 _start_lock = threading.Lock()
-_started_for: set[str] = set()
+# node id -> (stop flag, task) of the sweepers this process runs
+_running: dict[str, tuple[threading.Event, object]] = {}
 # Each prune round is bounded (im/services/events.py), so it runs often and a pass over all users
 # takes minutes: with 20,000 users, 100 rounds.
 PRUNE_EVERY = 10
@@ -20,10 +21,36 @@ def ensure_started(app) -> None:
     """Start the sweeper once for this process's node."""
     node_id = app.config["IM_NODE_ID"]
     with _start_lock:
-        if node_id in _started_for:
+        if node_id in _running:
             return
-        _started_for.add(node_id)
-    socketio.start_background_task(_run, app)
+        stop = threading.Event()
+        _running[node_id] = (stop, socketio.start_background_task(_run, app, stop))
+
+
+def stop(app, timeout: float = 5.0) -> None:
+    """Stop the sweeper of this app's node, if this process runs one, and wait for its round to end.
+
+    For an app that is going away while its process lives on (tests make one per test): a sweeper
+    left running would go on reaching a database that is gone.
+    """
+    with _start_lock:
+        running = _running.pop(app.config["IM_NODE_ID"], None)
+    if running is None:
+        return
+    flag, task = running
+    flag.set()
+    join = getattr(task, "join", None)  # a thread's or a greenlet's; eventlet's ends on its own
+    if join is not None:
+        join(timeout)
+
+
+def stop_all() -> None:
+    """Stop every sweeper this process runs (the end of a test)."""
+    for node_id in list(_running):
+        flag, _task = _running.get(node_id, (None, None))
+        if flag is not None:
+            flag.set()
+    _running.clear()
 
 
 def sweep_once(app) -> None:
@@ -61,11 +88,11 @@ def now_and_then(rounds: int, progress: dict | None = None) -> None:
         uploads.delete_orphans()
 
 
-def _run(app) -> None:
+def _run(app, stopped: threading.Event) -> None:
     interval = app.config["IM_SWEEP_INTERVAL"]
     rounds = 0
     progress: dict = {}
-    while True:
+    while not stopped.is_set():
         with app.app_context():
             try:
                 sweep_once(app)
@@ -76,4 +103,5 @@ def _run(app) -> None:
                 log.exception("sweep failed")
             finally:
                 db.session.remove()
-        socketio.sleep(interval)
+        # an Event's wait is the async mode's own once threading is patched (gevent, eventlet)
+        stopped.wait(interval)
