@@ -270,3 +270,33 @@ def test_the_whole_list_stops_before_the_conversation_past_the_answer_bound(api,
     assert api.ok("get_all_conversation_list", {}, tm) == full[:3]
     app.config["IM_MAX_ANSWER_BYTES"] = 0  # one conversation at least, so a client sees its newest
     assert api.ok("get_all_conversation_list", {}, tm) == full[:1]
+
+
+def test_the_pause_between_pages_lets_other_sockets_and_timers_run_under_gevent():
+    """What the whole list and the push of totals pause with: under gevent, sleep(0) ran neither."""
+    gevent = pytest.importorskip("gevent")
+    import gevent.socket
+
+    from im import yielding
+
+    app = create_app({"SQLALCHEMY_DATABASE_URI": "sqlite://", "IM_SOCKETIO_ASYNC_MODE": "gevent", "TESTING": True})
+    ours, theirs = gevent.socket.socketpair()
+    heard, fired = [], []
+    reader = gevent.spawn(lambda: heard.append(theirs.recv(10)))
+    timer = gevent.spawn_later(0.0005, fired.append, True)
+    try:
+        gevent.sleep(0)  # the reader now waits on its socket
+        ours.send(b"x")
+        with app.app_context():
+            for _ in range(50):  # what 5,000 conversations take in pages of 100
+                if heard and fired:
+                    break
+                yielding.pause()
+        assert heard == [b"x"] and fired == [True]
+    finally:
+        gevent.killall([reader, timer])
+        ours.close()
+        theirs.close()
+        sweeper.stop(app)
+        with app.app_context():
+            db.engine.dispose()
