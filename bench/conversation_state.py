@@ -5,8 +5,9 @@ pinned, with deleted previews), beside 20,000 other users and about 100,000 othe
 Every row keeps the schema's invariants (contiguous seqs, max_seq = the newest seq, read positions
 within the readable range). Prints one JSON line of medians (ms): get_total_unread_msg_count,
 get_max_seqs, get_all_conversation_list, get_conversation_list_split (first page of 20), a send to a 2,000-member group (with and without its
-members online), the heavy user's SDK login until synced, pushing the total unread count to its 2,000 online members (one burst),
-and another user's send round trips on a server process while the heavy user reads its whole list.
+members online), the heavy user's SDK login until synced, pushing the total unread count to its
+2,000 online members (one burst), and another user's send round trips on a server process while the
+heavy user reads its whole list (`--only-bystander`: that alone, on a built database).
 
     .venv/bin/python bench/conversation_state.py [--db PATH] [--messages N] [--runs N]
 
@@ -193,7 +194,7 @@ def main() -> None:
     ap.add_argument("--db", default=str(Path(__file__).resolve().parent / "results" / "conversation_state.sqlite3"))
     ap.add_argument("--messages", type=int, default=1_000_000)
     ap.add_argument("--runs", type=int, default=15)
-    ap.add_argument("--only-bystander", action="store_true", help="only the last measurement (on a built database)")
+    ap.add_argument("--only-bystander", action="store_true", help="only the bystander's sends (built database)")
     args = ap.parse_args()
     path = Path(args.db)
     if args.only_bystander and path.exists():
