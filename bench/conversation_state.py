@@ -5,7 +5,9 @@ pinned, with deleted previews), beside 20,000 other users and about 100,000 othe
 Every row keeps the schema's invariants (contiguous seqs, max_seq = the newest seq, read positions
 within the readable range). Prints one JSON line of medians (ms): get_total_unread_msg_count,
 get_max_seqs, get_all_conversation_list, get_conversation_list_split (first page of 20), a send to a 2,000-member group (with and without its
-members online), the heavy user's SDK login until synced, and pushing the total unread count to its 2,000 online members (one burst).
+members online), the heavy user's SDK login until synced, pushing the total unread count to its
+2,000 online members (one burst), and another user's send round trips on a server process while the
+heavy user reads its whole list (`--only-bystander`: that alone, on a built database).
 
     .venv/bin/python bench/conversation_state.py [--db PATH] [--messages N] [--runs N]
 
@@ -159,13 +161,45 @@ def sdk_login_ms(path: Path, runs: int) -> dict:
     return {"ms": round(statistics.median(times[1:]), 2)}
 
 
+def bystander_during_all_list(path: Path, runs: int) -> dict:
+    """Another user's one-to-one sends (round trips, ms) on a server process while the heavy user calls
+    get_all_conversation_list `runs` times, against the same sends with the heavy user idle."""
+    sys.path.insert(0, str(Path(__file__).resolve().parent))
+    from bigdata import Api, Bystander
+    from procs import Target
+
+    server = Target("server", path.parent / "conversation_state-server", f"sqlite:///{path}").start()
+    try:
+        heavy = Api(server.url, HEAVY)
+        heavy.call("get_all_conversation_list")  # warm
+        by = Bystander(Api(server.url, "u10000"), "u10001")
+        by.start()
+        out = {}
+        t0 = time.perf_counter()
+        time.sleep(3)
+        out["idle"] = by.during(t0, time.perf_counter())
+        t0 = time.perf_counter()
+        lists = [heavy.timed("get_all_conversation_list")[0] for _ in range(runs)]
+        out["during_all_list"] = by.during(t0, time.perf_counter())
+        out["all_list_ms"] = round(statistics.median(lists), 1)
+        by.stop.set()
+        by.join(30)
+        return out
+    finally:
+        server.stop()
+
+
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--db", default=str(Path(__file__).resolve().parent / "results" / "conversation_state.sqlite3"))
     ap.add_argument("--messages", type=int, default=1_000_000)
     ap.add_argument("--runs", type=int, default=15)
+    ap.add_argument("--only-bystander", action="store_true", help="only the bystander's sends (built database)")
     args = ap.parse_args()
     path = Path(args.db)
+    if args.only_bystander and path.exists():
+        print(json.dumps({"bystander_send": bystander_during_all_list(path, args.runs)}))
+        return
     fresh = not path.exists()
     path.parent.mkdir(parents=True, exist_ok=True)
     app = create_app({"SQLALCHEMY_DATABASE_URI": f"sqlite:///{path}", "IM_SOCKETIO_ASYNC_MODE": "threading",
@@ -220,6 +254,7 @@ def main() -> None:
         db.session.remove()
         db.engine.dispose()
     out["sdk_login_to_synced"] = sdk_login_ms(path, max(3, args.runs // 3))
+    out["bystander_send"] = bystander_during_all_list(path, max(5, args.runs))
     print(json.dumps(out))
 
 

@@ -14,6 +14,7 @@ import threading
 from sqlalchemy import event, select
 from sqlalchemy.orm import Session
 
+from . import yielding
 from .extensions import db, socketio
 from .models import Connection
 
@@ -64,7 +65,7 @@ def push_now(user_ids) -> int:
         for total, rooms in by_total.items():
             socketio.emit(EVENT, {"total": total}, to=rooms if len(rooms) > 1 else rooms[0])
         sent += len(online)
-        socketio.sleep(0)  # let other work in between chunks
+        yielding.pause()  # let other work in between chunks (sockets and timers too)
     return sent
 
 

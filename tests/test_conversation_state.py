@@ -8,7 +8,7 @@ from im import create_app
 from im.extensions import db
 from im.realtime import sweeper
 from im.models import Conversation, ConversationState
-from im.services import conversations
+from im.services import bounds, conversations
 from tests.support import services
 from tests.support.recorder import wait_until
 from tests.support.server import FAST_HASH
@@ -244,3 +244,59 @@ def test_split_pages_neither_skip_nor_repeat_in_the_order_of_the_previews(api, a
     assert [c["conversation_id"] for c in pages] == [c["conversation_id"] for c in full]
     assert len({c["conversation_id"] for c in pages}) == len(full) == 15
     assert pages == full
+
+
+def test_the_whole_list_is_read_a_page_at_a_time_with_a_pause_between_pages(api, app):
+    me, tm = api.user()
+    for peer, tp in [api.user() for _ in range(5)]:
+        send(api, tp, me, f"from {peer}")
+    split = api.ok("get_conversation_list_split", {"offset": 0, "count": 100}, tm)
+    pauses = []
+    with app.test_request_context():
+        listed = conversations.get_all_conversation_list(me, pause=lambda: pauses.append(1), chunk=2)
+        db.session.remove()
+    assert len(pauses) == 2  # pages of 2, 2 and 1
+    assert listed == split == api.ok("get_all_conversation_list", {}, tm)
+
+
+def test_the_whole_list_stops_before_the_conversation_past_the_answer_bound(api, app):
+    me, tm = api.user()
+    for peer, tp in [api.user() for _ in range(6)]:
+        send(api, tp, me, "x" * 3000)
+    full = api.ok("get_conversation_list_split", {"offset": 0, "count": 100}, tm)
+    sizes = [bounds.encoded_size(c) for c in full]
+    # The whole list holds ALL_LIST_ANSWERS answers' worth of bytes.
+    app.config["IM_MAX_ANSWER_BYTES"] = (sum(sizes[:3]) + sizes[3] - 1) // conversations.ALL_LIST_ANSWERS
+    assert api.ok("get_all_conversation_list", {}, tm) == full[:3]
+    app.config["IM_MAX_ANSWER_BYTES"] = 0  # one conversation at least, so a client sees its newest
+    assert api.ok("get_all_conversation_list", {}, tm) == full[:1]
+
+
+def test_the_pause_between_pages_lets_other_sockets_and_timers_run_under_gevent():
+    """What the whole list and the push of totals pause with: under gevent, sleep(0) ran neither."""
+    gevent = pytest.importorskip("gevent")
+    import gevent.socket
+
+    from im import yielding
+
+    app = create_app({"SQLALCHEMY_DATABASE_URI": "sqlite://", "IM_SOCKETIO_ASYNC_MODE": "gevent", "TESTING": True})
+    ours, theirs = gevent.socket.socketpair()
+    heard, fired = [], []
+    reader = gevent.spawn(lambda: heard.append(theirs.recv(10)))
+    timer = gevent.spawn_later(0.0005, fired.append, True)
+    try:
+        gevent.sleep(0)  # the reader now waits on its socket
+        ours.send(b"x")
+        with app.app_context():
+            for _ in range(50):  # what 5,000 conversations take in pages of 100
+                if heard and fired:
+                    break
+                yielding.pause()
+        assert heard == [b"x"] and fired == [True]
+    finally:
+        gevent.killall([reader, timer])
+        ours.close()
+        theirs.close()
+        sweeper.stop(app)
+        with app.app_context():
+            db.engine.dispose()

@@ -3,6 +3,7 @@ from typing import Annotated
 
 from pydantic import ConfigDict, Field, StringConstraints, model_validator
 
+from .. import yielding
 from ..services import conversations
 from .messages import ConversationId
 from .registry import Caller, NoParams, Params, UserId, operation
@@ -54,8 +55,9 @@ class DraftParams(Params):
 
 @operation("get_all_conversation_list")
 def get_all_conversation_list(caller: Caller, p: NoParams):
-    """The caller's conversations: pinned first, then by latest message."""
-    return conversations.get_all_conversation_list(caller.user_id)
+    """The caller's conversations: pinned first, then by latest message (at most IM_MAX_ANSWER_BYTES)."""
+    # Other work runs between the pages it is built of: a long list must not stop others' sends.
+    return conversations.get_all_conversation_list(caller.user_id, pause=yielding.pause)
 
 
 @operation("get_conversation_list_split", SplitParams)
