@@ -3,7 +3,7 @@ dropping stale rate-limit counters, and now and then pruning event logs and dele
 import logging
 import threading
 
-from .. import ratelimit
+from .. import ratelimit, yielding
 from ..extensions import db, socketio
 from ..services import events, presence, uploads
 
@@ -83,7 +83,7 @@ def now_and_then(rounds: int, progress: dict | None = None) -> None:
     progress = {} if progress is None else progress
     if rounds % PRUNE_EVERY == 0:
         progress["prune_after"] = events.prune_events(progress.get("prune_after") or "",
-                                                      pause=lambda: socketio.sleep(0)).next_after
+                                                      pause=yielding.pause).next_after
     if rounds % ORPHANS_EVERY == 0:
         uploads.delete_orphans()
 
