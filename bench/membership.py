@@ -101,6 +101,11 @@ def timed(bystander: Bystander, db_path: Path, call) -> dict:
             "bystander_slowest_s": round(max(trips, default=0.0), 3), "bystander_calls": len(trips)}
 
 
+def event_bytes(db_path: Path) -> int:
+    with sqlite3.connect(db_path) as conn:
+        return conn.execute("SELECT COALESCE(SUM(LENGTH(data)), 0) FROM user_events").fetchone()[0]
+
+
 def verified_invite(tmp: Path, n: int, admins: int) -> dict:
     """A plain member invites n users into a need_verification 1 group with `admins` admins, in process."""
     db_path = tmp / f"verified-{admins}.sqlite3"
@@ -127,20 +132,20 @@ def verified_invite(tmp: Path, n: int, admins: int) -> dict:
     def count(*_):
         statements.append(1)
 
-    before = counts(db_path)
+    before, bytes_before = counts(db_path), event_bytes(db_path)
     event.listen(engine, "before_cursor_execute", count)
     started = time.perf_counter()
     body = client.post("/api/invite_user_to_group", json={"group_id": gid, "user_ids": invitees},
                        headers={"token": token}).get_json()
     seconds = time.perf_counter() - started
     event.remove(engine, "before_cursor_execute", count)
-    after = counts(db_path)
+    after, bytes_after = counts(db_path), event_bytes(db_path)
     if body["errCode"] != 0 or len(body["data"]["applied_user_ids"]) != n:
         raise RuntimeError(f"invite_user_to_group: {body}")
     with app.app_context():
         db.engine.dispose()
     return {"admins": admins, "seconds": round(seconds, 3), "statements": len(statements),
-            "rows": {t: after[t] - before[t] for t in before}}
+            "rows": {t: after[t] - before[t] for t in before}, "event_bytes": bytes_after - bytes_before}
 
 
 def main() -> int:
@@ -156,7 +161,7 @@ def main() -> int:
             row = verified_invite(Path(tmp), n, admins)
             verified.append(row)
             print(f"plain member invites {n} into a verified group with {admins} admins: {row['seconds']:.2f}s, "
-                  f"{row['statements']} statements, rows {row['rows']}")
+                  f"{row['statements']} statements, rows {row['rows']}, {row['event_bytes']:,} bytes of events")
     # Each invitee's own event, and one event per manager (the owner, the admins) for the whole call.
     bounded = all(r["rows"]["user_events"] <= n + r["admins"] + 1 + 10 for r in verified)
     if args.skip_live:
