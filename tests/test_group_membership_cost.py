@@ -5,7 +5,7 @@ about four million rows and took minutes. The counts are asserted; the wall time
 """
 import time
 
-from sqlalchemy import func, insert, select
+from sqlalchemy import event, func, insert, select
 
 from im.extensions import db
 from im.models import GroupMember, Message, User, UserEvent, utcnow
@@ -85,3 +85,123 @@ def test_one_call_takes_up_to_the_group_limit_and_no_more(api, app):
     assert body["errCode"] == 1001
     body = api.call("kick_group_member", {"group_id": gid, "user_ids": ids}, owner).get_json()
     assert body["errCode"] == 1001
+
+
+ADMINS = 50
+# What a call costs in statements whatever the number of users it names: lookups, locks, a few bulk
+# writes, and a handful of statements per chunk of 500 fanned-out events.
+STATEMENTS = 60
+
+
+class Statements:
+    """Counts the SQL statements the app's engine runs inside the block."""
+
+    def __init__(self, app):
+        with app.app_context():
+            self.engine = db.engine
+        self.count = 0
+
+    def _seen(self, *_):
+        self.count += 1
+
+    def __enter__(self):
+        event.listen(self.engine, "before_cursor_execute", self._seen)
+        return self
+
+    def __exit__(self, *exc):
+        event.remove(self.engine, "before_cursor_execute", self._seen)
+
+
+def events_of(app, user_id: str) -> list[tuple[str, dict]]:
+    with app.app_context():
+        rows = db.session.execute(select(UserEvent.type, UserEvent.data).where(UserEvent.user_id == user_id)
+                                  .order_by(UserEvent.seq)).all()
+        db.session.remove()
+        return [(t, d) for t, d in rows]
+
+
+def test_a_plain_members_invitation_into_a_verified_group_costs_invitees_plus_managers(api, app):
+    """Before, each of the 2,000 applications was an event to its invitee and to every manager, and
+    took five statements: 2,000 x (1 + managers) rows and 10,000 statements from one plain member."""
+    app.config["IM_GROUP_MAX_MEMBERS"] = INVITEES + ADMINS + 2
+    _, owner = api.user("vowner")
+    _, member = api.user("vmember")
+    admins = make_users(app, "adm", ADMINS)
+    gid = api.ok("create_group", {"group_name": "Verified", "member_user_ids": ["vmember"],
+                                  "admin_user_ids": admins, "need_verification": 1}, owner)["group_id"]
+    invitees = make_users(app, "inv", INVITEES)
+
+    before = rows(app)
+    with Statements(app) as statements:
+        applied, invite_s = timed(api, "invite_user_to_group", {"group_id": gid, "user_ids": invitees}, member)
+    invite = written(before, rows(app))
+    print(f"\nplain member invites {INVITEES} with {ADMINS} admins: {invite_s:.2f} s, "
+          f"{statements.count} statements, rows {invite}")
+    assert applied == {"joined_user_ids": [], "applied_user_ids": invitees}
+    # One application event per invitee, one event for the whole call per manager (owner and admins).
+    assert invite["user_events"] == INVITEES + ADMINS + 1
+    assert statements.count <= STATEMENTS
+    [(kind, batch)] = events_of(app, admins[0])[-1:]
+    assert kind == "group_applications_added" and batch["from_user_ids"] == invitees
+    assert batch["application"]["inviter_user_id"] == "vmember" and "from_user_id" not in batch["application"]
+    own = [e for e in events_of(app, invitees[7]) if e[0] == "group_application_added"]
+    assert [(d["from_user_id"], d["inviter_user_id"], d["handle_result"]) for _, d in own] == [
+        (invitees[7], "vmember", 0)]
+    pending = api.ok("get_recv_group_application_list", {}, owner)
+    assert sorted(a["from_user_id"] for a in pending) == invitees
+    assert {a["req_time"] for a in pending} == {batch["application"]["req_time"]}
+
+    # An admin invites them directly: their applications are moot, and go as cheaply as they came.
+    before = rows(app)
+    with Statements(app) as statements:
+        joined, join_s = timed(api, "invite_user_to_group", {"group_id": gid, "user_ids": invitees}, owner)
+    dropped = written(before, rows(app))
+    print(f"owner invites the {INVITEES} applicants: {join_s:.2f} s, {statements.count} statements, rows {dropped}")
+    assert joined["joined_user_ids"] == invitees
+    # joined_group_added and group_application_deleted to each invitee, one event per manager.
+    assert dropped["user_events"] == 2 * INVITEES + ADMINS + 1
+    assert statements.count <= STATEMENTS
+    kind, batch = events_of(app, admins[-1])[-1]
+    assert kind == "group_applications_deleted"
+    assert [a["from_user_id"] for a in batch["applications"]] == invitees
+    assert api.ok("get_recv_group_application_list", {}, owner) == []
+
+
+def test_dismissing_with_many_pending_applications_costs_applicants_plus_managers(api, app):
+    app.config["IM_GROUP_MAX_MEMBERS"] = INVITEES + ADMINS + 2
+    _, owner = api.user("downer")
+    _, member = api.user("dmember")
+    admins = make_users(app, "dad", ADMINS)
+    gid = api.ok("create_group", {"group_name": "Doomed", "member_user_ids": ["dmember"],
+                                  "admin_user_ids": admins, "need_verification": 1}, owner)["group_id"]
+    invitees = make_users(app, "din", INVITEES)
+    api.ok("invite_user_to_group", {"group_id": gid, "user_ids": invitees}, member)
+
+    before = rows(app)
+    with Statements(app) as statements:
+        api.ok("dismiss_group", {"group_id": gid}, owner)
+    gone = written(before, rows(app))
+    print(f"\ndismiss with {INVITEES} pending and {ADMINS} admins: {statements.count} statements, rows {gone}")
+    members = ADMINS + 2
+    # group_application_deleted to each applicant; to each manager one event listing them and
+    # group_dismissed; group_dismissed to the plain member.
+    assert gone["user_events"] == INVITEES + 2 * (ADMINS + 1) + 1
+    assert statements.count <= STATEMENTS + members // 10
+    assert [t for t, _ in events_of(app, admins[3])][-2:] == ["group_applications_deleted", "group_dismissed"]
+
+
+def test_both_sdks_expand_the_same_batch_events_and_the_protocol_names_them():
+    import re
+    from pathlib import Path
+
+    from im.sdk.groups import APPLICATION_BATCHES
+
+    root = Path(__file__).resolve().parents[1]
+    js = (root / "static" / "js" / "im-sdk.js").read_text()
+    block = re.search(r"export const APPLICATION_BATCHES = Object.freeze\(\{(.*?)\n\}\);", js, re.S).group(1)
+    js_map = dict(re.findall(r'(\w+): \["(\w+)"', block))
+    camel = {t: "on" + "".join(w.title() for w in cb[3:].split("_")) for t, (cb, _) in APPLICATION_BATCHES.items()}
+    assert js_map == camel
+    section = (root / "docs" / "protocol.md").read_text().split("#### Applications in batches", 1)[1]
+    for event_type, (callback, _) in APPLICATION_BATCHES.items():
+        assert f"`{event_type}`" in section and f"`{callback}`" in section and f"`{camel[event_type]}`" in section

@@ -169,15 +169,17 @@ def test_dismissing_deletes_pending_applications_and_handling_one_afterwards_ans
     api.ok("dismiss_group", {"group_id": gid}, tok(users, "owner"))
 
     def news(name, token):
-        return [(e["type"], e["data"].get("from_user_id")) for e in
-                api.ok("sync_events", {"after_seq": seqs[name]}, token)["events"]]
+        return [(e["type"], e["data"].get("from_user_id") or
+                 [a["from_user_id"] for a in e["data"].get("applications", [])] or None)
+                for e in api.ok("sync_events", {"after_seq": seqs[name]}, token)["events"]]
 
-    # each applicant hears that their application is gone; the managers hear of all three, then the end
+    # each applicant hears that their application is gone
     for name, token in [("outsider", tok(users, "outsider")), ("late", late), ("invitee", invitee)]:
         assert news(name, token) == [("group_application_deleted", name)]
         assert api.ok("get_send_group_application_list", {}, token) == []
-    gone = [("group_application_deleted", uid) for uid in ("outsider", "late", "invitee")]
-    assert news("admin", tok(users, "admin")) == [*gone, ("group_dismissed", None)]
+    # the managers hear of all three in one event, then the end
+    gone = ("group_applications_deleted", ["outsider", "late", "invitee"])
+    assert news("admin", tok(users, "admin")) == [gone, ("group_dismissed", None)]
     assert news("member", tok(users, "member")) == [("group_dismissed", None)]
     # an application already answered stays in its applicant's list as it was, and hears nothing
     assert news("refused", refused) == []

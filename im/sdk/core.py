@@ -9,6 +9,7 @@ from pathlib import Path
 import requests
 import socketio
 
+from .calls import DROPPED, Socket, retry_safe
 from .errors import ALREADY_LOGGED_IN, NETWORK_ERROR, NOT_LOGGED_IN, TIMEOUT, IMError
 from .listeners import EVENT_ROUTES, ConnListener, LoginStatus
 
@@ -208,18 +209,30 @@ class CoreClient:
         return body.get("data")
 
     def _call(self, name: str, **params):
-        """Call an operation: over the socket when connected, else over REST with the token."""
-        token = self._token
+        """Call an operation: over the socket when connected, else over REST with the token.
+
+        When the socket closes before the answer, the call does not wait out its timeout: a call
+        that is safe to repeat (retry_safe) goes again over REST, any other fails with NETWORK_ERROR.
+        """
+        with self._lock:
+            token, generation, sio = self._token, self._generation, self._sio
         if token is None:
             raise IMError(NOT_LOGGED_IN, "not logged in")
-        sio = self._sio
         if sio is not None and sio.connected:
             try:
-                return self._unwrap(sio.call(name, params, timeout=self.timeout))
+                answer = sio.call_or_drop(name, params, self.timeout)
             except socketio.exceptions.TimeoutError as exc:
                 raise IMError(TIMEOUT, f"{name}: no answer within {self.timeout}s") from exc
             except socketio.exceptions.BadNamespaceError:
-                pass  # dropped between the check and the call: fall back to REST
+                # closed between the check and the emit: nothing was sent
+                return self._rest(name, params, token=token)
+            if answer is not DROPPED:
+                return self._unwrap(answer)
+            if self._generation != generation or self._token != token:
+                raise IMError(NOT_LOGGED_IN, f"{name}: the session ended while waiting for the answer")
+            if not retry_safe(name, params):
+                raise IMError(NETWORK_ERROR, f"{name}: the connection dropped before the answer; "
+                                             "the call may or may not have taken effect")
         return self._rest(name, params, token=token)
 
     # ---- connection ----------------------------------------------------------------------
@@ -231,7 +244,7 @@ class CoreClient:
     def _open_socket(self, token: str, generation: int) -> bool:
         """Connect with `token`; raises IMError with the server's code when refused. Returns whether
         the socket became this client's: a session ended meanwhile gets it closed instead."""
-        sio = socketio.Client(reconnection=False, handle_sigint=False)
+        sio = Socket(reconnection=False, handle_sigint=False)
         refusal: dict = {}
 
         def on_connect_error(data=None):
@@ -242,7 +255,8 @@ class CoreClient:
             return lambda *args: fn(*args) if generation == self._generation else None
 
         sio.on("connect_error", on_connect_error)
-        sio.on("disconnect", lambda *args: (_release_websocket(sio, *args), self._on_disconnect(sio, generation)))
+        sio.on("disconnect", lambda *args: (sio.drop_waiting(), _release_websocket(sio, *args),
+                                            self._on_disconnect(sio, generation)))
         sio.on("kicked_offline", lambda data=None: self._end_session(_ended_by(data), generation))
         sio.on("token_expired", lambda data=None: self._end_session("expired", generation))
         sio.on("event", current(self._on_user_event))

@@ -1,5 +1,9 @@
 """Group calls of the SDK and the group listener (OpenIM's OnJoinedGroupAdded and friends)."""
+import logging
+
 from .listeners import EVENT_ROUTES
+
+log = logging.getLogger("im.sdk")
 
 
 class GroupListener:
@@ -51,6 +55,19 @@ MEMBER_NOTICES = {
 }
 KICKED = 1508
 
+
+
+def _added_applications(data: dict) -> list[dict]:
+    return [{**data["application"], "from_user_id": uid} for uid in data["from_user_ids"]]
+
+
+# A call about many applications tells the managers in one event that lists them: event type -> the
+# callback of each application in it (once per application, as if each had come as an event).
+APPLICATION_BATCHES = {
+    "group_applications_added": ("on_group_application_added", _added_applications),
+    "group_applications_deleted": ("on_group_application_deleted", lambda data: data["applications"]),
+}
+
 for _name in [n for n in vars(GroupListener) if n.startswith("on_")]:
     if _name not in MEMBER_NOTICES.values():
         EVENT_ROUTES[_name[3:]] = ("group", _name)
@@ -72,6 +89,21 @@ class GroupsMixin:
         for member in detail["members"]:
             if isinstance(member, dict):
                 self._emit_callback("group", method, {**member, **extra})
+
+    def _deliver_event(self, event: dict) -> None:
+        batch = APPLICATION_BATCHES.get(event.get("type"))
+        if batch is None:
+            return super()._deliver_event(event)
+        self._event_seq = event["seq"]
+        method, applications = batch
+        try:
+            records = applications(event.get("data"))
+        except (KeyError, TypeError):
+            log.warning("malformed %s event %s", event.get("type"), event.get("seq"))
+            return
+        for application in records:
+            if isinstance(application, dict):
+                self._emit_callback("group", method, application)
 
     def create_group(self, group_name: str, member_user_ids, admin_user_ids=(), face_url: str = "",
                      introduction: str = "", notification: str = "", need_verification: int = 0) -> dict:

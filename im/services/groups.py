@@ -10,7 +10,7 @@ import uuid
 from datetime import timedelta
 
 from flask import current_app
-from sqlalchemy import insert, select, update
+from sqlalchemy import delete, insert, select, update
 
 from .. import errors, push
 from ..extensions import db
@@ -25,6 +25,8 @@ PENDING, ACCEPTED, REFUSED = 0, 1, -1
 # OpenIM's at_user_ids entry that mentions everyone.
 AT_ALL = "AtAllTag"
 INFO_FIELDS = ("group_name", "face_url", "introduction", "notification", "need_verification")
+# The most applications one group_applications_deleted event lists: as many as one call may name.
+APPLICATIONS_PER_EVENT = 2000
 
 
 # ---- lookups and permission checks ------------------------------------------------------------
@@ -210,15 +212,34 @@ def _pending_applications(group: Group, user_ids=None) -> list[GroupApplication]
     return list(db.session.scalars(stmt.order_by(GroupApplication.id)))
 
 
+def _publish_to_managers(group: Group, type_: str, batches) -> None:
+    """One event per batch to each manager: a call about n applications costs n + managers rows, not n * managers."""
+    managers = _manager_ids(group.group_id)
+    for data in batches:
+        push.publish(managers, type_, data)
+
+
 def _drop_pending_applications(group: Group, user_ids=None) -> None:
-    """Applications made moot: their applicants joined another way (user_ids), or the group is gone (all)."""
+    """Applications made moot: their applicants joined another way (user_ids), or the group is gone (all).
+
+    Each applicant hears of their own (group_application_deleted); the managers hear of them all in
+    group_applications_deleted events of at most APPLICATIONS_PER_EVENT applications each.
+    """
     apps = _pending_applications(group, user_ids)
     if not apps:
         return
-    managers = _manager_ids(group.group_id)
+    records = [a.public() for a in apps]
+    push.publish_each((r["from_user_id"], "group_application_deleted", r) for r in records)
+    _publish_to_managers(group, "group_applications_deleted",
+                         ({"group_id": group.group_id, "applications": records[i:i + APPLICATIONS_PER_EVENT]}
+                          for i in range(0, len(records), APPLICATIONS_PER_EVENT)))
+    stmt = delete(GroupApplication).where(GroupApplication.group_id == group.group_id,
+                                          GroupApplication.handle_result == PENDING)
+    if user_ids is not None:
+        stmt = stmt.where(GroupApplication.from_user_id.in_(list(user_ids)))
+    db.session.execute(stmt.execution_options(synchronize_session=False))
     for app in apps:
-        push.publish([app.from_user_id, *managers], "group_application_deleted", app.public())
-        db.session.delete(app)
+        db.session.expunge(app)
 
 
 def _touch(group: Group) -> None:
@@ -308,7 +329,8 @@ def set_group_info(user_id: str, group_id: str, fields: dict) -> dict:
 def dismiss_group(user_id: str, group_id: str) -> None:
     """Only the owner dismisses; members keep the history up to the dismissal notice.
 
-    Pending applications are deleted (group_application_deleted to each applicant and the managers),
+    Pending applications are deleted (group_application_deleted to each applicant, one
+    group_applications_deleted per 2,000 of them to the managers),
     so none stays pending forever; handling one afterwards answers GroupDismissed like any change.
     """
     group = _locked_group(group_id)
@@ -389,6 +411,33 @@ def _apply(group: Group, user_id: str, req_msg: str, join_source: int, inviter: 
     return app
 
 
+def _apply_invited(group: Group, invitees: list[str], inviter: str) -> None:
+    """Applications for users a plain member invited: a few statements and n + managers events.
+
+    The applications of one call differ only in their applicant, so the managers' one
+    group_applications_added carries the shared application once and the list of applicants.
+    """
+    now = utcnow()
+    fields = {"inviter_user_id": inviter, "join_source": JOIN_BY_INVITATION, "req_msg": "",
+              "handle_result": PENDING, "handle_msg": "", "handle_user_id": "", "created_at": now,
+              "handled_at": None}
+    again = set(db.session.scalars(select(GroupApplication.from_user_id).where(
+        GroupApplication.group_id == group.group_id, GroupApplication.from_user_id.in_(invitees))))
+    if again:
+        db.session.execute(update(GroupApplication)
+                           .where(GroupApplication.group_id == group.group_id,
+                                  GroupApplication.from_user_id.in_(list(again)))
+                           .values(**fields).execution_options(synchronize_session=False))
+    fresh = [uid for uid in invitees if uid not in again]
+    if fresh:
+        db.session.execute(insert(GroupApplication),
+                           [{"group_id": group.group_id, "from_user_id": uid, **fields} for uid in fresh])
+    shared = GroupApplication(group_id=group.group_id, from_user_id="", **fields).public()
+    push.publish_each((uid, "group_application_added", {**shared, "from_user_id": uid}) for uid in invitees)
+    del shared["from_user_id"]
+    _publish_to_managers(group, "group_applications_added", [{"application": shared, "from_user_ids": invitees}])
+
+
 def invite_user_to_group(user_id: str, group_id: str, user_ids: list[str]) -> dict:
     """Owners and admins add users at once; members too unless need_verification is 1."""
     group = _locked_group(group_id)
@@ -406,8 +455,7 @@ def invite_user_to_group(user_id: str, group_id: str, user_ids: list[str]) -> di
         db.session.commit()
         return {"joined_user_ids": invitees, "applied_user_ids": []}
     push.lock_users([*invitees, *_manager_ids(group_id)])
-    for uid in invitees:
-        _apply(group, uid, "", JOIN_BY_INVITATION, user_id)
+    _apply_invited(group, invitees, user_id)
     db.session.commit()
     return {"joined_user_ids": [], "applied_user_ids": invitees}
 

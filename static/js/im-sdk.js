@@ -75,6 +75,14 @@ export const MEMBER_NOTICES = Object.freeze({
 });
 const KICKED_NOTICE = 1508;
 
+// A call about many applications tells the managers in one event that lists them: event type -> the
+// group callback of each application in it (as the Python SDK's APPLICATION_BATCHES).
+export const APPLICATION_BATCHES = Object.freeze({
+  group_applications_added: ["onGroupApplicationAdded",
+    (data) => data.from_user_ids.map((uid) => ({ ...data.application, from_user_id: uid }))],
+  group_applications_deleted: ["onGroupApplicationDeleted", (data) => data.applications],
+});
+
 const snake = (key) => key.replace(/[A-Z]/g, (c) => "_" + c.toLowerCase());
 
 // Drop undefined values so the server applies its defaults; the server refuses unknown fields.
@@ -425,6 +433,20 @@ export class IMClient {
 
   _deliverEvent(event) {
     this._eventSeq = event.seq;
+    const batch = APPLICATION_BATCHES[event.type];
+    if (batch) {
+      let applications;
+      try {
+        applications = batch[1](event.data);
+      } catch (err) {
+        console.warn(`malformed ${event.type} event`, event.seq, err);
+        return;
+      }
+      for (const application of applications) {
+        if (application && typeof application === "object") this._emitCallback("group", batch[0], application);
+      }
+      return;
+    }
     const route = EVENT_ROUTES[event.type];
     if (route) this._emitCallback(route[0], route[1], event.data);
   }

@@ -310,3 +310,28 @@ def test_concurrent_senders_keep_seqs_contiguous(terminals):
         heard = term.inbox.seqs(cid)
         assert heard == sorted(set(heard))
         assert not set(heard) & {m["seq"] for m in stored if m["send_id"] == term.user_id and m["seq"] > 1}
+
+
+def test_managers_hear_each_application_of_one_invitation_once(terminals):
+    """A plain member's invitation of several users reaches each manager as one event listing them:
+    the SDK calls on_group_application_added once per application, and so for their deletion."""
+    owner, admin, member = terminals("vowner"), terminals("vadmin"), terminals("vmember")
+    invitees = [terminals(f"vinv{i}") for i in range(3)]
+    ids = [t.user_id for t in invitees]
+    gid = owner.sdk.create_group("Verified", ["vmember"], admin_user_ids=["vadmin"],
+                                 need_verification=1)["group_id"]
+    assert member.sdk.invite_user_to_group(gid, ids)["applied_user_ids"] == ids
+    for term in invitees:
+        term.expect("on_group_application_added", from_user_id=term.user_id, inviter_user_id="vmember")
+    owner.sdk.invite_user_to_group(gid, ids[:2])
+    for term in invitees[:2]:
+        term.expect("on_joined_group_added", group_id=gid)
+    # The last change is heard last: once it is, everything before it has been heard.
+    owner.sdk.set_group_info(gid, group_name="Verified 2")
+    for term in (owner, admin):
+        term.expect("on_group_info_changed", group_name="Verified 2")
+        heard = [(n, d["from_user_id"], d["inviter_user_id"], d["handle_result"])
+                 for n, d in term.rec.calls if n.startswith("on_group_application")]
+        assert heard == [*(("on_group_application_added", uid, "vmember", 0) for uid in ids),
+                         *(("on_group_application_deleted", uid, "vmember", 0) for uid in ids[:2])]
+    assert [a["from_user_id"] for a in admin.sdk.get_recv_group_application_list()] == [ids[2]]
