@@ -8,6 +8,16 @@ export const LoginStatus = Object.freeze({ LOGGED_IN: 101, LOGGING_IN: 102, LOGI
 // Client-side codes, the same as the Python SDK's (im/sdk/errors.py).
 export const ErrorCode = Object.freeze({ NETWORK_ERROR: 10001, TIMEOUT: 10002, NOT_LOGGED_IN: 10003, ALREADY_LOGGED_IN: 10004 });
 
+// Calls that may be sent again over REST when the socket drops before their answer (the Python SDK's
+// im/sdk/calls.py keeps the same list): reads, logout, and a send carrying its client_msg_id (the
+// server answers a repeated one with the message it stored first).
+const READ_PREFIXES = ["get_", "search_", "check_"];
+const REPEATABLE = new Set(["sync_events", "pull_messages", "error_codes", "logout"]);
+export function retrySafe(name, payload = {}) {
+  if (name === "send_message") return Boolean(payload && payload.client_msg_id);
+  return REPEATABLE.has(name) || READ_PREFIXES.some((prefix) => name.startsWith(prefix));
+}
+
 // Platform ids (OpenIM's); a browser is Web.
 export const Platform = Object.freeze({ IOS: 1, ANDROID: 2, WINDOWS: 3, MACOS: 4, WEB: 5, MINI_WEB: 6, LINUX: 7, ANDROID_PAD: 8, IPAD: 9, ADMIN: 10 });
 
@@ -303,8 +313,13 @@ export class IMClient {
         answer = await socket.timeout(this.timeout).emitWithAck(name, payload);
       } catch (err) {
         if (socket.connected) throw new IMError(ErrorCode.TIMEOUT, `${name}: no answer within ${this.timeout} ms`);
-        // Dropped while waiting: retry over REST, unless the session itself ended (kicked, logged out).
+        // Dropped while waiting: retry over REST, unless the session itself ended (kicked, logged out)
+        // or the call may already have taken effect and is not safe to make twice.
         if (this._token !== token) throw new IMError(ErrorCode.NOT_LOGGED_IN, `${name}: the session ended`);
+        if (!retrySafe(name, payload)) {
+          throw new IMError(ErrorCode.NETWORK_ERROR,
+            `${name}: the connection dropped before the answer; the call may or may not have taken effect`);
+        }
         return this._rest(name, payload, token);
       }
       return IMClient._unwrap(answer);
