@@ -8,7 +8,8 @@ newest rows before the cursor instead. Every call looks at a bounded number of i
 common word that the caller can see little of costs the same as any other: the page may then hold
 fewer than `count` messages while `has_more` is true, and the cursor goes on from where it stopped.
 On PostgreSQL the search, not the planner, picks between walking the key and GIN's bitmap (see
-_TRGM_WALK), and a walk is bounded in rows too (MAX_WALK). A caller who can see few messages is answered from their own conversations instead (see DIRECT_ROWS).
+_TRGM_WALK), and a walk is bounded in rows too (MAX_WALK). A caller who can see few messages is
+answered from their own conversations instead (see DIRECT_ROWS).
 """
 import unicodedata
 from types import SimpleNamespace
