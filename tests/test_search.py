@@ -196,6 +196,9 @@ def test_postgresql_walks_the_key_in_bounded_spans_or_takes_the_bitmap_for_a_rar
     found, calls = search_all(api, tb, "lemon")
     assert found == expected and (calls >= 5 if walks else calls == 1)
     assert search_all(api, tb, "lemon", count=2)[0] == expected
+    # A cursor above every row (none a search answered) starts at the newest row, as no cursor does.
+    assert texts(api.ok("search_messages", {"keyword": "lemon", "cursor": str(10**12)}, tb)) == texts(
+        api.ok("search_messages", {"keyword": "lemon"}, tb)) == (["lemon 28"] if walks else expected)
     # A probe finding nothing foresees no match below: the rest comes from the bitmap in the same call.
     monkeypatch.setattr(search, "BITMAP_MATCHES", 0)
     send(api, ta, b, "filler late")

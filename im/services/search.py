@@ -113,8 +113,9 @@ class _Candidates:
             high = db.session.execute(select(func.max(Message.id))).scalar()
             self.lowest, self.before = low or 0, min(before, (high or 0) + 1)
             self.done = high is None
-        elif self.dialect == "postgresql" and before > MAX_CURSOR // 2:
-            # The first window starts at the newest row (one step down the key), not at the open cursor.
+        elif self.dialect == "postgresql":
+            # The probe starts at the newest row (one step down the key), not at an open (or made up)
+            # cursor above it, whose empty probe would send the call to the bitmap of a common word.
             high = db.session.execute(select(func.max(Message.id))).scalar()
             self.before, self.done = min(before, (high or 0) + 1), high is None
 
