@@ -190,9 +190,11 @@ def print_plans(kind, search):
     explain = "EXPLAIN QUERY PLAN " if kind == "sqlite" else "EXPLAIN "
     ids = list(range(1, 201))
     fts = {"q": '"hello"', "pattern": "%hello%", "before": search.MAX_CURSOR, "n": 200}
-    candidates = search._FTS_CANDIDATES if kind == "sqlite" else search._TRGM_CANDIDATES
+    candidates = [("candidates", search._FTS_CANDIDATES.text, fts)] if kind == "sqlite" else [
+        ("walk", search._TRGM_WALK.text, {"keyword": "hello", "before": 10**6, "floor": 10**6 - 5000, "n": 200}),
+        ("bitmap", search._TRGM_BITMAP.text, {"pattern": "%zebra%", "before": 10**6, "n": 1000})]
     for name, sql, params in [
-            ("candidates", candidates.text, fts),
+            *candidates,
             ("short", search._SHORT_CANDIDATES.text, {"pattern": "%he%", "before": 10**6, "floor": 10**6 - 20000,
                                                        "n": 200})]:
         plan = db.session.execute(text(explain + sql), params).all()

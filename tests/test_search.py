@@ -178,6 +178,34 @@ def test_a_common_word_the_caller_sees_little_of_costs_a_bounded_call(api, monke
     assert search_all(api, tc, "common word") == (["common word for c"], 1)
 
 
+def test_postgresql_walks_the_key_in_bounded_spans_or_takes_the_bitmap_for_a_rare_word(api, monkeypatch):
+    monkeypatch.setattr(search, "DIRECT_ROWS", 0)
+    a, ta = api.user()
+    b, tb = api.user()
+    for i in range(30):
+        send(api, ta, b, f"lemon {i:02d}" if i % 7 == 0 else f"filler {i}")
+    expected = [f"lemon {i:02d}" for i in (28, 21, 14, 7, 0)]
+    assert search_all(api, tb, "lemon") == (expected, 1)
+    with api.app.app_context():
+        walks = db.engine.dialect.name == "postgresql"
+    # Never the bitmap: the key is walked, 2 + 4 rows a call at most, so the 30 rows take 5 calls or
+    # more; pages are cut inside spans too.
+    monkeypatch.setattr(search, "PROBE_SPAN", 2)
+    monkeypatch.setattr(search, "MAX_WALK", 6)
+    monkeypatch.setattr(search, "BITMAP_MATCHES", -1)
+    found, calls = search_all(api, tb, "lemon")
+    assert found == expected and (calls >= 5 if walks else calls == 1)
+    assert search_all(api, tb, "lemon", count=2)[0] == expected
+    # A cursor above every row (none a search answered) starts at the newest row, as no cursor does.
+    assert texts(api.ok("search_messages", {"keyword": "lemon", "cursor": str(10**12)}, tb)) == texts(
+        api.ok("search_messages", {"keyword": "lemon"}, tb)) == (["lemon 28"] if walks else expected)
+    # A probe finding nothing foresees no match below: the rest comes from the bitmap in the same call.
+    monkeypatch.setattr(search, "BITMAP_MATCHES", 0)
+    send(api, ta, b, "filler late")
+    send(api, ta, b, "filler later")
+    assert search_all(api, tb, "lemon") == (expected, 1)
+
+
 def test_revoked_and_deleted_messages_leave_the_results(api):
     a, ta = api.user()
     b, tb = api.user()
