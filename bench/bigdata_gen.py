@@ -14,6 +14,7 @@ from datetime import datetime, timedelta, timezone
 from sqlalchemy import JSON, Boolean, bindparam, create_engine, event, update
 
 from im.models import UTCDateTime
+from im.services.search import fold
 
 PASSWORD = "password123"
 HEAVY, BYSTANDER, BYPEER = "heavy", "bystander", "bypeer"
@@ -32,7 +33,7 @@ SIZES = {
              "events_per_user": 10, "group_members": (5, 40)},
 }
 # Bumped whenever the generated data changes, so a cached database of an older shape is rebuilt.
-GENERATOR_VERSION = 1
+GENERATOR_VERSION = 2
 CHUNK = 20_000
 ENGLISH = ("hello see you tomorrow thanks ok the report is ready lunch at noon call me later sounds good "
            "where are you let us ship it review the draft weekend plans coffee deadline budget photo "
@@ -202,20 +203,23 @@ def generate(url: str, size: dict, password_hash: str, seed: int = 14) -> dict:
     pool = [text_of(rng) for _ in range(min(total, 100_000))]
     rare_at = set(rng.sample(range(1, total + 1), min(20, total)))
 
+    # Stored in send-time order across conversations, as a live server stores them: newest-first search
+    # walks ids, so ids grouped by conversation would put one user's whole history at one end.
+    order = sorted((times[convs[ci][0]][0] + times[convs[ci][0]][1] * seq, ci, seq)
+                   for ci, n in enumerate(counts) for seq in range(1, n + 1))
+
     def messages():
-        serial = 0
-        for (cid, ct, gid, members), n in zip(convs, counts):
+        for serial, (_t, ci, seq) in enumerate(order, start=1):
+            cid, ct, gid, members = convs[ci]
             start, step = times[cid]
-            for seq in range(1, n + 1):
-                serial += 1
-                sender = rng.choice(members)
-                text = text_of(rng, rare=True) if serial in rare_at else pool[rng.randrange(len(pool))]
-                yield {"server_msg_id": secrets.token_hex(16), "conversation_id": cid, "conversation_type": ct,
-                       "seq": seq, "send_id": sender,
-                       "recv_id": None if ct == 3 else (members[1] if sender == members[0] else members[0]),
-                       "group_id": gid, "client_msg_id": f"bd{serial:x}", "content_type": 101,
-                       "content": {"text": text}, "search_text": text, "status": 1,
-                       "send_time": year_ago + timedelta(seconds=start + step * seq), "revoked_at": None}
+            sender = rng.choice(members)
+            text = text_of(rng, rare=True) if serial in rare_at else pool[rng.randrange(len(pool))]
+            yield {"server_msg_id": secrets.token_hex(16), "conversation_id": cid, "conversation_type": ct,
+                   "seq": seq, "send_id": sender,
+                   "recv_id": None if ct == 3 else (members[1] if sender == members[0] else members[0]),
+                   "group_id": gid, "client_msg_id": f"bd{serial:x}", "content_type": 101,
+                   "content": {"text": text}, "search_text": fold(text), "status": 1,
+                   "send_time": year_ago + timedelta(seconds=start + step * seq), "revoked_at": None}
     w.write("messages", messages())
 
     event_counts = {HEAVY: size["heavy_events"]}
