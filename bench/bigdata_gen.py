@@ -28,8 +28,8 @@ SIZES = {
     "small": {"users": 2_000, "conversations": 10_000, "groups": 30, "messages": 255_000,
               "heavy_friends": 300, "heavy_conversations": 500, "heavy_events": 15_000,
               "events_per_user": 30, "group_members": (10, 100)},
-    "tiny": {"users": 200, "conversations": 1_000, "groups": 10, "messages": 20_000,
-             "heavy_friends": 60, "heavy_conversations": 150, "heavy_events": 12_000,
+    "tiny": {"users": 200, "conversations": 1_000, "groups": 10, "messages": 8_000,
+             "heavy_friends": 60, "heavy_conversations": 150, "heavy_events": 5_000,
              "events_per_user": 10, "group_members": (5, 40)},
 }
 # Bumped whenever the generated data changes, so a cached database of an older shape is rebuilt.

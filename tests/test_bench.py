@@ -62,7 +62,7 @@ def test_membership_bench_runs_and_finds_rows_linear(tmp_path):
 
 
 def test_bigdata_scenario_builds_checks_and_measures_a_tiny_database(tmp_path):
-    """The bigdata scenario at its tiny size (20,000 messages) on SQLite and PostgreSQL: every figure."""
+    """The bigdata scenario at its tiny size (8,000 messages) on SQLite and PostgreSQL: every figure."""
     import os
     import uuid
 
@@ -82,7 +82,7 @@ def test_bigdata_scenario_builds_checks_and_measures_a_tiny_database(tmp_path):
     for label in ("sqlite", "pg"):
         assert results[label]["status"] == "ok", results[label]
         data = results[label]["data"]
-        assert data["messages"] == 20_000 and data["heavy_conversations"] == 150
+        assert data["messages"] == 8_000 and data["heavy_conversations"] == 150
         # The prune found the year-old events and finished its pass over every user.
         assert results[label]["prune"]["rows"] > 0 and results[label]["prune"]["pass_done"] is True
         figures = headline["figures"][label]

@@ -28,10 +28,18 @@ def _require_browser():
     pytest.skip(message)
 
 
+# The bound of every wait: Playwright's actions take the page's default timeout, its `expect`
+# assertions one of their own (5 s unless set), too short on a loaded 2-core machine for what another
+# page hears through the server (a logout's kicked_offline reached the other tab after 5 s).
+WAIT_MS = 10_000
+
+
 @pytest.fixture(scope="session")
 def browser():
     _require_browser()
-    from playwright.sync_api import sync_playwright
+    from playwright.sync_api import expect, sync_playwright
+
+    expect.set_options(timeout=WAIT_MS)
 
     with sync_playwright() as pw:
         browser = pw.chromium.launch(executable_path=str(CHROMIUM), headless=True, args=ARGS)
@@ -56,7 +64,7 @@ class Pages:
     def page(self, ctx=None, **options):
         ctx = ctx or self.context(**options)
         page = ctx.new_page()
-        page.set_default_timeout(10_000)
+        page.set_default_timeout(WAIT_MS)
         page.on("console", lambda m: m.type == "error" and self.errors.append(f"{m.text} @ {m.location}"))
         page.on("pageerror", lambda exc: self.errors.append(f"pageerror: {exc}"))
         page.on("dialog", self._dialog)

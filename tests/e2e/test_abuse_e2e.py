@@ -24,12 +24,12 @@ def _rest(url, name, payload, token):
     return requests.post(f"{url}/api/{name}", json=payload, headers={"token": token}, timeout=30).json()
 
 
-def _round_trips(url, tokens, count):
-    """`count` messages from a to b over sockets: each is acked to a and pushed to b."""
+def _round_trips(url, tokens, count, recv_id="b"):
+    """`count` messages from a to b (user `recv_id`) over sockets: each is acked to a and pushed to b."""
     a, b = RawSocket(url, tokens["a"]), RawSocket(url, tokens["b"])
     try:
         for n in range(count):
-            ack = a.call("send_message", {"recv_id": "b", "content_type": 101, "content": {"text": f"rt{n}"}})
+            ack = a.call("send_message", {"recv_id": recv_id, "content_type": 101, "content": {"text": f"rt{n}"}})
             assert ack["errCode"] == 0, ack
             assert b.wait_event("new_message")["content"]["text"] == f"rt{n}"
     finally:
@@ -38,8 +38,8 @@ def _round_trips(url, tokens, count):
 
 
 @pytest.mark.parametrize("mode", ["gevent", "eventlet"])
-def test_a_client_that_never_reads_slows_nobody(live_server, mode):
-    server = live_server({"IM_ASYNC_MODE": mode, "IM_RATE_LIMITS_ENABLED": "false"})
+def test_a_client_that_never_reads_slows_nobody(shared_server, mode):
+    server = shared_server({"IM_ASYNC_MODE": mode, "IM_RATE_LIMITS_ENABLED": "false"})
     tokens = {name: _user(server.url, name) for name in ("slow", "flooder", "a", "b")}
     slow = RawSocket(server.url, tokens["slow"], recv_buffer=4096)  # connects, then never reads again
 
@@ -66,13 +66,14 @@ def test_a_client_that_never_reads_slows_nobody(live_server, mode):
     assert server.proc.poll() is None
 
 
-def test_oversized_and_malformed_frames_cost_only_their_sender(live_server):
-    server = live_server({"IM_RATE_LIMITS_ENABLED": "false"})
-    tokens = {name: _user(server.url, name) for name in ("abuser", "a", "b")}
+def test_oversized_and_malformed_frames_cost_only_their_sender(shared_server):
+    # the gevent server of the test above (users of its own), started once for both
+    server = shared_server({"IM_ASYNC_MODE": "gevent", "IM_RATE_LIMITS_ENABLED": "false"})
+    tokens = {name: _user(server.url, "frames_" + name) for name in ("abuser", "a", "b")}
 
     huge = RawSocket(server.url, tokens["abuser"])
     huge.send_raw('42["get_self_user_info",{"x":"' + "a" * (2 * 1024 * 1024) + '"}]')
-    assert not huge.is_open(), "a frame over the 1 MiB limit must end that connection"
+    assert huge.wait_closed() == 1009, "a frame over the 1 MiB limit must end that connection"
     huge.close()
 
     deep = RawSocket(server.url, tokens["abuser"])
@@ -102,14 +103,14 @@ def test_oversized_and_malformed_frames_cost_only_their_sender(live_server):
         raw.send_raw(garbage)
         raw.close()
 
-    _round_trips(server.url, tokens, 3)
+    _round_trips(server.url, tokens, 3, recv_id="frames_b")
     assert server.proc.poll() is None
     assert "Traceback" not in server.log_path.read_text(errors="replace")
 
     empty = RawSocket(server.url, tokens["abuser"])
     empty.send_raw("")  # Engine.IO has no empty packet: the connection is closed as a protocol error
-    assert not empty.is_open()
+    assert empty.wait_closed() == 1002
     empty.close()
-    _round_trips(server.url, tokens, 1)
+    _round_trips(server.url, tokens, 1, recv_id="frames_b")
     assert server.proc.poll() is None
     assert "Traceback" not in server.log_path.read_text(errors="replace")

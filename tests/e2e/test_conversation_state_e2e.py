@@ -51,7 +51,10 @@ def test_the_sdk_hears_the_total_from_the_server_and_stops_re_asking(live_server
     bob, rb = client(server.url, b)
     bob2, rb2 = client(server.url, b, register=False, platform_id=1)
     try:
-        # Login: one ask, after the sync.
+        # Login: one ask, after the sync. The ask is made before login() returns; the listener hears
+        # its answer on the SDK's callback thread, in its own time.
+        for rec in (ra, rb, rb2):
+            rec.wait_for("on_total_unread_message_count_changed")
         assert ra.names().index("on_sync_server_finish") < ra.names().index("on_total_unread_message_count_changed")
         assert totals(ra) == [0] and alice.asked.count("get_total_unread_msg_count") == 1
         seen = [len(totals(rb)), len(totals(rb2))]

@@ -55,8 +55,8 @@ def befriend(url, a, a_token, b, b_token):
     rest(url, "accept_friend_application", {"from_user_id": a}, b_token)
 
 
-def test_friend_chat_and_group_events_cross_nodes(cluster):
-    node1, node2 = cluster.start(2)
+def test_friend_chat_and_group_events_cross_nodes(shared_cluster):
+    node1, node2 = shared_cluster.nodes
     for user in ("alice", "bob"):
         register(node1.url, user)
     alice, heard_a = client(node1.url, "alice")
@@ -89,8 +89,8 @@ def test_friend_chat_and_group_events_cross_nodes(cluster):
         bob.close()
 
 
-def test_concurrent_writes_from_both_nodes_keep_seqs_contiguous(cluster):
-    node1, node2 = cluster.start(2)
+def test_concurrent_writes_from_both_nodes_keep_seqs_contiguous(shared_cluster):
+    node1, node2 = shared_cluster.nodes
     for user in ("dora", "erik"):
         register(node1.url, user)
     dora, erik = login_token(node1.url, "dora", 5), login_token(node2.url, "erik", 5)
@@ -131,9 +131,9 @@ def test_concurrent_writes_from_both_nodes_keep_seqs_contiguous(cluster):
                   and e["data"]["from_user_id"].startswith("fan")) == sorted(applicants)
 
 
-def test_socket_sends_batched_on_both_nodes_keep_seqs_contiguous_and_retries_idempotent(cluster):
+def test_socket_sends_batched_on_both_nodes_keep_seqs_contiguous_and_retries_idempotent(shared_cluster):
     """Socket sends go through each node's group commit: batches of two nodes race on the same rows."""
-    node1, node2 = cluster.start(2)
+    node1, node2 = shared_cluster.nodes
     pairs = [(f"gc{2 * i}", f"gc{2 * i + 1}") for i in range(3)]
     users = [u for pair in pairs for u in pair]
     for user in users:

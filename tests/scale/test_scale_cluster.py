@@ -11,6 +11,9 @@ from im.sdk import ConnListener, IMClient
 from tests.support.cluster import wait_for
 
 PASSWORD = "password123"
+# The nodes most tests here share: the revoked-socket sweep only once a minute (so only what Redis
+# forwards can close a socket within a test's wait), no node declared dead, 4 logins a user a minute.
+SHARED_CLUSTER_ENV = {"IM_SWEEP_INTERVAL": "60", "IM_NODE_TIMEOUT": "600", "IM_RATE_LIMIT_LOGIN_USER": "4/minute"}
 
 
 class Recorder(ConnListener):
@@ -97,10 +100,10 @@ def online(url, token, user_id):
     return rest(url, "get_users_online_status", {"user_ids": [user_id]}, token)[0]
 
 
-def test_login_on_node2_kicks_the_terminal_on_node1(cluster):
-    # The revoked-socket sweep runs only once a minute here, so only the disconnect forwarded through
-    # Redis can close node 1's sockets within the wait below.
-    node1, node2 = cluster.start(2, env={"IM_SWEEP_INTERVAL": "60", "IM_NODE_TIMEOUT": "600"})
+def test_login_on_node2_kicks_the_terminal_on_node1(shared_cluster):
+    # The revoked-socket sweep runs only once a minute (SHARED_CLUSTER_ENV), so only the disconnect
+    # forwarded through Redis can close node 1's sockets within the wait below. Alice logs in 4 times.
+    node1, node2 = shared_cluster.nodes
     register(node1.url, "alice")
 
     raw = RawSocket(node1.url, login_token(node1.url, "alice", platform_id=1))
@@ -116,7 +119,7 @@ def test_login_on_node2_kicks_the_terminal_on_node1(cluster):
     try:
         wait_for(lambda: old_listener.count("kicked_offline") == 1, message="on_kicked_offline on node 1")
         assert new.get_login_status() == 101
-        wait_for(lambda: connections(cluster, "alice") == [(5, "node2")],
+        wait_for(lambda: connections(shared_cluster, "alice") == [(5, "node2")],
                  message="only the new terminal's socket left, none of node 1's")
     finally:
         old.close()
@@ -124,8 +127,8 @@ def test_login_on_node2_kicks_the_terminal_on_node1(cluster):
         raw.close()
 
 
-def test_admin_force_logout_closes_sockets_on_the_other_node(cluster):
-    node1, node2 = cluster.start(2, env={"IM_SWEEP_INTERVAL": "60", "IM_NODE_TIMEOUT": "600"})
+def test_admin_force_logout_closes_sockets_on_the_other_node(shared_cluster):
+    node1, node2 = shared_cluster.nodes
     register(node1.url, "bob")
     raws = [RawSocket(node1.url, login_token(node1.url, "bob", platform_id=p)) for p in (1, 3)]
     try:
@@ -137,13 +140,13 @@ def test_admin_force_logout_closes_sockets_on_the_other_node(cluster):
             raw.close()
 
 
-def test_rate_limit_counters_are_shared_by_the_nodes(cluster):
-    node1, node2 = cluster.start(2, env={"IM_RATE_LIMIT_LOGIN_USER": "3/minute"})
+def test_rate_limit_counters_are_shared_by_the_nodes(shared_cluster):
+    node1, node2 = shared_cluster.nodes  # 4 logins a minute per user
     register(node1.url, "carol")
     wrong = {"user_id": "carol", "password": "not-the-password", "platform_id": 5}
     codes = [requests.post(f"{node.url}/api/login", json=wrong, timeout=10).json()["errCode"]
-             for node in (node1, node2, node1, node2)]
-    assert codes == [1103, 1103, 1103, 1008]
+             for node in (node1, node2, node1, node2, node1)]
+    assert codes == [1103, 1103, 1103, 1103, 1008]
 
 
 def test_gunicorn_nodes_and_clean_shutdown(cluster):
@@ -164,11 +167,11 @@ def test_gunicorn_nodes_and_clean_shutdown(cluster):
         raw.close()
 
 
-def test_friend_changes_racing_on_two_nodes_stay_consistent(cluster):
+def test_friend_changes_racing_on_two_nodes_stay_consistent(shared_cluster):
     """The same pair changed at once through both nodes: no error, no duplicate, logs without gaps."""
     from concurrent.futures import ThreadPoolExecutor
 
-    node1, node2 = cluster.start(2)
+    node1, node2 = shared_cluster.nodes
     for user in ("ann", "ben"):
         register(node1.url, user)
     ann = {node: login_token(node.url, "ann", p) for node, p in ((node1, 5), (node2, 1))}

@@ -18,6 +18,7 @@ class RawSocket:
         ws_url = url.replace("http://", "ws://") + "/socket.io/?EIO=4&transport=websocket"
         self.ws = websocket.create_connection(ws_url, timeout=timeout, sockopt=options)
         self._ids = itertools.count(1)
+        self.close_code: int | None = None  # the server's close frame's status, once one arrived
         opening = self.ws.recv()
         assert opening.startswith("0{"), opening
         self.ws.send("40" + json.dumps({"token": token}))
@@ -25,9 +26,19 @@ class RawSocket:
         assert answer.startswith("40{"), answer
 
     def _next_packet(self) -> str:
-        """The next packet that is not a ping (pings are answered, as a live client must)."""
+        """The next packet that is not a ping (pings are answered, as a live client must).
+
+        A close frame ends the wait at once: recv() would report it as an empty packet, and waiting
+        on for a next one lasted as long as the server kept its end open after closing.
+        """
         while True:
-            packet = self.ws.recv()
+            opcode, frame = self.ws.recv_data_frame(True)
+            if opcode == websocket.ABNF.OPCODE_CLOSE:
+                self.close_code = int.from_bytes(frame.data[:2], "big") if len(frame.data) >= 2 else None
+                raise websocket.WebSocketConnectionClosedException(f"closed by the server ({self.close_code})")
+            if opcode not in (websocket.ABNF.OPCODE_TEXT, websocket.ABNF.OPCODE_BINARY):
+                continue  # a websocket-level ping or pong, answered by the library
+            packet = frame.data.decode("utf-8") if opcode == websocket.ABNF.OPCODE_TEXT else frame.data
             if packet == "2":
                 self.ws.send("3")
                 continue
@@ -54,6 +65,14 @@ class RawSocket:
 
     def send_raw(self, text: str) -> None:
         self.ws.send(text)
+
+    def wait_closed(self) -> int | None:
+        """Read until the server's close frame (the socket's timeout bounds the wait); its status code."""
+        try:
+            while True:
+                self._next_packet()
+        except (websocket.WebSocketException, OSError):
+            return self.close_code
 
     def is_open(self) -> bool:
         """Whether the server still answers: a ping probe gets an ack or the connection is gone."""
