@@ -190,10 +190,10 @@ def install(server) -> None:
         limits, now, queued, closing = sock.limits, time.monotonic(), False, False
         with limits.lock:
             refusal = sock.over_limit(now)
-            if refusal is None:
-                if not server.async_handlers:
-                    pass  # run here, one at a time (Flask-SocketIO's test client)
-                elif sock.running < limits.concurrency:
+            # Without async handlers (Flask-SocketIO's test client) an admitted event runs right
+            # here, one at a time, so only async dispatch counts runners and a backlog.
+            if refusal is None and server.async_handlers:
+                if sock.running < limits.concurrency:
                     sock.running += 1
                 elif len(sock.waiting) < limits.backlog:
                     sock.waiting.append(call)

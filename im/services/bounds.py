@@ -13,8 +13,9 @@ def encoded_size(item) -> int:
 class Budget:
     """The bytes a page may still take."""
 
-    def __init__(self, limit: int | None = None):
-        self.left = current_app.config["IM_MAX_ANSWER_BYTES"] if limit is None else limit
+    def __init__(self, limit: int | None = None, answers: int = 1):
+        """`limit` bytes, or `answers` times IM_MAX_ANSWER_BYTES (an answer allowed to be larger)."""
+        self.left = current_app.config["IM_MAX_ANSWER_BYTES"] * answers if limit is None else limit
         self.taken = 0
 
     def fits(self, item) -> bool:

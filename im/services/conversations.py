@@ -7,7 +7,6 @@ one of them opens the conversation by the peer's user id (`open_single`). An id 
 """
 from dataclasses import dataclass
 
-from flask import current_app
 from sqlalchemy import and_, bindparam, case, exists, func, select, update
 from sqlalchemy.dialects import postgresql, sqlite
 
@@ -295,7 +294,7 @@ def get_all_conversation_list(user_id: str, pause=None, chunk: int = ALL_LIST_CH
     that would take it past ALL_LIST_ANSWERS times IM_MAX_ANSWER_BYTES (always one at least): longer
     lists are paged by get_conversation_list_split."""
     ids = list(db.session.scalars(_LISTED, {"uid": user_id}))
-    out, budget = [], bounds.Budget(current_app.config["IM_MAX_ANSWER_BYTES"] * ALL_LIST_ANSWERS)
+    out, budget = [], bounds.Budget(answers=ALL_LIST_ANSWERS)
     for start in range(0, len(ids), chunk):
         if start and pause is not None:
             pause()
