@@ -6,17 +6,13 @@ import pytest
 import requests
 import websocket
 
+from tests.support.accounts import rest_token
 from tests.support.raw_socket import RawSocket
 
 HEARTBEAT = {"IM_PING_INTERVAL": "1", "IM_PING_TIMEOUT": "1", "IM_RATE_LIMITS_ENABLED": "false"}
 
 
-def _user(url, user_id):
-    requests.post(f"{url}/api/register", json={"user_id": user_id, "password": "password123",
-                                               "nickname": user_id}, timeout=10)
-    answer = requests.post(f"{url}/api/login", json={"user_id": user_id, "password": "password123",
-                                                     "platform_id": 5}, timeout=10).json()
-    return answer["data"]["token"]
+_user = rest_token
 
 
 def _status(url, token, user_id):

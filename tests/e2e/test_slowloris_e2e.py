@@ -11,6 +11,7 @@ import pytest
 import requests
 import websocket
 
+from tests.support.accounts import rest_token
 from tests.support.raw_socket import RawSocket
 from tests.support.recorder import wait_until
 
@@ -20,12 +21,7 @@ CLOSED_WITHIN = 20.0
 EIO = "/socket.io/?EIO=4"
 
 
-def _user(url, user_id):
-    requests.post(f"{url}/api/register", json={"user_id": user_id, "password": "password123",
-                                               "nickname": user_id}, timeout=10)
-    answer = requests.post(f"{url}/api/login", json={"user_id": user_id, "password": "password123",
-                                                     "platform_id": 5}, timeout=10).json()
-    return answer["data"]["token"]
+_user = rest_token
 
 
 def _connect(server) -> socket.socket:
