@@ -168,32 +168,25 @@ export class Chats {
 
   /** The first page of the list (at login and after each sync); the rest comes with loadMore. */
   async load() {
-    const load = (async () => {
-      const list = await this.ctx.im.getConversationListSplit(0, CONV_PAGE);
-      await this._loadNames(list);
-      if (!this.ctx.live() || this.listLoading !== load) return;
-      this.convs = new Map(list.map((c) => [c.conversation_id, c]));
-      this.listEnd = list.length < CONV_PAGE;
-    })();
-    this.listLoading = load;
-    try {
-      await load;
-    } finally {
-      if (this.listLoading === load) this.listLoading = null;
-    }
-    this.render();
+    await this._loadListPage(0, true);
   }
 
   /** The next page. Its offset is how many server conversations are shown: one that came in by an
    *  event (it moved up) or was deleted keeps the pages in step, and one listed twice is kept once. */
   async loadMore() {
     if (this.listEnd || this.listLoading) return;
+    await this._loadListPage([...this.convs.values()].filter((c) => !c.local).length, false);
+  }
+
+  /** One page from the server: the first replaces the list, a later one adds what is not shown yet.
+   *  A newer load started meanwhile wins; its answer is the one kept. */
+  async _loadListPage(offset, first) {
     const load = (async () => {
-      const offset = [...this.convs.values()].filter((c) => !c.local).length;
       const list = await this.ctx.im.getConversationListSplit(offset, CONV_PAGE);
       await this._loadNames(list);
       if (!this.ctx.live() || this.listLoading !== load) return;
-      for (const conv of list) if (!this.convs.has(conv.conversation_id)) this.convs.set(conv.conversation_id, conv);
+      if (first) this.convs = new Map(list.map((c) => [c.conversation_id, c]));
+      else for (const conv of list) if (!this.convs.has(conv.conversation_id)) this.convs.set(conv.conversation_id, conv);
       this.listEnd = list.length < CONV_PAGE;
     })();
     this.listLoading = load;
