@@ -1,4 +1,5 @@
 """Run the IM server: pick the async mode and monkey-patch before anything else is imported."""
+
 import os
 
 ASYNC_MODE = os.environ.get("IM_ASYNC_MODE", "gevent")
@@ -39,8 +40,9 @@ def main() -> None:
         # eventlet.wsgi.server stops accepting at 1024 simultaneous connections unless told otherwise.
         options["max_size"] = app.config["IM_MAX_CONNECTIONS"]
     app.logger.info("serving on http://%s:%s (async mode %s)", host, port, ASYNC_MODE)
-    socketio.run(app, host=host, port=port, log_output=False, allow_unsafe_werkzeug=ASYNC_MODE == "threading",
-                 **options)
+    socketio.run(
+        app, host=host, port=port, log_output=False, allow_unsafe_werkzeug=ASYNC_MODE == "threading", **options
+    )
 
 
 if __name__ == "__main__":

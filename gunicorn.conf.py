@@ -1,4 +1,5 @@
 """gunicorn settings for one IM node: `gunicorn -c gunicorn.conf.py app:app` (docs/deploy.md)."""
+
 import os
 
 # gevent's record of each greenlet's spawning stack is for debugging; it costs memory per socket (app.py).

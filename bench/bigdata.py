@@ -10,6 +10,7 @@ throughout; its round trips during each phase are reported beside it.
 
     python bench/bigdata.py [--size full|small|tiny] [--targets sqlite,pg]
 """
+
 import argparse
 import json
 import os
@@ -23,17 +24,22 @@ from pathlib import Path
 HERE = Path(__file__).resolve().parent
 sys.path[:0] = [str(HERE.parent), str(HERE)]
 
-import requests  # noqa: E402
-
 import bigdata_gen as gen  # noqa: E402
+import requests  # noqa: E402
 from bigdata_cache import drop_pg, pg_copy, sqlite_copy  # noqa: E402
 from procs import Target, cpu_seconds  # noqa: E402
 
 DEFAULT_PG = "postgresql://postgres@127.0.0.1:5432/postgres"
 PAGE = 100
-TARGETS = {"search_first_page_ms": 50, "search_page50_ratio": 2.0, "login_to_sync_ms": 300,
-           "conversation_list_first_page_ms": 50, "total_unread_ms": 10, "bystander_send_p99_ms": 50,
-           "mib_per_million_messages": 643}
+TARGETS = {
+    "search_first_page_ms": 50,
+    "search_page50_ratio": 2.0,
+    "login_to_sync_ms": 300,
+    "conversation_list_first_page_ms": 50,
+    "total_unread_ms": 10,
+    "bystander_send_p99_ms": 50,
+    "mib_per_million_messages": 643,
+}
 
 
 class Api:
@@ -80,8 +86,12 @@ class Bystander(threading.Thread):
         trips = sorted((e - s) * 1000 for s, e in self.calls if e >= begin and s <= end)
         if not trips:
             return {"sends": 0, "p50_ms": None, "p99_ms": None, "max_ms": None}
-        return {"sends": len(trips), "p50_ms": round(trips[len(trips) // 2], 1),
-                "p99_ms": round(trips[min(len(trips) - 1, int(len(trips) * 0.99))], 1), "max_ms": round(trips[-1], 1)}
+        return {
+            "sends": len(trips),
+            "p50_ms": round(trips[len(trips) // 2], 1),
+            "p99_ms": round(trips[min(len(trips) - 1, int(len(trips) * 0.99))], 1),
+            "max_ms": round(trips[-1], 1),
+        }
 
 
 def median_ms(fn, repeat: int) -> float:
@@ -102,16 +112,24 @@ def search_page50(heavy: Api, word: str) -> dict:
     cursor_key = next((k for k in first if "cursor" in k), None)
     if cursor_key is None:
         ms, page = heavy.timed("search_messages", keyword=word, count=PAGE, offset=49 * PAGE)
-        return {"paging": "offset", "page1_ms": round(ms1, 1), "page50_ms": round(ms, 1),
-                "page50_results": len(page["messages"])}
+        return {
+            "paging": "offset",
+            "page1_ms": round(ms1, 1),
+            "page50_ms": round(ms, 1),
+            "page50_results": len(page["messages"]),
+        }
     param = cursor_key.removeprefix("next_")
     page, ms = first, ms1
     for _ in range(49):
         if not page.get(cursor_key):
             break
         ms, page = heavy.timed("search_messages", keyword=word, count=PAGE, **{param: page[cursor_key]})
-    return {"paging": f"cursor ({param})", "page1_ms": round(ms1, 1), "page50_ms": round(ms, 1),
-            "page50_results": len(page["messages"])}
+    return {
+        "paging": f"cursor ({param})",
+        "page1_ms": round(ms1, 1),
+        "page50_ms": round(ms, 1),
+        "page50_results": len(page["messages"]),
+    }
 
 
 def receive_20(url: str, senders: list[Api], seconds: float) -> dict:
@@ -149,8 +167,12 @@ def receive_20(url: str, senders: list[Api], seconds: float) -> dict:
         client.logout()
         client.close()
     elapsed = time.perf_counter() - start
-    return {"sent": sum(sent), "seconds": round(elapsed, 1), "rate_per_s": round(sum(sent) / elapsed, 1),
-            "latest_send_behind_s": round(late[0], 2)}
+    return {
+        "sent": sum(sent),
+        "seconds": round(elapsed, 1),
+        "rate_per_s": round(sum(sent) / elapsed, 1),
+        "latest_send_behind_s": round(late[0], 2),
+    }
 
 
 def prune(db_url: str, seconds: float) -> dict:
@@ -180,8 +202,13 @@ def prune(db_url: str, seconds: float) -> dict:
                 done = after is None
         db.session.remove()
         db.engine.dispose()
-    return {"rows": rows, "calls": calls, "slowest_call_ms": round(worst * 1000, 1),
-            "seconds": round(time.perf_counter() - start, 2), "pass_done": done}
+    return {
+        "rows": rows,
+        "calls": calls,
+        "slowest_call_ms": round(worst * 1000, 1),
+        "seconds": round(time.perf_counter() - start, 2),
+        "pass_done": done,
+    }
 
 
 def db_mib(label: str, db_url: str, where) -> float:
@@ -197,7 +224,6 @@ def db_mib(label: str, db_url: str, where) -> float:
 
 
 def measure(label: str, db_url: str, info: dict, workdir: Path, size_name: str, where) -> dict:
-    size = gen.SIZES[size_name]
     repeat = 5 if size_name == "full" else 2
     mib = db_mib(label, db_url, where)
     target = Target("server", workdir / f"server-{label}", db_url)
@@ -208,8 +234,7 @@ def measure(label: str, db_url: str, info: dict, workdir: Path, size_name: str, 
         assert len(convs) == info["heavy_conversations"], (len(convs), info["heavy_conversations"])
         seqs = heavy.call("get_max_seqs")["conversations"]
         group = seqs[info["group_conversation"]]["max_seq"]
-        history = heavy.call("get_history_message_list", conversation_id=info["group_conversation"],
-                             count=20)
+        history = heavy.call("get_history_message_list", conversation_id=info["group_conversation"], count=20)
         got = sorted(m["seq"] for m in history["messages"]) if isinstance(history, dict) else []
         assert got == list(range(group - len(got) + 1, group + 1)), got[:5]
         by = Bystander(Api(target.url, gen.BYSTANDER), gen.BYPEER)
@@ -217,24 +242,33 @@ def measure(label: str, db_url: str, info: dict, workdir: Path, size_name: str, 
         r = {"database_mib": round(mib, 1), "mib_per_million_messages": round(mib / info["messages"] * 1e6, 1)}
         try:
             for word_name, word in (("common", gen.COMMON), ("rare", gen.RARE), ("chinese", gen.CHINESE)):
-                ms, during = phase(by, target.pid, lambda: median_ms(
-                    lambda: heavy.timed("search_messages", keyword=word, count=PAGE)[0], repeat))
+                ms, during = phase(
+                    by,
+                    target.pid,
+                    lambda: median_ms(lambda: heavy.timed("search_messages", keyword=word, count=PAGE)[0], repeat),
+                )
                 r[f"search_first_page_{word_name}_ms"], r[f"bystander_during_search_{word_name}"] = ms, during
             r["search_page50"], r["bystander_during_search_page50"] = phase(
-                by, target.pid, lambda: search_page50(heavy, gen.COMMON))
-            r["login_to_sync_ms"], r["bystander_during_login_sync"] = phase(by, target.pid, lambda: median_ms(
-                lambda: login_sync_ms(target.url), min(repeat, 3)))
+                by, target.pid, lambda: search_page50(heavy, gen.COMMON)
+            )
+            r["login_to_sync_ms"], r["bystander_during_login_sync"] = phase(
+                by, target.pid, lambda: median_ms(lambda: login_sync_ms(target.url), min(repeat, 3))
+            )
             r["conversation_list_all_ms"], r["bystander_during_conversation_list"] = phase(
-                by, target.pid, lambda: median_ms(lambda: heavy.timed("get_all_conversation_list")[0], repeat))
+                by, target.pid, lambda: median_ms(lambda: heavy.timed("get_all_conversation_list")[0], repeat)
+            )
             r["conversation_list_first_page_ms"] = median_ms(
-                lambda: heavy.timed("get_conversation_list_split", offset=0, count=20)[0], repeat)
+                lambda: heavy.timed("get_conversation_list_split", offset=0, count=20)[0], repeat
+            )
             r["total_unread_ms"] = median_ms(lambda: heavy.timed("get_total_unread_msg_count")[0], repeat * 2)
             r["max_seqs_ms"] = median_ms(lambda: heavy.timed("get_max_seqs")[0], repeat * 2)
             friends = [Api(target.url, u) for u in senders_of(db_url, 10)]
             r["receive_20_per_s"], r["bystander_during_receive"] = phase(
-                by, target.pid, lambda: receive_20(target.url, friends, 10 if size_name == "full" else 2))
+                by, target.pid, lambda: receive_20(target.url, friends, 10 if size_name == "full" else 2)
+            )
             r["prune"], r["bystander_during_prune"] = phase(
-                by, target.pid, lambda: prune(db_url, 120 if size_name == "full" else 20))
+                by, target.pid, lambda: prune(db_url, 120 if size_name == "full" else 20)
+            )
         finally:
             by.stop.set()
             by.join(30)
@@ -258,8 +292,12 @@ def senders_of(db_url: str, n: int) -> list[str]:
 
     engine = create_engine(db_url)
     with engine.connect() as conn:
-        ids = list(conn.execute(text("SELECT friend_user_id FROM friends WHERE owner_user_id = :u "
-                                     "ORDER BY friend_user_id LIMIT :n"), {"u": gen.HEAVY, "n": n}).scalars())
+        ids = list(
+            conn.execute(
+                text("SELECT friend_user_id FROM friends WHERE owner_user_id = :u ORDER BY friend_user_id LIMIT :n"),
+                {"u": gen.HEAVY, "n": n},
+            ).scalars()
+        )
     engine.dispose()
     return ids
 
@@ -273,23 +311,28 @@ def headline(results: dict) -> dict:
             continue
         p99s = [r[k]["p99_ms"] for k in r if k.startswith("bystander_during_") and r[k]["p99_ms"] is not None]
         page50 = r["search_page50"]
-        f = {"search_first_page_common_ms": r["search_first_page_common_ms"],
-             "search_first_page_rare_ms": r["search_first_page_rare_ms"],
-             "search_first_page_chinese_ms": r["search_first_page_chinese_ms"],
-             "search_page50_ms": page50["page50_ms"],
-             "search_page50_ratio": round(page50["page50_ms"] / max(page50["page1_ms"], 0.1), 2),
-             "login_to_sync_ms": r["login_to_sync_ms"], "conversation_list_all_ms": r["conversation_list_all_ms"],
-             "conversation_list_first_page_ms": r["conversation_list_first_page_ms"],
-             "total_unread_ms": r["total_unread_ms"], "max_seqs_ms": r["max_seqs_ms"],
-             "bystander_send_p99_ms": max(p99s) if p99s else None,
-             "receive_rate_per_s": r["receive_20_per_s"]["rate_per_s"],
-             "bystander_p99_during_receive_ms": r["bystander_during_receive"]["p99_ms"],
-             "bystander_worst_during_prune_ms": r["bystander_during_prune"]["max_ms"],
-             "server_core_pct_during_receive": r["bystander_during_receive"]["server_core_pct"],
-             "mib_per_million_messages": r["mib_per_million_messages"]}
+        f = {
+            "search_first_page_common_ms": r["search_first_page_common_ms"],
+            "search_first_page_rare_ms": r["search_first_page_rare_ms"],
+            "search_first_page_chinese_ms": r["search_first_page_chinese_ms"],
+            "search_page50_ms": page50["page50_ms"],
+            "search_page50_ratio": round(page50["page50_ms"] / max(page50["page1_ms"], 0.1), 2),
+            "login_to_sync_ms": r["login_to_sync_ms"],
+            "conversation_list_all_ms": r["conversation_list_all_ms"],
+            "conversation_list_first_page_ms": r["conversation_list_first_page_ms"],
+            "total_unread_ms": r["total_unread_ms"],
+            "max_seqs_ms": r["max_seqs_ms"],
+            "bystander_send_p99_ms": max(p99s) if p99s else None,
+            "receive_rate_per_s": r["receive_20_per_s"]["rate_per_s"],
+            "bystander_p99_during_receive_ms": r["bystander_during_receive"]["p99_ms"],
+            "bystander_worst_during_prune_ms": r["bystander_during_prune"]["max_ms"],
+            "server_core_pct_during_receive": r["bystander_during_receive"]["server_core_pct"],
+            "mib_per_million_messages": r["mib_per_million_messages"],
+        }
         figures[label] = f
-        search = max(f["search_first_page_common_ms"], f["search_first_page_rare_ms"],
-                     f["search_first_page_chinese_ms"])
+        search = max(
+            f["search_first_page_common_ms"], f["search_first_page_rare_ms"], f["search_first_page_chinese_ms"]
+        )
         for name, value in (("search_first_page_ms", search), *((k, f[k]) for k in TARGETS if k in f)):
             targets.setdefault(name, {"target": TARGETS[name]})[label] = value
     for t in targets.values():
@@ -312,8 +355,7 @@ def run(targets: list[str], size_name: str, out: Path, workdir: Path, pg_admin: 
                 db_url, info, work = pg_copy(pg_admin, size_name)
                 where = None
             print(f"# bigdata on {label} ...", file=sys.stderr, flush=True)
-            results[label] = {**measure(label, db_url, info, workdir, size_name, where), "data": info,
-                              "status": "ok"}
+            results[label] = {**measure(label, db_url, info, workdir, size_name, where), "data": info, "status": "ok"}
         except Exception as exc:  # one failing database must not hide the other's figures
             results[label] = {"status": "failed", "error": f"{type(exc).__name__}: {exc}"[:800]}
         finally:
@@ -333,8 +375,9 @@ def main(argv=None) -> int:
 
     workdir = Path(tempfile.mkdtemp(prefix="im-bigdata-"))
     try:
-        results = run(args.targets.split(","), args.size, Path(args.out),
-                      workdir, os.environ.get("BENCH_PG_URL", DEFAULT_PG))
+        results = run(
+            args.targets.split(","), args.size, Path(args.out), workdir, os.environ.get("BENCH_PG_URL", DEFAULT_PG)
+        )
     finally:
         shutil.rmtree(workdir, ignore_errors=True)
     (Path(args.out) / f"bigdata-{args.size}-latest.json").write_text(json.dumps(results, indent=2))

@@ -4,6 +4,7 @@ SQLite: `bench/results/bigdata-<size>-v<N>-<head>.sqlite3` beside its descriptio
 PostgreSQL: the database `im_bigdata_<size>` (or $BENCH_BIGDATA_PG_DB), its description in the
 database comment; each run measures `<name>_run`, made from it as a template and dropped after.
 """
+
 import json
 import os
 import shutil
@@ -17,8 +18,8 @@ HERE = Path(__file__).resolve().parent
 
 
 def schema_head() -> str:
-    from alembic.script import ScriptDirectory
     from alembic.config import Config
+    from alembic.script import ScriptDirectory
 
     cfg = Config()
     cfg.set_main_option("script_location", str(HERE.parent / "migrations"))
@@ -75,8 +76,9 @@ def pg_copy(admin_url: str, size_name: str) -> tuple[str, dict, str]:
 
     name, key = os.environ.get("BENCH_BIGDATA_PG_DB") or f"im_bigdata_{size_name}", cache_key(size_name)
     with psycopg.connect(admin_url, autocommit=True) as conn:
-        row = conn.execute("SELECT shobj_description(oid, 'pg_database') FROM pg_database WHERE datname = %s",
-                           (name,)).fetchone()
+        row = conn.execute(
+            "SELECT shobj_description(oid, 'pg_database') FROM pg_database WHERE datname = %s", (name,)
+        ).fetchone()
         meta = json.loads(row[0]) if row and row[0] and row[0].startswith("{") else None
         if meta is None or meta.get("key") != key:
             print(f"# bigdata: generating {size_name} on PostgreSQL (once) ...", file=sys.stderr, flush=True)
@@ -95,8 +97,10 @@ def pg_url(admin_url: str, name: str) -> str:
 
     info = conninfo_to_dict(admin_url)
     password = f":{info['password']}" if info.get("password") else ""
-    return (f"postgresql+psycopg://{info.get('user', 'postgres')}{password}@{info.get('host', '127.0.0.1')}:"
-            f"{info.get('port', '5432')}/{name}")
+    return (
+        f"postgresql+psycopg://{info.get('user', 'postgres')}{password}@{info.get('host', '127.0.0.1')}:"
+        f"{info.get('port', '5432')}/{name}"
+    )
 
 
 def drop_pg(admin_url: str, name: str) -> None:

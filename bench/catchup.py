@@ -4,6 +4,7 @@ Seeds the database in bulk (rows as sends leave them), starts a real server on i
 and times an SDK login from the start until on_sync_server_finish, checking every message arrived
 exactly once and in seq order. Usage: python -m bench.catchup [--conversations 100] [--per 100]
 """
+
 import argparse
 import json
 import secrets
@@ -48,8 +49,14 @@ class Counter(AdvancedMsgListener, ConversationListener):
 
 def seed(db_path: Path, conversations: int, per: int) -> None:
     """Accounts through the service; conversations, states and messages in bulk, as sends leave them."""
-    app = create_app({"SQLALCHEMY_DATABASE_URI": f"sqlite:///{db_path}", "IM_SOCKETIO_ASYNC_MODE": "threading",
-                      "IM_ARGON2_TIME_COST": 1, "IM_ARGON2_MEMORY_KIB": 64})
+    app = create_app(
+        {
+            "SQLALCHEMY_DATABASE_URI": f"sqlite:///{db_path}",
+            "IM_SOCKETIO_ASYNC_MODE": "threading",
+            "IM_ARGON2_TIME_COST": 1,
+            "IM_ARGON2_MEMORY_KIB": 64,
+        }
+    )
     with app.app_context():
         auth.register("reader", PASSWORD, "Reader")
         now = utcnow()
@@ -58,18 +65,48 @@ def seed(db_path: Path, conversations: int, per: int) -> None:
             sender = f"sender{c}"
             auth.register(sender, PASSWORD, f"Sender {c}")
             cid = single_conversation_id(sender, "reader")
-            convs.append({"conversation_id": cid, "conversation_type": SINGLE, "max_seq": per,
-                          "latest_msg_time": now, "created_at": now})
+            convs.append(
+                {
+                    "conversation_id": cid,
+                    "conversation_type": SINGLE,
+                    "max_seq": per,
+                    "latest_msg_time": now,
+                    "created_at": now,
+                }
+            )
             for user, peer, read in ((sender, "reader", per), ("reader", sender, 0)):
-                states.append({"user_id": user, "conversation_id": cid, "conversation_type": SINGLE,
-                               "peer_user_id": peer, "has_read_seq": read, "min_seq": 1, "is_pinned": False,
-                               "recv_msg_opt": 0, "draft_text": "", "hidden": False, "updated_at": now})
+                states.append(
+                    {
+                        "user_id": user,
+                        "conversation_id": cid,
+                        "conversation_type": SINGLE,
+                        "peer_user_id": peer,
+                        "has_read_seq": read,
+                        "min_seq": 1,
+                        "is_pinned": False,
+                        "recv_msg_opt": 0,
+                        "draft_text": "",
+                        "hidden": False,
+                        "updated_at": now,
+                    }
+                )
             for seq in range(1, per + 1):
-                msgs.append({"server_msg_id": secrets.token_hex(16), "conversation_id": cid,
-                             "conversation_type": SINGLE, "seq": seq, "send_id": sender, "recv_id": "reader",
-                             "client_msg_id": secrets.token_hex(16), "content_type": 101,
-                             "content": {"text": f"message {seq} from {c}"}, "search_text": f"message {seq}",
-                             "status": 1, "send_time": now})
+                msgs.append(
+                    {
+                        "server_msg_id": secrets.token_hex(16),
+                        "conversation_id": cid,
+                        "conversation_type": SINGLE,
+                        "seq": seq,
+                        "send_id": sender,
+                        "recv_id": "reader",
+                        "client_msg_id": secrets.token_hex(16),
+                        "content_type": 101,
+                        "content": {"text": f"message {seq} from {c}"},
+                        "search_text": f"message {seq}",
+                        "status": 1,
+                        "send_time": now,
+                    }
+                )
         db.session.execute(insert(Conversation), convs)
         db.session.execute(insert(ConversationState), states)
         db.session.execute(insert(Message), msgs)
@@ -108,8 +145,10 @@ def main() -> int:
         finally:
             server.stop()
     ok = counter.count == total and counter.out_of_order == 0
-    print(f"caught up {counter.count}/{total} messages across {len(counter.last_seq)} conversations "
-          f"in {elapsed:.2f}s (login to last callback); out of order: {counter.out_of_order}")
+    print(
+        f"caught up {counter.count}/{total} messages across {len(counter.last_seq)} conversations "
+        f"in {elapsed:.2f}s (login to last callback); out of order: {counter.out_of_order}"
+    )
     return 0 if ok else 1
 
 

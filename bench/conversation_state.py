@@ -4,15 +4,17 @@ The heavy user has 5,000 conversation states (4,700 one-to-one, 300 groups, some
 pinned, with deleted previews), beside 20,000 other users and about 100,000 other conversations.
 Every row keeps the schema's invariants (contiguous seqs, max_seq = the newest seq, read positions
 within the readable range). Prints one JSON line of medians (ms): get_total_unread_msg_count,
-get_max_seqs, get_all_conversation_list, get_conversation_list_split (first page of 20), a send to a 2,000-member group (with and without its
-members online), the heavy user's SDK login until synced, pushing the total unread count to its
-2,000 online members (one burst), and another user's send round trips on a server process while the
-heavy user reads its whole list (`--only-bystander`: that alone, on a built database).
+get_max_seqs, get_all_conversation_list, get_conversation_list_split (first page of 20), a send to a
+2,000-member group (with and without its members online), the heavy user's SDK login until synced,
+pushing the total unread count to its 2,000 online members (one burst), and another user's send round
+trips on a server process while the heavy user reads its whole list (`--only-bystander`: that alone, on
+a built database).
 
     .venv/bin/python bench/conversation_state.py [--db PATH] [--messages N] [--runs N]
 
 The database is built once at PATH (default bench/results/conversation_state.sqlite3) and reused.
 """
+
 import argparse
 import json
 import os
@@ -31,8 +33,16 @@ from sqlalchemy import insert  # noqa: E402
 
 from im import create_app  # noqa: E402
 from im.extensions import db  # noqa: E402
-from im.models import (Conversation, ConversationState, Group, GroupMember, Message, MessageDeletion,  # noqa: E402
-                       User, utcnow)
+from im.models import (
+    Conversation,
+    ConversationState,
+    Group,
+    GroupMember,
+    Message,
+    MessageDeletion,  # noqa: E402
+    User,
+    utcnow,
+)
 
 HEAVY, BIG_OWNER, BIG_GROUP = "heavy", "owner", "big2000"
 USERS, OTHER_CONVS, GROUPS, HEAVY_SINGLES = 20_000, 95_000, 300, 4_700
@@ -40,20 +50,37 @@ USERS, OTHER_CONVS, GROUPS, HEAVY_SINGLES = 20_000, 95_000, 300, 4_700
 
 def _rows_in_chunks(table, rows, size=20_000):
     for i in range(0, len(rows), size):
-        db.session.execute(insert(table), rows[i:i + size])
+        db.session.execute(insert(table), rows[i : i + size])
 
 
 def build(app, client, total_messages: int) -> None:
     rnd = random.Random(14)
     for uid in (HEAVY, BIG_OWNER):
-        assert client.post("/api/register", json={"user_id": uid, "password": "password123",
-                                                  "nickname": uid}).get_json()["errCode"] == 0
+        assert (
+            client.post("/api/register", json={"user_id": uid, "password": "password123", "nickname": uid}).get_json()[
+                "errCode"
+            ]
+            == 0
+        )
     now = utcnow()
     with app.app_context():
         hashed = db.session.get(User, HEAVY).password_hash
         users = [f"u{i:05d}" for i in range(USERS)]
-        _rows_in_chunks(User.__table__, [{"user_id": u, "password_hash": hashed, "nickname": u, "face_url": "",
-                                          "event_seq": 0, "created_at": now, "updated_at": now} for u in users])
+        _rows_in_chunks(
+            User.__table__,
+            [
+                {
+                    "user_id": u,
+                    "password_hash": hashed,
+                    "nickname": u,
+                    "face_url": "",
+                    "event_seq": 0,
+                    "created_at": now,
+                    "updated_at": now,
+                }
+                for u in users
+            ],
+        )
         convs, states, members = [], [], []  # convs: (cid, type, group_id, [member ids])
         for i in range(HEAVY_SINGLES):
             peer = users[i]
@@ -79,19 +106,51 @@ def build(app, client, total_messages: int) -> None:
             senders = [rnd.choice(ids[:2] if ctype == 1 else ids) for _ in range(n)]
             for seq in range(1, n + 1):
                 mid += 1
-                msg_rows.append({"server_msg_id": f"m{mid:031d}", "conversation_id": cid, "conversation_type": ctype,
-                                 "seq": seq, "send_id": senders[seq - 1], "recv_id": ids[1] if ctype == 1 else None,
-                                 "group_id": gid, "client_msg_id": f"c{mid}", "content_type": 101,
-                                 "content": {"text": f"message {mid}"}, "search_text": f"message {mid}",
-                                 "status": 1, "send_time": times[seq - 1], "revoked_at": None})
-            conv_rows.append({"conversation_id": cid, "conversation_type": ctype, "group_id": gid, "max_seq": n,
-                              "latest_msg_time": times[-1], "created_at": start})
+                msg_rows.append(
+                    {
+                        "server_msg_id": f"m{mid:031d}",
+                        "conversation_id": cid,
+                        "conversation_type": ctype,
+                        "seq": seq,
+                        "send_id": senders[seq - 1],
+                        "recv_id": ids[1] if ctype == 1 else None,
+                        "group_id": gid,
+                        "client_msg_id": f"c{mid}",
+                        "content_type": 101,
+                        "content": {"text": f"message {mid}"},
+                        "search_text": f"message {mid}",
+                        "status": 1,
+                        "send_time": times[seq - 1],
+                        "revoked_at": None,
+                    }
+                )
+            conv_rows.append(
+                {
+                    "conversation_id": cid,
+                    "conversation_type": ctype,
+                    "group_id": gid,
+                    "max_seq": n,
+                    "latest_msg_time": times[-1],
+                    "created_at": start,
+                }
+            )
             if gid is not None:
-                group_rows.append({"group_id": gid, "group_name": gid, "face_url": "", "introduction": "",
-                                   "notification": "", "need_verification": 0, "status": 0,
-                                   "owner_user_id": ids[1] if gid == BIG_GROUP else ids[0],
-                                   "creator_user_id": ids[0], "member_count": len(ids), "created_at": start,
-                                   "updated_at": start})
+                group_rows.append(
+                    {
+                        "group_id": gid,
+                        "group_name": gid,
+                        "face_url": "",
+                        "introduction": "",
+                        "notification": "",
+                        "need_verification": 0,
+                        "status": 0,
+                        "owner_user_id": ids[1] if gid == BIG_GROUP else ids[0],
+                        "creator_user_id": ids[0],
+                        "member_count": len(ids),
+                        "created_at": start,
+                        "updated_at": start,
+                    }
+                )
             for uid in ids:
                 heavy = uid == HEAVY
                 # Own messages are read (sending reads); the heavy user has read some of the rest.
@@ -100,21 +159,40 @@ def build(app, client, total_messages: int) -> None:
                 left = heavy and gid is not None and gid != BIG_GROUP and rnd.random() < 0.05
                 min_seq = 1 if gid is None or rnd.random() < 0.5 else rnd.randint(1, n)
                 read = max(read, min_seq - 1)
-                states.append({"user_id": uid, "conversation_id": cid, "conversation_type": ctype,
-                               "peer_user_id": (ids[1] if uid == ids[0] else ids[0]) if ctype == 1 else None,
-                               "group_id": gid, "has_read_seq": min(read, n), "min_seq": min_seq,
-                               "max_readable_seq": rnd.randint(min_seq - 1, n) if left else None,
-                               "is_pinned": heavy and rnd.random() < 0.01,
-                               "recv_msg_opt": rnd.choice((1, 2)) if heavy and rnd.random() < 0.05 else 0,
-                               "draft_text": "", "draft_time": None,
-                               "hidden": heavy and rnd.random() < 0.02 and read >= n, "updated_at": now})
+                states.append(
+                    {
+                        "user_id": uid,
+                        "conversation_id": cid,
+                        "conversation_type": ctype,
+                        "peer_user_id": (ids[1] if uid == ids[0] else ids[0]) if ctype == 1 else None,
+                        "group_id": gid,
+                        "has_read_seq": min(read, n),
+                        "min_seq": min_seq,
+                        "max_readable_seq": rnd.randint(min_seq - 1, n) if left else None,
+                        "is_pinned": heavy and rnd.random() < 0.01,
+                        "recv_msg_opt": rnd.choice((1, 2)) if heavy and rnd.random() < 0.05 else 0,
+                        "draft_text": "",
+                        "draft_time": None,
+                        "hidden": heavy and rnd.random() < 0.02 and read >= n,
+                        "updated_at": now,
+                    }
+                )
                 if heavy and rnd.random() < 0.03 and n >= min_seq:
                     del_rows.append({"user_id": uid, "conversation_id": cid, "seq": n})
                 if gid is not None and not left:
-                    members.append({"group_id": gid, "user_id": uid,
-                                    "role_level": 100 if uid == (ids[1] if gid == BIG_GROUP else ids[0]) else 20,
-                                    "nickname": "", "join_source": 2, "inviter_user_id": "", "join_seq": min_seq,
-                                    "mute_end_time": None, "joined_at": start})
+                    members.append(
+                        {
+                            "group_id": gid,
+                            "user_id": uid,
+                            "role_level": 100 if uid == (ids[1] if gid == BIG_GROUP else ids[0]) else 20,
+                            "nickname": "",
+                            "join_source": 2,
+                            "inviter_user_id": "",
+                            "join_seq": min_seq,
+                            "mute_end_time": None,
+                            "joined_at": start,
+                        }
+                    )
         _rows_in_chunks(Conversation.__table__, conv_rows)
         _rows_in_chunks(Group.__table__, group_rows)
         _rows_in_chunks(GroupMember.__table__, members)
@@ -124,8 +202,7 @@ def build(app, client, total_messages: int) -> None:
         db.session.commit()
         db.session.execute(db.text("ANALYZE"))
         db.session.commit()
-        print(f"built: {len(conv_rows)} conversations, {len(states)} states, {len(msg_rows)} messages",
-              file=sys.stderr)
+        print(f"built: {len(conv_rows)} conversations, {len(states)} states, {len(msg_rows)} messages", file=sys.stderr)
 
 
 def median_ms(fn, runs: int) -> dict:
@@ -202,10 +279,16 @@ def main() -> None:
         return
     fresh = not path.exists()
     path.parent.mkdir(parents=True, exist_ok=True)
-    app = create_app({"SQLALCHEMY_DATABASE_URI": f"sqlite:///{path}", "IM_SOCKETIO_ASYNC_MODE": "threading",
-                      "SECRET_KEY": "bench", "IM_RATE_LIMITS_ENABLED": False,
-                      # the pushes of the totals are timed on their own below, not inside the sends
-                      "IM_UNREAD_PUSH_DELAY": 3600})
+    app = create_app(
+        {
+            "SQLALCHEMY_DATABASE_URI": f"sqlite:///{path}",
+            "IM_SOCKETIO_ASYNC_MODE": "threading",
+            "SECRET_KEY": "bench",
+            "IM_RATE_LIMITS_ENABLED": False,
+            # the pushes of the totals are timed on their own below, not inside the sends
+            "IM_UNREAD_PUSH_DELAY": 3600,
+        }
+    )
     client = app.test_client()
     if fresh:
         build(app, client, args.messages)
@@ -224,22 +307,34 @@ def main() -> None:
     out = {}
     out["get_total_unread_msg_count"] = median_ms(lambda: call("get_total_unread_msg_count", {}, heavy), args.runs)
     out["get_max_seqs"] = median_ms(lambda: call("get_max_seqs", {}, heavy), args.runs)
-    out["get_all_conversation_list"] = median_ms(lambda: call("get_all_conversation_list", {}, heavy), max(3, args.runs // 3))
+    out["get_all_conversation_list"] = median_ms(
+        lambda: call("get_all_conversation_list", {}, heavy), max(3, args.runs // 3)
+    )
     out["get_conversation_list_split_20"] = median_ms(
-        lambda: call("get_conversation_list_split", {"offset": 0, "count": 20}, heavy), args.runs)
-    out["group_send_2000_offline"] = median_ms(lambda: call("send_message", {
-        "group_id": BIG_GROUP, "content_type": 101, "content": {"text": "hello all"}}, owner), args.runs)
+        lambda: call("get_conversation_list_split", {"offset": 0, "count": 20}, heavy), args.runs
+    )
+    out["group_send_2000_offline"] = median_ms(
+        lambda: call(
+            "send_message", {"group_id": BIG_GROUP, "content_type": 101, "content": {"text": "hello all"}}, owner
+        ),
+        args.runs,
+    )
     # Members online: a socket per member, so the send's pushes have someone to reach.
     with app.app_context():
         members = [m.user_id for m in db.session.query(GroupMember).filter_by(group_id=BIG_GROUP)]
     member_tokens = [token(m) for m in members if m not in (HEAVY, BIG_OWNER)]
     sockets = [app.extensions["socketio"].test_client(app, auth={"token": t}) for t in member_tokens]
     out["online_members"] = len(sockets)
-    out["group_send_2000_online"] = median_ms(lambda: call("send_message", {
-        "group_id": BIG_GROUP, "content_type": 101, "content": {"text": "hello all"}}, owner), args.runs)
+    out["group_send_2000_online"] = median_ms(
+        lambda: call(
+            "send_message", {"group_id": BIG_GROUP, "content_type": 101, "content": {"text": "hello all"}}, owner
+        ),
+        args.runs,
+    )
     # What every online member's SDK did after each group message before the total was pushed: ask it.
     out["reask_total_2000_members"] = median_ms(
-        lambda: [call("get_total_unread_msg_count", {}, t) for t in member_tokens], 3)
+        lambda: [call("get_total_unread_msg_count", {}, t) for t in member_tokens], 3
+    )
     try:
         from im import unread_push
     except ImportError:  # before the total was pushed

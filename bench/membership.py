@@ -8,6 +8,7 @@ invites N users into a group with need_verification 1 and M admins: each invitee
 which the invitee and every manager must hear of. Usage:
 python -m bench.membership [--users 2000] [--admins 1,50,500] [--skip-live]
 """
+
 import argparse
 import json
 import sqlite3
@@ -33,15 +34,34 @@ PASSWORD = "password123"
 
 def seed(db_path: Path, users: int) -> list[str]:
     """The owner and the bystander through the service (they sign in); the invitees in bulk."""
-    app = create_app({"SQLALCHEMY_DATABASE_URI": f"sqlite:///{db_path}", "IM_SOCKETIO_ASYNC_MODE": "threading",
-                      "IM_ARGON2_TIME_COST": 1, "IM_ARGON2_MEMORY_KIB": 64})
+    app = create_app(
+        {
+            "SQLALCHEMY_DATABASE_URI": f"sqlite:///{db_path}",
+            "IM_SOCKETIO_ASYNC_MODE": "threading",
+            "IM_ARGON2_TIME_COST": 1,
+            "IM_ARGON2_MEMORY_KIB": 64,
+        }
+    )
     ids = [f"member{i:05d}" for i in range(users)]
     with app.app_context():
         auth.register("owner", PASSWORD, "Owner")
         auth.register("bystander", PASSWORD, "Bystander")
         now = utcnow()
-        db.session.execute(insert(User), [{"user_id": uid, "password_hash": "-", "nickname": uid, "face_url": "",
-                                           "event_seq": 0, "created_at": now, "updated_at": now} for uid in ids])
+        db.session.execute(
+            insert(User),
+            [
+                {
+                    "user_id": uid,
+                    "password_hash": "-",
+                    "nickname": uid,
+                    "face_url": "",
+                    "event_seq": 0,
+                    "created_at": now,
+                    "updated_at": now,
+                }
+                for uid in ids
+            ],
+        )
         db.session.commit()
         db.engine.dispose()
     return ids
@@ -97,8 +117,12 @@ def timed(bystander: Bystander, db_path: Path, call) -> dict:
     ended = time.perf_counter()
     trips = bystander.during(started, ended)
     after = counts(db_path)
-    return {"seconds": round(ended - started, 3), "rows": {t: after[t] - before[t] for t in before},
-            "bystander_slowest_s": round(max(trips, default=0.0), 3), "bystander_calls": len(trips)}
+    return {
+        "seconds": round(ended - started, 3),
+        "rows": {t: after[t] - before[t] for t in before},
+        "bystander_slowest_s": round(max(trips, default=0.0), 3),
+        "bystander_calls": len(trips),
+    }
 
 
 def event_bytes(db_path: Path) -> int:
@@ -109,24 +133,44 @@ def event_bytes(db_path: Path) -> int:
 def verified_invite(tmp: Path, n: int, admins: int) -> dict:
     """A plain member invites n users into a need_verification 1 group with `admins` admins, in process."""
     db_path = tmp / f"verified-{admins}.sqlite3"
-    app = create_app({"SQLALCHEMY_DATABASE_URI": f"sqlite:///{db_path}", "IM_SOCKETIO_ASYNC_MODE": "threading",
-                      "IM_ARGON2_TIME_COST": 1, "IM_ARGON2_MEMORY_KIB": 64,
-                      "IM_GROUP_MAX_MEMBERS": admins + 2 + n, "IM_RATE_LIMITS_ENABLED": False})
+    app = create_app(
+        {
+            "SQLALCHEMY_DATABASE_URI": f"sqlite:///{db_path}",
+            "IM_SOCKETIO_ASYNC_MODE": "threading",
+            "IM_ARGON2_TIME_COST": 1,
+            "IM_ARGON2_MEMORY_KIB": 64,
+            "IM_GROUP_MAX_MEMBERS": admins + 2 + n,
+            "IM_RATE_LIMITS_ENABLED": False,
+        }
+    )
     invitees = [f"inv{i:05d}" for i in range(n)]
     admin_ids = [f"adm{i:05d}" for i in range(admins)]
     with app.app_context():
         auth.register("owner", PASSWORD, "Owner")
         auth.register("member", PASSWORD, "Member")
         now = utcnow()
-        db.session.execute(insert(User), [{"user_id": uid, "password_hash": "-", "nickname": uid, "face_url": "",
-                                           "event_seq": 0, "created_at": now, "updated_at": now}
-                                          for uid in [*invitees, *admin_ids]])
+        db.session.execute(
+            insert(User),
+            [
+                {
+                    "user_id": uid,
+                    "password_hash": "-",
+                    "nickname": uid,
+                    "face_url": "",
+                    "event_seq": 0,
+                    "created_at": now,
+                    "updated_at": now,
+                }
+                for uid in [*invitees, *admin_ids]
+            ],
+        )
         db.session.commit()
         gid = groups.create_group("owner", "Verified", ["member"], admin_ids, need_verification=1)["group_id"]
         engine = db.engine
     client = app.test_client()
-    token = client.post("/api/login", json={"user_id": "member", "password": PASSWORD,
-                                            "platform_id": 5}).get_json()["data"]["token"]
+    token = client.post("/api/login", json={"user_id": "member", "password": PASSWORD, "platform_id": 5}).get_json()[
+        "data"
+    ]["token"]
     statements = []
 
     def count(*_):
@@ -135,8 +179,9 @@ def verified_invite(tmp: Path, n: int, admins: int) -> dict:
     before, bytes_before = counts(db_path), event_bytes(db_path)
     event.listen(engine, "before_cursor_execute", count)
     started = time.perf_counter()
-    body = client.post("/api/invite_user_to_group", json={"group_id": gid, "user_ids": invitees},
-                       headers={"token": token}).get_json()
+    body = client.post(
+        "/api/invite_user_to_group", json={"group_id": gid, "user_ids": invitees}, headers={"token": token}
+    ).get_json()
     seconds = time.perf_counter() - started
     event.remove(engine, "before_cursor_execute", count)
     after, bytes_after = counts(db_path), event_bytes(db_path)
@@ -144,8 +189,13 @@ def verified_invite(tmp: Path, n: int, admins: int) -> dict:
         raise RuntimeError(f"invite_user_to_group: {body}")
     with app.app_context():
         db.engine.dispose()
-    return {"admins": admins, "seconds": round(seconds, 3), "statements": len(statements),
-            "rows": {t: after[t] - before[t] for t in before}, "event_bytes": bytes_after - bytes_before}
+    return {
+        "admins": admins,
+        "seconds": round(seconds, 3),
+        "statements": len(statements),
+        "rows": {t: after[t] - before[t] for t in before},
+        "event_bytes": bytes_after - bytes_before,
+    }
 
 
 def main() -> int:
@@ -160,8 +210,10 @@ def main() -> int:
         for admins in (int(a) for a in args.admins.split(",") if a):
             row = verified_invite(Path(tmp), n, admins)
             verified.append(row)
-            print(f"plain member invites {n} into a verified group with {admins} admins: {row['seconds']:.2f}s, "
-                  f"{row['statements']} statements, rows {row['rows']}, {row['event_bytes']:,} bytes of events")
+            print(
+                f"plain member invites {n} into a verified group with {admins} admins: {row['seconds']:.2f}s, "
+                f"{row['statements']} statements, rows {row['rows']}, {row['event_bytes']:,} bytes of events"
+            )
     # Each invitee's own event, and one event per manager (the owner, the admins) for the whole call.
     bounded = all(r["rows"]["user_events"] <= n + r["admins"] + 1 + 10 for r in verified)
     if args.skip_live:
@@ -171,8 +223,9 @@ def main() -> int:
         tmp = Path(tmp)
         db_path = tmp / "im.sqlite3"
         ids = seed(db_path, n)
-        server = LiveServer(tmp, {**FAST_HASH, "DATABASE_URL": f"sqlite:///{db_path}",
-                                  "IM_GROUP_MAX_MEMBERS": str(n + 1)}).start()
+        server = LiveServer(
+            tmp, {**FAST_HASH, "DATABASE_URL": f"sqlite:///{db_path}", "IM_GROUP_MAX_MEMBERS": str(n + 1)}
+        ).start()
         bystander = None
         try:
             owner = Api(server.url, "owner")
@@ -180,17 +233,22 @@ def main() -> int:
             bystander.start()
             gid = owner.call("create_group", group_name="Big", member_user_ids=[])["group_id"]
             invite = timed(bystander, db_path, lambda: owner.call("invite_user_to_group", group_id=gid, user_ids=ids))
-            kick = timed(bystander, db_path,
-                         lambda: owner.call("kick_group_member", group_id=gid, user_ids=ids[:n // 2]))
+            kick = timed(
+                bystander, db_path, lambda: owner.call("kick_group_member", group_id=gid, user_ids=ids[: n // 2])
+            )
         finally:
             if bystander is not None:
                 bystander.stop.set()
                 bystander.join(10)
             server.stop()
-    print(f"invite {n} users in one call: {invite['seconds']:.2f}s, rows {invite['rows']}, "
-          f"bystander's slowest write {invite['bystander_slowest_s']:.2f}s")
-    print(f"kick {n // 2} of {n + 1} members in one call: {kick['seconds']:.2f}s, rows {kick['rows']}, "
-          f"bystander's slowest write {kick['bystander_slowest_s']:.2f}s")
+    print(
+        f"invite {n} users in one call: {invite['seconds']:.2f}s, rows {invite['rows']}, "
+        f"bystander's slowest write {invite['bystander_slowest_s']:.2f}s"
+    )
+    print(
+        f"kick {n // 2} of {n + 1} members in one call: {kick['seconds']:.2f}s, rows {kick['rows']}, "
+        f"bystander's slowest write {kick['bystander_slowest_s']:.2f}s"
+    )
     print(json.dumps({"users": n, "invite": invite, "kick": kick, "verified_invite": verified}))
     linear = all(r["rows"]["user_events"] <= 2 * k + 10 for r, k in ((invite, n), (kick, n // 2)))
     return 0 if linear and bounded else 1

@@ -5,6 +5,7 @@ its data dir) logs in again, and the SDK pulls what it missed between `on_sync_s
 `on_sync_server_finish`. On the relay, the same Python process connects and pulls the messages the relay
 kept in memory, in pages: the least any catch-up must do.
 """
+
 import threading
 import time
 from pathlib import Path
@@ -92,5 +93,10 @@ def _server(url: str, user_id: str, expected: int, terminal: Path) -> dict:
     finally:
         client.close()
     distinct = len({(m.get("conversation_id"), m.get("seq")) for m in received})
-    return {"messages": count_at_finish, "distinct": distinct, "expected": expected,
-            "conversations": len({m.get("conversation_id") for m in received}), "catchup_s": round(synced, 3)}
+    return {
+        "messages": count_at_finish,
+        "distinct": distinct,
+        "expected": expected,
+        "conversations": len({m.get("conversation_id") for m in received}),
+        "catchup_s": round(synced, 3),
+    }

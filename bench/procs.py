@@ -1,4 +1,5 @@
 """Processes of a bench run: the server or the relay on a free loopback port, and their CPU and memory."""
+
 import os
 import socket
 import subprocess
@@ -48,8 +49,15 @@ class Target:
         self.url = f"http://127.0.0.1:{self.port}"
         script = ROOT / ("bench/relay.py" if kind == "relay" else "app.py")
         self.cmd = [sys.executable, str(script)]
-        self.env = {**os.environ, **FAST_HASH, **RAISED_RATE_LIMITS, "HOST": "127.0.0.1", "PORT": str(self.port),
-                    "IM_ASYNC_MODE": async_mode, "SECRET_KEY": "bench-secret"}
+        self.env = {
+            **os.environ,
+            **FAST_HASH,
+            **RAISED_RATE_LIMITS,
+            "HOST": "127.0.0.1",
+            "PORT": str(self.port),
+            "IM_ASYNC_MODE": async_mode,
+            "SECRET_KEY": "bench-secret",
+        }
         if kind == "server":
             self.env["DATABASE_URL"] = database_url or f"sqlite:///{self.workdir / 'im.sqlite3'}"
         self.proc: subprocess.Popen | None = None

@@ -5,6 +5,7 @@ names its user in the connect auth, `send_message` is forwarded as `new_message`
 server's envelope. Groups live in memory; messages to a user with no socket are kept in memory so that
 the catch-up scenario has something to pull. It exists only to measure what the server costs.
 """
+
 import os
 
 ASYNC_MODE = os.environ.get("IM_ASYNC_MODE", "gevent")
@@ -68,8 +69,9 @@ def on_create_group(data):
 
 @socketio.on("send_message")
 def on_send_message(data):
-    msg = dict(data, send_id=request.environ["relay.user_id"], server_msg_id=next(_msg_ids),
-               send_time=int(time.time() * 1000))
+    msg = dict(
+        data, send_id=request.environ["relay.user_id"], server_msg_id=next(_msg_ids), send_time=int(time.time() * 1000)
+    )
     if "group_id" in data:
         # One packet encoded once for every member's user room, as the server can do at best.
         socketio.emit("new_message", msg, to=[f"u:{m}" for m in _groups[data["group_id"]]])
@@ -87,9 +89,10 @@ def on_pull_offline(data):
     """A page of the messages kept for this user while it had no socket."""
     kept = _offline.get(request.environ["relay.user_id"], [])
     start, count = data.get("offset", 0), data.get("count", 1000)
-    return {"errCode": 0, "errMsg": "", "data": kept[start:start + count]}
+    return {"errCode": 0, "errMsg": "", "data": kept[start : start + count]}
 
 
 if __name__ == "__main__":
-    socketio.run(app, host="127.0.0.1", port=int(os.environ.get("PORT", 5100)), log_output=False,
-                 **run_options(ASYNC_MODE))
+    socketio.run(
+        app, host="127.0.0.1", port=int(os.environ.get("PORT", 5100)), log_output=False, **run_options(ASYNC_MODE)
+    )

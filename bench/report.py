@@ -1,4 +1,5 @@
 """What a bench run prints and draws: headline figures, the issue's targets, the table, the chart."""
+
 from pathlib import Path
 
 # (scenario, figure name, path into the scenario's result, higher is better)
@@ -83,9 +84,16 @@ def headline(results: dict) -> dict:
         if name == "fixed_rate_p99_ms" and judged.get("fixed_rate_lost_or_late"):
             met = False  # its percentiles are over delivered messages: a lost one is beyond any p99
         targets[name] = {"value": value, "target": f"{op} {limit:g}", "met": met}
-    return {"bench": "im-server", "size": results["size"], "async_mode": results["async_mode"],
-            "figures": figures, "ratios": ratios, "targets": targets,
-            "all_targets_met": all(t["met"] for t in targets.values()), "total_s": results.get("total_s")}
+    return {
+        "bench": "im-server",
+        "size": results["size"],
+        "async_mode": results["async_mode"],
+        "figures": figures,
+        "ratios": ratios,
+        "targets": targets,
+        "all_targets_met": all(t["met"] for t in targets.values()),
+        "total_s": results.get("total_s"),
+    }
 
 
 def _fmt(value) -> str:
@@ -120,11 +128,17 @@ def table(results: dict) -> str:
                 row.append(f"{value / relay:.2f}x" if value is not None and relay else "-")
         rows.append(row)
     widths = [max(len(r[i]) for r in rows + [cols]) for i in range(len(cols))]
-    line = lambda r: "  ".join(c.rjust(w) if i else c.ljust(w) for i, (c, w) in enumerate(zip(r, widths)))
+
+    def line(r):
+        return "  ".join(c.rjust(w) if i else c.ljust(w) for i, (c, w) in enumerate(zip(r, widths)))
+
     out = [line(cols), line(["-" * w for w in widths])] + [line(r) for r in rows]
-    failures = [f"  {scenario} on {label}: {_why_incomplete(res)}"
-                for scenario, per in results["scenarios"].items() for label, res in per.items()
-                if not _complete(scenario, res)]
+    failures = [
+        f"  {scenario} on {label}: {_why_incomplete(res)}"
+        for scenario, per in results["scenarios"].items()
+        for label, res in per.items()
+        if not _complete(scenario, res)
+    ]
     if failures:
         out += ["", "not measured (no figure counted):"] + failures
     out += ["", "targets (server on SQLite):"]
@@ -145,8 +159,10 @@ def chart(results: dict, path: Path) -> Path | None:
     head = headline(results)
     labels = results["targets"]
     fig, axes = plt.subplots(1, 3, figsize=(16, 4.8))
-    for ax, scenario, title in ((axes[0], "throughput", "1:1 closed loop, 5 in flight per user"),
-                                (axes[1], "fixed_rate", f"1:1 open loop at {results['sizes']['rate']} msg/s")):
+    for ax, scenario, title in (
+        (axes[0], "throughput", "1:1 closed loop, 5 in flight per user"),
+        (axes[1], "fixed_rate", f"1:1 open loop at {results['sizes']['rate']} msg/s"),
+    ):
         for label in labels:
             res = results["scenarios"].get(scenario, {}).get(label)
             sample = _dig(res, ("latency", "sorted_sample_ms")) if _complete(scenario, res) else None

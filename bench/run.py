@@ -9,6 +9,7 @@ a year of data on SQLite and PostgreSQL (bench/bigdata.py); --size picks its dat
 Each scenario gets fresh processes; users are registered and logged in over REST before timing. The
 last line on stdout is one JSON object with every headline figure and whether each target is met.
 """
+
 import argparse
 import json
 import os
@@ -32,21 +33,54 @@ import report  # noqa: E402
 from procs import Target, cpu_seconds, rss_kib  # noqa: E402
 
 SIZES = {
-    "full": {"pairs_users": 200, "inflight": 5, "warmup_s": 1, "duration_s": 8,
-             "rate": 1000, "rate_duration_s": 10, "drain_s": 10,
-             "members": 500, "group_messages": 100,
-             "sockets": 5000, "platforms": 10, "connect_concurrency": 100,
-             "catchup_senders": 100, "catchup_per_sender": 100},
-    "small": {"pairs_users": 40, "inflight": 5, "warmup_s": 0.5, "duration_s": 3,
-              "rate": 300, "rate_duration_s": 3, "drain_s": 5,
-              "members": 100, "group_messages": 20,
-              "sockets": 500, "platforms": 5, "connect_concurrency": 50,
-              "catchup_senders": 10, "catchup_per_sender": 50},
-    "tiny": {"pairs_users": 4, "inflight": 2, "warmup_s": 0.2, "duration_s": 1,
-             "rate": 40, "rate_duration_s": 1, "drain_s": 3,
-             "members": 5, "group_messages": 5,
-             "sockets": 12, "platforms": 2, "connect_concurrency": 10,
-             "catchup_senders": 2, "catchup_per_sender": 10},
+    "full": {
+        "pairs_users": 200,
+        "inflight": 5,
+        "warmup_s": 1,
+        "duration_s": 8,
+        "rate": 1000,
+        "rate_duration_s": 10,
+        "drain_s": 10,
+        "members": 500,
+        "group_messages": 100,
+        "sockets": 5000,
+        "platforms": 10,
+        "connect_concurrency": 100,
+        "catchup_senders": 100,
+        "catchup_per_sender": 100,
+    },
+    "small": {
+        "pairs_users": 40,
+        "inflight": 5,
+        "warmup_s": 0.5,
+        "duration_s": 3,
+        "rate": 300,
+        "rate_duration_s": 3,
+        "drain_s": 5,
+        "members": 100,
+        "group_messages": 20,
+        "sockets": 500,
+        "platforms": 5,
+        "connect_concurrency": 50,
+        "catchup_senders": 10,
+        "catchup_per_sender": 50,
+    },
+    "tiny": {
+        "pairs_users": 4,
+        "inflight": 2,
+        "warmup_s": 0.2,
+        "duration_s": 1,
+        "rate": 40,
+        "rate_duration_s": 1,
+        "drain_s": 3,
+        "members": 5,
+        "group_messages": 5,
+        "sockets": 12,
+        "platforms": 2,
+        "connect_concurrency": 10,
+        "catchup_senders": 2,
+        "catchup_per_sender": 10,
+    },
 }
 SCENARIOS = ("throughput", "fixed_rate", "fanout", "connections", "catchup")
 # Asked for by name only: minutes of setup the first time (the database is cached under --out).
@@ -110,8 +144,13 @@ class Loadgen:
 
     def __init__(self, target: Target, options: dict):
         self.target = target
-        self.proc = subprocess.Popen(["node", str(HERE / "loadgen.mjs"), json.dumps(options)], cwd=HERE,
-                                     stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True)
+        self.proc = subprocess.Popen(
+            ["node", str(HERE / "loadgen.mjs"), json.dumps(options)],
+            cwd=HERE,
+            stdin=subprocess.PIPE,
+            stdout=subprocess.PIPE,
+            text=True,
+        )
         self.cpu: dict[str, tuple[float, float, float]] = {}
         self._timer = threading.Timer(SCENARIO_TIMEOUT_S, self.proc.kill)
         self._timer.start()
@@ -137,8 +176,11 @@ class Loadgen:
         if "start" in self.cpu and "end" in self.cpu:
             (t0, s0, n0), (t1, s1, n1) = self.cpu["start"], self.cpu["end"]
             wall = max(t1 - t0, 1e-6)
-            result["cpu"] = {"wall_s": round(wall, 3), "target_core_pct": round(100 * (s1 - s0) / wall, 1),
-                             "loadgen_core_pct": round(100 * (n1 - n0) / wall, 1)}
+            result["cpu"] = {
+                "wall_s": round(wall, 3),
+                "target_core_pct": round(100 * (s1 - s0) / wall, 1),
+                "loadgen_core_pct": round(100 * (n1 - n0) / wall, 1),
+            }
             if result.get("acked"):
                 # CPU the target spent per acknowledged send: steadier than rates on a shared machine.
                 result["cpu"]["target_cpu_ms_per_send"] = round(1000 * (s1 - s0) / result["acked"], 3)
@@ -158,20 +200,44 @@ class Loadgen:
 
 
 def node_options(scenario: str, target: Target, size: dict, run_id: str) -> dict:
-    base = {"scenario": scenario, "url": target.url, "run_id": run_id,
-            "target": "relay" if target.kind == "relay" else "server"}
+    base = {
+        "scenario": scenario,
+        "url": target.url,
+        "run_id": run_id,
+        "target": "relay" if target.kind == "relay" else "server",
+    }
     if scenario == "throughput":
-        return {**base, "users": size["pairs_users"], "inflight": size["inflight"],
-                "warmup_s": size["warmup_s"], "duration_s": size["duration_s"], "drain_s": size["drain_s"]}
+        return {
+            **base,
+            "users": size["pairs_users"],
+            "inflight": size["inflight"],
+            "warmup_s": size["warmup_s"],
+            "duration_s": size["duration_s"],
+            "drain_s": size["drain_s"],
+        }
     if scenario == "fixed_rate":
-        return {**base, "users": size["pairs_users"], "rate": size["rate"], "duration_s": size["rate_duration_s"],
-                "drain_s": size["drain_s"]}
+        return {
+            **base,
+            "users": size["pairs_users"],
+            "rate": size["rate"],
+            "duration_s": size["rate_duration_s"],
+            "drain_s": size["drain_s"],
+        }
     if scenario == "fanout":
-        return {**base, "members": size["members"], "messages": size["group_messages"],
-                "inflight": size["inflight"], "drain_s": size["drain_s"]}
+        return {
+            **base,
+            "members": size["members"],
+            "messages": size["group_messages"],
+            "inflight": size["inflight"],
+            "drain_s": size["drain_s"],
+        }
     if scenario == "connections":
-        return {**base, "sockets": size["sockets"], "platforms": size["platforms"],
-                "connect_concurrency": size["connect_concurrency"]}
+        return {
+            **base,
+            "sockets": size["sockets"],
+            "platforms": size["platforms"],
+            "connect_concurrency": size["connect_concurrency"],
+        }
     if scenario == "preload_offline":
         return {**base, "senders": size["catchup_senders"], "per_sender": size["catchup_per_sender"]}
     raise ValueError(scenario)
@@ -193,8 +259,11 @@ def run_connections(target: Target, options: dict) -> dict:
                 gen.tell()
             else:
                 result = gen.finish(msg)
-                result.update(rss_before_kib=before, rss_after_kib=after,
-                              kib_per_connection=round((after - before) / result["sockets"], 2))
+                result.update(
+                    rss_before_kib=before,
+                    rss_after_kib=after,
+                    kib_per_connection=round((after - before) / result["sockets"], 2),
+                )
                 return result
         raise RuntimeError("load generator ended early")
     finally:
@@ -233,10 +302,24 @@ def start_profiler(target: Target, profile_dir: Path, size: dict) -> subprocess.
     py_spy = shutil.which("py-spy") or str(Path(sys.executable).parent / "py-spy")
     profile_dir.mkdir(parents=True, exist_ok=True)
     seconds = int(size["warmup_s"] + size["duration_s"] + 3)
-    return subprocess.Popen([py_spy, "record", "--pid", str(target.pid), "--duration", str(seconds),
-                             "--rate", "200", "--format", "raw", "--output",
-                             str(profile_dir / f"throughput-{target.db_label}.txt")],
-                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    return subprocess.Popen(
+        [
+            py_spy,
+            "record",
+            "--pid",
+            str(target.pid),
+            "--duration",
+            str(seconds),
+            "--rate",
+            "200",
+            "--format",
+            "raw",
+            "--output",
+            str(profile_dir / f"throughput-{target.db_label}.txt"),
+        ],
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
 
 
 def main(argv=None) -> int:
@@ -244,7 +327,9 @@ def main(argv=None) -> int:
     parser.add_argument("--size", choices=SIZES, default="full")
     parser.add_argument("--targets", default=None, help="comma list of relay,sqlite,pg (default: all available)")
     parser.add_argument("--scenarios", default=",".join(SCENARIOS))
-    parser.add_argument("--pg-scenarios", default=",".join(PG_SCENARIOS), help="scenarios also run on PostgreSQL, or all")
+    parser.add_argument(
+        "--pg-scenarios", default=",".join(PG_SCENARIOS), help="scenarios also run on PostgreSQL, or all"
+    )
     parser.add_argument("--out", default=str(HERE / "results"))
     parser.add_argument("--async-mode", default=os.environ.get("IM_ASYNC_MODE", "gevent"))
     parser.add_argument("--profile", action="store_true", help="py-spy the server during the throughput scenario")
@@ -267,9 +352,15 @@ def main(argv=None) -> int:
             return run_bigdata(args, targets, pg, out)
     pg_scenarios = SCENARIOS if args.pg_scenarios == "all" else args.pg_scenarios.split(",")
     run_id = uuid.uuid4().hex[:6]
-    results = {"size": args.size, "sizes": size, "async_mode": args.async_mode, "targets": targets,
-               "machine": machine_info(fd_limit), "started_at": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
-               "scenarios": {}}
+    results = {
+        "size": args.size,
+        "sizes": size,
+        "async_mode": args.async_mode,
+        "targets": targets,
+        "machine": machine_info(fd_limit),
+        "started_at": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
+        "scenarios": {},
+    }
     started = time.monotonic()
     workdir = Path(tempfile.mkdtemp(prefix="im-bench-"))
     try:
@@ -286,8 +377,9 @@ def main(argv=None) -> int:
                 print(f"# {scenario} on {label} ...", file=sys.stderr, flush=True)
                 try:
                     with target:
-                        outcome = run_scenario(scenario, target, size, f"{run_id}{label[0]}",
-                                               out / "profile" if args.profile else None)
+                        outcome = run_scenario(
+                            scenario, target, size, f"{run_id}{label[0]}", out / "profile" if args.profile else None
+                        )
                     outcome["status"] = "ok"
                 except Exception as exc:  # one failing target must not hide the others' figures
                     outcome = {"status": "failed", "error": str(exc)[:500]}
@@ -325,8 +417,9 @@ def run_bigdata(args, targets: list[str], pg: PostgresDatabases, out: Path) -> i
     finally:
         shutil.rmtree(workdir, ignore_errors=True)
     headline = {**bigdata.headline(results), "size": args.size, "total_s": round(time.monotonic() - started, 1)}
-    (out / "bigdata-latest.json").write_text(json.dumps({"scenarios": {"bigdata": results}, "headline": headline},
-                                                        indent=2))
+    (out / "bigdata-latest.json").write_text(
+        json.dumps({"scenarios": {"bigdata": results}, "headline": headline}, indent=2)
+    )
     print(json.dumps(headline, separators=(",", ":")))
     return 0 if all(r["status"] == "ok" for r in results.values()) else 1
 
@@ -341,9 +434,15 @@ def machine_info(fd_limit: int) -> dict:
     except OSError:
         pass
     node = subprocess.run(["node", "--version"], capture_output=True, text=True).stdout.strip()
-    return {"cpu": cpu, "cores": os.cpu_count(), "python": platform.python_version(), "node": node,
-            "kernel": platform.release(), "fd_limit": fd_limit,
-            "mem_gib": round(os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES") / 2**30, 1)}
+    return {
+        "cpu": cpu,
+        "cores": os.cpu_count(),
+        "python": platform.python_version(),
+        "node": node,
+        "kernel": platform.release(),
+        "fd_limit": fd_limit,
+        "mem_gib": round(os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES") / 2**30, 1),
+    }
 
 
 if __name__ == "__main__":

@@ -8,6 +8,7 @@ exactly once. The server's RSS is sampled throughout; after warm-up it may grow 
 
 Usage: python -m bench.soak  (SOAK_SECONDS, default 600; or --seconds N). Exit status 1 on failure.
 """
+
 import argparse
 import logging
 import os
@@ -57,9 +58,11 @@ class SoakReport:
         return memory_verdict(self.rss_samples, self.seconds * warmup_fraction, max_growth)
 
     def render(self) -> str:
-        lines = [f"soak {self.seconds:.0f}s: {self.acked} messages acknowledged, {self.send_errors} send errors "
-                 f"(retried or refused during cuts), {self.cuts} connection cuts, {self.sessions} transient sessions",
-                 "elapsed_s  rss_mib"]
+        lines = [
+            f"soak {self.seconds:.0f}s: {self.acked} messages acknowledged, {self.send_errors} send errors "
+            f"(retried or refused during cuts), {self.cuts} connection cuts, {self.sessions} transient sessions",
+            "elapsed_s  rss_mib",
+        ]
         lines += [f"{t:9.0f}  {kib / 1024:7.1f}" for t, kib in self.rss_samples]
         lines += [f"PROBLEM: {p}" for p in self.problems] or ["no lost, duplicated or missing message"]
         return "\n".join(lines)
@@ -159,8 +162,9 @@ def run_soak(seconds: float, workdir: Path, sample_every: float | None = None) -
                     report.cuts += 1
 
         rng = random.Random(9)
-        workers = [threading.Thread(target=steady_loop, args=(u, random.Random(rng.random())), daemon=True)
-                   for u in users]
+        workers = [
+            threading.Thread(target=steady_loop, args=(u, random.Random(rng.random())), daemon=True) for u in users
+        ]
         workers.append(threading.Thread(target=transient_loop, args=(random.Random(rng.random()),), daemon=True))
         workers.append(threading.Thread(target=churn_loop, args=(random.Random(rng.random()),), daemon=True))
         started = time.monotonic()
@@ -197,8 +201,7 @@ def _check(url, steady, inboxes, acked, group_id) -> list[str]:
     stored = {}
     conversations = {cid for cid, *_ in acked}
     for cid in conversations:
-        owner = reader if cid.startswith("sg_") or "steady0" in cid else next(
-            c for u, c in steady.items() if u in cid)
+        owner = reader if cid.startswith("sg_") or "steady0" in cid else next(c for u, c in steady.items() if u in cid)
         messages, start = [], None
         while True:
             page = owner.get_history_message_list(cid, start_seq=start, count=100)
@@ -214,8 +217,12 @@ def _check(url, steady, inboxes, acked, group_id) -> list[str]:
     problems += [f"acknowledged message {c} lost" for cid, seq, c, _ in acked if where.get((cid, seq)) != c]
     deadline = time.monotonic() + 60
     for user_id, inbox in inboxes.items():
-        expected = {(m["conversation_id"], m["seq"]) for cid, ms in stored.items() for m in ms
-                    if m["send_id"] != user_id and (cid.startswith("sg_") or user_id in cid.split("_"))}
+        expected = {
+            (m["conversation_id"], m["seq"])
+            for cid, ms in stored.items()
+            for m in ms
+            if m["send_id"] != user_id and (cid.startswith("sg_") or user_id in cid.split("_"))
+        }
         while time.monotonic() < deadline:
             with inbox.lock:
                 got = Counter(inbox.keys)

@@ -1,11 +1,12 @@
 """The IM server's application factory."""
+
 import logging
 import uuid
 from pathlib import Path
 
 from flask import Flask
-from werkzeug.middleware.proxy_fix import ProxyFix
 from sqlalchemy import event
+from werkzeug.middleware.proxy_fix import ProxyFix
 
 from . import logfilters, ratelimit
 from .config import load_config
@@ -34,6 +35,7 @@ def _without_websocket_compression(wsgi_app):
     every frame: each of a group's 500 copies of a message was compressed on its own. IM frames are
     small JSON; sent as they are, they cost less CPU than deflating them saves in bytes.
     """
+
     def app(environ, start_response):
         environ.pop("HTTP_SEC_WEBSOCKET_EXTENSIONS", None)
         return wsgi_app(environ, start_response)
@@ -43,8 +45,13 @@ def _without_websocket_compression(wsgi_app):
 
 def create_app(test_config: dict | None = None) -> Flask:
     """Build the app: config from the environment (or test_config), extensions, blueprints, handlers."""
-    app = Flask(__name__.split(".")[0], instance_relative_config=True,
-                root_path=_project_root(), static_folder="static", template_folder="templates")
+    app = Flask(
+        __name__.split(".")[0],
+        instance_relative_config=True,
+        root_path=_project_root(),
+        static_folder="static",
+        template_folder="templates",
+    )
     app.config.update(load_config(app.instance_path))
     app.config["MAX_CONTENT_LENGTH"] = MAX_REQUEST_BYTES
     app.config["IM_NODE_ID"] = uuid.uuid4().hex
@@ -71,8 +78,9 @@ def create_app(test_config: dict | None = None) -> Flask:
     )
     from .realtime import handshake
 
-    handshake.install(socketio.server.eio, app.config["IM_HANDSHAKE_TIMEOUT"],
-                      app.config["IM_MAX_UNAUTHENTICATED_PER_ADDRESS"])
+    handshake.install(
+        socketio.server.eio, app.config["IM_HANDSHAKE_TIMEOUT"], app.config["IM_MAX_UNAUTHENTICATED_PER_ADDRESS"]
+    )
     if socketio.server.eio.async_mode == "gevent":
         from . import websocket
 

@@ -1,4 +1,5 @@
 """Run CPU-heavy calls (password hashing) off the event loop so one login never stalls the others."""
+
 import sys
 
 

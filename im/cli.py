@@ -1,4 +1,5 @@
 """Operator commands: `flask --app im backup FILE` and `flask --app im restore FILE` (SQLite)."""
+
 import sqlite3
 from pathlib import Path
 

@@ -1,4 +1,5 @@
 """Configuration: one place that reads IM_* and DATABASE_URL from the environment."""
+
 import os
 import secrets
 from pathlib import Path

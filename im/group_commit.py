@@ -18,6 +18,7 @@ instead of `db.session.commit()`. An operation may also declare a batch runner
 (`@batch_runner(name)`), which writes many calls with a few statements in all (one-to-one sends:
 `messages.send_singles`) and leaves the calls it does not take to run alone in the same transaction.
 """
+
 import logging
 import threading
 
@@ -114,8 +115,9 @@ def _run_batch(calls: list[_Call]) -> None:
     for call in calls:
         caller, auth_error = live_caller(rows.get(call.sid))
         try:
-            op, params = prepare(call.name, call.payload, caller, transport="socket", auth_error=auth_error,
-                                 address=call.address)
+            op, params = prepare(
+                call.name, call.payload, caller, transport="socket", auth_error=auth_error, address=call.address
+            )
         except errors.IMError as exc:
             call.body = exc.envelope()
             continue
@@ -147,8 +149,9 @@ def _run_batch(calls: list[_Call]) -> None:
     except Exception as exc:
         db.session.rollback()
         if not isinstance(exc, errors.IMError):
-            log.warning("group commit of %d calls undone (%s: %s); running them one by one",
-                        len(ready), type(exc).__name__, exc)
+            log.warning(
+                "group commit of %d calls undone (%s: %s); running them one by one", len(ready), type(exc).__name__, exc
+            )
     finally:
         db.session().info.pop(_STATE, None)
     for call, op, caller, params in ready:

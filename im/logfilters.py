@@ -1,4 +1,5 @@
 """Keep the server log useful under abuse: a malformed packet is one warning line, not a traceback."""
+
 import logging
 
 

@@ -1,4 +1,5 @@
 """The OpenAPI document of the REST API, derived from the operation declarations."""
+
 from pydantic.json_schema import GenerateJsonSchema, models_json_schema
 
 from .errors import codes_table
@@ -21,12 +22,15 @@ class _Int64Schema(GenerateJsonSchema):
 def _envelope(data_schema: dict, description: str) -> dict:
     return {
         "description": description,
-        "content": {"application/json": {"schema": {
-            "type": "object",
-            "required": ["errCode", "errMsg", "data"],
-            "properties": {"errCode": {"type": "integer"}, "errMsg": {"type": "string"},
-                           "data": data_schema},
-        }}},
+        "content": {
+            "application/json": {
+                "schema": {
+                    "type": "object",
+                    "required": ["errCode", "errMsg", "data"],
+                    "properties": {"errCode": {"type": "integer"}, "errMsg": {"type": "string"}, "data": data_schema},
+                }
+            }
+        },
     }
 
 
@@ -40,8 +44,9 @@ def build_openapi() -> dict:
     """One POST path per operation; request bodies are the pydantic parameter models."""
     ops = sorted(OPERATIONS.values(), key=lambda o: o.name)
     models = {op.params for op in ops}
-    refs, defs = models_json_schema([(m, "validation") for m in models], ref_template=REF,
-                                     schema_generator=_Int64Schema)
+    refs, defs = models_json_schema(
+        [(m, "validation") for m in models], ref_template=REF, schema_generator=_Int64Schema
+    )
     paths = {}
     for op in ops:
         security = []
@@ -49,30 +54,36 @@ def build_openapi() -> dict:
             security = [{"adminSecret": []}]
         elif op.auth:
             security = [{"token": []}, {"bearer": []}]
-        paths[f"/api/{op.name}"] = {"post": {
-            "operationId": op.name,
-            "summary": op.summary,
-            "security": security,
-            "requestBody": {"required": _body_required(op.params),
-                            "content": {"application/json": {
-                "schema": refs[(op.params, "validation")]}}},
-            "responses": {
-                "200": _envelope({}, "success: errCode 0"),
-                "400": _envelope({}, "invalid parameters (1001)"),
-                "401": _envelope({}, "token missing, malformed, unknown, expired, revoked or kicked"),
-                "403": _envelope({}, "no permission"),
-                "404": _envelope({}, "not found"),
-                "409": _envelope({}, "conflict with the current state"),
-                "410": _envelope({}, "gone"),
-                "413": _envelope({}, "payload too large"),
-                "429": _envelope({}, "rate limited"),
-            },
-        }}
+        paths[f"/api/{op.name}"] = {
+            "post": {
+                "operationId": op.name,
+                "summary": op.summary,
+                "security": security,
+                "requestBody": {
+                    "required": _body_required(op.params),
+                    "content": {"application/json": {"schema": refs[(op.params, "validation")]}},
+                },
+                "responses": {
+                    "200": _envelope({}, "success: errCode 0"),
+                    "400": _envelope({}, "invalid parameters (1001)"),
+                    "401": _envelope({}, "token missing, malformed, unknown, expired, revoked or kicked"),
+                    "403": _envelope({}, "no permission"),
+                    "404": _envelope({}, "not found"),
+                    "409": _envelope({}, "conflict with the current state"),
+                    "410": _envelope({}, "gone"),
+                    "413": _envelope({}, "payload too large"),
+                    "429": _envelope({}, "rate limited"),
+                },
+            }
+        }
     return {
         "openapi": "3.1.0",
-        "info": {"title": "IM server REST API", "version": "1",
-                 "description": "Every operation answers {errCode, errMsg, data}; see docs/protocol.md. "
-                                "Error codes: " + ", ".join(f"{c['code']} {c['name']}" for c in codes_table())},
+        "info": {
+            "title": "IM server REST API",
+            "version": "1",
+            "description": "Every operation answers {errCode, errMsg, data}; see docs/protocol.md. "
+            "Error codes: " + ", ".join(f"{c['code']} {c['name']}" for c in codes_table()),
+        },
         "paths": paths,
         "components": {
             "schemas": defs.get("$defs", {}),

@@ -4,6 +4,7 @@ Zulip's send_event_on_commit is the model: a service appends to the user's event
 emit on the database session; the emit happens in the session's after_commit hook and is dropped on
 rollback, so nobody ever hears of a change that did not happen.
 """
+
 import logging
 
 from sqlalchemy import event, insert, select, update
@@ -42,8 +43,12 @@ def lock_users(user_ids) -> None:
     A transaction that publishes to several sets of users locks their union first, so that two
     transactions never hold part of each other's users.
     """
-    db.session.execute(select(User.user_id).where(User.user_id.in_(sorted(set(user_ids))))
-                       .order_by(User.user_id).with_for_update(key_share=True))
+    db.session.execute(
+        select(User.user_id)
+        .where(User.user_id.in_(sorted(set(user_ids))))
+        .order_by(User.user_id)
+        .with_for_update(key_share=True)
+    )
 
 
 def publish(user_ids, type_: str, data) -> None:
@@ -57,14 +62,24 @@ def publish(user_ids, type_: str, data) -> None:
     if not ids:
         return
     lock_users(ids)
-    seqs = dict(db.session.execute(
-        update(User).where(User.user_id.in_(ids)).values(event_seq=User.event_seq + 1)
-        .returning(User.user_id, User.event_seq).execution_options(synchronize_session=False)
-    ).all())
+    seqs = dict(
+        db.session.execute(
+            update(User)
+            .where(User.user_id.in_(ids))
+            .values(event_seq=User.event_seq + 1)
+            .returning(User.user_id, User.event_seq)
+            .execution_options(synchronize_session=False)
+        ).all()
+    )
     now = utcnow()
-    db.session.execute(insert(UserEvent), [
-        {"user_id": uid, "seq": seqs[uid], "type": type_, "data": data, "created_at": now}
-        for uid in ids if uid in seqs])
+    db.session.execute(
+        insert(UserEvent),
+        [
+            {"user_id": uid, "seq": seqs[uid], "type": type_, "data": data, "created_at": now}
+            for uid in ids
+            if uid in seqs
+        ],
+    )
     for uid in ids:
         if uid in seqs:
             emit_after_commit(user_room(uid), "event", {"seq": seqs[uid], "type": type_, "data": data})
@@ -79,20 +94,27 @@ def publish_each(items) -> None:
     """
     items = list(items)
     for start in range(0, len(items), _FANOUT_CHUNK):
-        chunk = items[start:start + _FANOUT_CHUNK]
+        chunk = items[start : start + _FANOUT_CHUNK]
         ids = [user_id for user_id, _, _ in chunk]
         if len(set(ids)) != len(ids):
             raise ValueError("publish_each takes each user at most once")
-        seqs = dict(db.session.execute(
-            update(User).where(User.user_id.in_(ids)).values(event_seq=User.event_seq + 1)
-            .returning(User.user_id, User.event_seq).execution_options(synchronize_session=False)
-        ).all())
-        rows = [{"user_id": user_id, "seq": seqs[user_id], "type": type_, "data": data}
-                for user_id, type_, data in chunk]
+        seqs = dict(
+            db.session.execute(
+                update(User)
+                .where(User.user_id.in_(ids))
+                .values(event_seq=User.event_seq + 1)
+                .returning(User.user_id, User.event_seq)
+                .execution_options(synchronize_session=False)
+            ).all()
+        )
+        rows = [
+            {"user_id": user_id, "seq": seqs[user_id], "type": type_, "data": data} for user_id, type_, data in chunk
+        ]
         db.session.execute(insert(UserEvent), rows)
         for row in rows:
-            emit_after_commit(user_room(row["user_id"]), "event",
-                              {"seq": row["seq"], "type": row["type"], "data": row["data"]})
+            emit_after_commit(
+                user_room(row["user_id"]), "event", {"seq": row["seq"], "type": row["type"], "data": row["data"]}
+            )
 
 
 def _disconnect_all(sids) -> None:

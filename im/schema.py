@@ -1,4 +1,5 @@
 """The schema belongs to the Alembic migrations in migrations/: bring a database to the newest one."""
+
 import logging
 from contextlib import contextmanager
 

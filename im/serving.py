@@ -1,4 +1,5 @@
 """Options for the web server that socketio.run starts."""
+
 import logging
 import socket
 
@@ -83,8 +84,11 @@ def gevent_handler_class(header_timeout: float | None = None):
         def _handle_client_error(self, ex):
             # None: close without an answer, there is nobody (left) to read one
             if isinstance(ex, HeadTimeout):
-                log.info("closed the connection from %s: no complete request head within %g s",
-                         _address(self), header_timeout)
+                log.info(
+                    "closed the connection from %s: no complete request head within %g s",
+                    _address(self),
+                    header_timeout,
+                )
                 return None
             if isinstance(ex, OSError):
                 log.info("connection from %s ended before its request head: %s", _address(self), ex)
@@ -140,8 +144,11 @@ def eventlet_protocol_class(header_timeout: float | None = None):
                     raise  # not while reading the head: eventlet's own handling
                 self.close_connection = 1
                 if isinstance(exc, HeadTimeout) and self.raw_requestline:
-                    log.info("closed the connection from %s: no complete request head within %g s",
-                             _address(self), header_timeout)
+                    log.info(
+                        "closed the connection from %s: no complete request head within %g s",
+                        _address(self),
+                        header_timeout,
+                    )
                 elif not isinstance(exc, HeadTimeout):
                     log.info("connection from %s ended before its request head: %s", _address(self), exc)
             finally:

@@ -8,6 +8,7 @@ process, which waits `IM_UNREAD_PUSH_DELAY` seconds, so that a burst (a busy gro
 2,000 members after another) costs one grouped aggregate per chunk of online users instead of one per
 receiver per message, and emits each total to the user's room.
 """
+
 import logging
 import threading
 
@@ -40,8 +41,7 @@ def _online(user_ids: list[str]) -> list[str]:
     from .push import user_room
 
     if current_app.config["IM_MESSAGE_QUEUE"]:
-        return list(db.session.scalars(select(Connection.user_id).where(Connection.user_id.in_(user_ids))
-                                       .distinct()))
+        return list(db.session.scalars(select(Connection.user_id).where(Connection.user_id.in_(user_ids)).distinct()))
     rooms = socketio.server.manager.rooms.get("/", {})
     return [uid for uid in user_ids if rooms.get(user_room(uid))]
 
@@ -54,7 +54,7 @@ def push_now(user_ids) -> int:
     ids = sorted(set(user_ids))
     sent = 0
     for start in range(0, len(ids), _CHUNK):
-        online = _online(ids[start:start + _CHUNK])
+        online = _online(ids[start : start + _CHUNK])
         if not online:
             continue
         by_total: dict[int, list[str]] = {}

@@ -1,4 +1,5 @@
 """Pages and the health check."""
+
 from flask import Blueprint, current_app, jsonify, render_template
 from sqlalchemy import text
 

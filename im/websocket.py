@@ -8,6 +8,7 @@ which sleeps for the whole ping interval. Here the handler reads the socket itse
 as a timer, so an idle socket keeps two (the handler and the writer). The protocol is unchanged:
 same frames, same pings at the same interval, same close handshake.
 """
+
 import socket
 import time
 
@@ -91,8 +92,9 @@ class InlineWebSocketWSGI(SimpleWebSocketWSGI):
     """Engine.IO's gevent WebSocket wrapper (`engineio.async_drivers.gevent`) over InlineServer."""
 
     def __init__(self, handler, server):
-        super().__init__(handler, server, event_class=gevent.event.Event,
-                         selector_class=gevent.selectors.DefaultSelector)
+        super().__init__(
+            handler, server, event_class=gevent.event.Event, selector_class=gevent.selectors.DefaultSelector
+        )
         self.max_message_size = int(server.max_http_buffer_size)
 
     def __call__(self, environ, start_response):
@@ -105,7 +107,6 @@ class InlineWebSocketWSGI(SimpleWebSocketWSGI):
         if self.ws.mode == "werkzeug":
             raise ConnectionError()
         return ret
-
 
     def wait(self):
         """The next message, or None once the connection is closed.

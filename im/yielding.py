@@ -5,6 +5,7 @@ no timer fires until the work ends (measured: another greenlet sending every 20 
 while a 5,000-conversation list was built in pages with `sleep(0)` between, 123 with this pause). A
 timer of a millisecond makes the loop poll; 50 pauses add about 50 ms to the work that takes them.
 """
+
 from .extensions import socketio
 
 PAUSE_S = 0.001

@@ -1,4 +1,5 @@
 """Alembic environment: runs inside the app context (Flask-Migrate's `flask db ...` or im.schema)."""
+
 from alembic import context
 from flask import current_app
 from sqlalchemy import TypeDecorator
@@ -40,8 +41,9 @@ def _options(dialect_name: str) -> dict:
 def run_migrations_offline() -> None:
     """`flask db upgrade --sql`: print the SQL for a DBA instead of running it."""
     url = db.engine.url
-    context.configure(url=url.render_as_string(hide_password=False), literal_binds=True,
-                      **_options(url.get_backend_name()))
+    context.configure(
+        url=url.render_as_string(hide_password=False), literal_binds=True, **_options(url.get_backend_name())
+    )
     with context.begin_transaction():
         context.run_migrations()
 

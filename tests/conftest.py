@@ -1,4 +1,5 @@
 """Shared fixtures: an app on a temporary SQLite file, its clients, and live server processes."""
+
 import itertools
 import shutil
 
@@ -25,17 +26,19 @@ def migrated_sqlite(tmp_path_factory):
 @pytest.fixture
 def app(tmp_path, migrated_sqlite):
     shutil.copyfile(migrated_sqlite, tmp_path / "test.sqlite3")
-    app = create_app({
-        "SQLALCHEMY_DATABASE_URI": f"sqlite:///{tmp_path / 'test.sqlite3'}",
-        "IM_SOCKETIO_ASYNC_MODE": "threading",
-        "IM_ARGON2_TIME_COST": int(FAST_HASH["IM_ARGON2_TIME_COST"]),
-        "IM_ARGON2_MEMORY_KIB": int(FAST_HASH["IM_ARGON2_MEMORY_KIB"]),
-        "IM_ADMIN_SECRET": "admin-secret",
-        # The copy is at the newest migration already; checking costs a parse of every migration
-        # script, per test (test_migrations covers start-up migrating).
-        "IM_AUTO_MIGRATE": False,
-        "TESTING": True,
-    })
+    app = create_app(
+        {
+            "SQLALCHEMY_DATABASE_URI": f"sqlite:///{tmp_path / 'test.sqlite3'}",
+            "IM_SOCKETIO_ASYNC_MODE": "threading",
+            "IM_ARGON2_TIME_COST": int(FAST_HASH["IM_ARGON2_TIME_COST"]),
+            "IM_ARGON2_MEMORY_KIB": int(FAST_HASH["IM_ARGON2_MEMORY_KIB"]),
+            "IM_ADMIN_SECRET": "admin-secret",
+            # The copy is at the newest migration already; checking costs a parse of every migration
+            # script, per test (test_migrations covers start-up migrating).
+            "IM_AUTO_MIGRATE": False,
+            "TESTING": True,
+        }
+    )
     yield app
     sweeper.stop(app)
     with app.app_context():
@@ -57,8 +60,7 @@ class Api:
     def call(self, name, payload=None, token=None, **headers):
         if token:
             headers["token"] = token
-        resp = self.client.post(f"/api/{name}", json=payload if payload is not None else {},
-                                headers=headers)
+        resp = self.client.post(f"/api/{name}", json=payload if payload is not None else {}, headers=headers)
         assert resp.status_code < 500, resp.get_data(as_text=True)
         return resp
 
@@ -75,8 +77,7 @@ class Api:
         return user_id, self.login(user_id, platform_id, password)
 
     def login(self, user_id, platform_id=5, password="password123"):
-        return self.ok("login", {"user_id": user_id, "password": password,
-                                 "platform_id": platform_id})["token"]
+        return self.ok("login", {"user_id": user_id, "password": password, "platform_id": platform_id})["token"]
 
     def socket(self, token):
         return self.app.extensions["socketio"].test_client(self.app, auth={"token": token})
@@ -112,8 +113,7 @@ def shared_server(tmp_path_factory, migrated_sqlite):
         key = tuple(sorted((env or {}).items()))
         server = servers.get(key)
         if server is None or server.proc.poll() is not None:
-            server = servers[key] = LiveServer(tmp_path_factory.mktemp("shared"), env,
-                                                 template=migrated_sqlite).start()
+            server = servers[key] = LiveServer(tmp_path_factory.mktemp("shared"), env, template=migrated_sqlite).start()
         return server
 
     yield get

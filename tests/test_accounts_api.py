@@ -1,4 +1,5 @@
 """Accounts, login and tokens over REST (Flask test client)."""
+
 import pytest
 
 from im.extensions import db
@@ -40,16 +41,19 @@ def test_wrong_password_and_unknown_user_answer_the_same(api):
     assert wrong["errCode"] == 1103
 
 
-@pytest.mark.parametrize("payload, field", [
-    ({"user_id": "bad id!", "password": "password123", "nickname": "x"}, "user_id"),
-    ({"user_id": "x" * 65, "password": "password123", "nickname": "x"}, "user_id"),
-    ({"user_id": "ok", "password": "short", "nickname": "x"}, "password"),
-    ({"user_id": "ok", "password": "password123", "nickname": ""}, "nickname"),
-    ({"user_id": "ok", "password": "password123", "nickname": "x" * 65}, "nickname"),
-    ({"user_id": 5, "password": "password123", "nickname": "x"}, "user_id"),
-    ({"user_id": "ok", "password": "password123"}, "nickname"),
-    ({"user_id": "ok", "password": "password123", "nickname": "x", "admin": True}, "admin"),
-])
+@pytest.mark.parametrize(
+    "payload, field",
+    [
+        ({"user_id": "bad id!", "password": "password123", "nickname": "x"}, "user_id"),
+        ({"user_id": "x" * 65, "password": "password123", "nickname": "x"}, "user_id"),
+        ({"user_id": "ok", "password": "short", "nickname": "x"}, "password"),
+        ({"user_id": "ok", "password": "password123", "nickname": ""}, "nickname"),
+        ({"user_id": "ok", "password": "password123", "nickname": "x" * 65}, "nickname"),
+        ({"user_id": 5, "password": "password123", "nickname": "x"}, "user_id"),
+        ({"user_id": "ok", "password": "password123"}, "nickname"),
+        ({"user_id": "ok", "password": "password123", "nickname": "x", "admin": True}, "admin"),
+    ],
+)
 def test_register_rejects_bad_input_and_writes_nothing(api, app, payload, field):
     resp = api.call("register", payload)
     body = resp.get_json()
@@ -83,9 +87,15 @@ def test_login_rejects_bad_platform(api, platform_id):
     assert resp.get_json()["errCode"] == 1001
 
 
-@pytest.mark.parametrize("token, code", [
-    (None, 1500), ("garbage", 1503), ("imt_" + "a" * 43, 1507), ("imt_" + "x" * 200, 1503),
-])
+@pytest.mark.parametrize(
+    "token, code",
+    [
+        (None, 1500),
+        ("garbage", 1503),
+        ("imt_" + "a" * 43, 1507),
+        ("imt_" + "x" * 200, 1503),
+    ],
+)
 def test_bad_tokens_get_distinct_codes(api, token, code):
     headers = {"token": token} if token else {}
     resp = api.client.post("/api/get_self_user_info", json={}, headers=headers)
@@ -103,17 +113,25 @@ def test_a_token_header_and_a_bearer_that_disagree_are_refused(api):
     whichever of them is valid; the same token in both places is one credential."""
     alice, alice_token = api.user()
     _, bob_token = api.user()
-    for header, bearer in ((alice_token, bob_token), (alice_token, "imt_forged"), ("imt_forged", alice_token),
-                           ("garbage", alice_token)):
-        resp = api.client.post("/api/get_self_user_info", json={},
-                               headers={"token": header, "Authorization": f"Bearer {bearer}"})
+    for header, bearer in (
+        (alice_token, bob_token),
+        (alice_token, "imt_forged"),
+        ("imt_forged", alice_token),
+        ("garbage", alice_token),
+    ):
+        resp = api.client.post(
+            "/api/get_self_user_info", json={}, headers={"token": header, "Authorization": f"Bearer {bearer}"}
+        )
         assert resp.status_code == 401 and resp.get_json()["errCode"] == 1508, (header, bearer)
-    resp = api.client.post("/api/get_self_user_info", json={},
-                           headers={"token": alice_token, "Authorization": f"Bearer {alice_token}"})
+    resp = api.client.post(
+        "/api/get_self_user_info", json={}, headers={"token": alice_token, "Authorization": f"Bearer {alice_token}"}
+    )
     assert resp.get_json()["data"]["user_id"] == alice
     # An empty header is no credential, and Basic is not a token scheme.
-    for headers in ({"token": "", "Authorization": f"Bearer {alice_token}"},
-                    {"token": alice_token, "Authorization": "Basic eDp5"}):
+    for headers in (
+        {"token": "", "Authorization": f"Bearer {alice_token}"},
+        {"token": alice_token, "Authorization": "Basic eDp5"},
+    ):
         assert api.client.post("/api/get_self_user_info", json={}, headers=headers).get_json()["errCode"] == 0
 
 
@@ -122,8 +140,9 @@ def test_a_file_link_with_a_token_that_disagrees_with_the_header_is_refused(api)
     _, other = api.user()
     resp = api.client.get(f"/api/files/{'0' * 32}?token={other}", headers={"token": token})
     assert resp.status_code == 401 and resp.get_json()["errCode"] == 1508
-    assert api.client.get(f"/api/files/{'0' * 32}?token={token}", headers={"token": token}).get_json()[
-        "errCode"] == 1406
+    assert (
+        api.client.get(f"/api/files/{'0' * 32}?token={token}", headers={"token": token}).get_json()["errCode"] == 1406
+    )
 
 
 def test_logout_revokes_token(api):

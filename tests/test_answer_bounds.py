@@ -1,5 +1,6 @@
 """Answers bounded in bytes as well as in count: a page stops near IM_MAX_ANSWER_BYTES, always holds
 at least one item, and says the client should go on (pulled_to / is_end / has_more)."""
+
 import json
 
 BIG = "x" * 60_000  # a custom message's content is at most 64 KiB
@@ -10,16 +11,18 @@ def size(data) -> int:
 
 
 def send_custom(api, token, recv_id, n, blob=BIG):
-    return api.ok("send_message", {"recv_id": recv_id, "content_type": 110,
-                                   "content": {"data": {"n": n, "blob": blob}}}, token)
+    return api.ok(
+        "send_message", {"recv_id": recv_id, "content_type": 110, "content": {"data": {"n": n, "blob": blob}}}, token
+    )
 
 
 def pull_all(api, token, cid, end):
     """Pull 1..end the way both SDKs do: go on from pulled_to until the range is done."""
     pages, begin = [], 1
     while begin <= end:
-        page = api.ok("pull_messages", {"ranges": [{"conversation_id": cid, "begin_seq": begin, "end_seq": end}]},
-                      token)
+        page = api.ok(
+            "pull_messages", {"ranges": [{"conversation_id": cid, "begin_seq": begin, "end_seq": end}]}, token
+        )
         pages.append(page)
         assert page["pulled_to"][cid] >= begin, "no progress"
         begin = page["pulled_to"][cid] + 1
@@ -32,8 +35,9 @@ def test_pull_messages_with_the_largest_limit_stays_near_one_mib(api):
     cid = send_custom(api, ta, b, 0)["conversation_id"]
     for n in range(1, 40):
         send_custom(api, ta, b, n)
-    answer = api.call("pull_messages", {"ranges": [{"conversation_id": cid, "begin_seq": 1, "end_seq": 40}],
-                                        "limit": 2000}, tb)
+    answer = api.call(
+        "pull_messages", {"ranges": [{"conversation_id": cid, "begin_seq": 1, "end_seq": 40}], "limit": 2000}, tb
+    )
     body = answer.get_json()["data"]
     print(f"40 messages of 60 KB: one pull answered {len(answer.data)} bytes, {len(body['messages'])} messages")
     assert len(answer.data) <= 1024 * 1024 + 64 * 1024
@@ -56,8 +60,11 @@ def test_pull_cut_by_bytes_across_conversations_continues_exactly(api, app):
     pending = {cid: [1, 6] for cid in cids.values()}
     got, calls = {cid: [] for cid in pending}, 0
     while pending:
-        page = api.ok("pull_messages", {"ranges": [{"conversation_id": cid, "begin_seq": lo, "end_seq": hi}
-                                                   for cid, (lo, hi) in pending.items()]}, tb)
+        page = api.ok(
+            "pull_messages",
+            {"ranges": [{"conversation_id": cid, "begin_seq": lo, "end_seq": hi} for cid, (lo, hi) in pending.items()]},
+            tb,
+        )
         calls += 1
         assert size(page["messages"]) <= 5_000
         for m in page["messages"]:
@@ -111,8 +118,9 @@ def test_search_is_cut_by_bytes_and_says_it_has_more(api, app):
     a, ta = api.user()
     b, tb = api.user()
     for n in range(20):
-        api.ok("send_message", {"recv_id": b, "content_type": 101, "content": {"text": f"needle {n} " + "s" * 2_000}},
-               ta)
+        api.ok(
+            "send_message", {"recv_id": b, "content_type": 101, "content": {"text": f"needle {n} " + "s" * 2_000}}, ta
+        )
     found, more = [], {}
     while True:
         page = api.ok("search_messages", {"keyword": "needle", "count": 100, **more}, tb)

@@ -13,6 +13,7 @@ The world (user ids are fixed; `{g}` is the group, `{conv}`-style names are conv
 - one-to-one: me and friend exchanged messages; friend and stranger have a conversation me is not in.
 - me has a kicked token (a newer sign-in on the same platform) and an expired one.
 """
+
 import shutil
 
 import pytest
@@ -30,11 +31,28 @@ ADMIN_SECRET = "matrix-admin-secret"
 FORGED = "imt_" + "A" * 43
 VOLATILE_COLUMNS = {"last_seen_at", "heartbeat_at"}
 
-RELATIONS = {"self", "friend", "stranger", "blacklisted", "group member", "admin", "owner", "ex-member",
-             "kicked session", "expired token", "forged token", "no token", "admin secret"}
+RELATIONS = {
+    "self",
+    "friend",
+    "stranger",
+    "blacklisted",
+    "group member",
+    "admin",
+    "owner",
+    "ex-member",
+    "kicked session",
+    "expired token",
+    "forged token",
+    "no token",
+    "admin secret",
+}
 # Token states, answered before anything else: (relation, caller, expected code).
-TOKEN_STATES = [("kicked session", "me:kicked", 1506), ("expired token", "me:expired", 1501),
-                ("forged token", FORGED, 1507), ("no token", None, 1500)]
+TOKEN_STATES = [
+    ("kicked session", "me:kicked", 1506),
+    ("expired token", "me:expired", 1501),
+    ("forged token", FORGED, 1507),
+    ("no token", None, 1500),
+]
 
 
 def empty(data, _values):
@@ -73,14 +91,29 @@ MATRIX = [
     ("admin_force_logout", "admin secret", "admin-secret", {"user_id": "me"}, ALLOW),
     ("admin_force_logout", "self", "me", {"user_id": "me"}, 1104),
     ("admin_force_logout", "no token", None, {"user_id": "me"}, 1104),
-    ("change_password", "self", "me", {"old_password": "password123", "new_password": "password456"},
-     lambda d, _v: d == {"revoked_sessions": 0}),
+    (
+        "change_password",
+        "self",
+        "me",
+        {"old_password": "password123", "new_password": "password456"},
+        lambda d, _v: d == {"revoked_sessions": 0},
+    ),
     ("change_password", "self", "me", {"old_password": "password-guess", "new_password": "password456"}, 1103),
     ("change_password", "self", "me", {"old_password": "password123", "new_password": "password123"}, 1001),
-    ("admin_reset_password", "admin secret", "admin-secret", {"user_id": "me", "new_password": "password456"},
-     lambda d, _v: d == {"revoked_sessions": 1}),
-    ("admin_reset_password", "admin secret", "admin-secret", {"user_id": "nobody", "new_password": "password456"},
-     1101),
+    (
+        "admin_reset_password",
+        "admin secret",
+        "admin-secret",
+        {"user_id": "me", "new_password": "password456"},
+        lambda d, _v: d == {"revoked_sessions": 1},
+    ),
+    (
+        "admin_reset_password",
+        "admin secret",
+        "admin-secret",
+        {"user_id": "nobody", "new_password": "password456"},
+        1101,
+    ),
     ("admin_reset_password", "self", "me", {"user_id": "me", "new_password": "password456"}, 1104),
     ("admin_reset_password", "stranger", "stranger", {"user_id": "me", "new_password": "password456"}, 1104),
     ("admin_reset_password", "no token", None, {"user_id": "me", "new_password": "password456"}, 1104),
@@ -89,8 +122,13 @@ MATRIX = [
     ("get_designated_friends_info", "friend", "me", {"user_ids": ["friend"]}, only("friend")),
     ("get_designated_friends_info", "stranger", "me", {"user_ids": ["stranger"]}, empty),
     ("search_friends", "self", "me", {"keyword": "e"}, lambda d, _v: [f["user_id"] for f in d] == ["friend"]),
-    ("check_friend", "stranger", "me", {"user_ids": ["stranger", "friend"]},
-     lambda d, _v: [r["result"] for r in d] == [0, 1]),
+    (
+        "check_friend",
+        "stranger",
+        "me",
+        {"user_ids": ["stranger", "friend"]},
+        lambda d, _v: [r["result"] for r in d] == [0, 1],
+    ),
     ("add_friend", "self", "me", {"to_user_id": "me"}, 1201),
     ("add_friend", "friend", "me", {"to_user_id": "friend"}, 1202),
     ("add_friend", "stranger", "me", {"to_user_id": "stranger"}, ALLOW),
@@ -128,10 +166,20 @@ MATRIX = [
     ("typing_status_update", "friend", "me", {"recv_id": "friend", "msg_tip": "..."}, ALLOW),
     ("typing_status_update", "blacklisted", "me", {"recv_id": "blocker", "msg_tip": "..."}, 1204),
     ("get_max_seqs", "stranger", "me", {}, lambda d, _v: "si_friend~stranger" not in d["conversations"]),
-    ("pull_messages", "friend", "me", {"ranges": [{"conversation_id": "si_friend~me", "begin_seq": 1,
-                                                   "end_seq": 10}]}, lambda d, _v: len(d["messages"]) == 2),
-    ("pull_messages", "stranger", "me", {"ranges": [{"conversation_id": "si_friend~stranger", "begin_seq": 1,
-                                                     "end_seq": 10}]}, 1403),
+    (
+        "pull_messages",
+        "friend",
+        "me",
+        {"ranges": [{"conversation_id": "si_friend~me", "begin_seq": 1, "end_seq": 10}]},
+        lambda d, _v: len(d["messages"]) == 2,
+    ),
+    (
+        "pull_messages",
+        "stranger",
+        "me",
+        {"ranges": [{"conversation_id": "si_friend~stranger", "begin_seq": 1, "end_seq": 10}]},
+        1403,
+    ),
     ("get_history_message_list", "friend", "me", {"conversation_id": "si_friend~me"}, ALLOW),
     ("get_history_message_list", "stranger", "me", {"conversation_id": "si_friend~stranger"}, 1403),
     # nobody has a conversation with themselves: an id that no state row names is nobody's
@@ -146,7 +194,13 @@ MATRIX = [
     ("delete_message", "friend", "me", {"conversation_id": "si_friend~me", "seq": "{seq_friend}"}, ALLOW),
     ("delete_message", "stranger", "me", {"conversation_id": "si_friend~stranger", "seq": 1}, 1403),
     # conversations
-    ("get_all_conversation_list", "self", "me", {}, lambda d, _v: all("stranger" not in c["conversation_id"] for c in d)),
+    (
+        "get_all_conversation_list",
+        "self",
+        "me",
+        {},
+        lambda d, _v: all("stranger" not in c["conversation_id"] for c in d),
+    ),
     ("get_conversation_list_split", "self", "me", {"offset": 0, "count": 10}, ALLOW),
     ("get_total_unread_msg_count", "self", "me", {}, ALLOW),
     ("get_one_conversation", "friend", "me", {"conversation_id": "si_friend~me"}, ALLOW),
@@ -154,8 +208,7 @@ MATRIX = [
     ("get_multiple_conversation", "stranger", "me", {"conversation_ids": ["si_friend~stranger", G_CONV]}, empty),
     ("pin_conversation", "stranger", "me", {"conversation_id": "si_friend~stranger", "is_pinned": True}, 1403),
     ("pin_conversation", "friend", "me", {"conversation_id": "si_friend~me", "is_pinned": True}, ALLOW),
-    ("set_conversation_recv_message_opt", "stranger", "me", {"conversation_id": "si_friend~stranger", "opt": 1},
-     1403),
+    ("set_conversation_recv_message_opt", "stranger", "me", {"conversation_id": "si_friend~stranger", "opt": 1}, 1403),
     ("set_conversation_draft", "stranger", "me", {"conversation_id": "si_friend~stranger", "text": "x"}, 1403),
     ("delete_conversation", "stranger", "me", {"conversation_id": "si_friend~stranger"}, 1403),
     ("mark_conversation_message_as_read", "stranger", "me", {"conversation_id": "si_friend~stranger"}, 1403),
@@ -181,10 +234,20 @@ MATRIX = [
     ("dismiss_group", "admin", "admin", {"group_id": "{g}"}, 1002),
     ("dismiss_group", "group member", "member", {"group_id": "{g}"}, 1002),
     ("dismiss_group", "stranger", "stranger", {"group_id": "{g}"}, 1303),
-    ("invite_user_to_group", "admin", "admin", {"group_id": "{g}", "user_ids": ["stranger"]},
-     lambda d, _v: d["joined_user_ids"] == ["stranger"]),
-    ("invite_user_to_group", "group member", "member", {"group_id": "{g}", "user_ids": ["stranger"]},
-     lambda d, _v: d["applied_user_ids"] == ["stranger"] and d["joined_user_ids"] == []),
+    (
+        "invite_user_to_group",
+        "admin",
+        "admin",
+        {"group_id": "{g}", "user_ids": ["stranger"]},
+        lambda d, _v: d["joined_user_ids"] == ["stranger"],
+    ),
+    (
+        "invite_user_to_group",
+        "group member",
+        "member",
+        {"group_id": "{g}", "user_ids": ["stranger"]},
+        lambda d, _v: d["applied_user_ids"] == ["stranger"] and d["joined_user_ids"] == [],
+    ),
     ("invite_user_to_group", "ex-member", "ex", {"group_id": "{g}", "user_ids": ["stranger"]}, 1303),
     ("invite_user_to_group", "stranger", "stranger", {"group_id": "{g}", "user_ids": ["stranger"]}, 1303),
     ("kick_group_member", "owner", "owner", {"group_id": "{g}", "user_ids": ["admin"]}, ALLOW),
@@ -197,35 +260,49 @@ MATRIX = [
     ("transfer_group_owner", "owner", "owner", {"group_id": "{g}", "new_owner_id": "ex"}, 1303),
     ("transfer_group_owner", "admin", "admin", {"group_id": "{g}", "new_owner_id": "admin"}, 1002),
     ("transfer_group_owner", "stranger", "stranger", {"group_id": "{g}", "new_owner_id": "stranger"}, 1303),
-    ("set_group_member_role_level", "owner", "owner", {"group_id": "{g}", "user_id": "member", "role_level": 60},
-     ALLOW),
-    ("set_group_member_role_level", "admin", "admin", {"group_id": "{g}", "user_id": "member", "role_level": 60},
-     1002),
-    ("set_group_member_role_level", "group member", "member",
-     {"group_id": "{g}", "user_id": "member", "role_level": 60}, 1002),
-    ("set_group_member_nickname", "self", "member", {"group_id": "{g}", "user_id": "member", "nickname": "n"},
-     ALLOW),
-    ("set_group_member_nickname", "admin", "admin", {"group_id": "{g}", "user_id": "member", "nickname": "n"},
-     ALLOW),
-    ("set_group_member_nickname", "group member", "member",
-     {"group_id": "{g}", "user_id": "admin", "nickname": "n"}, 1002),
+    (
+        "set_group_member_role_level",
+        "owner",
+        "owner",
+        {"group_id": "{g}", "user_id": "member", "role_level": 60},
+        ALLOW,
+    ),
+    ("set_group_member_role_level", "admin", "admin", {"group_id": "{g}", "user_id": "member", "role_level": 60}, 1002),
+    (
+        "set_group_member_role_level",
+        "group member",
+        "member",
+        {"group_id": "{g}", "user_id": "member", "role_level": 60},
+        1002,
+    ),
+    ("set_group_member_nickname", "self", "member", {"group_id": "{g}", "user_id": "member", "nickname": "n"}, ALLOW),
+    ("set_group_member_nickname", "admin", "admin", {"group_id": "{g}", "user_id": "member", "nickname": "n"}, ALLOW),
+    (
+        "set_group_member_nickname",
+        "group member",
+        "member",
+        {"group_id": "{g}", "user_id": "admin", "nickname": "n"},
+        1002,
+    ),
     ("set_group_member_nickname", "ex-member", "ex", {"group_id": "{g}", "user_id": "ex", "nickname": "n"}, 1303),
     ("change_group_mute", "admin", "admin", {"group_id": "{g}", "is_mute": True}, ALLOW),
     ("change_group_mute", "group member", "member", {"group_id": "{g}", "is_mute": True}, 1002),
     ("change_group_mute", "stranger", "stranger", {"group_id": "{g}", "is_mute": True}, 1303),
-    ("change_group_member_mute", "owner", "owner", {"group_id": "{g}", "user_id": "admin", "mute_seconds": 60},
-     ALLOW),
-    ("change_group_member_mute", "admin", "admin", {"group_id": "{g}", "user_id": "owner", "mute_seconds": 60},
-     1002),
-    ("change_group_member_mute", "group member", "member",
-     {"group_id": "{g}", "user_id": "admin", "mute_seconds": 60}, 1002),
+    ("change_group_member_mute", "owner", "owner", {"group_id": "{g}", "user_id": "admin", "mute_seconds": 60}, ALLOW),
+    ("change_group_member_mute", "admin", "admin", {"group_id": "{g}", "user_id": "owner", "mute_seconds": 60}, 1002),
+    (
+        "change_group_member_mute",
+        "group member",
+        "member",
+        {"group_id": "{g}", "user_id": "admin", "mute_seconds": 60},
+        1002,
+    ),
     ("get_group_member_list", "group member", "member", {"group_id": "{g}"}, only("owner", "admin", "member")),
     ("get_group_member_list", "ex-member", "ex", {"group_id": "{g}"}, 1303),
     ("get_group_member_list", "stranger", "stranger", {"group_id": "{g}"}, 1303),
     ("get_group_members_info", "group member", "member", {"group_id": "{g}", "user_ids": ["owner"]}, only("owner")),
     ("get_group_members_info", "ex-member", "ex", {"group_id": "{g}", "user_ids": ["owner"]}, 1303),
-    ("get_recv_group_application_list", "admin", "admin", {},
-     lambda d, _v: [a["from_user_id"] for a in d] == ["fan"]),
+    ("get_recv_group_application_list", "admin", "admin", {}, lambda d, _v: [a["from_user_id"] for a in d] == ["fan"]),
     ("get_recv_group_application_list", "group member", "member", {}, empty),
     ("get_send_group_application_list", "stranger", "fan", {}, lambda d, v: [a["group_id"] for a in d] == [v["g"]]),
     ("accept_group_application", "admin", "admin", {"group_id": "{g}", "from_user_id": "fan"}, ALLOW),
@@ -239,13 +316,22 @@ MATRIX = [
     ("send_message", "ex-member", "ex", {"group_id": "{g}", **TEXT}, 1303),
     ("send_message", "stranger", "stranger", {"group_id": "{g}", **TEXT}, 1303),
     ("get_history_message_list", "group member", "member", {"conversation_id": G_CONV}, ALLOW),
-    ("get_history_message_list", "ex-member", "ex", {"conversation_id": G_CONV},
-     read_window_ends_at_quit),
+    ("get_history_message_list", "ex-member", "ex", {"conversation_id": G_CONV}, read_window_ends_at_quit),
     ("get_history_message_list", "stranger", "stranger", {"conversation_id": G_CONV}, 1403),
-    ("pull_messages", "stranger", "stranger", {"ranges": [{"conversation_id": G_CONV, "begin_seq": 1,
-                                                           "end_seq": 50}]}, 1403),
-    ("pull_messages", "ex-member", "ex", {"ranges": [{"conversation_id": G_CONV, "begin_seq": 1, "end_seq": 50}]},
-     lambda d, v: all(m["seq"] <= v["gseq_ex_quit"] for m in d["messages"])),
+    (
+        "pull_messages",
+        "stranger",
+        "stranger",
+        {"ranges": [{"conversation_id": G_CONV, "begin_seq": 1, "end_seq": 50}]},
+        1403,
+    ),
+    (
+        "pull_messages",
+        "ex-member",
+        "ex",
+        {"ranges": [{"conversation_id": G_CONV, "begin_seq": 1, "end_seq": 50}]},
+        lambda d, v: all(m["seq"] <= v["gseq_ex_quit"] for m in d["messages"]),
+    ),
     ("search_messages", "stranger", "stranger", {"keyword": "group", "conversation_id": G_CONV}, 1403),
     ("revoke_message", "owner", "owner", {"conversation_id": G_CONV, "seq": "{gseq_owner}"}, ALLOW),
     ("revoke_message", "group member", "member", {"conversation_id": G_CONV, "seq": "{gseq_owner}"}, 1002),
@@ -260,7 +346,8 @@ MATRIX = [
 ] + [
     # every operation that needs a token, with a token that is not good any more (answered first)
     (name, relation, caller, {}, code)
-    for name, op in sorted(OPERATIONS.items()) if op.auth
+    for name, op in sorted(OPERATIONS.items())
+    if op.auth
     for relation, caller, code in TOKEN_STATES
 ]
 
@@ -270,8 +357,9 @@ def _register(client, user_id):
 
 
 def _login(client, user_id, platform_id=5):
-    return client.post("/api/login", json={"user_id": user_id, "password": "password123",
-                                           "platform_id": platform_id}).get_json()["data"]["token"]
+    return client.post(
+        "/api/login", json={"user_id": user_id, "password": "password123", "platform_id": platform_id}
+    ).get_json()["data"]["token"]
 
 
 def _ok(client, token, name, payload):
@@ -295,31 +383,49 @@ def _build_world(app) -> dict:
     _ok(client, tokens["fan"], "add_friend", {"to_user_id": "me"})
     values["seq_me"] = _ok(client, tokens["me"], "send_message", {"recv_id": "friend", **TEXT})["seq"]
     values["seq_friend"] = _ok(client, tokens["friend"], "send_message", {"recv_id": "me", **TEXT})["seq"]
-    _ok(client, tokens["friend"], "send_message", {"recv_id": "stranger", "content_type": 101,
-                                                   "content": {"text": "a secret between us"}})
-    group = _ok(client, tokens["owner"], "create_group", {
-        "group_name": "Crew", "member_user_ids": ["admin", "member", "ex"], "admin_user_ids": ["admin"],
-        "need_verification": 1})
+    _ok(
+        client,
+        tokens["friend"],
+        "send_message",
+        {"recv_id": "stranger", "content_type": 101, "content": {"text": "a secret between us"}},
+    )
+    group = _ok(
+        client,
+        tokens["owner"],
+        "create_group",
+        {
+            "group_name": "Crew",
+            "member_user_ids": ["admin", "member", "ex"],
+            "admin_user_ids": ["admin"],
+            "need_verification": 1,
+        },
+    )
     values["g"] = group["group_id"]
     for user_id in ("owner", "admin", "member", "ex"):
-        values[f"gseq_{user_id}"] = _ok(client, tokens[user_id], "send_message", {
-            "group_id": values["g"], "content_type": 101, "content": {"text": f"group text from {user_id}"}})["seq"]
+        values[f"gseq_{user_id}"] = _ok(
+            client,
+            tokens[user_id],
+            "send_message",
+            {"group_id": values["g"], "content_type": 101, "content": {"text": f"group text from {user_id}"}},
+        )["seq"]
     _ok(client, tokens["ex"], "quit_group", {"group_id": values["g"]})
     values["gseq_ex_quit"] = values["gseq_ex"] + 1
     _ok(client, tokens["owner"], "send_message", {"group_id": values["g"], **TEXT})
     _ok(client, tokens["fan"], "join_group", {"group_id": values["g"], "req_msg": "let me in"})
     with app.app_context():
         expired = _session_id_of(tokens["me:expired"])
-        db.session.execute(update(LoginSession).where(LoginSession.id == expired)
-                           .values(expires_at=utcnow().replace(year=2000)))
+        db.session.execute(
+            update(LoginSession).where(LoginSession.id == expired).values(expires_at=utcnow().replace(year=2000))
+        )
         db.session.commit()
     tokens["admin-secret"] = ADMIN_SECRET
     return {"tokens": tokens, "values": values}
 
 
 def _session_id_of(token):
-    return db.session.execute(select(LoginSession.id).where(
-        LoginSession.token_hash == auth.hash_token(token))).scalar_one()
+    return db.session.execute(
+        select(LoginSession.id).where(LoginSession.token_hash == auth.hash_token(token))
+    ).scalar_one()
 
 
 def _snapshot():
@@ -335,23 +441,36 @@ def _snapshot():
 def world(tmp_path_factory):
     base = tmp_path_factory.mktemp("matrix")
     template, live = base / "template.sqlite3", base / "live.sqlite3"
-    app = create_app({
-        "SQLALCHEMY_DATABASE_URI": f"sqlite:///{template}",
-        "IM_SOCKETIO_ASYNC_MODE": "threading",
-        "IM_ARGON2_TIME_COST": int(FAST_HASH["IM_ARGON2_TIME_COST"]),
-        "IM_ARGON2_MEMORY_KIB": int(FAST_HASH["IM_ARGON2_MEMORY_KIB"]),
-        "IM_RATE_LIMITS_ENABLED": False,
-        "IM_ADMIN_SECRET": ADMIN_SECRET,
-    })
+    app = create_app(
+        {
+            "SQLALCHEMY_DATABASE_URI": f"sqlite:///{template}",
+            "IM_SOCKETIO_ASYNC_MODE": "threading",
+            "IM_ARGON2_TIME_COST": int(FAST_HASH["IM_ARGON2_TIME_COST"]),
+            "IM_ARGON2_MEMORY_KIB": int(FAST_HASH["IM_ARGON2_MEMORY_KIB"]),
+            "IM_RATE_LIMITS_ENABLED": False,
+            "IM_ADMIN_SECRET": ADMIN_SECRET,
+        }
+    )
     built = _build_world(app)
     with app.app_context():
         db.session.execute(db.text("PRAGMA wal_checkpoint(TRUNCATE)"))
         db.session.remove()
         db.engine.dispose()
-    app2 = create_app({**{k: app.config[k] for k in ("IM_SOCKETIO_ASYNC_MODE", "IM_ARGON2_TIME_COST",
-                                                      "IM_ARGON2_MEMORY_KIB", "IM_RATE_LIMITS_ENABLED",
-                                                      "IM_ADMIN_SECRET")},
-                       "SQLALCHEMY_DATABASE_URI": f"sqlite:///{live}"})
+    app2 = create_app(
+        {
+            **{
+                k: app.config[k]
+                for k in (
+                    "IM_SOCKETIO_ASYNC_MODE",
+                    "IM_ARGON2_TIME_COST",
+                    "IM_ARGON2_MEMORY_KIB",
+                    "IM_RATE_LIMITS_ENABLED",
+                    "IM_ADMIN_SECRET",
+                )
+            },
+            "SQLALCHEMY_DATABASE_URI": f"sqlite:///{live}",
+        }
+    )
 
     def reset():
         with app2.app_context():

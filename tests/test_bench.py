@@ -1,4 +1,5 @@
 """`make bench` at a tiny size, so that the harness keeps working as the server changes."""
+
 import json
 import shutil
 import subprocess
@@ -20,8 +21,9 @@ def node_modules():
     if not _node_ready():
         if shutil.which("npm") is None:
             pytest.fail("node and npm are needed for the bench harness") if _ci() else pytest.skip("no npm")
-        subprocess.run(["npm", "ci", "--no-audit", "--no-fund"], cwd=BENCH, check=True, capture_output=True,
-                       timeout=180)
+        subprocess.run(
+            ["npm", "ci", "--no-audit", "--no-fund"], cwd=BENCH, check=True, capture_output=True, timeout=180
+        )
 
 
 def _ci() -> bool:
@@ -31,8 +33,13 @@ def _ci() -> bool:
 
 
 def test_tiny_bench_measures_every_scenario_on_relay_and_server(node_modules, tmp_path):
-    proc = subprocess.run([sys.executable, str(BENCH / "run.py"), "--size", "tiny", "--targets", "relay,sqlite",
-                           "--out", str(tmp_path)], cwd=ROOT, capture_output=True, text=True, timeout=240)
+    proc = subprocess.run(
+        [sys.executable, str(BENCH / "run.py"), "--size", "tiny", "--targets", "relay,sqlite", "--out", str(tmp_path)],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=240,
+    )
     assert proc.returncode == 0, proc.stderr[-3000:]
     headline = json.loads(proc.stdout.strip().splitlines()[-1])
     results = json.loads((tmp_path / "latest.json").read_text())
@@ -44,18 +51,27 @@ def test_tiny_bench_measures_every_scenario_on_relay_and_server(node_modules, tm
         # Every figure was measured (tiny sizes make no claim about the targets, only that it runs).
         missing = [name for name, value in figures.items() if value is None]
         assert not missing, (label, missing, proc.stdout[-3000:])
-    assert set(headline["targets"]) == {"throughput_ratio_to_relay", "fixed_rate_p99_ms", "fanout_ratio_to_relay",
-                                        "kib_per_connection", "catchup_s"}
+    assert set(headline["targets"]) == {
+        "throughput_ratio_to_relay",
+        "fixed_rate_p99_ms",
+        "fanout_ratio_to_relay",
+        "kib_per_connection",
+        "catchup_s",
+    }
     assert all(isinstance(t["met"], bool) for t in headline["targets"].values())
     catchup = results["scenarios"]["catchup"]["sqlite"]
     assert catchup["messages"] == catchup["distinct"] == catchup["expected"] > 0
     assert (tmp_path / "chart.svg").stat().st_size > 1000
 
 
-
 def test_membership_bench_runs_and_finds_rows_linear(tmp_path):
-    proc = subprocess.run([sys.executable, "-m", "bench.membership", "--users", "40"], cwd=ROOT,
-                          capture_output=True, text=True, timeout=120)
+    proc = subprocess.run(
+        [sys.executable, "-m", "bench.membership", "--users", "40"],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
     assert proc.returncode == 0, proc.stderr[-3000:]
     result = json.loads(proc.stdout.strip().splitlines()[-1])
     assert result["invite"]["rows"]["messages"] == 1 and result["kick"]["rows"]["messages"] == 1
@@ -69,9 +85,25 @@ def test_bigdata_scenario_builds_checks_and_measures_a_tiny_database(tmp_path):
     pg_db = f"im_bigdata_test_{uuid.uuid4().hex[:8]}"
     env = {**os.environ, "BENCH_BIGDATA_PG_DB": pg_db}
     try:
-        proc = subprocess.run([sys.executable, str(BENCH / "run.py"), "--scenarios", "bigdata", "--size", "tiny",
-                               "--targets", "sqlite,pg", "--out", str(tmp_path)], cwd=ROOT, env=env,
-                              capture_output=True, text=True, timeout=300)
+        proc = subprocess.run(
+            [
+                sys.executable,
+                str(BENCH / "run.py"),
+                "--scenarios",
+                "bigdata",
+                "--size",
+                "tiny",
+                "--targets",
+                "sqlite,pg",
+                "--out",
+                str(tmp_path),
+            ],
+            cwd=ROOT,
+            env=env,
+            capture_output=True,
+            text=True,
+            timeout=300,
+        )
     finally:
         _drop_pg_database(pg_db)
         _drop_pg_database(f"{pg_db}_run")
@@ -88,9 +120,15 @@ def test_bigdata_scenario_builds_checks_and_measures_a_tiny_database(tmp_path):
         figures = headline["figures"][label]
         missing = [name for name, value in figures.items() if value is None]
         assert not missing, (label, missing)
-    assert set(headline["targets"]) == {"search_first_page_ms", "search_page50_ratio", "login_to_sync_ms",
-                                        "conversation_list_first_page_ms", "total_unread_ms",
-                                        "bystander_send_p99_ms", "mib_per_million_messages"}
+    assert set(headline["targets"]) == {
+        "search_first_page_ms",
+        "search_page50_ratio",
+        "login_to_sync_ms",
+        "conversation_list_first_page_ms",
+        "total_unread_ms",
+        "bystander_send_p99_ms",
+        "mib_per_million_messages",
+    }
     for target in headline["targets"].values():
         assert isinstance(target["met"], bool) and {"sqlite", "pg"} <= set(target)
     # The cached database is kept for the next run; the working copy is not.

@@ -3,6 +3,7 @@
 With the old form `si_<smaller>_<larger>` the pairs (john_smith, mary) and (john, smith_mary) had one id,
 so the second pair read the first one's history, files and search results and wrote into it.
 """
+
 import re
 
 from hypothesis import given, settings
@@ -26,10 +27,17 @@ def code(api, name, payload, token):
 
 def upload(api, token, data: bytes, name: str):
     boundary = "im-test-boundary"
-    body = (f'--{boundary}\r\nContent-Disposition: form-data; name="file"; filename="{name}"\r\n'
-            f"Content-Type: application/octet-stream\r\n\r\n").encode() + data + f"\r\n--{boundary}--\r\n".encode()
-    resp = api.client.post("/api/upload", data=body, headers={"token": token},
-                           content_type=f"multipart/form-data; boundary={boundary}")
+    body = (
+        (
+            f'--{boundary}\r\nContent-Disposition: form-data; name="file"; filename="{name}"\r\n'
+            f"Content-Type: application/octet-stream\r\n\r\n"
+        ).encode()
+        + data
+        + f"\r\n--{boundary}--\r\n".encode()
+    )
+    resp = api.client.post(
+        "/api/upload", data=body, headers={"token": token}, content_type=f"multipart/form-data; boundary={boundary}"
+    )
     return resp.get_json()["data"]
 
 
@@ -45,8 +53,9 @@ def test_a_pair_whose_ids_join_alike_cannot_reach_another_pairs_conversation(api
     tokens = {u: api.user(u)[1] for u in (*FIRST, *SECOND)}
     secret = send(api, tokens["john_smith"], "mary", "the secret plan")
     file = upload(api, tokens["john_smith"], b"%PDF-1.4 private", "plan.pdf")
-    api.ok("send_message", {"recv_id": "mary", "content_type": 105, "content": {"url": file["url"]}},
-           tokens["john_smith"])
+    api.ok(
+        "send_message", {"recv_id": "mary", "content_type": 105, "content": {"url": file["url"]}}, tokens["john_smith"]
+    )
     theirs = secret["conversation_id"]
     assert fetch(api, file["url"], tokens["mary"]).status_code == 200
 
@@ -65,12 +74,14 @@ def test_a_pair_whose_ids_join_alike_cannot_reach_another_pairs_conversation(api
         t = tokens[outsider]
         history = api.ok("get_history_message_list", {"conversation_id": ours, "count": 100}, t)["messages"]
         assert [m["content"].get("text") for m in history] == ["hello", "hi"]
-        for name, params in [("get_history_message_list", {"conversation_id": theirs}),
-                             ("pull_messages", {"ranges": [{"conversation_id": theirs, "begin_seq": 1, "end_seq": 9}]}),
-                             ("search_messages", {"keyword": "secret", "conversation_id": theirs}),
-                             ("mark_conversation_message_as_read", {"conversation_id": theirs}),
-                             ("revoke_message", {"conversation_id": theirs, "seq": 1}),
-                             ("delete_message", {"conversation_id": theirs, "seq": 1})]:
+        for name, params in [
+            ("get_history_message_list", {"conversation_id": theirs}),
+            ("pull_messages", {"ranges": [{"conversation_id": theirs, "begin_seq": 1, "end_seq": 9}]}),
+            ("search_messages", {"keyword": "secret", "conversation_id": theirs}),
+            ("mark_conversation_message_as_read", {"conversation_id": theirs}),
+            ("revoke_message", {"conversation_id": theirs, "seq": 1}),
+            ("delete_message", {"conversation_id": theirs, "seq": 1}),
+        ]:
             assert code(api, name, params, t) == 1403, name
         assert api.ok("search_messages", {"keyword": "secret"}, t)["messages"] == []
         assert api.ok("search_messages", {"keyword": "plan"}, t)["messages"] == []
@@ -79,8 +90,9 @@ def test_a_pair_whose_ids_join_alike_cannot_reach_another_pairs_conversation(api
         assert [c["conversation_id"] for c in api.ok("get_all_conversation_list", {}, t)] == [ours]
     # ... and nothing they wrote reached the first pair.
     for insider in FIRST:
-        history = api.ok("get_history_message_list", {"conversation_id": theirs, "count": 100},
-                         tokens[insider])["messages"]
+        history = api.ok("get_history_message_list", {"conversation_id": theirs, "count": 100}, tokens[insider])[
+            "messages"
+        ]
         assert [m["seq"] for m in history] == [1, 2] and {m["send_id"] for m in history} == {"john_smith"}
         assert [c["conversation_id"] for c in api.ok("get_all_conversation_list", {}, tokens[insider])] == [theirs]
 
@@ -110,10 +122,10 @@ def two_pairs(draw):
     """Two pairs of valid user ids: unrelated, or the second cut from the first's ids joined by "_"."""
     a, b = draw(any_id), draw(any_id)
     joined = f"{a}_{b}"
-    cuts = [i for i, ch in enumerate(joined) if ch == "_" and _valid(joined[:i]) and _valid(joined[i + 1:])]
+    cuts = [i for i, ch in enumerate(joined) if ch == "_" and _valid(joined[:i]) and _valid(joined[i + 1 :])]
     if cuts and draw(st.booleans()):
         i = draw(st.sampled_from(cuts))
-        return (a, b), (joined[:i], joined[i + 1:])
+        return (a, b), (joined[:i], joined[i + 1 :])
     return (a, b), (draw(any_id), draw(any_id))
 
 

@@ -1,13 +1,14 @@
 """Conversation state without loading it all: the total unread as one aggregate, pushed to every
 terminal after each change (not logged), max seqs and lists read as plain rows, and the list paged in
 the order of the previews it shows."""
+
 import pytest
 from sqlalchemy import event, select
 
 from im import create_app
 from im.extensions import db
-from im.realtime import sweeper
 from im.models import Conversation, ConversationState
+from im.realtime import sweeper
 from im.services import bounds, conversations
 from tests.support import services
 from tests.support.recorder import wait_until
@@ -27,10 +28,16 @@ def app(request, tmp_path, migrated_sqlite):
         else:
             services.require(services.postgres_problem(), "PostgreSQL")
             url = stack.enter_context(services.fresh_postgres_database())
-        app = create_app({"SQLALCHEMY_DATABASE_URI": url, "IM_SOCKETIO_ASYNC_MODE": "threading",
-                          "IM_ARGON2_TIME_COST": int(FAST_HASH["IM_ARGON2_TIME_COST"]),
-                          "IM_ARGON2_MEMORY_KIB": int(FAST_HASH["IM_ARGON2_MEMORY_KIB"]), "TESTING": True,
-                          "IM_UNREAD_PUSH_DELAY": 0.05})
+        app = create_app(
+            {
+                "SQLALCHEMY_DATABASE_URI": url,
+                "IM_SOCKETIO_ASYNC_MODE": "threading",
+                "IM_ARGON2_TIME_COST": int(FAST_HASH["IM_ARGON2_TIME_COST"]),
+                "IM_ARGON2_MEMORY_KIB": int(FAST_HASH["IM_ARGON2_MEMORY_KIB"]),
+                "TESTING": True,
+                "IM_UNREAD_PUSH_DELAY": 0.05,
+            }
+        )
         yield app
         sweeper.stop(app)
         with app.app_context():
@@ -50,7 +57,8 @@ def per_conversation_sum(app, user_id):
         rows = db.session.execute(
             select(ConversationState, Conversation.max_seq)
             .join(Conversation, Conversation.conversation_id == ConversationState.conversation_id)
-            .where(ConversationState.user_id == user_id)).all()
+            .where(ConversationState.user_id == user_id)
+        ).all()
         total = sum(conversations.unread_count(s, m) for s, m in rows if s.recv_msg_opt == 0 and not s.hidden)
         db.session.remove()
         return total
@@ -59,8 +67,9 @@ def per_conversation_sum(app, user_id):
 def check_totals(api, app, tokens):
     for user_id, token in tokens.items():
         total = api.ok("get_total_unread_msg_count", {}, token)
-        listed = sum(c["unread_count"] for c in api.ok("get_all_conversation_list", {}, token)
-                     if c["recv_msg_opt"] == 0)
+        listed = sum(
+            c["unread_count"] for c in api.ok("get_all_conversation_list", {}, token) if c["recv_msg_opt"] == 0
+        )
         assert total == per_conversation_sum(app, user_id) == listed, user_id
 
 
@@ -75,8 +84,11 @@ def test_total_is_the_per_conversation_sum_through_own_messages_reads_deletes_an
     check_totals(api, app, tokens)
     assert api.ok("get_total_unread_msg_count", {}, tb) == 1
     send(api, ta, c, "to c")
-    api.ok("set_conversation_recv_message_opt", {"conversation_id": conversations.single_conversation_id(a, c),
-                                                  "opt": 2}, tc)
+    api.ok(
+        "set_conversation_recv_message_opt",
+        {"conversation_id": conversations.single_conversation_id(a, c), "opt": 2},
+        tc,
+    )
     check_totals(api, app, tokens)
     api.ok("delete_conversation", {"conversation_id": conversations.single_conversation_id(b, c)}, tb)
     check_totals(api, app, tokens)
@@ -93,23 +105,34 @@ def test_total_is_the_per_conversation_sum_through_own_messages_reads_deletes_an
     send(api, ta, group_id=gid, text="back")
     check_totals(api, app, tokens)
     api.ok("mark_conversation_message_as_read", {"conversation_id": f"sg_{gid}"}, tc)
-    api.ok("delete_message", {"conversation_id": f"sg_{gid}", "seq": api.ok(
-        "get_one_conversation", {"conversation_id": f"sg_{gid}"}, tb)["max_seq"]}, tb)
+    api.ok(
+        "delete_message",
+        {
+            "conversation_id": f"sg_{gid}",
+            "seq": api.ok("get_one_conversation", {"conversation_id": f"sg_{gid}"}, tb)["max_seq"],
+        },
+        tb,
+    )
     check_totals(api, app, tokens)
     # Never negative, whatever the read position says.
     with app.app_context():
-        db.session.execute(ConversationState.__table__.update().values(has_read_seq=10_000)
-                           .where(ConversationState.user_id == b))
+        db.session.execute(
+            ConversationState.__table__.update().values(has_read_seq=10_000).where(ConversationState.user_id == b)
+        )
         db.session.commit()
     assert api.ok("get_total_unread_msg_count", {}, tb) == 0 == per_conversation_sum(app, b)
 
 
-@pytest.mark.parametrize("read", [
-    lambda user_id: conversations.total_unread(user_id),
-    lambda user_id: conversations.max_seqs(user_id),
-    lambda user_id: conversations.get_conversation_list_split(user_id, 0, 100),
-    lambda user_id: conversations.get_all_conversation_list(user_id),
-], ids=["total", "max_seqs", "split", "all"])
+@pytest.mark.parametrize(
+    "read",
+    [
+        lambda user_id: conversations.total_unread(user_id),
+        lambda user_id: conversations.max_seqs(user_id),
+        lambda user_id: conversations.get_conversation_list_split(user_id, 0, 100),
+        lambda user_id: conversations.get_all_conversation_list(user_id),
+    ],
+    ids=["total", "max_seqs", "split", "all"],
+)
 def test_state_reads_build_no_orm_objects(api, app, read):
     (a, ta), (b, tb) = api.user(), api.user()
     for i in range(3):
@@ -211,8 +234,11 @@ def test_split_pages_neither_skip_nor_repeat_in_the_order_of_the_previews(api, a
     for i, (peer, tp) in enumerate(peers):
         send(api, tp, me, f"from {peer}")
     # Pinned ones come first.
-    api.ok("pin_conversation", {"conversation_id": conversations.single_conversation_id(me, peers[3][0]),
-                                "is_pinned": True}, tm)
+    api.ok(
+        "pin_conversation",
+        {"conversation_id": conversations.single_conversation_id(me, peers[3][0]), "is_pinned": True},
+        tm,
+    )
     # A deleted preview moves the conversation back to the time of the message before it.
     deleted = conversations.single_conversation_id(me, peers[0][0])
     send(api, peers[0][1], me, "newest, deleted for me")

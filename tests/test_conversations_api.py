@@ -1,4 +1,5 @@
 """Conversations, read state, revoke, delete and uploads over REST: results, events and refusals."""
+
 import io
 
 import pytest
@@ -10,8 +11,7 @@ from tests.support.recorder import wait_until
 
 
 def send(api, token, recv_id, t="hi", **extra):
-    return api.ok("send_message", {"recv_id": recv_id, "content_type": 101, "content": {"text": t}, **extra},
-                  token)
+    return api.ok("send_message", {"recv_id": recv_id, "content_type": 101, "content": {"text": t}, **extra}, token)
 
 
 def code(api, name, payload, token):
@@ -92,9 +92,11 @@ def test_peer_has_read_seq_survives_a_fresh_start_and_matches_the_receipts(api):
     api.ok("mark_conversation_message_as_read", {"conversation_id": c}, tb)
     receipt = events(peer, "recv_c2c_read_receipt")[0]["data"][0]
     # What the live receipt said is what a terminal reading the list from scratch now sees.
-    for conv in (api.ok("get_one_conversation", {"conversation_id": c}, ta),
-                 api.ok("get_multiple_conversation", {"conversation_ids": [c]}, ta)[0],
-                 api.ok("get_conversation_list_split", {"offset": 0, "count": 5}, ta)[0]):
+    for conv in (
+        api.ok("get_one_conversation", {"conversation_id": c}, ta),
+        api.ok("get_multiple_conversation", {"conversation_ids": [c]}, ta)[0],
+        api.ok("get_conversation_list_split", {"offset": 0, "count": 5}, ta)[0],
+    ):
         assert conv["peer_has_read_seq"] == receipt["has_read_seq"] == 3
     send(api, ta, b, "a3")
     assert api.ok("get_one_conversation", {"conversation_id": c}, ta)["peer_has_read_seq"] == 3
@@ -119,12 +121,14 @@ def test_conversation_list_order_pin_draft_opt_delete(api):
     listed = api.ok("get_all_conversation_list", {}, ta)
     assert [x["conversation_id"] for x in listed] == [cid(a, b), cid(a, c)]
     assert listed[0]["user_id"] == b and listed[0]["latest_msg"]["content"]["text"] == "to b"
-    assert [x["conversation_id"] for x in api.ok("get_conversation_list_split", {"offset": 1, "count": 5}, ta)] \
-        == [cid(a, c)]
+    assert [x["conversation_id"] for x in api.ok("get_conversation_list_split", {"offset": 1, "count": 5}, ta)] == [
+        cid(a, c)
+    ]
     draft = api.ok("set_conversation_draft", {"conversation_id": cid(a, c), "text": "later"}, ta)
     assert draft["draft_text"] == "later" and draft["draft_text_time"]
-    assert api.ok("set_conversation_recv_message_opt", {"conversation_id": cid(a, c), "opt": 1}, ta)[
-        "recv_msg_opt"] == 1
+    assert (
+        api.ok("set_conversation_recv_message_opt", {"conversation_id": cid(a, c), "opt": 1}, ta)["recv_msg_opt"] == 1
+    )
     multiple = api.ok("get_multiple_conversation", {"conversation_ids": [cid(a, c), "si_x~y", cid(a, b)]}, ta)
     assert [x["conversation_id"] for x in multiple] == [cid(a, c), cid(a, b)]
     api.ok("delete_conversation", {"conversation_id": cid(a, c)}, ta)
@@ -160,37 +164,43 @@ def test_recv_opt_1_gets_no_live_message(api):
     assert api.ok("get_one_conversation", {"conversation_id": cid(a, b)}, tb)["unread_count"] == 2
 
 
-@pytest.mark.parametrize("name, payload", [
-    ("get_one_conversation", {"conversation_id": "si_nobody~else"}),
-    ("pin_conversation", {"conversation_id": "si_nobody~else", "is_pinned": True}),
-    ("set_conversation_draft", {"conversation_id": "sg_group", "text": "x"}),
-    ("mark_conversation_message_as_read", {"conversation_id": "sg_group"}),
-    ("delete_conversation", {"conversation_id": "si_nobody~else"}),
-    ("revoke_message", {"conversation_id": "si_nobody~else", "seq": 1}),
-    ("delete_message", {"conversation_id": "si_nobody~else", "seq": 1}),
-])
+@pytest.mark.parametrize(
+    "name, payload",
+    [
+        ("get_one_conversation", {"conversation_id": "si_nobody~else"}),
+        ("pin_conversation", {"conversation_id": "si_nobody~else", "is_pinned": True}),
+        ("set_conversation_draft", {"conversation_id": "sg_group", "text": "x"}),
+        ("mark_conversation_message_as_read", {"conversation_id": "sg_group"}),
+        ("delete_conversation", {"conversation_id": "si_nobody~else"}),
+        ("revoke_message", {"conversation_id": "si_nobody~else", "seq": 1}),
+        ("delete_message", {"conversation_id": "si_nobody~else", "seq": 1}),
+    ],
+)
 def test_outsider_conversations_not_found(api, name, payload):
     _, token = api.user()
     assert code(api, name, payload, token) == 1403
 
 
-@pytest.mark.parametrize("name, payload", [
-    ("get_one_conversation", {}),
-    ("get_one_conversation", {"conversation_id": "si_a~b", "user_id": "b"}),
-    ("get_one_conversation", {"user_id": "a~b"}),
-    ("get_one_conversation", {"conversation_id": "xx_1"}),
-    ("pin_conversation", {"conversation_id": "si_a~b", "is_pinned": 1}),
-    ("set_conversation_recv_message_opt", {"conversation_id": "si_a~b", "opt": 3}),
-    ("set_conversation_draft", {"conversation_id": "si_a~b", "text": "x" * 10_001}),
-    ("get_conversation_list_split", {"offset": -1, "count": 1}),
-    ("get_conversation_list_split", {"offset": 0, "count": 0}),
-    ("get_conversation_list_split", {"offset": 0, "count": 101}),
-    ("get_multiple_conversation", {"conversation_ids": []}),
-    ("delete_message", {"conversation_id": "si_a~b", "seq": 0}),
-    ("get_history_message_list", {"conversation_id": "si_a~b", "count": 101}),
-    ("search_messages", {"keyword": ""}),
-    ("typing_status_update", {"recv_id": "b", "msg_tip": "x" * 257}),
-])
+@pytest.mark.parametrize(
+    "name, payload",
+    [
+        ("get_one_conversation", {}),
+        ("get_one_conversation", {"conversation_id": "si_a~b", "user_id": "b"}),
+        ("get_one_conversation", {"user_id": "a~b"}),
+        ("get_one_conversation", {"conversation_id": "xx_1"}),
+        ("pin_conversation", {"conversation_id": "si_a~b", "is_pinned": 1}),
+        ("set_conversation_recv_message_opt", {"conversation_id": "si_a~b", "opt": 3}),
+        ("set_conversation_draft", {"conversation_id": "si_a~b", "text": "x" * 10_001}),
+        ("get_conversation_list_split", {"offset": -1, "count": 1}),
+        ("get_conversation_list_split", {"offset": 0, "count": 0}),
+        ("get_conversation_list_split", {"offset": 0, "count": 101}),
+        ("get_multiple_conversation", {"conversation_ids": []}),
+        ("delete_message", {"conversation_id": "si_a~b", "seq": 0}),
+        ("get_history_message_list", {"conversation_id": "si_a~b", "count": 101}),
+        ("search_messages", {"keyword": ""}),
+        ("typing_status_update", {"recv_id": "b", "msg_tip": "x" * 257}),
+    ],
+)
 def test_bad_params(api, name, payload):
     _, token = api.user("a")
     api.user("b")
@@ -272,8 +282,12 @@ def test_delete_message_moves_my_preview_back_and_tells_my_other_terminals(api):
     # all of it is in the log, for a terminal that was offline
     logged = api.ok("sync_events", {"after_seq": start}, tb)["events"]
     assert [(e["type"], e["data"]["seq"] if e["type"] == "msg_deleted" else None) for e in logged] == [
-        ("msg_deleted", 3), ("conversation_changed", None), ("msg_deleted", 1), ("msg_deleted", 2),
-        ("conversation_changed", None)]
+        ("msg_deleted", 3),
+        ("conversation_changed", None),
+        ("msg_deleted", 1),
+        ("msg_deleted", 2),
+        ("conversation_changed", None),
+    ]
     # a new message is the preview again
     fresh = send(api, ta, b, "m4")
     assert api.ok("get_one_conversation", {"conversation_id": c}, tb)["latest_msg"] == fresh
@@ -312,8 +326,9 @@ def test_a_delete_racing_another_terminal_answers_1401_not_500(api, monkeypatch)
 
     def found_then_deleted_elsewhere(user_id, conversation_id, client_msg_id, seq):
         msg = found(user_id, conversation_id, client_msg_id, seq)
-        db.session.execute(insert(MessageDeletion), {"user_id": user_id, "conversation_id": conversation_id,
-                                                     "seq": seq})
+        db.session.execute(
+            insert(MessageDeletion), {"user_id": user_id, "conversation_id": conversation_id, "seq": seq}
+        )
         return msg
 
     monkeypatch.setattr(messages, "_find", found_then_deleted_elsewhere)
@@ -330,8 +345,7 @@ def test_group_preview_after_delete_stays_inside_my_read_window(api):
     conv = f"sg_{gid}"
     api.ok("send_message", {"group_id": gid, "content_type": 101, "content": {"text": "early"}}, users["gowner"])
     api.ok("invite_user_to_group", {"group_id": gid, "user_ids": ["glate"]}, users["gowner"])
-    last = api.ok("send_message", {"group_id": gid, "content_type": 101, "content": {"text": "late"}},
-                  users["gowner"])
+    last = api.ok("send_message", {"group_id": gid, "content_type": 101, "content": {"text": "late"}}, users["gowner"])
     assert last["seq"] == 4
     api.ok("delete_message", {"conversation_id": conv, "seq": 4}, users["gmember"])
     assert api.ok("get_one_conversation", {"conversation_id": conv}, users["gmember"])["latest_msg"]["seq"] == 3
@@ -374,11 +388,18 @@ def get(api, url, token=None):
 def upload(api, token, data: bytes, name="f.bin", field="file"):
     """POST a multipart body built here (the test client would spool a large one to an unclosed file)."""
     boundary = "im-test-boundary"
-    body = (f'--{boundary}\r\nContent-Disposition: form-data; name="{field}"; filename="{name}"\r\n'
-            f"Content-Type: application/octet-stream\r\n\r\n").encode() + data + f"\r\n--{boundary}--\r\n".encode()
+    body = (
+        (
+            f'--{boundary}\r\nContent-Disposition: form-data; name="{field}"; filename="{name}"\r\n'
+            f"Content-Type: application/octet-stream\r\n\r\n"
+        ).encode()
+        + data
+        + f"\r\n--{boundary}--\r\n".encode()
+    )
     headers = {"token": token} if token else {}
-    return api.client.post("/api/upload", data=body, headers=headers,
-                           content_type=f"multipart/form-data; boundary={boundary}")
+    return api.client.post(
+        "/api/upload", data=body, headers=headers, content_type=f"multipart/form-data; boundary={boundary}"
+    )
 
 
 def test_upload_refusals_change_nothing(api, app, tmp_path):
@@ -440,6 +461,7 @@ def test_a_new_message_shows_a_deleted_conversation_again_on_either_side(api):
     api.ok("delete_conversation", {"conversation_id": cid(a, b)}, ta)
     send(api, ta, b, "three")
     mine = api.ok("get_all_conversation_list", {}, ta)
-    assert [(c["conversation_id"], c["unread_count"], c["has_read_seq"], c["hidden"]) for c in mine] \
-        == [(cid(a, b), 0, 3, False)]
+    assert [(c["conversation_id"], c["unread_count"], c["has_read_seq"], c["hidden"]) for c in mine] == [
+        (cid(a, b), 0, 3, False)
+    ]
     assert api.ok("get_all_conversation_list", {}, tb)[0]["unread_count"] == 2

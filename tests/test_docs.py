@@ -1,4 +1,5 @@
 """docs/protocol.md documents every operation the server declares."""
+
 from pathlib import Path
 
 from im.operations import OPERATIONS
@@ -21,8 +22,8 @@ def test_every_error_code_is_documented():
 def test_every_event_type_the_sdks_route_is_documented_and_routed_by_both():
     import re
 
-    from im.sdk.listeners import EVENT_ROUTES
     import im.sdk  # noqa: F401  (each feature module adds its routes on import)
+    from im.sdk.listeners import EVENT_ROUTES
 
     missing = [t for t in EVENT_ROUTES if f"`{t}`" not in PROTOCOL]
     assert not missing, f"undocumented event types: {missing}"

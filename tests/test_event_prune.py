@@ -1,4 +1,5 @@
 """The event prune: bounded key-range rounds, retention by age with a per-user cap, no holes."""
+
 from datetime import timedelta
 
 import pytest
@@ -13,16 +14,25 @@ from im.services import events
 def _log(user_id: str, ages_days: list[float]) -> None:
     """Give user_id a log of len(ages_days) events, seq 1.. with these ages (oldest first)."""
     now = utcnow()
-    db.session.execute(insert(UserEvent), [
-        {"user_id": user_id, "seq": i + 1, "type": "friend_info_changed", "data": {"n": i},
-         "created_at": now - timedelta(days=age)} for i, age in enumerate(ages_days)])
+    db.session.execute(
+        insert(UserEvent),
+        [
+            {
+                "user_id": user_id,
+                "seq": i + 1,
+                "type": "friend_info_changed",
+                "data": {"n": i},
+                "created_at": now - timedelta(days=age),
+            }
+            for i, age in enumerate(ages_days)
+        ],
+    )
     db.session.execute(update(User).where(User.user_id == user_id).values(event_seq=len(ages_days)))
     db.session.commit()
 
 
 def _seqs(user_id: str) -> list[int]:
-    return list(db.session.scalars(select(UserEvent.seq).where(UserEvent.user_id == user_id)
-                                   .order_by(UserEvent.seq)))
+    return list(db.session.scalars(select(UserEvent.seq).where(UserEvent.user_id == user_id).order_by(UserEvent.seq)))
 
 
 def _full_pass(**kwargs) -> int:
@@ -145,8 +155,10 @@ def test_a_round_pauses_after_every_statement_it_commits(app, users):
     _log(user, [30.0] * 1000)
     commits_since_pause = []
     with Statements(db.engine) as stmts:
+
         def pause():
             commits_since_pause.append(sum(1 for s, _, _ in stmts.seen if s.lstrip().upper().startswith("DELETE")))
+
         events.prune_events("", batch=100, max_rows=1000, pause=pause)
     deletes = [n for s, _, n in stmts.seen if s.lstrip().upper().startswith("DELETE")]
     assert sum(deletes) == 1000 and len(deletes) == 10

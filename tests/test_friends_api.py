@@ -1,4 +1,5 @@
 """Friends and blacklist over REST and socket: OpenIM semantics, events, and refusals that change nothing."""
+
 import pytest
 
 
@@ -12,9 +13,16 @@ def types(api, token, after=0):
 
 def state(api, token):
     """Everything a friends call could change for one user, to prove a refusal changed nothing."""
-    return {name: api.ok(name, {}, token) for name in (
-        "get_friend_list", "get_black_list", "get_recv_friend_application_list",
-        "get_send_friend_application_list", "sync_events")}
+    return {
+        name: api.ok(name, {}, token)
+        for name in (
+            "get_friend_list",
+            "get_black_list",
+            "get_recv_friend_application_list",
+            "get_send_friend_application_list",
+            "sync_events",
+        )
+    }
 
 
 def befriend(api, a, b):
@@ -40,11 +48,14 @@ def test_apply_and_accept(api):
     a_list, b_list = api.ok("get_friend_list", {}, ta), api.ok("get_friend_list", {}, tb)
     assert [f["user_id"] for f in a_list] == [b] and [f["user_id"] for f in b_list] == [a]
     assert set(a_list[0]) >= {"user_id", "nickname", "face_url", "remark", "created_at"}
-    assert types(api, ta) == types(api, tb) == [
-        "friend_application_added", "friend_application_accepted", "friend_added"]
+    assert (
+        types(api, ta) == types(api, tb) == ["friend_application_added", "friend_application_accepted", "friend_added"]
+    )
     assert events(api, ta)[2][1] == a_list[0] and events(api, tb)[2][1] == b_list[0]
     assert api.ok("check_friend", {"user_ids": [b, "ghost", b]}, ta) == [
-        {"user_id": b, "result": 1}, {"user_id": "ghost", "result": 0}]
+        {"user_id": b, "result": 1},
+        {"user_id": "ghost", "result": 0},
+    ]
 
 
 def test_applying_again_renews_one_application(api):
@@ -55,8 +66,11 @@ def test_applying_again_renews_one_application(api):
     assert [r["req_msg"] for r in recv] == ["second"]
     api.ok("refuse_friend_application", {"from_user_id": a, "handle_msg": "no"}, tb)
     assert api.ok("get_send_friend_application_list", {}, ta)[0]["handle_result"] == -1
-    assert types(api, ta) == types(api, tb) == [
-        "friend_application_added", "friend_application_added", "friend_application_rejected"]
+    assert (
+        types(api, ta)
+        == types(api, tb)
+        == ["friend_application_added", "friend_application_added", "friend_application_rejected"]
+    )
     again = api.ok("add_friend", {"to_user_id": b, "req_msg": "third"}, ta)
     assert again["handle_result"] == 0 and again["handle_msg"] == "" and again["handled_at"] is None
     assert len(api.ok("get_recv_friend_application_list", {}, tb)) == 1
@@ -88,7 +102,7 @@ def test_delete_is_one_way_and_reapply_restores(api):
     api.ok("accept_friend_application", {"from_user_id": a_id}, tb)
     assert [f["user_id"] for f in api.ok("get_friend_list", {}, ta)] == [b_id]
     assert types(api, ta)[-1] == "friend_added"
-    assert "friend_added" not in types(api, tb)[len(before_b):]
+    assert "friend_added" not in types(api, tb)[len(before_b) :]
 
 
 def test_blacklist_refuses_applications_and_keeps_friendship(api):
@@ -172,37 +186,40 @@ def test_friend_limit(api):
 LONG = "x" * 256
 
 
-@pytest.mark.parametrize("name, payload, code", [
-    ("add_friend", {"to_user_id": "ghost"}, 1101),
-    ("add_friend", {"to_user_id": "{a}"}, 1201),
-    ("add_friend", {"to_user_id": "{b}", "req_msg": LONG}, 1001),
-    ("add_friend", {"to_user_id": "{b}", "req_msg": 5}, 1001),
-    ("add_friend", {"to_user_id": "{b}", "extra": 1}, 1001),
-    ("add_friend", {"to_user_id": "{c}"}, 1202),
-    ("accept_friend_application", {"from_user_id": "{b}"}, 1206),
-    ("accept_friend_application", {"from_user_id": "{d}"}, 1205),
-    ("accept_friend_application", {"from_user_id": "ghost"}, 1101),
-    ("accept_friend_application", {"from_user_id": "{a}"}, 1201),
-    ("accept_friend_application", {"from_user_id": "{e}", "handle_msg": LONG}, 1001),
-    ("refuse_friend_application", {"from_user_id": "{b}"}, 1206),
-    ("refuse_friend_application", {"from_user_id": "{d}"}, 1205),
-    ("delete_friend_application", {"to_user_id": "{d}"}, 1205),
-    ("delete_friend_application", {"to_user_id": "{e}"}, 1205),
-    ("delete_friend_application", {"to_user_id": "{a}"}, 1201),
-    ("delete_friend", {"user_id": "{d}"}, 1210),
-    ("delete_friend", {"user_id": "ghost"}, 1101),
-    ("delete_friend", {"user_id": "{a}"}, 1201),
-    ("set_friend_remark", {"user_id": "{c}", "remark": LONG}, 1001),
-    ("set_friend_remark", {"user_id": "{d}", "remark": "x"}, 1210),
-    ("set_friend_remark", {"user_id": "{a}", "remark": "x"}, 1201),
-    ("add_black", {"user_id": "{a}"}, 1201),
-    ("add_black", {"user_id": "ghost"}, 1101),
-    ("add_black", {"user_id": "{d}"}, 1208),
-    ("remove_black", {"user_id": "{c}"}, 1209),
-    ("search_friends", {"keyword": "   "}, 1001),
-    ("check_friend", {"user_ids": ["bad id"]}, 1001),
-    ("get_friend_list", {"x": 1}, 1001),
-])
+@pytest.mark.parametrize(
+    "name, payload, code",
+    [
+        ("add_friend", {"to_user_id": "ghost"}, 1101),
+        ("add_friend", {"to_user_id": "{a}"}, 1201),
+        ("add_friend", {"to_user_id": "{b}", "req_msg": LONG}, 1001),
+        ("add_friend", {"to_user_id": "{b}", "req_msg": 5}, 1001),
+        ("add_friend", {"to_user_id": "{b}", "extra": 1}, 1001),
+        ("add_friend", {"to_user_id": "{c}"}, 1202),
+        ("accept_friend_application", {"from_user_id": "{b}"}, 1206),
+        ("accept_friend_application", {"from_user_id": "{d}"}, 1205),
+        ("accept_friend_application", {"from_user_id": "ghost"}, 1101),
+        ("accept_friend_application", {"from_user_id": "{a}"}, 1201),
+        ("accept_friend_application", {"from_user_id": "{e}", "handle_msg": LONG}, 1001),
+        ("refuse_friend_application", {"from_user_id": "{b}"}, 1206),
+        ("refuse_friend_application", {"from_user_id": "{d}"}, 1205),
+        ("delete_friend_application", {"to_user_id": "{d}"}, 1205),
+        ("delete_friend_application", {"to_user_id": "{e}"}, 1205),
+        ("delete_friend_application", {"to_user_id": "{a}"}, 1201),
+        ("delete_friend", {"user_id": "{d}"}, 1210),
+        ("delete_friend", {"user_id": "ghost"}, 1101),
+        ("delete_friend", {"user_id": "{a}"}, 1201),
+        ("set_friend_remark", {"user_id": "{c}", "remark": LONG}, 1001),
+        ("set_friend_remark", {"user_id": "{d}", "remark": "x"}, 1210),
+        ("set_friend_remark", {"user_id": "{a}", "remark": "x"}, 1201),
+        ("add_black", {"user_id": "{a}"}, 1201),
+        ("add_black", {"user_id": "ghost"}, 1101),
+        ("add_black", {"user_id": "{d}"}, 1208),
+        ("remove_black", {"user_id": "{c}"}, 1209),
+        ("search_friends", {"keyword": "   "}, 1001),
+        ("check_friend", {"user_ids": ["bad id"]}, 1001),
+        ("get_friend_list", {"x": 1}, 1001),
+    ],
+)
 def test_bad_input_changes_nothing(api, name, payload, code):
     """A: refused B's application, friends with C, D blacklisted, pending application from E."""
     users = {k: api.user() for k in "abcde"}

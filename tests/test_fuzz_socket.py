@@ -1,5 +1,6 @@
 """Property-based fuzzing of every socket event: random payloads never cause a 500, and a refused
 call changes nothing in the database."""
+
 import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
@@ -17,12 +18,22 @@ VOLATILE_COLUMNS = {"last_seen_at", "heartbeat_at"}
 
 # Texts over the length limits: a short random unit repeated. Drawing 2,000-5,000 random characters
 # one by one was three quarters of this module's time; the short texts vary the characters.
-long_texts = st.builds(lambda unit, n: (unit * n)[:5000], st.text(min_size=1, max_size=8),
-                       st.integers(min_value=2000, max_value=5000))
-scalars = (st.none() | st.booleans() | st.integers(min_value=-2**70, max_value=2**70)
-           | st.floats(allow_nan=False) | st.text(max_size=80) | long_texts)
-json_values = st.recursive(scalars, lambda inner: st.lists(inner, max_size=4)
-                           | st.dictionaries(st.text(max_size=12), inner, max_size=4), max_leaves=12)
+long_texts = st.builds(
+    lambda unit, n: (unit * n)[:5000], st.text(min_size=1, max_size=8), st.integers(min_value=2000, max_value=5000)
+)
+scalars = (
+    st.none()
+    | st.booleans()
+    | st.integers(min_value=-(2**70), max_value=2**70)
+    | st.floats(allow_nan=False)
+    | st.text(max_size=80)
+    | long_texts
+)
+json_values = st.recursive(
+    scalars,
+    lambda inner: st.lists(inner, max_size=4) | st.dictionaries(st.text(max_size=12), inner, max_size=4),
+    max_leaves=12,
+)
 
 
 def _payloads(op_name):
@@ -45,18 +56,21 @@ def _snapshot():
 @pytest.fixture(scope="module")
 def fuzz_env(tmp_path_factory):
     path = tmp_path_factory.mktemp("fuzz") / "fuzz.sqlite3"
-    app = create_app({
-        "SQLALCHEMY_DATABASE_URI": f"sqlite:///{path}",
-        "IM_SOCKETIO_ASYNC_MODE": "threading",
-        "IM_ARGON2_TIME_COST": int(FAST_HASH["IM_ARGON2_TIME_COST"]),
-        "IM_ARGON2_MEMORY_KIB": int(FAST_HASH["IM_ARGON2_MEMORY_KIB"]),
-        "IM_RATE_LIMITS_ENABLED": False,
-    })
+    app = create_app(
+        {
+            "SQLALCHEMY_DATABASE_URI": f"sqlite:///{path}",
+            "IM_SOCKETIO_ASYNC_MODE": "threading",
+            "IM_ARGON2_TIME_COST": int(FAST_HASH["IM_ARGON2_TIME_COST"]),
+            "IM_ARGON2_MEMORY_KIB": int(FAST_HASH["IM_ARGON2_MEMORY_KIB"]),
+            "IM_RATE_LIMITS_ENABLED": False,
+        }
+    )
     client = app.test_client()
     for user_id in ("fuzzer", "peer"):
         client.post("/api/register", json={"user_id": user_id, "password": "password123", "nickname": user_id})
-    token = client.post("/api/login", json={"user_id": "fuzzer", "password": "password123",
-                                            "platform_id": 5}).get_json()["data"]["token"]
+    token = client.post(
+        "/api/login", json={"user_id": "fuzzer", "password": "password123", "platform_id": 5}
+    ).get_json()["data"]["token"]
     sock = app.extensions["socketio"].test_client(app, auth={"token": token})
     assert sock.is_connected()
     return app, sock

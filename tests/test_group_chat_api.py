@@ -1,4 +1,5 @@
 """Group chat on the message core: who may send and read which seqs, muting, mentions, unread, notices."""
+
 import pytest
 
 from im.extensions import db
@@ -8,14 +9,16 @@ from im.models import Message
 @pytest.fixture
 def chat(api):
     users = {name: api.user(name)[1] for name in ("owner", "admin", "member", "late", "outsider")}
-    gid = api.ok("create_group", {"group_name": "Chat", "member_user_ids": ["member"],
-                                  "admin_user_ids": ["admin"]}, users["owner"])["group_id"]
+    gid = api.ok(
+        "create_group",
+        {"group_name": "Chat", "member_user_ids": ["member"], "admin_user_ids": ["admin"]},
+        users["owner"],
+    )["group_id"]
     return users, gid
 
 
 def send(api, token, gid, text, **extra):
-    return api.ok("send_message", {"group_id": gid, "content_type": 101, "content": {"text": text}, **extra},
-                  token)
+    return api.ok("send_message", {"group_id": gid, "content_type": 101, "content": {"text": text}, **extra}, token)
 
 
 def send_err(api, token, payload):
@@ -45,19 +48,20 @@ def test_late_joiner_reads_from_join_and_leaver_keeps_only_the_past(api, chat):
     users, gid = chat
     send(api, users["owner"], gid, "before late")
     api.ok("invite_user_to_group", {"group_id": gid, "user_ids": ["late"]}, users["admin"])
-    join_seq = api.ok("get_group_members_info", {"group_id": gid, "user_ids": ["late"]},
-                      users["late"])[0]["join_seq"]
+    join_seq = api.ok("get_group_members_info", {"group_id": gid, "user_ids": ["late"]}, users["late"])[0]["join_seq"]
     assert join_seq == 3
     send(api, users["member"], gid, "after late")
     assert history(api, users["late"], gid) == [(3, 1509, None), (4, 101, "after late")]
-    pulled = api.ok("pull_messages", {"ranges": [{"conversation_id": f"sg_{gid}", "begin_seq": 1,
-                                                  "end_seq": 10}]}, users["late"])
+    pulled = api.ok(
+        "pull_messages", {"ranges": [{"conversation_id": f"sg_{gid}", "begin_seq": 1, "end_seq": 10}]}, users["late"]
+    )
     assert [m["seq"] for m in pulled["messages"]] == [3, 4]
 
     api.ok("kick_group_member", {"group_id": gid, "user_ids": ["late"]}, users["owner"])
     send(api, users["member"], gid, "after kick")
-    assert send_err(api, users["late"], {"group_id": gid, "content_type": 101,
-                                         "content": {"text": "let me back"}}) == 1303
+    assert (
+        send_err(api, users["late"], {"group_id": gid, "content_type": 101, "content": {"text": "let me back"}}) == 1303
+    )
     assert history(api, users["late"], gid) == [(3, 1509, None), (4, 101, "after late"), (5, 1508, None)]
     maxes = api.ok("get_max_seqs", {}, users["late"])["conversations"][f"sg_{gid}"]
     assert maxes["max_seq"] == 5 and maxes["min_seq"] == 3
@@ -73,8 +77,9 @@ def test_outsiders_can_neither_send_nor_read(api, chat):
     assert send_err(api, users["outsider"], {**payload, "recv_id": "owner"}) == 1001
     body = api.call("get_history_message_list", {"conversation_id": f"sg_{gid}"}, users["outsider"]).get_json()
     assert body["errCode"] == 1403
-    body = api.call("pull_messages", {"ranges": [{"conversation_id": f"sg_{gid}", "begin_seq": 1,
-                                                  "end_seq": 5}]}, users["outsider"]).get_json()
+    body = api.call(
+        "pull_messages", {"ranges": [{"conversation_id": f"sg_{gid}", "begin_seq": 1, "end_seq": 5}]}, users["outsider"]
+    ).get_json()
     assert body["errCode"] == 1403
     assert history(api, users["member"], gid)[-1] == (2, 101, "secret")
 
@@ -82,12 +87,10 @@ def test_outsiders_can_neither_send_nor_read(api, chat):
 def test_muting(api, chat):
     users, gid = chat
     text = {"group_id": gid, "content_type": 101, "content": {"text": "x"}}
-    api.ok("change_group_member_mute", {"group_id": gid, "user_id": "member", "mute_seconds": 600},
-           users["admin"])
+    api.ok("change_group_member_mute", {"group_id": gid, "user_id": "member", "mute_seconds": 600}, users["admin"])
     body = api.call("send_message", text, users["member"]).get_json()
     assert body["errCode"] == 1307 and body["data"]["mute_end_time"] > 0
-    api.ok("change_group_member_mute", {"group_id": gid, "user_id": "member", "mute_seconds": 0},
-           users["admin"])
+    api.ok("change_group_member_mute", {"group_id": gid, "user_id": "member", "mute_seconds": 0}, users["admin"])
     send(api, users["member"], gid, "free again")
     api.ok("change_group_mute", {"group_id": gid, "is_mute": True}, users["owner"])
     assert send_err(api, users["member"], text) == 1306
@@ -103,8 +106,11 @@ def test_mentions(api, chat):
     users, gid = chat
 
     def at(token, ids):
-        return api.call("send_message", {"group_id": gid, "content_type": 106,
-                                         "content": {"text": "hey", "at_user_ids": ids}}, token).get_json()
+        return api.call(
+            "send_message",
+            {"group_id": gid, "content_type": 106, "content": {"text": "hey", "at_user_ids": ids}},
+            token,
+        ).get_json()
 
     assert at(users["member"], ["admin"])["errCode"] == 0
     assert at(users["member"], ["AtAllTag"])["errCode"] == 1002
@@ -141,16 +147,14 @@ def test_notices_cannot_be_revoked(api, chat):
     body = api.call("revoke_message", {"conversation_id": f"sg_{gid}", "seq": 1}, users["owner"]).get_json()
     assert body["errCode"] == 1002
     mine = send(api, users["owner"], gid, "oops")
-    assert api.ok("revoke_message", {"conversation_id": f"sg_{gid}", "seq": mine["seq"]},
-                  users["owner"])["status"] == 2
+    assert api.ok("revoke_message", {"conversation_id": f"sg_{gid}", "seq": mine["seq"]}, users["owner"])["status"] == 2
 
 
 def test_dismissed_group_keeps_history_and_refuses_messages(api, chat):
     users, gid = chat
     send(api, users["member"], gid, "last words")
     api.ok("dismiss_group", {"group_id": gid}, users["owner"])
-    assert send_err(api, users["owner"], {"group_id": gid, "content_type": 101,
-                                          "content": {"text": "x"}}) == 1304
+    assert send_err(api, users["owner"], {"group_id": gid, "content_type": 101, "content": {"text": "x"}}) == 1304
     assert history(api, users["member"], gid) == [(1, 1501, None), (2, 101, "last words"), (3, 1511, None)]
 
 
@@ -180,8 +184,9 @@ def test_fan_out_is_one_write_and_one_emit_per_member_whatever_the_size(api, app
             finally:
                 event.remove(db.engine, "before_cursor_execute", count)
         # An emit may name one room or, batched, a list of rooms.
-        rooms = [room for name, to in emitted if name == "new_message"
-                 for room in (to if isinstance(to, list) else [to])]
+        rooms = [
+            room for name, to in emitted if name == "new_message" for room in (to if isinstance(to, list) else [to])
+        ]
         return writes, sorted(rooms)
 
     small_writes, small_rooms = cost(3)
@@ -211,21 +216,25 @@ def _count_messages(app, gid):
 def test_a_muted_member_cannot_broadcast_through_a_nickname(api, app, chat):
     """A nickname change is a notice to every member: whoever may not speak may not say it that way."""
     users, gid = chat
-    api.ok("change_group_member_mute", {"group_id": gid, "user_id": "member", "mute_seconds": 600},
-           users["admin"])
+    api.ok("change_group_member_mute", {"group_id": gid, "user_id": "member", "mute_seconds": 600}, users["admin"])
     before = _count_messages(app, gid)
-    body = api.call("set_group_member_nickname", {"group_id": gid, "user_id": "member",
-                                                  "nickname": "buy cheap pills"}, users["member"]).get_json()
+    body = api.call(
+        "set_group_member_nickname",
+        {"group_id": gid, "user_id": "member", "nickname": "buy cheap pills"},
+        users["member"],
+    ).get_json()
     assert body["errCode"] == 1307 and body["data"]["mute_end_time"] > 0
     assert _count_messages(app, gid) == before
     # A manager may still rename the muted member: the manager is the one speaking.
-    renamed = api.ok("set_group_member_nickname", {"group_id": gid, "user_id": "member", "nickname": "M"},
-                     users["admin"])
+    renamed = api.ok(
+        "set_group_member_nickname", {"group_id": gid, "user_id": "member", "nickname": "M"}, users["admin"]
+    )
     assert renamed["nickname"] == "M"
     api.ok("change_group_member_mute", {"group_id": gid, "user_id": "member", "mute_seconds": 0}, users["admin"])
     api.ok("change_group_mute", {"group_id": gid, "is_mute": True}, users["owner"])
-    body = api.call("set_group_member_nickname", {"group_id": gid, "user_id": "member", "nickname": "x"},
-                    users["member"]).get_json()
+    body = api.call(
+        "set_group_member_nickname", {"group_id": gid, "user_id": "member", "nickname": "x"}, users["member"]
+    ).get_json()
     assert body["errCode"] == 1306
     api.ok("set_group_member_nickname", {"group_id": gid, "user_id": "admin", "nickname": "A"}, users["admin"])
 
@@ -237,8 +246,9 @@ def _mute_end(api, token, gid, user_id):
 def test_a_mute_holds_across_quitting_and_rejoining(api, app, chat):
     users, gid = chat
     text = {"group_id": gid, "content_type": 101, "content": {"text": "x"}}
-    muted = api.ok("change_group_member_mute", {"group_id": gid, "user_id": "member", "mute_seconds": 600},
-                   users["admin"])
+    muted = api.ok(
+        "change_group_member_mute", {"group_id": gid, "user_id": "member", "mute_seconds": 600}, users["admin"]
+    )
     # Quit, then join again directly (need_verification 2): still muted, until the same end.
     api.ok("set_group_info", {"group_id": gid, "need_verification": 2}, users["owner"])
     api.ok("quit_group", {"group_id": gid}, users["member"])
@@ -269,8 +279,7 @@ def test_a_mute_that_ended_while_away_is_not_brought_back(api, app, chat):
     from im.models import GroupLeftMute, utcnow
 
     users, gid = chat
-    api.ok("change_group_member_mute", {"group_id": gid, "user_id": "member", "mute_seconds": 600},
-           users["admin"])
+    api.ok("change_group_member_mute", {"group_id": gid, "user_id": "member", "mute_seconds": 600}, users["admin"])
     api.ok("quit_group", {"group_id": gid}, users["member"])
     with app.app_context():
         kept = db.session.get(GroupLeftMute, (gid, "member"))

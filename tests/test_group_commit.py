@@ -1,4 +1,5 @@
 """Group commit: sends that share a transaction keep every guarantee of a send alone."""
+
 import threading
 
 import pytest
@@ -34,8 +35,12 @@ def _batch(app, calls):
 
 def _messages(app, conversation_id):
     with app.app_context():
-        return [(m.send_id, m.seq, m.content) for m in db.session.scalars(
-            select(Message).where(Message.conversation_id == conversation_id).order_by(Message.seq))]
+        return [
+            (m.send_id, m.seq, m.content)
+            for m in db.session.scalars(
+                select(Message).where(Message.conversation_id == conversation_id).order_by(Message.seq)
+            )
+        ]
 
 
 def test_a_refused_call_leaves_the_rest_of_its_batch_committed(app, api):
@@ -46,8 +51,15 @@ def test_a_refused_call_leaves_the_rest_of_its_batch_committed(app, api):
     sockets = [api.socket(t) for t in (alice_token, carol_token)]
     a, c = _sid(app, alice), _sid(app, carol)
 
-    bodies = _batch(app, [(a, _text(bob, "one")), (c, _text(bob, "blocked")), (a, _text(bob, "two")),
-                          (a, {"recv_id": bob, "content_type": 101, "content": {}})])
+    bodies = _batch(
+        app,
+        [
+            (a, _text(bob, "one")),
+            (c, _text(bob, "blocked")),
+            (a, _text(bob, "two")),
+            (a, {"recv_id": bob, "content_type": 101, "content": {}}),
+        ],
+    )
 
     assert [b["errCode"] for b in bodies[:3]] == [0, bodies[1]["errCode"], 0]
     assert bodies[1]["errCode"] != 0 and bodies[3]["errCode"] != 0
@@ -91,7 +103,9 @@ def test_a_revoked_session_cannot_send_inside_a_batch(app, api):
     a, b = _sid(app, alice), _sid(app, bob)
     api.ok("logout", {}, alice_token)
 
-    bodies = _batch(app, [(a, _text(bob, "after logout")), (b, _text(alice, "still here")), ("nosuch", _text(bob, "x"))])
+    bodies = _batch(
+        app, [(a, _text(bob, "after logout")), (b, _text(alice, "still here")), ("nosuch", _text(bob, "x"))]
+    )
 
     assert bodies[0]["errCode"] != 0 and bodies[2]["errCode"] != 0
     assert bodies[1]["errCode"] == 0
@@ -126,8 +140,9 @@ def test_concurrent_socket_sends_are_each_acked_after_their_commit(app, api):
             ack = sock.emit("send_message", _text(bob, f"{n}-{i}"), callback=True)
             # Acked means committed: a fresh session already sees the message.
             with app.app_context():
-                seen = db.session.scalar(select(Message.id).where(
-                    Message.server_msg_id == ack["data"]["server_msg_id"]))
+                seen = db.session.scalar(
+                    select(Message.id).where(Message.server_msg_id == ack["data"]["server_msg_id"])
+                )
                 db.session.remove()
             acks.append((ack["errCode"], seen is not None, ack["data"]["seq"]))
 
@@ -244,6 +259,5 @@ def test_a_batch_answers_every_refusal_as_a_send_alone_does(app, api):
     assert [b["errCode"] for b in batched] == [b["errCode"] for b in alone]
     assert [b["errCode"] != 0 for b in batched] == [True, True, True, True, False, True]
     assert batched[4]["data"] == alone[4]["data"]
-    assert [m[2] for m in _messages(app, batched[4]["data"]["conversation_id"])] == [
-        {"text": "opens the conversation"}]
+    assert [m[2] for m in _messages(app, batched[4]["data"]["conversation_id"])] == [{"text": "opens the conversation"}]
     sock.disconnect()

@@ -1,4 +1,5 @@
 """The conversation core as a group feature uses it: members' readable ranges, delivery, read state."""
+
 import pytest
 
 from im import errors
@@ -54,9 +55,11 @@ def test_members_read_from_their_join_until_they_leave(group):
 def test_outsiders_cannot_read_a_group(group):
     cid = group
     send(cid, "owner", ["early"], "members only")
-    for call in (lambda: messages.get_history("late", cid, None, 20),
-                 lambda: messages.pull_messages("late", [(cid, 1, 1)]),
-                 lambda: conversations.get_one_conversation("late", cid)):
+    for call in (
+        lambda: messages.get_history("late", cid, None, 20),
+        lambda: messages.pull_messages("late", [(cid, 1, 1)]),
+        lambda: conversations.get_one_conversation("late", cid),
+    ):
         with pytest.raises(errors.ConversationNotFound):
             call()
     assert messages.search_messages("late", "members", None)["messages"] == []

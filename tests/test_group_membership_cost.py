@@ -3,6 +3,7 @@
 Before, each new member's joining was an event in every member's log: inviting 2,000 users wrote
 about four million rows and took minutes. The counts are asserted; the wall times are printed.
 """
+
 import time
 
 from sqlalchemy import event, func, insert, select
@@ -21,16 +22,31 @@ def make_users(app, prefix: str, n: int) -> list[str]:
     ids = [f"{prefix}{i:04d}" for i in range(n)]
     now = utcnow()
     with app.app_context():
-        db.session.execute(insert(User), [{"user_id": uid, "password_hash": "-", "nickname": uid, "face_url": "",
-                                           "event_seq": 0, "created_at": now, "updated_at": now} for uid in ids])
+        db.session.execute(
+            insert(User),
+            [
+                {
+                    "user_id": uid,
+                    "password_hash": "-",
+                    "nickname": uid,
+                    "face_url": "",
+                    "event_seq": 0,
+                    "created_at": now,
+                    "updated_at": now,
+                }
+                for uid in ids
+            ],
+        )
         db.session.commit()
     return ids
 
 
 def rows(app) -> dict[str, int]:
     with app.app_context():
-        counts = {"user_events": db.session.scalar(select(func.count()).select_from(UserEvent)),
-                  "messages": db.session.scalar(select(func.count()).select_from(Message))}
+        counts = {
+            "user_events": db.session.scalar(select(func.count()).select_from(UserEvent)),
+            "messages": db.session.scalar(select(func.count()).select_from(Message)),
+        }
         db.session.remove()
         return counts
 
@@ -60,8 +76,10 @@ def test_inviting_2000_and_kicking_1000_write_rows_linear_in_members(api, app):
     assert invite["user_events"] <= 2 * INVITEES + SLACK
     assert invite["messages"] <= SLACK
     with app.app_context():
-        assert db.session.scalar(select(func.count()).select_from(GroupMember)
-                                 .where(GroupMember.group_id == gid)) == INVITEES + 1
+        assert (
+            db.session.scalar(select(func.count()).select_from(GroupMember).where(GroupMember.group_id == gid))
+            == INVITEES + 1
+        )
 
     before = rows(app)
     _, kick_s = timed(api, "kick_group_member", {"group_id": gid, "user_ids": invitees[:KICKED]}, owner)
@@ -114,8 +132,9 @@ class Statements:
 
 def events_of(app, user_id: str) -> list[tuple[str, dict]]:
     with app.app_context():
-        rows = db.session.execute(select(UserEvent.type, UserEvent.data).where(UserEvent.user_id == user_id)
-                                  .order_by(UserEvent.seq)).all()
+        rows = db.session.execute(
+            select(UserEvent.type, UserEvent.data).where(UserEvent.user_id == user_id).order_by(UserEvent.seq)
+        ).all()
         db.session.remove()
         return [(t, d) for t, d in rows]
 
@@ -127,16 +146,21 @@ def test_a_plain_members_invitation_into_a_verified_group_costs_invitees_plus_ma
     _, owner = api.user("vowner")
     _, member = api.user("vmember")
     admins = make_users(app, "adm", ADMINS)
-    gid = api.ok("create_group", {"group_name": "Verified", "member_user_ids": ["vmember"],
-                                  "admin_user_ids": admins, "need_verification": 1}, owner)["group_id"]
+    gid = api.ok(
+        "create_group",
+        {"group_name": "Verified", "member_user_ids": ["vmember"], "admin_user_ids": admins, "need_verification": 1},
+        owner,
+    )["group_id"]
     invitees = make_users(app, "inv", INVITEES)
 
     before = rows(app)
     with Statements(app) as statements:
         applied, invite_s = timed(api, "invite_user_to_group", {"group_id": gid, "user_ids": invitees}, member)
     invite = written(before, rows(app))
-    print(f"\nplain member invites {INVITEES} with {ADMINS} admins: {invite_s:.2f} s, "
-          f"{statements.count} statements, rows {invite}")
+    print(
+        f"\nplain member invites {INVITEES} with {ADMINS} admins: {invite_s:.2f} s, "
+        f"{statements.count} statements, rows {invite}"
+    )
     assert applied == {"joined_user_ids": [], "applied_user_ids": invitees}
     # One application event per invitee, one event for the whole call per manager (owner and admins).
     assert invite["user_events"] == INVITEES + ADMINS + 1
@@ -146,7 +170,8 @@ def test_a_plain_members_invitation_into_a_verified_group_costs_invitees_plus_ma
     assert batch["application"]["inviter_user_id"] == "vmember" and "from_user_id" not in batch["application"]
     own = [e for e in events_of(app, invitees[7]) if e[0] == "group_application_added"]
     assert [(d["from_user_id"], d["inviter_user_id"], d["handle_result"]) for _, d in own] == [
-        (invitees[7], "vmember", 0)]
+        (invitees[7], "vmember", 0)
+    ]
     pending = api.ok("get_recv_group_application_list", {}, owner)
     assert sorted(a["from_user_id"] for a in pending) == invitees
     assert {a["req_time"] for a in pending} == {batch["application"]["req_time"]}
@@ -172,8 +197,11 @@ def test_dismissing_with_many_pending_applications_costs_applicants_plus_manager
     _, owner = api.user("downer")
     _, member = api.user("dmember")
     admins = make_users(app, "dad", ADMINS)
-    gid = api.ok("create_group", {"group_name": "Doomed", "member_user_ids": ["dmember"],
-                                  "admin_user_ids": admins, "need_verification": 1}, owner)["group_id"]
+    gid = api.ok(
+        "create_group",
+        {"group_name": "Doomed", "member_user_ids": ["dmember"], "admin_user_ids": admins, "need_verification": 1},
+        owner,
+    )["group_id"]
     invitees = make_users(app, "din", INVITEES)
     api.ok("invite_user_to_group", {"group_id": gid, "user_ids": invitees}, member)
 

@@ -1,4 +1,5 @@
 """Groups over REST: roles, applications, muting, limits, and every permission breach changing nothing."""
+
 import pytest
 
 from im.extensions import db
@@ -9,8 +10,11 @@ from im.models import ConversationState, Group, GroupApplication, GroupMember, M
 def crew(api):
     """owner, admin, member, outsider: (user_id, token) each, and a group of the first three."""
     users = {name: api.user(name) for name in ("owner", "admin", "member", "outsider")}
-    group = api.ok("create_group", {"group_name": "Crew", "member_user_ids": ["member"],
-                                     "admin_user_ids": ["admin"]}, users["owner"][1])
+    group = api.ok(
+        "create_group",
+        {"group_name": "Crew", "member_user_ids": ["member"], "admin_user_ids": ["admin"]},
+        users["owner"][1],
+    )
     return users, group["group_id"]
 
 
@@ -28,12 +32,17 @@ def snapshot(app, group_id):
     """Everything a refused call must leave as it was."""
     with app.app_context():
         group = db.session.get(Group, group_id)
-        members = sorted((m.user_id, m.role_level, m.nickname, m.mute_end_time)
-                         for m in db.session.query(GroupMember).filter_by(group_id=group_id))
-        apps = sorted((a.from_user_id, a.handle_result)
-                      for a in db.session.query(GroupApplication).filter_by(group_id=group_id))
-        windows = sorted((s.user_id, s.min_seq, s.max_readable_seq, s.has_read_seq)
-                         for s in db.session.query(ConversationState).filter_by(group_id=group_id))
+        members = sorted(
+            (m.user_id, m.role_level, m.nickname, m.mute_end_time)
+            for m in db.session.query(GroupMember).filter_by(group_id=group_id)
+        )
+        apps = sorted(
+            (a.from_user_id, a.handle_result) for a in db.session.query(GroupApplication).filter_by(group_id=group_id)
+        )
+        windows = sorted(
+            (s.user_id, s.min_seq, s.max_readable_seq, s.has_read_seq)
+            for s in db.session.query(ConversationState).filter_by(group_id=group_id)
+        )
         messages = db.session.query(Message).filter_by(group_id=group_id).count()
         seqs = sorted((u.user_id, u.event_seq) for u in db.session.query(User))
         return group.public(), members, apps, windows, messages, seqs
@@ -60,8 +69,7 @@ def test_create_group_roles_lists_and_events(api, crew):
     assert len(info) == 1 and info[0]["owner_user_id"] == "owner" and info[0]["member_count"] == 3
     assert info[0]["conversation_id"] == f"sg_{gid}" and info[0]["need_verification"] == 0
     members = api.ok("get_group_member_list", {"group_id": gid}, tok(users, "member"))
-    assert [(m["user_id"], m["role_level"]) for m in members] == [("owner", 100), ("admin", 60),
-                                                                 ("member", 20)]
+    assert [(m["user_id"], m["role_level"]) for m in members] == [("owner", 100), ("admin", 60), ("member", 20)]
     page = api.ok("get_group_member_list", {"group_id": gid, "offset": 1, "count": 1}, tok(users, "owner"))
     assert [m["user_id"] for m in page] == ["admin"]
     assert [g["group_id"] for g in api.ok("get_joined_group_list", {}, tok(users, "admin"))] == [gid]
@@ -81,48 +89,51 @@ def test_create_group_refuses_unknown_users_and_too_many(api, app):
         assert db.session.query(Group).count() == 0 and db.session.query(GroupMember).count() == 0
 
 
-@pytest.mark.parametrize("actor, op, payload, code", [
-    ("member", "kick_group_member", {"user_ids": ["owner"]}, 1002),
-    ("admin", "kick_group_member", {"user_ids": ["owner"]}, 1002),
-    ("owner", "kick_group_member", {"user_ids": ["owner"]}, 1201),
-    ("owner", "kick_group_member", {"user_ids": ["outsider"]}, 1303),
-    ("admin", "dismiss_group", {}, 1002),
-    ("member", "dismiss_group", {}, 1002),
-    ("outsider", "dismiss_group", {}, 1303),
-    ("admin", "transfer_group_owner", {"new_owner_id": "admin"}, 1002),
-    ("owner", "transfer_group_owner", {"new_owner_id": "outsider"}, 1303),
-    ("owner", "transfer_group_owner", {"new_owner_id": "owner"}, 1201),
-    ("admin", "set_group_member_role_level", {"user_id": "member", "role_level": 60}, 1002),
-    ("owner", "set_group_member_role_level", {"user_id": "owner", "role_level": 20}, 1201),
-    ("owner", "set_group_member_role_level", {"user_id": "member", "role_level": 100}, 1001),
-    ("member", "set_group_info", {"group_name": "Mine"}, 1002),
-    ("outsider", "set_group_info", {"group_name": "Mine"}, 1303),
-    ("member", "change_group_mute", {"is_mute": True}, 1002),
-    ("member", "change_group_member_mute", {"user_id": "admin", "mute_seconds": 60}, 1002),
-    ("admin", "change_group_member_mute", {"user_id": "owner", "mute_seconds": 60}, 1002),
-    ("owner", "change_group_member_mute", {"user_id": "owner", "mute_seconds": 60}, 1201),
-    ("owner", "change_group_member_mute", {"user_id": "member", "mute_seconds": -1}, 1001),
-    ("member", "set_group_member_nickname", {"user_id": "admin", "nickname": "x"}, 1002),
-    ("admin", "set_group_member_nickname", {"user_id": "owner", "nickname": "x"}, 1002),
-    ("owner", "quit_group", {}, 1309),
-    ("outsider", "quit_group", {}, 1303),
-    ("outsider", "get_group_member_list", {}, 1303),
-    ("outsider", "get_group_members_info", {"user_ids": ["owner"]}, 1303),
-    ("outsider", "invite_user_to_group", {"user_ids": ["outsider"]}, 1303),
-    ("owner", "invite_user_to_group", {"user_ids": ["member"]}, 1302),
-    ("owner", "invite_user_to_group", {"user_ids": ["ghost"]}, 1101),
-    ("member", "join_group", {}, 1302),
-    ("member", "accept_group_application", {"from_user_id": "outsider"}, 1002),
-    ("owner", "accept_group_application", {"from_user_id": "outsider"}, 1308),
-    ("owner", "refuse_group_application", {"from_user_id": "outsider"}, 1308),
-    ("owner", "kick_group_member", {"user_ids": ["member"], "extra": 1}, 1001),
-    ("owner", "join_group", {"req_msg": 5}, 1001),
-    ("owner", "set_group_info", {"need_verification": True}, 1001),
-    ("owner", "set_group_info", {"need_verification": 3}, 1001),
-    ("owner", "set_group_info", {"group_name": "   "}, 1001),
-    ("owner", "change_group_mute", {"is_mute": 1}, 1001),
-    ("owner", "set_group_member_role_level", {"user_id": "member", "role_level": True}, 1001),
-])
+@pytest.mark.parametrize(
+    "actor, op, payload, code",
+    [
+        ("member", "kick_group_member", {"user_ids": ["owner"]}, 1002),
+        ("admin", "kick_group_member", {"user_ids": ["owner"]}, 1002),
+        ("owner", "kick_group_member", {"user_ids": ["owner"]}, 1201),
+        ("owner", "kick_group_member", {"user_ids": ["outsider"]}, 1303),
+        ("admin", "dismiss_group", {}, 1002),
+        ("member", "dismiss_group", {}, 1002),
+        ("outsider", "dismiss_group", {}, 1303),
+        ("admin", "transfer_group_owner", {"new_owner_id": "admin"}, 1002),
+        ("owner", "transfer_group_owner", {"new_owner_id": "outsider"}, 1303),
+        ("owner", "transfer_group_owner", {"new_owner_id": "owner"}, 1201),
+        ("admin", "set_group_member_role_level", {"user_id": "member", "role_level": 60}, 1002),
+        ("owner", "set_group_member_role_level", {"user_id": "owner", "role_level": 20}, 1201),
+        ("owner", "set_group_member_role_level", {"user_id": "member", "role_level": 100}, 1001),
+        ("member", "set_group_info", {"group_name": "Mine"}, 1002),
+        ("outsider", "set_group_info", {"group_name": "Mine"}, 1303),
+        ("member", "change_group_mute", {"is_mute": True}, 1002),
+        ("member", "change_group_member_mute", {"user_id": "admin", "mute_seconds": 60}, 1002),
+        ("admin", "change_group_member_mute", {"user_id": "owner", "mute_seconds": 60}, 1002),
+        ("owner", "change_group_member_mute", {"user_id": "owner", "mute_seconds": 60}, 1201),
+        ("owner", "change_group_member_mute", {"user_id": "member", "mute_seconds": -1}, 1001),
+        ("member", "set_group_member_nickname", {"user_id": "admin", "nickname": "x"}, 1002),
+        ("admin", "set_group_member_nickname", {"user_id": "owner", "nickname": "x"}, 1002),
+        ("owner", "quit_group", {}, 1309),
+        ("outsider", "quit_group", {}, 1303),
+        ("outsider", "get_group_member_list", {}, 1303),
+        ("outsider", "get_group_members_info", {"user_ids": ["owner"]}, 1303),
+        ("outsider", "invite_user_to_group", {"user_ids": ["outsider"]}, 1303),
+        ("owner", "invite_user_to_group", {"user_ids": ["member"]}, 1302),
+        ("owner", "invite_user_to_group", {"user_ids": ["ghost"]}, 1101),
+        ("member", "join_group", {}, 1302),
+        ("member", "accept_group_application", {"from_user_id": "outsider"}, 1002),
+        ("owner", "accept_group_application", {"from_user_id": "outsider"}, 1308),
+        ("owner", "refuse_group_application", {"from_user_id": "outsider"}, 1308),
+        ("owner", "kick_group_member", {"user_ids": ["member"], "extra": 1}, 1001),
+        ("owner", "join_group", {"req_msg": 5}, 1001),
+        ("owner", "set_group_info", {"need_verification": True}, 1001),
+        ("owner", "set_group_info", {"need_verification": 3}, 1001),
+        ("owner", "set_group_info", {"group_name": "   "}, 1001),
+        ("owner", "change_group_mute", {"is_mute": 1}, 1001),
+        ("owner", "set_group_member_role_level", {"user_id": "member", "role_level": True}, 1001),
+    ],
+)
 def test_permission_breaches_and_bad_input_change_nothing(api, app, crew, actor, op, payload, code):
     users, gid = crew
     before = snapshot(app, gid)
@@ -158,20 +169,34 @@ def test_dismissing_deletes_pending_applications_and_handling_one_afterwards_ans
     api.ok("set_group_info", {"group_id": gid, "need_verification": 1}, tok(users, "owner"))
     invited = api.ok("invite_user_to_group", {"group_id": gid, "user_ids": ["invitee"]}, tok(users, "member"))
     assert invited["applied_user_ids"] == ["invitee"]
-    pending = {a["from_user_id"] for a in api.ok("get_recv_group_application_list", {}, tok(users, "admin"))
-               if a["handle_result"] == 0}
+    pending = {
+        a["from_user_id"]
+        for a in api.ok("get_recv_group_application_list", {}, tok(users, "admin"))
+        if a["handle_result"] == 0
+    }
     assert pending == {"outsider", "late", "invitee"}
-    seqs = {name: api.ok("sync_events", {}, token)["max_seq"]
-            for name, token in [("outsider", tok(users, "outsider")), ("late", late), ("invitee", invitee),
-                                ("refused", refused), ("admin", tok(users, "admin")),
-                                ("member", tok(users, "member"))]}
+    seqs = {
+        name: api.ok("sync_events", {}, token)["max_seq"]
+        for name, token in [
+            ("outsider", tok(users, "outsider")),
+            ("late", late),
+            ("invitee", invitee),
+            ("refused", refused),
+            ("admin", tok(users, "admin")),
+            ("member", tok(users, "member")),
+        ]
+    }
 
     api.ok("dismiss_group", {"group_id": gid}, tok(users, "owner"))
 
     def news(name, token):
-        return [(e["type"], e["data"].get("from_user_id") or
-                 [a["from_user_id"] for a in e["data"].get("applications", [])] or None)
-                for e in api.ok("sync_events", {"after_seq": seqs[name]}, token)["events"]]
+        return [
+            (
+                e["type"],
+                e["data"].get("from_user_id") or [a["from_user_id"] for a in e["data"].get("applications", [])] or None,
+            )
+            for e in api.ok("sync_events", {"after_seq": seqs[name]}, token)["events"]
+        ]
 
     # each applicant hears that their application is gone
     for name, token in [("outsider", tok(users, "outsider")), ("late", late), ("invitee", invitee)]:
@@ -192,8 +217,10 @@ def test_dismissing_deletes_pending_applications_and_handling_one_afterwards_ans
         for op in ("accept_group_application", "refuse_group_application"):
             for applicant in ("outsider", "refused"):
                 assert err(api, op, {"group_id": gid, "from_user_id": applicant}, tok(users, actor)) == 1304
-    assert err(api, "accept_group_application", {"group_id": gid, "from_user_id": "outsider"},
-               tok(users, "member")) == 1304
+    assert (
+        err(api, "accept_group_application", {"group_id": gid, "from_user_id": "outsider"}, tok(users, "member"))
+        == 1304
+    )
     assert err(api, "join_group", {"group_id": gid}, late) == 1304
     assert snapshot(app, gid) == before
 
@@ -208,16 +235,20 @@ def test_need_verification_0_apply_then_accept_and_refuse(api, crew):
     assert {a["from_user_id"] for a in recv} == {"outsider", "late"}
     assert api.ok("get_recv_group_application_list", {}, tok(users, "member")) == []
     assert [a["group_id"] for a in api.ok("get_send_group_application_list", {}, late)] == [gid]
-    accepted = api.ok("accept_group_application", {"group_id": gid, "from_user_id": "outsider",
-                                                   "handle_msg": "welcome"}, tok(users, "admin"))
+    accepted = api.ok(
+        "accept_group_application",
+        {"group_id": gid, "from_user_id": "outsider", "handle_msg": "welcome"},
+        tok(users, "admin"),
+    )
     assert accepted["handle_result"] == 1 and accepted["handle_user_id"] == "admin"
-    refused = api.ok("refuse_group_application", {"group_id": gid, "from_user_id": "late"},
-                     tok(users, "owner"))
+    refused = api.ok("refuse_group_application", {"group_id": gid, "from_user_id": "late"}, tok(users, "owner"))
     assert refused["handle_result"] == -1
-    assert err(api, "accept_group_application", {"group_id": gid, "from_user_id": "late"},
-               tok(users, "owner")) == 1206
+    assert err(api, "accept_group_application", {"group_id": gid, "from_user_id": "late"}, tok(users, "owner")) == 1206
     assert event_types(api, tok(users, "outsider")) == [
-        "group_application_added", "group_application_accepted", "joined_group_added"]
+        "group_application_added",
+        "group_application_accepted",
+        "joined_group_added",
+    ]
     assert event_types(api, late) == ["group_application_added", "group_application_rejected"]
     # Everyone learns of the newcomer from the one notice, not from an event each.
     assert "group_member_added" not in event_types(api, tok(users, "member"))
@@ -225,8 +256,9 @@ def test_need_verification_0_apply_then_accept_and_refuse(api, crew):
     assert [(m["user_id"], m["role_level"], m["join_source"]) for m in added] == [("outsider", 20, 3)]
     assert member_changes(api, tok(users, "outsider"), gid, {1510}) == added
     assert "group_application_added" not in event_types(api, tok(users, "member"))
-    members = api.ok("get_group_members_info", {"group_id": gid, "user_ids": ["outsider", "late"]},
-                     tok(users, "member"))
+    members = api.ok(
+        "get_group_members_info", {"group_id": gid, "user_ids": ["outsider", "late"]}, tok(users, "member")
+    )
     assert [m["user_id"] for m in members] == ["outsider"] and members[0]["join_source"] == 3
 
 
@@ -259,37 +291,39 @@ def test_group_full(api, app, crew):
     users, gid = crew
     app.config["IM_GROUP_MAX_MEMBERS"] = 3
     before = snapshot(app, gid)
-    assert err(api, "invite_user_to_group", {"group_id": gid, "user_ids": ["outsider"]},
-               tok(users, "owner")) == 1305
+    assert err(api, "invite_user_to_group", {"group_id": gid, "user_ids": ["outsider"]}, tok(users, "owner")) == 1305
     assert err(api, "join_group", {"group_id": gid}, tok(users, "outsider")) == 1305
     assert snapshot(app, gid) == before
 
 
 def test_roles_transfer_nickname_and_mutes(api, crew):
     users, gid = crew
-    promoted = api.ok("set_group_member_role_level", {"group_id": gid, "user_id": "member",
-                                                      "role_level": 60}, tok(users, "owner"))
+    promoted = api.ok(
+        "set_group_member_role_level", {"group_id": gid, "user_id": "member", "role_level": 60}, tok(users, "owner")
+    )
     assert promoted["role_level"] == 60
     # an admin cannot kick or mute another admin
-    assert err(api, "kick_group_member", {"group_id": gid, "user_ids": ["member"]},
-               tok(users, "admin")) == 1002
-    api.ok("set_group_member_role_level", {"group_id": gid, "user_id": "member", "role_level": 20},
-           tok(users, "owner"))
-    mine = api.ok("set_group_member_nickname", {"group_id": gid, "user_id": "member", "nickname": "M"},
-                  tok(users, "member"))
+    assert err(api, "kick_group_member", {"group_id": gid, "user_ids": ["member"]}, tok(users, "admin")) == 1002
+    api.ok("set_group_member_role_level", {"group_id": gid, "user_id": "member", "role_level": 20}, tok(users, "owner"))
+    mine = api.ok(
+        "set_group_member_nickname", {"group_id": gid, "user_id": "member", "nickname": "M"}, tok(users, "member")
+    )
     assert mine["nickname"] == "M"
-    muted = api.ok("change_group_member_mute", {"group_id": gid, "user_id": "member", "mute_seconds": 600},
-                   tok(users, "admin"))
+    muted = api.ok(
+        "change_group_member_mute", {"group_id": gid, "user_id": "member", "mute_seconds": 600}, tok(users, "admin")
+    )
     assert muted["mute_end_time"] > 0
-    lifted = api.ok("change_group_member_mute", {"group_id": gid, "user_id": "member", "mute_seconds": 0},
-                    tok(users, "admin"))
+    lifted = api.ok(
+        "change_group_member_mute", {"group_id": gid, "user_id": "member", "mute_seconds": 0}, tok(users, "admin")
+    )
     assert lifted["mute_end_time"] == 0
     group = api.ok("change_group_mute", {"group_id": gid, "is_mute": True}, tok(users, "admin"))
     assert group["status"] == 3
     group = api.ok("transfer_group_owner", {"group_id": gid, "new_owner_id": "admin"}, tok(users, "owner"))
     assert group["owner_user_id"] == "admin"
-    roles = {m["user_id"]: m["role_level"]
-             for m in api.ok("get_group_member_list", {"group_id": gid}, tok(users, "owner"))}
+    roles = {
+        m["user_id"]: m["role_level"] for m in api.ok("get_group_member_list", {"group_id": gid}, tok(users, "owner"))
+    }
     assert roles == {"owner": 20, "admin": 100, "member": 20}
     assert err(api, "dismiss_group", {"group_id": gid}, tok(users, "owner")) == 1002
     member_events = event_types(api, tok(users, "member"))
@@ -298,9 +332,14 @@ def test_roles_transfer_nickname_and_mutes(api, crew):
     changed = member_changes(api, tok(users, "member"), gid, {1507, 1512, 1513, 1516, 1517, 1518})
     # 2 roles, nickname, 2 mutes, transfer x2: each record as it was right after its change.
     assert [(m["user_id"], m["role_level"], m["nickname"], m["mute_end_time"] > 0) for m in changed] == [
-        ("member", 60, "", False), ("member", 20, "", False), ("member", 20, "M", False),
-        ("member", 20, "M", True), ("member", 20, "M", False), ("owner", 20, "", False),
-        ("admin", 100, "", False)]
+        ("member", 60, "", False),
+        ("member", 20, "", False),
+        ("member", 20, "M", False),
+        ("member", 20, "M", True),
+        ("member", 20, "M", False),
+        ("owner", 20, "", False),
+        ("admin", 100, "", False),
+    ]
 
 
 def test_quit_and_kick(api, app, crew):
@@ -309,8 +348,11 @@ def test_quit_and_kick(api, app, crew):
     assert event_types(api, tok(users, "member"))[-1] == "joined_group_deleted"
     assert [m["user_id"] for m in member_changes(api, tok(users, "member"), gid, {1504})] == ["member"]
     api.ok("invite_user_to_group", {"group_id": gid, "user_ids": ["outsider", "member"]}, tok(users, "admin"))
-    api.ok("kick_group_member", {"group_id": gid, "user_ids": ["outsider", "member"], "reason": "spam"},
-           tok(users, "admin"))
+    api.ok(
+        "kick_group_member",
+        {"group_id": gid, "user_ids": ["outsider", "member"], "reason": "spam"},
+        tok(users, "admin"),
+    )
     assert event_types(api, tok(users, "outsider"))[-2:] == ["joined_group_added", "joined_group_deleted"]
     # The kicked read the notice of their removal: who went, and why.
     kicked = [(t, d) for t, d in notices(api, tok(users, "outsider"), gid) if t == 1508]

@@ -1,4 +1,5 @@
 """The HTTP surface: OpenAPI document and security headers."""
+
 from im.operations import OPERATIONS
 
 
@@ -24,8 +25,12 @@ def test_security_headers_on_pages_and_api(client):
 
 def test_a_wrong_method_answers_405_with_allow_and_the_envelope(client):
     """RFC 9110: a 405 says which methods the resource takes; the body is the documented envelope."""
-    for method, path in (("get", "/api/login"), ("put", "/api/send_message"), ("delete", "/api/error_codes"),
-                         ("put", "/api/openapi.json")):
+    for method, path in (
+        ("get", "/api/login"),
+        ("put", "/api/send_message"),
+        ("delete", "/api/error_codes"),
+        ("put", "/api/openapi.json"),
+    ):
         resp = getattr(client, method)(path)
         assert resp.status_code == 405, path
         allowed = {m.strip() for m in resp.headers["Allow"].split(",")}

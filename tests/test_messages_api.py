@@ -1,4 +1,5 @@
 """One-to-one messages over REST and the socket test client: send, seq, idempotency, sync, history."""
+
 import threading
 
 import pytest
@@ -44,28 +45,31 @@ def test_resend_with_same_client_msg_id_returns_first(api, app):
     assert count_messages(app) == 1
 
 
-@pytest.mark.parametrize("payload, expected", [
-    ({"content_type": 101, "content": {"text": ""}}, 1001),
-    ({"content_type": 101, "content": {"text": " \n\t"}}, 1001),
-    ({"content_type": 101, "content": {"text": "x" * 10_001}}, 1001),
-    ({"content_type": 101, "content": {"text": "a", "extra": 1}}, 1001),
-    ({"content_type": 101, "content": {"txt": "a"}}, 1001),
-    ({"content_type": 999, "content": {"text": "a"}}, 1001),
-    ({"content_type": 113, "content": {"text": "a"}}, 1001),
-    ({"content_type": 106, "content": {"text": "a", "at_user_ids": []}}, 1001),
-    ({"content_type": 106, "content": {"text": "a", "at_user_ids": [1]}}, 1001),
-    ({"content_type": 114, "content": {"text": "a", "quote_seq": 5}}, 1401),
-    ({"content_type": 114, "content": {"text": "a", "quote_seq": "1"}}, 1001),
-    ({"content_type": 102, "content": {"url": "/api/files/" + "0" * 32}}, 1406),
-    ({"content_type": 105, "content": {"url": "http://elsewhere/x"}}, 1001),
-    ({"content_type": 110, "content": {"data": "x" * 70_000}}, 1404),
-    ({"content_type": 110, "content": {}}, 1001),
-    ({"content_type": "101", "content": {"text": "a"}}, 1001),
-    ({"content_type": 101, "content": "hello"}, 1001),
-    ({"content_type": 101}, 1001),
-    ({"content_type": 101, "content": {"text": "a"}, "client_msg_id": "bad id!"}, 1001),
-    ({"content_type": 101, "content": {"text": "a"}, "extra": 1}, 1001),
-])
+@pytest.mark.parametrize(
+    "payload, expected",
+    [
+        ({"content_type": 101, "content": {"text": ""}}, 1001),
+        ({"content_type": 101, "content": {"text": " \n\t"}}, 1001),
+        ({"content_type": 101, "content": {"text": "x" * 10_001}}, 1001),
+        ({"content_type": 101, "content": {"text": "a", "extra": 1}}, 1001),
+        ({"content_type": 101, "content": {"txt": "a"}}, 1001),
+        ({"content_type": 999, "content": {"text": "a"}}, 1001),
+        ({"content_type": 113, "content": {"text": "a"}}, 1001),
+        ({"content_type": 106, "content": {"text": "a", "at_user_ids": []}}, 1001),
+        ({"content_type": 106, "content": {"text": "a", "at_user_ids": [1]}}, 1001),
+        ({"content_type": 114, "content": {"text": "a", "quote_seq": 5}}, 1401),
+        ({"content_type": 114, "content": {"text": "a", "quote_seq": "1"}}, 1001),
+        ({"content_type": 102, "content": {"url": "/api/files/" + "0" * 32}}, 1406),
+        ({"content_type": 105, "content": {"url": "http://elsewhere/x"}}, 1001),
+        ({"content_type": 110, "content": {"data": "x" * 70_000}}, 1404),
+        ({"content_type": 110, "content": {}}, 1001),
+        ({"content_type": "101", "content": {"text": "a"}}, 1001),
+        ({"content_type": 101, "content": "hello"}, 1001),
+        ({"content_type": 101}, 1001),
+        ({"content_type": 101, "content": {"text": "a"}, "client_msg_id": "bad id!"}, 1001),
+        ({"content_type": 101, "content": {"text": "a"}, "extra": 1}, 1001),
+    ],
+)
 def test_bad_content_refused_and_nothing_stored(api, app, payload, expected):
     _, ta = api.user()
     b, _ = api.user()
@@ -102,8 +106,9 @@ def test_concurrent_senders_leave_contiguous_seqs(api, app):
     def worker(token, recv, n):
         client = app.test_client()
         for i in range(n):
-            body = client.post("/api/send_message", json={"recv_id": recv, **text(str(i))},
-                               headers={"token": token}).get_json()
+            body = client.post(
+                "/api/send_message", json={"recv_id": recv, **text(str(i))}, headers={"token": token}
+            ).get_json()
             (results.append(body["data"]) if body["errCode"] == 0 else failures.append(body))
 
     threads = [threading.Thread(target=worker, args=((ta, b) if i % 2 else (tb, a)) + (10,)) for i in range(6)]
@@ -128,8 +133,7 @@ def test_sync_by_seq_and_history(api):
     pulled = api.ok("pull_messages", {"ranges": [{"conversation_id": cid, "begin_seq": 2, "end_seq": 9}]}, tb)
     assert [m["seq"] for m in pulled["messages"]] == [2, 3, 4, 5]
     assert pulled["pulled_to"] == {cid: 5}
-    cut = api.ok("pull_messages", {"ranges": [{"conversation_id": cid, "begin_seq": 1, "end_seq": 5}],
-                                   "limit": 2}, tb)
+    cut = api.ok("pull_messages", {"ranges": [{"conversation_id": cid, "begin_seq": 1, "end_seq": 5}], "limit": 2}, tb)
     assert [m["seq"] for m in cut["messages"]] == [1, 2] and cut["pulled_to"] == {cid: 2}
     page = api.ok("get_history_message_list", {"conversation_id": cid, "count": 2}, tb)
     assert [m["seq"] for m in page["messages"]] == [4, 5] and not page["is_end"]
@@ -137,21 +141,23 @@ def test_sync_by_seq_and_history(api):
     assert [m["seq"] for m in page["messages"]] == [1, 2, 3] and page["is_end"]
     # an outsider reads nothing and learns nothing
     assert code(api, "get_history_message_list", {"conversation_id": cid}, tc) == 1403
-    assert code(api, "pull_messages", {"ranges": [{"conversation_id": cid, "begin_seq": 1, "end_seq": 5}]},
-                tc) == 1403
+    assert code(api, "pull_messages", {"ranges": [{"conversation_id": cid, "begin_seq": 1, "end_seq": 5}]}, tc) == 1403
     assert code(api, "search_messages", {"keyword": "ab", "conversation_id": cid}, tc) == 1403
     assert api.ok("search_messages", {"keyword": "ab"}, tc)["messages"] == []
     found = api.ok("search_messages", {"keyword": "AB3"}, tb)["messages"]
     assert [m["content"]["text"] for m in found] == ["ab3"]
 
 
-@pytest.mark.parametrize("payload", [
-    {"ranges": []},
-    {"ranges": [{"conversation_id": "si_a~b", "begin_seq": 0, "end_seq": 1}]},
-    {"ranges": [{"conversation_id": "xx", "begin_seq": 1, "end_seq": 1}]},
-    {"ranges": [{"conversation_id": "si_a~b", "begin_seq": 1, "end_seq": 1}], "limit": 0},
-    {"ranges": [{"conversation_id": "si_a~b", "begin_seq": 1}]},
-])
+@pytest.mark.parametrize(
+    "payload",
+    [
+        {"ranges": []},
+        {"ranges": [{"conversation_id": "si_a~b", "begin_seq": 0, "end_seq": 1}]},
+        {"ranges": [{"conversation_id": "xx", "begin_seq": 1, "end_seq": 1}]},
+        {"ranges": [{"conversation_id": "si_a~b", "begin_seq": 1, "end_seq": 1}], "limit": 0},
+        {"ranges": [{"conversation_id": "si_a~b", "begin_seq": 1}]},
+    ],
+)
 def test_pull_bad_input(api, payload):
     _, ta = api.user("a")
     api.user("b")
@@ -165,17 +171,36 @@ def test_pull_empty_and_repeated_ranges(api):
         send(api, ta, "b", str(i))
     empty = api.ok("pull_messages", {"ranges": [{"conversation_id": "si_a~b", "begin_seq": 3, "end_seq": 2}]}, ta)
     assert empty == {"messages": [], "pulled_to": {"si_a~b": 2}, "is_end": True}
-    twice = api.ok("pull_messages", {"ranges": [{"conversation_id": "si_a~b", "begin_seq": 1, "end_seq": 1},
-                                                {"conversation_id": "si_a~b", "begin_seq": 3, "end_seq": 3}]}, ta)
+    twice = api.ok(
+        "pull_messages",
+        {
+            "ranges": [
+                {"conversation_id": "si_a~b", "begin_seq": 1, "end_seq": 1},
+                {"conversation_id": "si_a~b", "begin_seq": 3, "end_seq": 3},
+            ]
+        },
+        ta,
+    )
     assert [m["seq"] for m in twice["messages"]] == [1, 2, 3] and twice["pulled_to"] == {"si_a~b": 3}
 
 
-@pytest.mark.parametrize("content_type, content", [
-    (101, {"text": " "}), (101, {"text": "x" * 10_001}), (101, {"text": 5}), (101, {"text": "a", "b": 1}),
-    (106, {"text": "a", "at_user_ids": []}), (106, {"text": "a", "at_user_ids": [3]}),
-    (114, {"text": "a", "quote_seq": True}), (102, {"url": "elsewhere"}), (110, {}),
-    (113, {"msg_tip": "x"}), (999, {"text": "a"}), (101, "text"),
-])
+@pytest.mark.parametrize(
+    "content_type, content",
+    [
+        (101, {"text": " "}),
+        (101, {"text": "x" * 10_001}),
+        (101, {"text": 5}),
+        (101, {"text": "a", "b": 1}),
+        (106, {"text": "a", "at_user_ids": []}),
+        (106, {"text": "a", "at_user_ids": [3]}),
+        (114, {"text": "a", "quote_seq": True}),
+        (102, {"url": "elsewhere"}),
+        (110, {}),
+        (113, {"msg_tip": "x"}),
+        (999, {"text": "a"}),
+        (101, "text"),
+    ],
+)
 def test_service_checks_content_for_every_caller(app, content_type, content):
     """Group sends reach deliver() without the operation's schema: the service checks content itself."""
     from im import errors
@@ -221,8 +246,9 @@ def test_search_pages_by_cursor_and_count_without_gaps_or_repeats(api):
     assert first["messages"][0]["content"]["text"] == "needle from c"
     pages, cursor = [], None
     while True:
-        page = api.ok("search_messages", {"keyword": "needle", "count": 40, **({"cursor": cursor} if cursor else {})},
-                      tb)
+        page = api.ok(
+            "search_messages", {"keyword": "needle", "count": 40, **({"cursor": cursor} if cursor else {})}, tb
+        )
         pages.append(page)
         cursor = page["cursor"]
         if not page["has_more"]:
@@ -238,18 +264,30 @@ def test_search_pages_by_cursor_and_count_without_gaps_or_repeats(api):
     cid = "si_" + "~".join(sorted((a, b)))
     head = api.ok("search_messages", {"keyword": "needle", "conversation_id": cid, "count": 100}, tb)
     assert head["messages"][-1]["content"]["text"] == "needle a3"
-    one = api.ok("search_messages", {"keyword": "needle", "conversation_id": cid, "cursor": head["cursor"],
-                                     "count": 5}, tb)
+    one = api.ok(
+        "search_messages", {"keyword": "needle", "conversation_id": cid, "cursor": head["cursor"], "count": 5}, tb
+    )
     assert [m["content"]["text"] for m in one["messages"]] == ["needle a2", "needle a1", "needle a0"]
     assert one["has_more"] is False
     exact = api.ok("search_messages", {"keyword": "needle", "cursor": pages[1]["cursor"], "count": 24}, tb)
     assert len(exact["messages"]) == 24 and exact["has_more"] is False
 
 
-@pytest.mark.parametrize("paging", [
-    {"offset": 0}, {"cursor": "-1"}, {"cursor": "x1"}, {"cursor": 1}, {"cursor": "1" * 20}, {"cursor": ""},
-    {"count": 0}, {"count": 101}, {"count": True}, {"count": 2**63},
-])
+@pytest.mark.parametrize(
+    "paging",
+    [
+        {"offset": 0},
+        {"cursor": "-1"},
+        {"cursor": "x1"},
+        {"cursor": 1},
+        {"cursor": "1" * 20},
+        {"cursor": ""},
+        {"count": 0},
+        {"count": 101},
+        {"count": True},
+        {"count": 2**63},
+    ],
+)
 def test_search_paging_out_of_bounds_is_refused(api, paging):
     _, ta = api.user()
     body = api.call("search_messages", {"keyword": "x", **paging}, ta).get_json()

@@ -1,4 +1,5 @@
 """The schema comes from the migrations, and they build exactly what the models declare."""
+
 import pytest
 from alembic.autogenerate import compare_metadata
 from alembic.runtime.migration import MigrationContext
@@ -10,8 +11,14 @@ from tests.support.server import FAST_HASH
 
 
 def _app(path, **config):
-    return create_app({"SQLALCHEMY_DATABASE_URI": f"sqlite:///{path}", "IM_SOCKETIO_ASYNC_MODE": "threading",
-                       "TESTING": True, **config})
+    return create_app(
+        {
+            "SQLALCHEMY_DATABASE_URI": f"sqlite:///{path}",
+            "IM_SOCKETIO_ASYNC_MODE": "threading",
+            "TESTING": True,
+            **config,
+        }
+    )
 
 
 def _differences(app):
@@ -38,12 +45,15 @@ def test_database_made_by_create_all_is_adopted(tmp_path):
     path = tmp_path / "legacy.sqlite3"
     legacy = _app(path, IM_AUTO_MIGRATE=False)
     with legacy.app_context():
-        tables = [t for t in db.metadata.sorted_tables
-                  if t.name in _first_revision_tables(tmp_path)]
+        tables = [t for t in db.metadata.sorted_tables if t.name in _first_revision_tables(tmp_path)]
         db.metadata.create_all(db.engine, tables=tables)
-        db.session.execute(text("INSERT INTO users (user_id, password_hash, nickname, face_url, event_seq, "
-                                "created_at, updated_at) VALUES ('old', 'x', 'Old', '', 3, "
-                                "'2026-01-01 00:00:00', '2026-01-01 00:00:00')"))
+        db.session.execute(
+            text(
+                "INSERT INTO users (user_id, password_hash, nickname, face_url, event_seq, "
+                "created_at, updated_at) VALUES ('old', 'x', 'Old', '', 3, "
+                "'2026-01-01 00:00:00', '2026-01-01 00:00:00')"
+            )
+        )
         db.session.commit()
         db.engine.dispose()
     app = _app(path)
@@ -85,47 +95,94 @@ def _first_revision_tables(tmp_path) -> set[str]:
 
 # ---- 0003_conversation_ids: one-to-one ids si_<low>~<high>, a shared conversation split by pair ----------
 
+
 def _old_world(app, tmp_path):
     """What the server before 0003 wrote: alice and bob's conversation, and one that two pairs shared
     (john_smith with mary, john with smith_mary all got si_john_smith_mary), their messages interleaved."""
     from datetime import timedelta
 
-    from im.models import (Conversation, ConversationState, Message, MessageDeletion, MessageFile, UploadedFile,
-                           UserEvent, utcnow)
+    from im.models import (
+        Conversation,
+        ConversationState,
+        Message,
+        MessageDeletion,
+        MessageFile,
+        UploadedFile,
+        UserEvent,
+        utcnow,
+    )
     from im.services import auth
+
     for user_id in ("alice", "bob", "john_smith", "mary", "john", "smith_mary", "owner"):
         auth.register(user_id, "password123", user_id)
     start = utcnow() - timedelta(minutes=10)
 
     def conversation(cid, kind, *sends, group_id=None):
-        db.session.add(Conversation(conversation_id=cid, conversation_type=kind, group_id=group_id,
-                                    max_seq=len(sends), latest_msg_time=start + timedelta(seconds=len(sends)),
-                                    created_at=start))
+        db.session.add(
+            Conversation(
+                conversation_id=cid,
+                conversation_type=kind,
+                group_id=group_id,
+                max_seq=len(sends),
+                latest_msg_time=start + timedelta(seconds=len(sends)),
+                created_at=start,
+            )
+        )
         db.session.flush()
         for seq, (sender, receiver, content_type, content) in enumerate(sends, 1):
-            db.session.add(Message(server_msg_id=f"{cid[-6:]}{seq:026d}", conversation_id=cid, conversation_type=kind,
-                                   seq=seq, send_id=sender, recv_id=receiver, group_id=group_id,
-                                   client_msg_id=f"{cid}-{seq}", content_type=content_type, content=content,
-                                   search_text=content.get("text", "plan.pdf"), status=1,
-                                   send_time=start + timedelta(seconds=seq)))
+            db.session.add(
+                Message(
+                    server_msg_id=f"{cid[-6:]}{seq:026d}",
+                    conversation_id=cid,
+                    conversation_type=kind,
+                    seq=seq,
+                    send_id=sender,
+                    recv_id=receiver,
+                    group_id=group_id,
+                    client_msg_id=f"{cid}-{seq}",
+                    content_type=content_type,
+                    content=content,
+                    search_text=content.get("text", "plan.pdf"),
+                    status=1,
+                    send_time=start + timedelta(seconds=seq),
+                )
+            )
 
     def state(cid, user, peer, read, hidden=False):
-        db.session.add(ConversationState(user_id=user, conversation_id=cid, conversation_type=1, peer_user_id=peer,
-                                         has_read_seq=read, min_seq=1, hidden=hidden, draft_text=""))
+        db.session.add(
+            ConversationState(
+                user_id=user,
+                conversation_id=cid,
+                conversation_type=1,
+                peer_user_id=peer,
+                has_read_seq=read,
+                min_seq=1,
+                hidden=hidden,
+                draft_text="",
+            )
+        )
 
     text = lambda t: {"text": t}  # noqa: E731
-    conversation("si_alice_bob", 1, ("alice", "bob", 101, text("one")), ("bob", "alice", 101, text("two")),
-                 ("alice", "bob", 101, text("three")))
+    conversation(
+        "si_alice_bob",
+        1,
+        ("alice", "bob", 101, text("one")),
+        ("bob", "alice", 101, text("two")),
+        ("alice", "bob", 101, text("three")),
+    )
     state("si_alice_bob", "alice", "bob", 3)
     state("si_alice_bob", "bob", "alice", 2, hidden=True)
     shared = "si_john_smith_mary"
-    conversation(shared, 1,
-                 ("john_smith", "mary", 101, text("the secret plan")),          # 1 -> first pair 1
-                 ("john", "smith_mary", 101, text("hello")),                    # 2 -> second pair 1
-                 ("mary", "john_smith", 105, {"url": "/api/files/" + "a" * 32, "name": "plan.pdf"}),  # 3 -> 2
-                 ("smith_mary", "john", 114, {"text": "re: hello", "quote_seq": 2}),                 # 4 -> 2
-                 ("john", "smith_mary", 114, {"text": "re: secret", "quote_seq": 1}),                # 5 -> 3
-                 ("john_smith", "mary", 101, text("see you")))                  # 6 -> first pair 3
+    conversation(
+        shared,
+        1,
+        ("john_smith", "mary", 101, text("the secret plan")),  # 1 -> first pair 1
+        ("john", "smith_mary", 101, text("hello")),  # 2 -> second pair 1
+        ("mary", "john_smith", 105, {"url": "/api/files/" + "a" * 32, "name": "plan.pdf"}),  # 3 -> 2
+        ("smith_mary", "john", 114, {"text": "re: hello", "quote_seq": 2}),  # 4 -> 2
+        ("john", "smith_mary", 114, {"text": "re: secret", "quote_seq": 1}),  # 5 -> 3
+        ("john_smith", "mary", 101, text("see you")),
+    )  # 6 -> first pair 3
     state(shared, "john_smith", "mary", 6)
     state(shared, "mary", "john_smith", 3)
     state(shared, "john", "smith_mary", 5)
@@ -136,24 +193,33 @@ def _old_world(app, tmp_path):
     upload_dir = tmp_path / "up"
     upload_dir.mkdir(exist_ok=True)
     (upload_dir / ("a" * 32)).write_bytes(b"%PDF-1.4 plan")
-    db.session.add(UploadedFile(file_id="a" * 32, uploader_id="mary", name="plan.pdf", size=13,
-                                mime_type="application/pdf"))
+    db.session.add(
+        UploadedFile(file_id="a" * 32, uploader_id="mary", name="plan.pdf", size=13, mime_type="application/pdf")
+    )
     db.session.flush()
     db.session.add(MessageFile(file_id="a" * 32, conversation_id=shared, seq=3))
     conversation("sg_g1", 3, ("owner", None, 101, text("group hello")), group_id="g1")
-    db.session.add(UserEvent(user_id="bob", seq=1, type="conversation_changed",
-                             data=[{"conversation_id": "si_alice_bob", "unread_count": 1}]))
+    db.session.add(
+        UserEvent(
+            user_id="bob",
+            seq=1,
+            type="conversation_changed",
+            data=[{"conversation_id": "si_alice_bob", "unread_count": 1}],
+        )
+    )
     db.session.add(UserEvent(user_id="bob", seq=2, type="friend_added", data={"user_id": "alice"}))
     db.session.commit()
 
 
 def _check_migrated_world(app):
     from im.models import Conversation, ConversationState, Message, MessageDeletion, MessageFile, UserEvent
+
     client = app.test_client()
 
     def call(name, payload, user):
-        token = client.post("/api/login", json={"user_id": user, "password": "password123", "platform_id": 5}) \
-            .get_json()["data"]["token"]
+        token = client.post(
+            "/api/login", json={"user_id": user, "password": "password123", "platform_id": 5}
+        ).get_json()["data"]["token"]
         return client.post(f"/api/{name}", json=payload, headers={"token": token}).get_json()
 
     def history(user, cid):
@@ -167,26 +233,34 @@ def _check_migrated_world(app):
     assert by_id[ab]["unread_count"] == 0 and by_id[ab]["peer_has_read_seq"] == 2
     assert call("get_all_conversation_list", {}, "bob")["data"] == []  # still hidden for bob
 
-    assert history("john_smith", first) == [(1, "john_smith", 101, {"text": "the secret plan"}),
-                                            (2, "mary", 105, {"url": "/api/files/" + "a" * 32, "name": "plan.pdf"}),
-                                            (3, "john_smith", 101, {"text": "see you"})]
+    assert history("john_smith", first) == [
+        (1, "john_smith", 101, {"text": "the secret plan"}),
+        (2, "mary", 105, {"url": "/api/files/" + "a" * 32, "name": "plan.pdf"}),
+        (3, "john_smith", 101, {"text": "see you"}),
+    ]
     assert [s for s, *_ in history("mary", first)] == [2, 3]  # her deletion of seq 1 came along
-    assert history("smith_mary", second) == [(1, "john", 101, {"text": "hello"}),
-                                             (2, "smith_mary", 114, {"text": "re: hello", "quote_seq": 1}),
-                                             (3, "john", 101, {"text": "re: secret"})]
+    assert history("smith_mary", second) == [
+        (1, "john", 101, {"text": "hello"}),
+        (2, "smith_mary", 114, {"text": "re: hello", "quote_seq": 1}),
+        (3, "john", 101, {"text": "re: secret"}),
+    ]
     assert history("john", second) == history("smith_mary", second)  # john's deletion was of the other pair's
-    unread = {u: {c["conversation_id"]: c["unread_count"] for c in call("get_all_conversation_list", {}, u)["data"]}
-              for u in ("john_smith", "mary", "john", "smith_mary")}
+    unread = {
+        u: {c["conversation_id"]: c["unread_count"] for c in call("get_all_conversation_list", {}, u)["data"]}
+        for u in ("john_smith", "mary", "john", "smith_mary")
+    }
     assert unread == {"john_smith": {first: 0}, "mary": {first: 1}, "john": {second: 0}, "smith_mary": {second: 1}}
     for outsider in ("john", "smith_mary"):
         assert call("get_history_message_list", {"conversation_id": first}, outsider)["errCode"] == 1403
         found = call("search_messages", {"keyword": "secret"}, outsider)["data"]["messages"]
         assert [m["content"] for m in found] == [{"text": "re: secret"}]  # their own, not the plan
-        token = client.post("/api/login", json={"user_id": outsider, "password": "password123",
-                                                "platform_id": 5}).get_json()["data"]["token"]
+        token = client.post(
+            "/api/login", json={"user_id": outsider, "password": "password123", "platform_id": 5}
+        ).get_json()["data"]["token"]
         assert client.get("/api/files/" + "a" * 32, headers={"token": token}).get_json()["errCode"] == 1406
-    token = client.post("/api/login", json={"user_id": "john_smith", "password": "password123",
-                                            "platform_id": 5}).get_json()["data"]["token"]
+    token = client.post(
+        "/api/login", json={"user_id": "john_smith", "password": "password123", "platform_id": 5}
+    ).get_json()["data"]["token"]
     resp = client.get("/api/files/" + "a" * 32, headers={"token": token})
     assert resp.status_code == 200 and resp.get_data() == b"%PDF-1.4 plan"
     resp.close()
@@ -196,13 +270,21 @@ def _check_migrated_world(app):
     with app.app_context():
         assert {c.conversation_id for c in db.session.query(Conversation)} == {ab, first, second, "sg_g1"}
         assert {(s.user_id, s.conversation_id) for s in db.session.query(ConversationState)} == {
-            ("alice", ab), ("bob", ab), ("john_smith", first), ("mary", first), ("john", second),
-            ("smith_mary", second)}
+            ("alice", ab),
+            ("bob", ab),
+            ("john_smith", first),
+            ("mary", first),
+            ("john", second),
+            ("smith_mary", second),
+        }
         assert {(d.user_id, d.conversation_id, d.seq) for d in db.session.query(MessageDeletion)} == {
-            ("alice", ab, 2), ("mary", first, 1)}
+            ("alice", ab, 2),
+            ("mary", first, 1),
+        }
         assert [(f.conversation_id, f.seq) for f in db.session.query(MessageFile)] == [(first, 2)]
         assert [(m.seq, m.content) for m in db.session.query(Message).filter_by(conversation_id="sg_g1")] == [
-            (1, {"text": "group hello"})]
+            (1, {"text": "group hello"})
+        ]
         assert db.session.query(Message).count() == 3 + 6 + 1 + 1  # none lost: the old ones, the group's, "later"
         assert db.session.get(UserEvent, ("bob", 1)).data == [{"conversation_id": ab, "unread_count": 1}]
         db.session.remove()
@@ -211,8 +293,14 @@ def _check_migrated_world(app):
 def _migrate_old_world(url, tmp_path):
     from flask_migrate import upgrade
 
-    config = {"SQLALCHEMY_DATABASE_URI": url, "IM_SOCKETIO_ASYNC_MODE": "threading", "TESTING": True,
-              "IM_AUTO_MIGRATE": False, "IM_UPLOAD_DIR": str(tmp_path / "up"), **_FAST_HASH}
+    config = {
+        "SQLALCHEMY_DATABASE_URI": url,
+        "IM_SOCKETIO_ASYNC_MODE": "threading",
+        "TESTING": True,
+        "IM_AUTO_MIGRATE": False,
+        "IM_UPLOAD_DIR": str(tmp_path / "up"),
+        **_FAST_HASH,
+    }
     app = create_app(config)
     with app.app_context():
         upgrade(revision="0002_chat_groups")
@@ -235,6 +323,7 @@ def test_conversation_ids_are_rewritten_and_a_shared_one_split_on_sqlite(tmp_pat
 
 def test_conversation_ids_are_rewritten_and_a_shared_one_split_on_postgresql(tmp_path):
     from tests.support.services import fresh_postgres_database, postgres_problem, require
+
     require(postgres_problem(), "PostgreSQL")
     with fresh_postgres_database() as url:
         app = _migrate_old_world(url, tmp_path)
@@ -247,7 +336,9 @@ def test_conversation_ids_are_rewritten_and_a_shared_one_split_on_postgresql(tmp
 
 def test_downgrade_refuses_to_merge_two_pairs_again(tmp_path):
     from alembic import command
+
     from im.models import Conversation
+
     app = _migrate_old_world(f"sqlite:///{tmp_path / 'down.sqlite3'}", tmp_path)
     with app.app_context():
         # the later migrations step down cleanly; the refusal is the conversation-id migration's own
@@ -273,28 +364,64 @@ def _search_world_before_index(url, tmp_path):
     from datetime import timedelta
 
     from flask_migrate import upgrade
+
     from im.models import Conversation, ConversationState, Message, utcnow
     from im.services import auth
 
-    app = create_app({"SQLALCHEMY_DATABASE_URI": url, "IM_SOCKETIO_ASYNC_MODE": "threading", "TESTING": True,
-                      "IM_AUTO_MIGRATE": False, "IM_UPLOAD_DIR": str(tmp_path / "up"), **_FAST_HASH})
+    app = create_app(
+        {
+            "SQLALCHEMY_DATABASE_URI": url,
+            "IM_SOCKETIO_ASYNC_MODE": "threading",
+            "TESTING": True,
+            "IM_AUTO_MIGRATE": False,
+            "IM_UPLOAD_DIR": str(tmp_path / "up"),
+            **_FAST_HASH,
+        }
+    )
     with app.app_context():
         upgrade(revision="0004_group_left_mutes")
         for user_id in ("alice", "bob"):
             auth.register(user_id, "password123", user_id)
         cid, start = "si_alice~bob", utcnow() - timedelta(minutes=1)
-        db.session.add(Conversation(conversation_id=cid, conversation_type=1, max_seq=len(OLD_TEXTS),
-                                    latest_msg_time=start, created_at=start))
+        db.session.add(
+            Conversation(
+                conversation_id=cid,
+                conversation_type=1,
+                max_seq=len(OLD_TEXTS),
+                latest_msg_time=start,
+                created_at=start,
+            )
+        )
         db.session.flush()
         for seq, words in enumerate(OLD_TEXTS, 1):
-            db.session.add(Message(server_msg_id=f"{seq:032d}", conversation_id=cid, conversation_type=1, seq=seq,
-                                   send_id="alice", recv_id="bob", client_msg_id=f"old-{seq}", content_type=101,
-                                   content={"text": words}, search_text=words, status=1,
-                                   send_time=start + timedelta(seconds=seq)))
+            db.session.add(
+                Message(
+                    server_msg_id=f"{seq:032d}",
+                    conversation_id=cid,
+                    conversation_type=1,
+                    seq=seq,
+                    send_id="alice",
+                    recv_id="bob",
+                    client_msg_id=f"old-{seq}",
+                    content_type=101,
+                    content={"text": words},
+                    search_text=words,
+                    status=1,
+                    send_time=start + timedelta(seconds=seq),
+                )
+            )
         for user, peer in (("alice", "bob"), ("bob", "alice")):
-            db.session.add(ConversationState(user_id=user, conversation_id=cid, conversation_type=1,
-                                             peer_user_id=peer, has_read_seq=len(OLD_TEXTS), min_seq=1,
-                                             draft_text=""))
+            db.session.add(
+                ConversationState(
+                    user_id=user,
+                    conversation_id=cid,
+                    conversation_type=1,
+                    peer_user_id=peer,
+                    has_read_seq=len(OLD_TEXTS),
+                    min_seq=1,
+                    draft_text="",
+                )
+            )
         db.session.commit()
         upgrade(revision="head")
         db.session.remove()
@@ -303,8 +430,9 @@ def _search_world_before_index(url, tmp_path):
 
 def _found(app, keyword):
     client = app.test_client()
-    token = client.post("/api/login", json={"user_id": "bob", "password": "password123", "platform_id": 5}) \
-        .get_json()["data"]["token"]
+    token = client.post("/api/login", json={"user_id": "bob", "password": "password123", "platform_id": 5}).get_json()[
+        "data"
+    ]["token"]
     body = client.post("/api/search_messages", json={"keyword": keyword}, headers={"token": token}).get_json()
     assert body["errCode"] == 0, body
     return [m["content"]["text"] for m in body["data"]["messages"]]
@@ -317,6 +445,7 @@ def _check_search_after_index(app):
     assert _found(app, "好世") == ["你好世界 HELLO"]  # too short for trigrams: the bounded LIKE path
     with app.app_context():
         from alembic import command
+
         command.downgrade(schema.alembic_config(), "0004_group_left_mutes")
         command.upgrade(schema.alembic_config(), "head")
         db.session.remove()
@@ -334,6 +463,7 @@ def test_search_index_folds_and_indexes_old_messages_on_sqlite(tmp_path):
 
 def test_search_index_folds_and_indexes_old_messages_on_postgresql(tmp_path):
     from tests.support.services import fresh_postgres_database, postgres_problem, require
+
     require(postgres_problem(), "PostgreSQL")
     with fresh_postgres_database() as url:
         app = _search_world_before_index(url, tmp_path)
@@ -341,7 +471,8 @@ def test_search_index_folds_and_indexes_old_messages_on_postgresql(tmp_path):
             _check_search_after_index(app)
             with app.app_context(), db.engine.connect() as conn:
                 assert inspect(conn).get_indexes("messages") and any(
-                    i["name"] == "ix_messages_search_trgm" for i in inspect(conn).get_indexes("messages"))
+                    i["name"] == "ix_messages_search_trgm" for i in inspect(conn).get_indexes("messages")
+                )
         finally:
             with app.app_context():
                 db.engine.dispose()

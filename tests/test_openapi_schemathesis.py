@@ -1,5 +1,6 @@
 """Schemathesis against a live server: generated requests for every REST operation, with and without
 a valid token, never get a 5xx nor an answer that breaks the published schema."""
+
 import pytest
 import requests
 import schemathesis
@@ -10,18 +11,22 @@ from tests.support.server import LiveServer
 
 @pytest.fixture(scope="module")
 def server(tmp_path_factory):
-    srv = LiveServer(tmp_path_factory.mktemp("schemathesis"),
-                     {"IM_RATE_LIMITS_ENABLED": "false", "IM_ADMIN_SECRET": "schemathesis-admin"}).start()
-    requests.post(f"{srv.url}/api/register",
-                  json={"user_id": "prober", "password": "password123", "nickname": "P"}, timeout=10)
+    srv = LiveServer(
+        tmp_path_factory.mktemp("schemathesis"),
+        {"IM_RATE_LIMITS_ENABLED": "false", "IM_ADMIN_SECRET": "schemathesis-admin"},
+    ).start()
+    requests.post(
+        f"{srv.url}/api/register", json={"user_id": "prober", "password": "password123", "nickname": "P"}, timeout=10
+    )
     yield srv
     srv.stop()
 
 
 @pytest.fixture(scope="module")
 def token(server):
-    answer = requests.post(f"{server.url}/api/login", timeout=10,
-                           json={"user_id": "prober", "password": "password123", "platform_id": 7})
+    answer = requests.post(
+        f"{server.url}/api/login", timeout=10, json={"user_id": "prober", "password": "password123", "platform_id": 7}
+    )
     return answer.json()["data"]["token"]
 
 

@@ -1,4 +1,5 @@
 """CORS and Socket.IO origins: same origin by default, other origins only when in IM_CORS_ORIGINS."""
+
 import pytest
 
 from im import create_app
@@ -9,14 +10,16 @@ HANDSHAKE = "/socket.io/?EIO=4&transport=polling"
 
 
 def _app(tmp_path, origins):
-    return create_app({
-        "SQLALCHEMY_DATABASE_URI": f"sqlite:///{tmp_path / 'origins.sqlite3'}",
-        "IM_SOCKETIO_ASYNC_MODE": "threading",
-        "IM_ARGON2_TIME_COST": int(FAST_HASH["IM_ARGON2_TIME_COST"]),
-        "IM_ARGON2_MEMORY_KIB": int(FAST_HASH["IM_ARGON2_MEMORY_KIB"]),
-        "IM_CORS_ORIGINS": origins,
-        "TESTING": True,
-    })
+    return create_app(
+        {
+            "SQLALCHEMY_DATABASE_URI": f"sqlite:///{tmp_path / 'origins.sqlite3'}",
+            "IM_SOCKETIO_ASYNC_MODE": "threading",
+            "IM_ARGON2_TIME_COST": int(FAST_HASH["IM_ARGON2_TIME_COST"]),
+            "IM_ARGON2_MEMORY_KIB": int(FAST_HASH["IM_ARGON2_MEMORY_KIB"]),
+            "IM_CORS_ORIGINS": origins,
+            "TESTING": True,
+        }
+    )
 
 
 def _handshake(client, origin=None):
@@ -41,9 +44,14 @@ def test_same_origin_only_by_default(tmp_path):
     foreign = client.post("/api/get_self_user_info", json={}, headers={"Origin": "https://evil.example"})
     assert "Access-Control-Allow-Origin" not in foreign.headers
     assert "Origin" in foreign.headers["Vary"]
-    preflight = client.options("/api/send_message", headers={
-        "Origin": "https://evil.example", "Access-Control-Request-Method": "POST",
-        "Access-Control-Request-Headers": "content-type, token"})
+    preflight = client.options(
+        "/api/send_message",
+        headers={
+            "Origin": "https://evil.example",
+            "Access-Control-Request-Method": "POST",
+            "Access-Control-Request-Headers": "content-type, token",
+        },
+    )
     assert "Access-Control-Allow-Origin" not in preflight.headers
     assert "Access-Control-Allow-Headers" not in preflight.headers
 
@@ -53,15 +61,23 @@ def test_listed_origins(tmp_path):
     assert _handshake(client, "https://app.example").status_code == 200
     assert _handshake(client, "https://evil.example").status_code == 400
 
-    preflight = client.options("/api/send_message", headers={
-        "Origin": "https://app.example", "Access-Control-Request-Method": "POST",
-        "Access-Control-Request-Headers": "content-type, token"})
+    preflight = client.options(
+        "/api/send_message",
+        headers={
+            "Origin": "https://app.example",
+            "Access-Control-Request-Method": "POST",
+            "Access-Control-Request-Headers": "content-type, token",
+        },
+    )
     assert preflight.status_code == 200
     assert preflight.headers["Access-Control-Allow-Origin"] == "https://app.example"
     assert "token" in preflight.headers["Access-Control-Allow-Headers"]
     assert "Access-Control-Allow-Credentials" not in preflight.headers
-    answer = client.post("/api/login", json={"user_id": "nobody", "password": "password123", "platform_id": 5},
-                         headers={"Origin": "https://app.example"})
+    answer = client.post(
+        "/api/login",
+        json={"user_id": "nobody", "password": "password123", "platform_id": 5},
+        headers={"Origin": "https://app.example"},
+    )
     assert answer.get_json()["errCode"] != 0
     assert answer.headers["Access-Control-Allow-Origin"] == "https://app.example"
     other = client.post("/api/login", json={}, headers={"Origin": "https://evil.example"})
@@ -74,5 +90,6 @@ def test_listed_origins(tmp_path):
 def test_wildcard(tmp_path, origin):
     client = _app(tmp_path, cors_origins("*")).test_client()
     assert _handshake(client, origin).status_code == 200
-    assert client.post("/api/login", json={}, headers={"Origin": origin}).headers[
-        "Access-Control-Allow-Origin"] == origin
+    assert (
+        client.post("/api/login", json={}, headers={"Origin": origin}).headers["Access-Control-Allow-Origin"] == origin
+    )

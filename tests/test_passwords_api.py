@@ -1,4 +1,5 @@
 """change_password and admin_reset_password: what changes, which sessions end, what is refused."""
+
 import time
 
 import pytest
@@ -15,8 +16,10 @@ def _state(app, user_id):
     """The user's password hash and each session's (revoked_at, revoke_reason)."""
     with app.app_context():
         password_hash = db.session.get(User, user_id).password_hash
-        sessions = {s.id: (s.revoked_at, s.revoke_reason) for s in db.session.scalars(
-            select(LoginSession).where(LoginSession.user_id == user_id))}
+        sessions = {
+            s.id: (s.revoked_at, s.revoke_reason)
+            for s in db.session.scalars(select(LoginSession).where(LoginSession.user_id == user_id))
+        }
         db.session.rollback()
     return password_hash, sessions
 
@@ -34,8 +37,9 @@ def _kicks(sock):
 
 
 def _login_code(api, user_id, password, platform_id=5):
-    return api.call("login", {"user_id": user_id, "password": password,
-                              "platform_id": platform_id}).get_json()["errCode"]
+    return api.call("login", {"user_id": user_id, "password": password, "platform_id": platform_id}).get_json()[
+        "errCode"
+    ]
 
 
 def test_change_password_revokes_other_sessions_and_keeps_the_caller(api, app):
@@ -100,19 +104,22 @@ def test_password_set_before_the_current_minimum_can_still_be_the_old_one(api, a
     assert api.ok("change_password", {"old_password": "short", "new_password": NEW}, token)
 
 
-@pytest.mark.parametrize("payload, field", [
-    ({"new_password": NEW}, "old_password"),
-    ({"old_password": OLD}, "new_password"),
-    ({"old_password": OLD, "new_password": "short"}, "new_password"),
-    ({"old_password": OLD, "new_password": "x" * 129}, "new_password"),
-    ({"old_password": "", "new_password": NEW}, "old_password"),
-    ({"old_password": "x" * 129, "new_password": NEW}, "old_password"),
-    ({"old_password": OLD, "new_password": 12345678}, "new_password"),
-    ({"old_password": ["password123"], "new_password": NEW}, "old_password"),
-    ({"old_password": OLD, "new_password": None}, "new_password"),
-    ({"old_password": OLD, "new_password": NEW, "user_id": "someone"}, "user_id"),
-    ({"old_password": OLD, "new_password": OLD}, "new_password"),
-])
+@pytest.mark.parametrize(
+    "payload, field",
+    [
+        ({"new_password": NEW}, "old_password"),
+        ({"old_password": OLD}, "new_password"),
+        ({"old_password": OLD, "new_password": "short"}, "new_password"),
+        ({"old_password": OLD, "new_password": "x" * 129}, "new_password"),
+        ({"old_password": "", "new_password": NEW}, "old_password"),
+        ({"old_password": "x" * 129, "new_password": NEW}, "old_password"),
+        ({"old_password": OLD, "new_password": 12345678}, "new_password"),
+        ({"old_password": ["password123"], "new_password": NEW}, "old_password"),
+        ({"old_password": OLD, "new_password": None}, "new_password"),
+        ({"old_password": OLD, "new_password": NEW, "user_id": "someone"}, "user_id"),
+        ({"old_password": OLD, "new_password": OLD}, "new_password"),
+    ],
+)
 def test_change_password_bad_input_is_1001_and_changes_nothing(api, app, payload, field):
     user_id, token = api.user()
     other_sock = api.socket(api.login(user_id, platform_id=1))
@@ -167,9 +174,13 @@ def test_admin_reset_password_refusals_change_nothing(api, app):
     assert sock.emit("admin_reset_password", payload, callback=True)["errCode"] == 1003
     unknown = api.call("admin_reset_password", {"user_id": "nobody-here", "new_password": NEW}, **ADMIN)
     assert unknown.status_code == 404 and unknown.get_json()["errCode"] == 1101
-    for bad in ({"user_id": user_id}, {"user_id": user_id, "new_password": "short"},
-                {"user_id": "bad id!", "new_password": NEW}, {"new_password": NEW},
-                {"user_id": user_id, "new_password": NEW, "old_password": OLD}):
+    for bad in (
+        {"user_id": user_id},
+        {"user_id": user_id, "new_password": "short"},
+        {"user_id": "bad id!", "new_password": NEW},
+        {"new_password": NEW},
+        {"user_id": user_id, "new_password": NEW, "old_password": OLD},
+    ):
         assert api.call("admin_reset_password", bad, **ADMIN).get_json()["errCode"] == 1001, bad
     assert _state(app, user_id) == before
     assert sock.is_connected() and _kicks(sock) == []
@@ -179,8 +190,7 @@ def test_admin_reset_password_refusals_change_nothing(api, app):
 def test_admin_reset_password_is_refused_while_no_secret_is_configured(api, app):
     user_id, _ = api.user()
     app.config["IM_ADMIN_SECRET"] = None
-    resp = api.call("admin_reset_password", {"user_id": user_id, "new_password": NEW},
-                    **{"X-IM-Admin-Secret": ""})
+    resp = api.call("admin_reset_password", {"user_id": user_id, "new_password": NEW}, **{"X-IM-Admin-Secret": ""})
     assert resp.get_json()["errCode"] == 1104
     assert _login_code(api, user_id, OLD) == 0
 
@@ -225,8 +235,13 @@ def test_two_concurrent_changes_from_the_same_old_password_one_wins(api, app, mo
         return result
 
     monkeypatch.setattr(auth, "_password_matches", check_then_wait)
-    results = _in_parallel(app, [("change_password", {"old_password": OLD, "new_password": "new secret A"}, token),
-                                 ("change_password", {"old_password": OLD, "new_password": "new secret B"}, other)])
+    results = _in_parallel(
+        app,
+        [
+            ("change_password", {"old_password": OLD, "new_password": "new secret A"}, token),
+            ("change_password", {"old_password": OLD, "new_password": "new secret B"}, other),
+        ],
+    )
     monkeypatch.setattr(auth, "_password_matches", checked)
     assert sorted(code for _, code in results) == [0, 1103], results
     winner = "new secret A" if results[0][1] == 0 else "new secret B"

@@ -1,4 +1,5 @@
 """Post-commit emits of one payload to many rooms go out as one emit to the list of rooms."""
+
 from im import push
 from im.extensions import db
 
@@ -13,6 +14,8 @@ def test_one_payload_to_many_rooms_is_one_emit_in_order(app, monkeypatch):
         push.emit_after_commit("u:d", "new_message", other)
         push.emit_after_commit("u:e", "event", message)
         db.session.commit()
-    assert sent == [("new_message", message, ["u:a", "u:b", "u:c"]), ("new_message", other, "u:d"),
-                    ("event", message, "u:e")]
-
+    assert sent == [
+        ("new_message", message, ["u:a", "u:b", "u:c"]),
+        ("new_message", other, "u:d"),
+        ("event", message, "u:e"),
+    ]

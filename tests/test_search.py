@@ -1,5 +1,6 @@
 """search_messages over the trigram index, on SQLite and PostgreSQL: folding, Chinese, keyset paging,
 filters, short keywords, bounded work, revoke/delete, and who may see what."""
+
 import shutil
 
 import pytest
@@ -13,20 +14,25 @@ from tests.conftest import Api
 from tests.support.server import FAST_HASH
 
 
-@pytest.fixture(params=[("sqlite", "index"), ("sqlite", "own"), ("postgresql", "index"), ("postgresql", "own")],
-                ids="-".join)
+@pytest.fixture(
+    params=[("sqlite", "index"), ("sqlite", "own"), ("postgresql", "index"), ("postgresql", "own")], ids="-".join
+)
 def api(request, tmp_path, migrated_sqlite, monkeypatch):
     """An app on either database, searching through the index or (callers who see few messages) their own
     conversations: forced by the bound between the two, so every test holds for both ways."""
     kind, way = request.param
     monkeypatch.setattr(search, "DIRECT_ROWS", 0 if way == "index" else 10**9)
-    config = {"IM_SOCKETIO_ASYNC_MODE": "threading", "TESTING": True,
-              **{name: int(value) for name, value in FAST_HASH.items()}}
+    config = {
+        "IM_SOCKETIO_ASYNC_MODE": "threading",
+        "TESTING": True,
+        **{name: int(value) for name, value in FAST_HASH.items()},
+    }
     if kind == "sqlite":
         shutil.copyfile(migrated_sqlite, tmp_path / "test.sqlite3")
         yield from _api({**config, "SQLALCHEMY_DATABASE_URI": f"sqlite:///{tmp_path / 'test.sqlite3'}"})
         return
     from tests.support.services import fresh_postgres_database, postgres_problem, require
+
     require(postgres_problem(), "PostgreSQL")
     with fresh_postgres_database() as url:
         yield from _api({**config, "SQLALCHEMY_DATABASE_URI": url})
@@ -44,8 +50,9 @@ def _api(config):
 
 
 def send(api, token, recv_id, words, content_type=101, **content):
-    return api.ok("send_message", {"recv_id": recv_id, "content_type": content_type,
-                                   "content": {"text": words, **content}}, token)
+    return api.ok(
+        "send_message", {"recv_id": recv_id, "content_type": content_type, "content": {"text": words, **content}}, token
+    )
 
 
 def texts(page):
@@ -56,8 +63,9 @@ def search_all(api, token, keyword, **params):
     """Every page of a search, following the cursor; (texts, number of calls)."""
     found, cursor, calls = [], None, 0
     while True:
-        page = api.ok("search_messages", {"keyword": keyword, **params, **({"cursor": cursor} if cursor else {})},
-                      token)
+        page = api.ok(
+            "search_messages", {"keyword": keyword, **params, **({"cursor": cursor} if cursor else {})}, token
+        )
         calls += 1
         found += texts(page)
         if not page["has_more"]:
@@ -96,8 +104,7 @@ def test_cursor_pages_neither_skip_nor_repeat_while_new_matches_arrive(api):
         send(api, ta if i % 2 else tb, b if i % 2 else a, f"pear {i:02d}")
     found, cursor = [], None
     while True:
-        page = api.ok("search_messages", {"keyword": "pear", "count": 7, **({"cursor": cursor} if cursor else {})},
-                      tb)
+        page = api.ok("search_messages", {"keyword": "pear", "count": 7, **({"cursor": cursor} if cursor else {})}, tb)
         found += texts(page)
         # new matches (and others) between the pages come before the cursor, never into the next page
         send(api, ta, b, f"pear late {len(found)}")
@@ -117,32 +124,48 @@ def test_filters_by_sender_content_type_time_and_conversation(api):
     c, tc = api.user()
     plain = send(api, ta, b, "plum one")
     quoted = send(api, tb, a, "plum two", content_type=114, quote_seq=plain["seq"])
-    at = api.ok("send_message", {"recv_id": a, "content_type": 106,
-                                 "content": {"text": "plum three", "at_user_ids": [a]}}, tb)
+    at = api.ok(
+        "send_message", {"recv_id": a, "content_type": 106, "content": {"text": "plum three", "at_user_ids": [a]}}, tb
+    )
     send(api, tc, b, "plum four")
     assert texts(api.ok("search_messages", {"keyword": "plum", "send_id": a}, tb)) == ["plum one"]
     assert texts(api.ok("search_messages", {"keyword": "plum", "send_id": c}, tb)) == ["plum four"]
     assert texts(api.ok("search_messages", {"keyword": "plum", "content_types": [114, 106]}, tb)) == [
-        "plum three", "plum two"]
+        "plum three",
+        "plum two",
+    ]
     assert texts(api.ok("search_messages", {"keyword": "plum", "content_types": [102]}, tb)) == []
     cid = plain["conversation_id"]
     assert texts(api.ok("search_messages", {"keyword": "plum", "conversation_id": cid, "send_id": b}, tb)) == [
-        "plum three", "plum two"]
+        "plum three",
+        "plum two",
+    ]
     everything = api.ok("search_messages", {"keyword": "plum"}, tb)["messages"]
     start, end = quoted["send_time"], at["send_time"]
     expected = [m["content"]["text"] for m in everything if start <= m["send_time"] <= end]
     assert "plum two" in expected and "plum three" in expected
     assert texts(api.ok("search_messages", {"keyword": "plum", "start_time": start, "end_time": end}, tb)) == expected
     assert texts(api.ok("search_messages", {"keyword": "plum", "end_time": plain["send_time"]}, tb)) == [
-        m["content"]["text"] for m in everything if m["send_time"] <= plain["send_time"]]
+        m["content"]["text"] for m in everything if m["send_time"] <= plain["send_time"]
+    ]
     assert texts(api.ok("search_messages", {"keyword": "plum", "start_time": 0, "end_time": search.MAX_TIME}, tb)) == [
-        m["content"]["text"] for m in everything]
+        m["content"]["text"] for m in everything
+    ]
     assert api.ok("search_messages", {"keyword": "plum", "start_time": end + 1, "end_time": end}, tb) == {
-        "messages": [], "has_more": False, "cursor": None}
-    for bad in ({"content_types": []}, {"content_types": [0]},
-                {"send_id": "no spaces allowed"}, {"start_time": -1}, {"cursor": "12a"}, {"cursor": "0"},
-                {"end_time": 2**63},
-                {"cursor": "1" * 19}):
+        "messages": [],
+        "has_more": False,
+        "cursor": None,
+    }
+    for bad in (
+        {"content_types": []},
+        {"content_types": [0]},
+        {"send_id": "no spaces allowed"},
+        {"start_time": -1},
+        {"cursor": "12a"},
+        {"cursor": "0"},
+        {"end_time": 2**63},
+        {"cursor": "1" * 19},
+    ):
         assert api.call("search_messages", {"keyword": "plum", **bad}, tb).get_json()["errCode"] == 1001, bad
 
 
@@ -197,8 +220,11 @@ def test_postgresql_walks_the_key_in_bounded_spans_or_takes_the_bitmap_for_a_rar
     assert found == expected and (calls >= 5 if walks else calls == 1)
     assert search_all(api, tb, "lemon", count=2)[0] == expected
     # A cursor above every row (none a search answered) starts at the newest row, as no cursor does.
-    assert texts(api.ok("search_messages", {"keyword": "lemon", "cursor": str(10**12)}, tb)) == texts(
-        api.ok("search_messages", {"keyword": "lemon"}, tb)) == (["lemon 28"] if walks else expected)
+    assert (
+        texts(api.ok("search_messages", {"keyword": "lemon", "cursor": str(10**12)}, tb))
+        == texts(api.ok("search_messages", {"keyword": "lemon"}, tb))
+        == (["lemon 28"] if walks else expected)
+    )
     # A probe finding nothing foresees no match below: the rest comes from the bitmap in the same call.
     monkeypatch.setattr(search, "BITMAP_MATCHES", 0)
     send(api, ta, b, "filler late")
@@ -218,9 +244,11 @@ def test_revoked_and_deleted_messages_leave_the_results(api):
     assert texts(api.ok("search_messages", {"keyword": "secret"}, ta)) == ["secret plan two"]
     with api.app.app_context():
         if db.engine.dialect.name == "sqlite":  # the revoked text is out of the index too
-            assert db.session.execute(sql("SELECT rowid FROM messages_fts WHERE messages_fts MATCH '\"secret\"'")) \
-                .scalars().all() == [db.session.execute(sql("SELECT id FROM messages WHERE seq = :s"),
-                                                        {"s": kept["seq"]}).scalar()]
+            assert db.session.execute(
+                sql("SELECT rowid FROM messages_fts WHERE messages_fts MATCH '\"secret\"'")
+            ).scalars().all() == [
+                db.session.execute(sql("SELECT id FROM messages WHERE seq = :s"), {"s": kept["seq"]}).scalar()
+            ]
 
 
 def test_search_sees_only_the_callers_membership_range(api):
@@ -239,10 +267,14 @@ def test_search_sees_only_the_callers_membership_range(api):
     api.ok("quit_group", {"group_id": group}, te)
     say("melon after early left")
     assert texts(api.ok("search_messages", {"keyword": "melon"}, to)) == [
-        "melon after early left", "melon while both", "melon before"]
+        "melon after early left",
+        "melon while both",
+        "melon before",
+    ]
     assert texts(api.ok("search_messages", {"keyword": "melon"}, te)) == ["melon while both", "melon before"]
-    assert texts(api.ok("search_messages", {"keyword": "melon"}, tl)) == ["melon after early left",
-                                                                         "melon while both"]
+    assert texts(api.ok("search_messages", {"keyword": "melon"}, tl)) == ["melon after early left", "melon while both"]
     assert texts(api.ok("search_messages", {"keyword": "melon"}, tx)) == []
-    assert api.call("search_messages", {"keyword": "melon", "conversation_id": f"sg_{group}"},
-                    tx).get_json()["errCode"] == 1403
+    assert (
+        api.call("search_messages", {"keyword": "melon", "conversation_id": f"sg_{group}"}, tx).get_json()["errCode"]
+        == 1403
+    )

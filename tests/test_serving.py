@@ -1,4 +1,5 @@
 """The web server's socket options and what an idle socket keeps."""
+
 import json
 import os
 import socket
@@ -33,11 +34,14 @@ def _handshake_headers(url: str) -> str:
     """Open a Socket.IO WebSocket offering permessage-deflate; the server's handshake answer, lowercased."""
     host, port = url.split("//", 1)[1].rstrip("/").split(":")
     with socket.create_connection((host, int(port)), timeout=10) as sock:
-        sock.sendall((
-            "GET /socket.io/?EIO=4&transport=websocket HTTP/1.1\r\n"
-            f"Host: {host}:{port}\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n"
-            "Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\nSec-WebSocket-Version: 13\r\n"
-            "Sec-WebSocket-Extensions: permessage-deflate; client_max_window_bits\r\n\r\n").encode())
+        sock.sendall(
+            (
+                "GET /socket.io/?EIO=4&transport=websocket HTTP/1.1\r\n"
+                f"Host: {host}:{port}\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n"
+                "Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\nSec-WebSocket-Version: 13\r\n"
+                "Sec-WebSocket-Extensions: permessage-deflate; client_max_window_bits\r\n\r\n"
+            ).encode()
+        )
         answer = b""
         while b"\r\n\r\n" not in answer:
             chunk = sock.recv(4096)
@@ -60,11 +64,22 @@ def test_an_idle_socket_keeps_two_running_greenlets_and_none_after_close(tmp_pat
     """Each started greenlet keeps its own stack (about 8 KiB resident); an idle socket keeps the WSGI
     handler (which reads) and Engine.IO's writer running, its next ping waits unstarted as a timer, and
     nothing of it runs once closed (im/websocket.py; docs/performance.md, memory per connection)."""
-    env = {**os.environ, **FAST_HASH, "IM_ASYNC_MODE": "gevent", "IM_RATE_LIMITS_ENABLED": "false",
-           "DATABASE_URL": f"sqlite:///{tmp_path / 'im.sqlite3'}"}
+    env = {
+        **os.environ,
+        **FAST_HASH,
+        "IM_ASYNC_MODE": "gevent",
+        "IM_RATE_LIMITS_ENABLED": "false",
+        "DATABASE_URL": f"sqlite:///{tmp_path / 'im.sqlite3'}",
+    }
     sockets = 20
-    out = subprocess.run([sys.executable, "-m", "tests.support.socket_probe", str(sockets)], cwd=ROOT, env=env,
-                         capture_output=True, text=True, timeout=120)
+    out = subprocess.run(
+        [sys.executable, "-m", "tests.support.socket_probe", str(sockets)],
+        cwd=ROOT,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
     assert out.returncode == 0, out.stderr[-2000:]
     counts = json.loads(out.stdout.strip().splitlines()[-1])
     # the sweeper, Engine.IO's service task and the handshake deadline's sweep (im/realtime/handshake.py)

@@ -1,27 +1,31 @@
 """Multi-terminal policy, presence and socket authentication (Flask-SocketIO test client)."""
+
 import time
 
 import pytest
 
-from im.services.auth import _sessions_to_kick
 from im.models import LoginSession
+from im.services.auth import _sessions_to_kick
 
 
 def _sessions(*platforms):
     return [LoginSession(id=i + 1, platform_id=p) for i, p in enumerate(platforms)]
 
 
-@pytest.mark.parametrize("policy, existing, new, kicked", [
-    (1, (5, 5, 1), 5, [1, 2]),
-    (1, (5, 1), 3, []),
-    (4, (1, 2, 3, 8), 2, [1, 2]),
-    (4, (3, 4, 7, 5), 7, [1, 2, 3]),
-    (4, (8, 9, 6), 9, [1, 2]),
-    (5, (3, 4, 1, 8, 5), 3, []),
-    (5, (3, 4, 1, 8, 5), 2, [3, 4, 5]),
-    (0, (5, 5), 5, []),
-    (0, (5,) * 30, 5, [1]),
-])
+@pytest.mark.parametrize(
+    "policy, existing, new, kicked",
+    [
+        (1, (5, 5, 1), 5, [1, 2]),
+        (1, (5, 1), 3, []),
+        (4, (1, 2, 3, 8), 2, [1, 2]),
+        (4, (3, 4, 7, 5), 7, [1, 2, 3]),
+        (4, (8, 9, 6), 9, [1, 2]),
+        (5, (3, 4, 1, 8, 5), 3, []),
+        (5, (3, 4, 1, 8, 5), 2, [3, 4, 5]),
+        (0, (5, 5), 5, []),
+        (0, (5,) * 30, 5, [1]),
+    ],
+)
 def test_policy_table(policy, existing, new, kicked):
     assert [s.id for s in _sessions_to_kick(_sessions(*existing), new, policy)] == kicked
 
@@ -142,13 +146,21 @@ def test_the_sweeper_leaves_a_fresh_revocation_to_its_own_kick_and_then_names_th
     sock = api.socket(token)
     node_id = api.app.config["IM_NODE_ID"]
     with api.app.app_context():
-        db.session.execute(update(LoginSession).where(LoginSession.user_id == user_id)
-                           .values(revoked_at=utcnow(), revoke_reason="admin"))
+        db.session.execute(
+            update(LoginSession)
+            .where(LoginSession.user_id == user_id)
+            .values(revoked_at=utcnow(), revoke_reason="admin")
+        )
         db.session.commit()
         assert presence.dead_connections(node_id) == []
-        db.session.execute(update(LoginSession).where(LoginSession.user_id == user_id)
-                           .values(revoked_at=utcnow() - presence.REVOKE_GRACE - timedelta(seconds=1)))
+        db.session.execute(
+            update(LoginSession)
+            .where(LoginSession.user_id == user_id)
+            .values(revoked_at=utcnow() - presence.REVOKE_GRACE - timedelta(seconds=1))
+        )
         db.session.commit()
         assert [(why, platform) for _, why, platform in presence.dead_connections(node_id)] in (
-            [("admin", 2)], [])  # [] once the app's own sweeper has already closed it
+            [("admin", 2)],
+            [],
+        )  # [] once the app's own sweeper has already closed it
     assert _wait_closed(sock) and _kicks(sock) == [{"reason": "admin", "platform_id": 2}]

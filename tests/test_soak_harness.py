@@ -1,4 +1,5 @@
 """The soak harness (`make soak`) run for a few seconds, so that it cannot rot between long runs."""
+
 from bench.soak import memory_verdict, run_soak
 
 

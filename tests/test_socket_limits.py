@@ -1,6 +1,7 @@
 """The socket event gate (im/realtime/dispatch.py): per-socket and per-user limits answer 1008 and
 run nothing, a socket's backlog is bounded, a socket refused too often is closed, and a client
 within the limits is never refused."""
+
 import json
 import shutil
 import time
@@ -25,14 +26,16 @@ def make_app(tmp_path, migrated_sqlite):
     def make(**limits):
         path = tmp_path / f"gate{len(apps)}.sqlite3"
         shutil.copyfile(migrated_sqlite, path)
-        app = create_app({
-            "SQLALCHEMY_DATABASE_URI": f"sqlite:///{path}",
-            "IM_SOCKETIO_ASYNC_MODE": "threading",
-            "IM_ARGON2_TIME_COST": int(FAST_HASH["IM_ARGON2_TIME_COST"]),
-            "IM_ARGON2_MEMORY_KIB": int(FAST_HASH["IM_ARGON2_MEMORY_KIB"]),
-            "IM_RATE_LIMITS": limits,
-            "TESTING": True,
-        })
+        app = create_app(
+            {
+                "SQLALCHEMY_DATABASE_URI": f"sqlite:///{path}",
+                "IM_SOCKETIO_ASYNC_MODE": "threading",
+                "IM_ARGON2_TIME_COST": int(FAST_HASH["IM_ARGON2_TIME_COST"]),
+                "IM_ARGON2_MEMORY_KIB": int(FAST_HASH["IM_ARGON2_MEMORY_KIB"]),
+                "IM_RATE_LIMITS": limits,
+                "TESTING": True,
+            }
+        )
         apps.append(app)
         return app
 
@@ -119,14 +122,17 @@ def test_events_past_the_backlog_are_refused_at_once(live_server):
         users[user_id] = _live_token(server.url, user_id)
     raw = RawSocket(server.url, users["a"])
     count = 40
-    raw.ws.sock.sendall(b"".join(
-        websocket.ABNF.create_frame(f'42{n}["get_self_user_info",{{}}]', websocket.ABNF.OPCODE_TEXT).format()
-        for n in range(1, count + 1)))
+    raw.ws.sock.sendall(
+        b"".join(
+            websocket.ABNF.create_frame(f'42{n}["get_self_user_info",{{}}]', websocket.ABNF.OPCODE_TEXT).format()
+            for n in range(1, count + 1)
+        )
+    )
     answers = {}
     while len(answers) < count:
         packet = raw._next_packet()
         if packet.startswith("43"):
-            answers[int(packet[2:packet.index("[")])] = json.loads(packet[packet.index("["):])[0]
+            answers[int(packet[2 : packet.index("[")])] = json.loads(packet[packet.index("[") :])[0]
     codes = [answers[n]["errCode"] for n in range(1, count + 1)]
     assert set(codes) == {0, 1008}, codes
     assert codes.count(0) >= 3  # the running one and the two waiting

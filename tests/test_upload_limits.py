@@ -1,4 +1,5 @@
 """Uploads held to a rate and a quota per user, and deleted once no message carries them."""
+
 from datetime import timedelta
 
 import pytest
@@ -31,11 +32,17 @@ def make_api(request, tmp_path, migrated_sqlite):
         return stack.enter_context(services.fresh_postgres_database())
 
     def make(**config):
-        app = create_app({"SQLALCHEMY_DATABASE_URI": database_url(), "IM_SOCKETIO_ASYNC_MODE": "threading",
-                          "IM_UPLOAD_DIR": str(tmp_path / f"files{len(made)}"),
-                          "IM_ARGON2_TIME_COST": int(FAST_HASH["IM_ARGON2_TIME_COST"]),
-                          "IM_ARGON2_MEMORY_KIB": int(FAST_HASH["IM_ARGON2_MEMORY_KIB"]), "TESTING": True,
-                          **config})
+        app = create_app(
+            {
+                "SQLALCHEMY_DATABASE_URI": database_url(),
+                "IM_SOCKETIO_ASYNC_MODE": "threading",
+                "IM_UPLOAD_DIR": str(tmp_path / f"files{len(made)}"),
+                "IM_ARGON2_TIME_COST": int(FAST_HASH["IM_ARGON2_TIME_COST"]),
+                "IM_ARGON2_MEMORY_KIB": int(FAST_HASH["IM_ARGON2_MEMORY_KIB"]),
+                "TESTING": True,
+                **config,
+            }
+        )
         made.append(app)
         return Api(app, app.test_client())
 
@@ -91,8 +98,11 @@ def test_quota_counts_what_the_user_has_stored(make_api):
 def _age(api, *urls, seconds=2 * 86400):
     with api.app.app_context():
         ids = [u.rsplit("/", 1)[1] for u in urls]
-        db.session.execute(update(UploadedFile).where(UploadedFile.file_id.in_(ids))
-                           .values(created_at=utcnow() - timedelta(seconds=seconds)))
+        db.session.execute(
+            update(UploadedFile)
+            .where(UploadedFile.file_id.in_(ids))
+            .values(created_at=utcnow() - timedelta(seconds=seconds))
+        )
         db.session.commit()
 
 
@@ -106,8 +116,10 @@ def test_uploads_no_message_carries_are_deleted_after_the_grace_period(make_api)
     api = make_api()
     a, ta = api.user()
     b, tb = api.user()
-    url = {name: upload(api, ta, b"%PDF" + name.encode()).get_json()["data"]["url"]
-           for name in ("sent", "never_sent", "sent_twice", "deleted_for_me", "fresh")}
+    url = {
+        name: upload(api, ta, b"%PDF" + name.encode()).get_json()["data"]["url"]
+        for name in ("sent", "never_sent", "sent_twice", "deleted_for_me", "fresh")
+    }
 
     def send_file(u, token=ta, to=b):
         return api.ok("send_message", {"recv_id": to, "content_type": 105, "content": {"url": u}}, token)
@@ -122,8 +134,12 @@ def test_uploads_no_message_carries_are_deleted_after_the_grace_period(make_api)
     with api.app.app_context():
         sweeper.now_and_then(sweeper.ORPHANS_EVERY)
     assert {name: _exists(api, u) for name, u in url.items()} == {
-        "sent": (True, True), "never_sent": (False, False), "sent_twice": (True, True),
-        "deleted_for_me": (True, True), "fresh": (True, True)}
+        "sent": (True, True),
+        "never_sent": (False, False),
+        "sent_twice": (True, True),
+        "deleted_for_me": (True, True),
+        "fresh": (True, True),
+    }
     assert get(api, url["never_sent"], ta).status_code == 404
     assert get(api, url["sent_twice"], tb).status_code == 200
     # a fresh upload within the grace period is kept, and goes once it is old enough
@@ -169,10 +185,14 @@ def test_concurrent_uploads_of_one_user_cannot_pass_the_quota_together(make_api)
         client = api.app.test_client()
         start.wait()
         boundary = "im-test-boundary"
-        body = (f'--{boundary}\r\nContent-Disposition: form-data; name="file"; filename="f"\r\n\r\n'.encode()
-                + b"x" * 3_000 + f"\r\n--{boundary}--\r\n".encode())
-        resp = client.post("/api/upload", data=body, headers={"token": token},
-                           content_type=f"multipart/form-data; boundary={boundary}")
+        body = (
+            f'--{boundary}\r\nContent-Disposition: form-data; name="file"; filename="f"\r\n\r\n'.encode()
+            + b"x" * 3_000
+            + f"\r\n--{boundary}--\r\n".encode()
+        )
+        resp = client.post(
+            "/api/upload", data=body, headers={"token": token}, content_type=f"multipart/form-data; boundary={boundary}"
+        )
         codes.append(resp.get_json()["errCode"])
 
     threads = [threading.Thread(target=one) for _ in range(8)]

@@ -1,4 +1,5 @@
 """The web app's strings: every key is in both languages, and every key the app uses exists."""
+
 import re
 from pathlib import Path
 
@@ -7,7 +8,7 @@ APP = Path(__file__).resolve().parents[1] / "static" / "js" / "app"
 
 def _languages():
     source = (APP / "i18n.js").read_text(encoding="utf-8")
-    body = source[source.index("const STRINGS = {"):source.index("\n};\n")]
+    body = source[source.index("const STRINGS = {") : source.index("\n};\n")]
     en, zh = body.split('"zh-CN": {')
     keys = lambda block: set(re.findall(r"(?:^|[\s,{])(\w+): \"", block))
     return keys(en), keys(zh)
@@ -24,5 +25,5 @@ def test_every_key_the_app_asks_for_exists():
     used = set()
     for path in APP.glob("*.js"):
         used |= set(re.findall(r"\bt\(\"(\w+)\"", path.read_text(encoding="utf-8")))
-    assert used, "no t(\"key\") calls found"
+    assert used, 'no t("key") calls found'
     assert used - en == set()

@@ -1,4 +1,5 @@
 """REST transport: POST /api/<operation> with a JSON object; answers the errCode envelope."""
+
 import hmac
 
 from flask import Blueprint, current_app, g, jsonify, request
@@ -70,8 +71,9 @@ def call_operation(name: str):
         if payload is None:
             return envelope_response(errors.InvalidParams("body is not valid JSON"))
     caller = current_user.caller if current_user.is_authenticated else None
-    body, status = execute(name, payload, caller, admin=admin_secret_ok(),
-                           auth_error=g.get("token_error"), address=request.remote_addr)
+    body, status = execute(
+        name, payload, caller, admin=admin_secret_ok(), auth_error=g.get("token_error"), address=request.remote_addr
+    )
     return jsonify(body), status
 
 

@@ -1,4 +1,5 @@
 """Uploads: POST /api/upload (multipart, larger limit than other requests) and GET /api/files/<id>."""
+
 from flask import Blueprint, current_app, jsonify, request, send_file
 
 from .. import errors, ratelimit
@@ -44,5 +45,4 @@ def download(file_id: str):
     """The file, as an attachment, to the uploader and to whoever may see a message carrying it."""
     path, record = uploads.file_for(_caller_id(), file_id)
     db.session.rollback()
-    return send_file(path, mimetype=record.mime_type, as_attachment=True, download_name=record.name,
-                     max_age=0)
+    return send_file(path, mimetype=record.mime_type, as_attachment=True, download_name=record.name, max_age=0)

@@ -1,4 +1,5 @@
 """Conversations (one row each, holding the seq counter) and each user's state in them."""
+
 from datetime import datetime
 
 from sqlalchemy import Boolean, ForeignKey, Index, Integer, String, Text
@@ -31,8 +32,9 @@ class ConversationState(db.Model):
     __tablename__ = "conversation_states"
 
     user_id: Mapped[str] = mapped_column(ForeignKey("users.user_id"), primary_key=True)
-    conversation_id: Mapped[str] = mapped_column(ForeignKey("conversations.conversation_id"),
-                                                 primary_key=True, index=True)
+    conversation_id: Mapped[str] = mapped_column(
+        ForeignKey("conversations.conversation_id"), primary_key=True, index=True
+    )
     conversation_type: Mapped[int] = mapped_column(Integer)
     # The peer for one-to-one, the group for groups.
     peer_user_id: Mapped[str | None] = mapped_column(String(64), nullable=True)
@@ -53,5 +55,16 @@ class ConversationState(db.Model):
 
     # A user's rows with every column the total, get_max_seqs and the list's order read: those read
     # the index alone, never the table (a heavy user has thousands of rows spread over it).
-    __table_args__ = (Index("ix_conversation_states_user_list", "user_id", "hidden", "recv_msg_opt", "is_pinned",
-                            "conversation_id", "has_read_seq", "min_seq", "max_readable_seq"),)
+    __table_args__ = (
+        Index(
+            "ix_conversation_states_user_list",
+            "user_id",
+            "hidden",
+            "recv_msg_opt",
+            "is_pinned",
+            "conversation_id",
+            "has_read_seq",
+            "min_seq",
+            "max_readable_seq",
+        ),
+    )

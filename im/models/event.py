@@ -1,4 +1,5 @@
 """The per-user event log: every notification a user must see, numbered by a per-user seq."""
+
 from datetime import datetime
 
 from sqlalchemy import JSON, ForeignKey, Integer, String

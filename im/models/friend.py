@@ -1,4 +1,5 @@
 """Friend lists, friend applications and blacklists (each one-directional, as in OpenIM)."""
+
 from datetime import datetime
 
 from sqlalchemy import ForeignKey, Integer, String, UniqueConstraint

@@ -1,4 +1,5 @@
 """Groups, their members (with OpenIM's role levels), and join applications."""
+
 from datetime import datetime
 
 from sqlalchemy import ForeignKey, Integer, String, Text, UniqueConstraint

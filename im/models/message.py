@@ -1,4 +1,5 @@
 """Messages (stored once per conversation), per-user deletions, and uploaded files."""
+
 from datetime import datetime
 
 from sqlalchemy import JSON, ForeignKey, Index, Integer, String, Text, UniqueConstraint
@@ -41,8 +42,21 @@ class Message(db.Model):
         return message_public(self)
 
 
-PUBLIC_COLUMNS = ("server_msg_id", "client_msg_id", "conversation_id", "conversation_type", "seq", "send_id",
-                  "recv_id", "group_id", "content_type", "content", "status", "send_time", "revoked_at")
+PUBLIC_COLUMNS = (
+    "server_msg_id",
+    "client_msg_id",
+    "conversation_id",
+    "conversation_type",
+    "seq",
+    "send_id",
+    "recv_id",
+    "group_id",
+    "content_type",
+    "content",
+    "status",
+    "send_time",
+    "revoked_at",
+)
 
 
 def message_public(m) -> dict:

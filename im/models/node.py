@@ -1,4 +1,5 @@
 """Server processes of one deployment, so that the sockets of a dead one can be cleared."""
+
 from datetime import datetime
 
 from sqlalchemy import String

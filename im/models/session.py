@@ -1,4 +1,5 @@
 """Login sessions (one per token) and the live sockets attached to them."""
+
 from datetime import datetime
 
 from sqlalchemy import ForeignKey, Index, Integer, String

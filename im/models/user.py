@@ -1,4 +1,5 @@
 """Accounts."""
+
 from datetime import datetime
 
 from sqlalchemy import Integer, String

@@ -1,12 +1,24 @@
 """Accounts, login and presence operations."""
+
 from typing import Annotated
 
 from pydantic import Field, StringConstraints, ValidationInfo, field_validator
 
 from ..errors import codes_table
 from ..services import auth, events, users
-from .registry import (Caller, FaceUrl, Nickname, NoParams, Params, PlatformId, UserId, UserIdList,
-                       by_address, by_user, operation)
+from .registry import (
+    Caller,
+    FaceUrl,
+    Nickname,
+    NoParams,
+    Params,
+    PlatformId,
+    UserId,
+    UserIdList,
+    by_address,
+    by_user,
+    operation,
+)
 
 # A new password (register, change, reset); one being checked may be shorter (set under older rules).
 Password = Annotated[str, StringConstraints(min_length=8, max_length=128)]
@@ -70,8 +82,13 @@ def register(caller: Caller | None, p: RegisterParams):
     return auth.register(p.user_id, p.password, p.nickname, p.face_url)
 
 
-@operation("login", LoginParams, auth=False, rest_only=True,
-           limits=[("login_address", by_address), ("login_user", lambda c, p, a: p.user_id)])
+@operation(
+    "login",
+    LoginParams,
+    auth=False,
+    rest_only=True,
+    limits=[("login_address", by_address), ("login_user", lambda c, p, a: p.user_id)],
+)
 def login(caller: Caller | None, p: LoginParams):
     """Sign in on a platform; returns a token and applies the multi-terminal policy."""
     return auth.login(p.user_id, p.password, p.platform_id)

@@ -1,4 +1,5 @@
 """Conversation operations: lists, settings, read state."""
+
 from typing import Annotated
 
 from pydantic import ConfigDict, Field, StringConstraints, model_validator
@@ -20,8 +21,9 @@ class ConversationParams(Params):
 
 
 class GetOneParams(Params):
-    model_config = ConfigDict(json_schema_extra={"oneOf": [{"required": ["conversation_id"]},
-                                                           {"required": ["user_id"]}]})
+    model_config = ConfigDict(
+        json_schema_extra={"oneOf": [{"required": ["conversation_id"]}, {"required": ["user_id"]}]}
+    )
     # No null in the schema: leave the other one out instead.
     conversation_id: ConversationId = None
     # The peer of a one-to-one conversation: the client need not compute the id (OpenIM's sourceID).

@@ -1,4 +1,5 @@
 """Friend list, friend application and blacklist operations."""
+
 from typing import Annotated
 
 from pydantic import StringConstraints
@@ -62,8 +63,7 @@ def get_designated_friends_info(caller: Caller, p: UserIdsParams):
 @operation("search_friends", SearchFriendsParams)
 def search_friends(caller: Caller, p: SearchFriendsParams):
     """Friends whose user_id, nickname or remark contains a keyword."""
-    return friends.search_friends(caller.user_id, p.keyword, p.search_user_id, p.search_nickname,
-                                  p.search_remark)
+    return friends.search_friends(caller.user_id, p.keyword, p.search_user_id, p.search_nickname, p.search_remark)
 
 
 @operation("check_friend", UserIdsParams)

@@ -1,4 +1,5 @@
 """Group operations: groups, membership, roles, applications and muting."""
+
 from typing import Annotated, Literal
 
 from pydantic import Field, StringConstraints
@@ -111,8 +112,16 @@ class HandleApplicationParams(Params):
 @operation("create_group", CreateGroupParams)
 def create_group(caller: Caller, p: CreateGroupParams):
     """Create a group owned by the caller; members and admins join at once."""
-    return groups.create_group(caller.user_id, p.group_name, p.member_user_ids, p.admin_user_ids,
-                               p.face_url, p.introduction, p.notification, p.need_verification)
+    return groups.create_group(
+        caller.user_id,
+        p.group_name,
+        p.member_user_ids,
+        p.admin_user_ids,
+        p.face_url,
+        p.introduction,
+        p.notification,
+        p.need_verification,
+    )
 
 
 @operation("get_joined_group_list")

@@ -1,11 +1,12 @@
 """Message operations: send, sync by seq, history, search, revoke, delete, typing."""
-from typing import Annotated, Any, Literal, Union
+
+from typing import Annotated, Any, Literal
 
 from pydantic import ConfigDict, Field, RootModel, StringConstraints, model_validator
 
+from .. import group_commit
 from ..services import groups, messages, search
 from .groups import GroupId
-from .. import group_commit
 from .registry import Caller, NoParams, Params, UserId, batch_runner, by_pair, by_user, operation
 
 # si_<user id>~<user id> or sg_<group id> (docs/protocol.md). Only the shape is checked: an id is looked up,
@@ -16,8 +17,7 @@ Seq = Annotated[int, Field(ge=1)]
 
 
 # Not only blanks; the same set of blanks as the service's check.
-NonBlankText = Annotated[str, StringConstraints(min_length=1, max_length=messages.MAX_TEXT,
-                                                pattern=r"[^ \t\r\n\f\v]")]
+NonBlankText = Annotated[str, StringConstraints(min_length=1, max_length=messages.MAX_TEXT, pattern=r"[^ \t\r\n\f\v]")]
 FileUrl = Annotated[str, StringConstraints(pattern=r"^/api/files/[0-9a-f]{32}$")]
 
 
@@ -96,14 +96,16 @@ class SendQuote(_Send):
     content: QuoteContent
 
 
-SHAPES = {shape.model_fields["content_type"].annotation.__args__[0]: shape
-          for shape in (SendText, SendPicture, SendFile, SendAtText, SendCustom, SendQuote)}
+SHAPES = {
+    shape.model_fields["content_type"].annotation.__args__[0]: shape
+    for shape in (SendText, SendPicture, SendFile, SendAtText, SendCustom, SendQuote)
+}
 
 
 class SendMessageParams(RootModel):
     """One shape per content type, so the published schema says exactly what each type takes."""
 
-    root: Union[SendText, SendPicture, SendFile, SendAtText, SendCustom, SendQuote]
+    root: SendText | SendPicture | SendFile | SendAtText | SendCustom | SendQuote
 
     @model_validator(mode="wrap")
     @classmethod
@@ -184,9 +186,20 @@ def send_message(caller: Caller, p: SendMessageParams):
 def send_messages(calls: list[tuple[Caller, SendMessageParams]]) -> list:
     """One-to-one sends of a group commit written together; group sends and the rest run alone."""
     out = [group_commit.ALONE] * len(calls)
-    singles = [(i, messages.SingleSend(caller.user_id, p.root.recv_id, p.root.content_type,
-                                       p.root.content.model_dump(exclude_unset=True), p.root.client_msg_id))
-               for i, (caller, p) in enumerate(calls) if p.root.recv_id is not None]
+    singles = [
+        (
+            i,
+            messages.SingleSend(
+                caller.user_id,
+                p.root.recv_id,
+                p.root.content_type,
+                p.root.content.model_dump(exclude_unset=True),
+                p.root.client_msg_id,
+            ),
+        )
+        for i, (caller, p) in enumerate(calls)
+        if p.root.recv_id is not None
+    ]
     if singles:
         for (i, _), result in zip(singles, messages.send_singles([s for _, s in singles], group_commit.ALONE)):
             out[i] = result
@@ -202,8 +215,9 @@ def get_max_seqs(caller: Caller, p: NoParams):
 @operation("pull_messages", PullMessagesParams)
 def pull_messages(caller: Caller, p: PullMessagesParams):
     """Messages in seq ranges of several conversations at once (catch-up and gap filling)."""
-    return messages.pull_messages(caller.user_id, [(r.conversation_id, r.begin_seq, r.end_seq) for r in p.ranges],
-                                  p.limit)
+    return messages.pull_messages(
+        caller.user_id, [(r.conversation_id, r.begin_seq, r.end_seq) for r in p.ranges], p.limit
+    )
 
 
 @operation("get_history_message_list", HistoryParams)
@@ -216,8 +230,17 @@ def get_history_message_list(caller: Caller, p: HistoryParams):
 def search_messages(caller: Caller, p: SearchParams):
     """A page of the messages the caller may see whose text or file name contains keyword, newest first,
     paged by cursor and narrowed by sender, content types and time."""
-    return search.search_messages(caller.user_id, p.keyword, p.conversation_id, p.cursor, p.count, p.send_id,
-                                  p.content_types, p.start_time, p.end_time)
+    return search.search_messages(
+        caller.user_id,
+        p.keyword,
+        p.conversation_id,
+        p.cursor,
+        p.count,
+        p.send_id,
+        p.content_types,
+        p.start_time,
+        p.end_time,
+    )
 
 
 @operation("revoke_message", RevokeParams)

@@ -3,12 +3,13 @@
 The REST API (POST /api/<name>), the Socket.IO event of the same name, the OpenAPI document and the
 operations table in docs/protocol.md are all derived from these declarations.
 """
-import logging
-from dataclasses import dataclass
-from typing import Annotated, Any, Callable
 
-from pydantic import (AfterValidator, BaseModel, ConfigDict, Field, StringConstraints, ValidationError,
-                      model_validator)
+import logging
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Annotated, Any
+
+from pydantic import AfterValidator, BaseModel, ConfigDict, Field, StringConstraints, ValidationError, model_validator
 
 from .. import errors, ratelimit
 from ..extensions import db
@@ -29,8 +30,11 @@ def non_blank_text(max_length: int):
     JSON Schema and Python agree on), rather than Python's stripping of every Unicode space, which a
     client reading the schema could not know about.
     """
-    return Annotated[str, StringConstraints(min_length=1, max_length=max_length, pattern=r"[^ \t\r\n\f\v]"),
-                     AfterValidator(lambda text: text.strip(BLANKS))]
+    return Annotated[
+        str,
+        StringConstraints(min_length=1, max_length=max_length, pattern=r"[^ \t\r\n\f\v]"),
+        AfterValidator(lambda text: text.strip(BLANKS)),
+    ]
 
 
 Nickname = non_blank_text(64)
@@ -120,8 +124,16 @@ def by_pair(target_field: str):
     return key
 
 
-def operation(name: str, params: type[Params] = NoParams, *, auth: bool = True, admin: bool = False,
-              rest_only: bool = False, limits=(), group_commit: bool = False):
+def operation(
+    name: str,
+    params: type[Params] = NoParams,
+    *,
+    auth: bool = True,
+    admin: bool = False,
+    rest_only: bool = False,
+    limits=(),
+    group_commit: bool = False,
+):
     """Declare a public operation; the decorated function maps (caller, params) to a service call.
 
     `limits` is a list of (limit name in ratelimit.DEFAULT_LIMITS, key function(caller, params,
@@ -134,8 +146,7 @@ def operation(name: str, params: type[Params] = NoParams, *, auth: bool = True, 
         if name in OPERATIONS:
             raise ValueError(f"operation {name} declared twice")
         summary = (fn.__doc__ or "").strip().splitlines()[0] if fn.__doc__ else name
-        OPERATIONS[name] = Operation(name, params, fn, auth, admin, summary, rest_only, tuple(limits),
-                                     group_commit)
+        OPERATIONS[name] = Operation(name, params, fn, auth, admin, summary, rest_only, tuple(limits), group_commit)
         return fn
 
     return declare
@@ -229,8 +240,16 @@ def _validation_message(exc: ValidationError, payload=None) -> tuple[str, list]:
     return f"{first['field'] or 'payload'}: {first['error']}", details
 
 
-def prepare(name: str, payload, caller: Caller | None, *, admin: bool = False, transport: str = "rest",
-            auth_error: errors.IMError | None = None, address: str | None = None) -> tuple[Operation, Params]:
+def prepare(
+    name: str,
+    payload,
+    caller: Caller | None,
+    *,
+    admin: bool = False,
+    transport: str = "rest",
+    auth_error: errors.IMError | None = None,
+    address: str | None = None,
+) -> tuple[Operation, Params]:
     """Everything an operation checks before its service runs: existence, authorization, parameters,
     rate limits. Raises an IMError; touches no row."""
     op = OPERATIONS.get(name)
@@ -284,13 +303,21 @@ def run(op: Operation, caller: Caller | None, params: Params) -> tuple[dict, int
         return _failed(op.name, exc)
 
 
-def execute(name: str, payload, caller: Caller | None, *, admin: bool = False,
-            transport: str = "rest", auth_error: errors.IMError | None = None,
-            address: str | None = None) -> tuple[dict, int]:
+def execute(
+    name: str,
+    payload,
+    caller: Caller | None,
+    *,
+    admin: bool = False,
+    transport: str = "rest",
+    auth_error: errors.IMError | None = None,
+    address: str | None = None,
+) -> tuple[dict, int]:
     """Run one operation and translate its outcome into the envelope and an HTTP status."""
     try:
-        op, params = prepare(name, payload, caller, admin=admin, transport=transport, auth_error=auth_error,
-                             address=address)
+        op, params = prepare(
+            name, payload, caller, admin=admin, transport=transport, auth_error=auth_error, address=address
+        )
     except Exception as exc:
         return _failed(name, exc)
     return run(op, caller, params)

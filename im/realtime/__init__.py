@@ -1,4 +1,5 @@
 """Socket.IO transport: authenticate once at connect, then one event per operation with an ack."""
+
 import logging
 
 from flask import current_app, request
@@ -28,7 +29,7 @@ def on_connect(auth_data=None):
         session = presence.connect(request.sid, _token_from(auth_data), node_id)
     except errors.IMError as exc:
         db.session.rollback()
-        raise ConnectionRefusedError(exc.message, exc.envelope())
+        raise ConnectionRefusedError(exc.message, exc.envelope()) from None
     join_room(push.user_room(session.user_id))
     join_room(push.session_room(session.id))
     handshake.accepted(socketio.server, request.sid)
@@ -49,8 +50,7 @@ def _run_alone(name: str, payload, sid: str, address: str | None) -> dict:
     session may not act any more."""
     try:
         caller, auth_error = live_caller(presence.session_row(sid))
-        body, _status = execute(name, payload, caller, transport="socket", auth_error=auth_error,
-                                address=address)
+        body, _status = execute(name, payload, caller, transport="socket", auth_error=auth_error, address=address)
     finally:
         db.session.remove()
     return body

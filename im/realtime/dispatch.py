@@ -23,6 +23,7 @@ ones' (which hand their call to the writer of im/group_commit.py) and the unknow
   (counted over the process), and a runner between two events, so that a burst already in a
   socket's buffer is read and run at the pace of everyone else's work, not before it.
 """
+
 import collections
 import itertools
 import logging

@@ -11,6 +11,7 @@ Everything here goes through Engine.IO's public hooks: its `connect` and `discon
 python-socketio registers, and which are wrapped here), its `sockets` and their `close`, and its
 background tasks.
 """
+
 import logging
 import threading
 import time
@@ -53,8 +54,7 @@ class HandshakeGuard:
                 start_sweeper = not self._sweeping and self.timeout > 0
                 self._sweeping = self._sweeping or start_sweeper
         if refused:
-            log.info("refused an Engine.IO connection from %s: %d already wait for their CONNECT",
-                     address, held)
+            log.info("refused an Engine.IO connection from %s: %d already wait for their CONNECT", address, held)
             # Engine.IO answers a handler's refusal with 401 and this object as the JSON body
             return errors.RateLimited("too many connections from this address without CONNECT").envelope()
         if start_sweeper:

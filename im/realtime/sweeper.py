@@ -1,5 +1,6 @@
 """Per-process background task: node heartbeat, closing sockets of expired or revoked sessions,
 dropping stale rate-limit counters, and now and then pruning event logs and deleting orphan uploads."""
+
 import logging
 import threading
 
@@ -82,8 +83,9 @@ def now_and_then(rounds: int, progress: dict | None = None) -> None:
     """The work of the sweeper's rarer rounds; `progress` keeps where the event prune goes on."""
     progress = {} if progress is None else progress
     if rounds % PRUNE_EVERY == 0:
-        progress["prune_after"] = events.prune_events(progress.get("prune_after") or "",
-                                                      pause=yielding.pause).next_after
+        progress["prune_after"] = events.prune_events(
+            progress.get("prune_after") or "", pause=yielding.pause
+        ).next_after
     if rounds % ORPHANS_EVERY == 0:
         uploads.delete_orphans()
 

@@ -1,4 +1,5 @@
 """Python SDK for the IM server, following OpenIM's client SDK (snake_case names)."""
+
 from .conversations import ConversationListener, ConversationsMixin, group_conversation_id, single_conversation_id
 from .core import CoreClient
 from .errors import IMError
@@ -13,5 +14,16 @@ class IMClient(GroupsMixin, MessagesMixin, ConversationsMixin, FriendsMixin, Use
     """initSDK: `IMClient(server_url, platform_id=5)`; every call blocks until the server answers."""
 
 
-__all__ = ["IMClient", "IMError", "ConnListener", "LoginStatus", "FriendListener", "AdvancedMsgListener",
-           "ConversationListener", "GroupListener", "UserListener", "single_conversation_id", "group_conversation_id"]
+__all__ = [
+    "IMClient",
+    "IMError",
+    "ConnListener",
+    "LoginStatus",
+    "FriendListener",
+    "AdvancedMsgListener",
+    "ConversationListener",
+    "GroupListener",
+    "UserListener",
+    "single_conversation_id",
+    "group_conversation_id",
+]

@@ -1,4 +1,5 @@
 """Socket calls that do not outlive their connection, and which calls may be sent again over REST."""
+
 import threading
 
 import socketio
@@ -10,9 +11,13 @@ DROPPED = object()
 # the socket dropped before its answer is sent again over REST. Every other call fails at once
 # with NETWORK_ERROR, since it may or may not have taken effect.
 _READ_PREFIXES = ("get_", "search_", "check_")
-_REPEATABLE = {"sync_events", "pull_messages", "error_codes",
-               # revoking a revoked token changes nothing (the retry answers a token error)
-               "logout"}
+_REPEATABLE = {
+    "sync_events",
+    "pull_messages",
+    "error_codes",
+    # revoking a revoked token changes nothing (the retry answers a token error)
+    "logout",
+}
 
 
 def retry_safe(name: str, params: dict) -> bool:

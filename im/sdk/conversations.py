@@ -4,6 +4,7 @@ A conversation is a dict as in docs/protocol.md. Its read state: `has_read_seq` 
 and, one-to-one, `peer_has_read_seq` (how far the peer has read my messages; what the last
 `on_recv_c2c_read_receipt` said), so read marks can be drawn right after a fresh start.
 """
+
 import logging
 
 from .core import after_connect, socket_event

@@ -1,4 +1,5 @@
 """The SDK's engine: REST and socket calls, login state, reconnect, callbacks and event catch-up."""
+
 import json
 import logging
 import queue
@@ -43,6 +44,7 @@ def _ended_by(info) -> str | None:
     every other revocation is reported as a kick."""
     return None if isinstance(info, dict) and info.get("reason") == "logout" else "kicked"
 
+
 class _CallbackThread:
     """Runs listener callbacks one at a time, in order; user exceptions are logged, never raised."""
 
@@ -79,8 +81,16 @@ def _release_websocket(sio, reason=None) -> None:
 class CoreClient:
     """initSDK: one instance per user session of a program."""
 
-    def __init__(self, server_url, platform_id: int = 5, *, timeout: float = 10.0, data_dir=None,
-                 transports=None, max_backoff: float = 8.0):
+    def __init__(
+        self,
+        server_url,
+        platform_id: int = 5,
+        *,
+        timeout: float = 10.0,
+        data_dir=None,
+        transports=None,
+        max_backoff: float = 8.0,
+    ):
         self.server_urls = [server_url] if isinstance(server_url, str) else list(server_url)
         self.platform_id = platform_id
         self.timeout = timeout
@@ -115,8 +125,9 @@ class CoreClient:
         return self._user_id
 
     def register(self, user_id: str, password: str, nickname: str, face_url: str = "") -> dict:
-        return self._rest("register", {"user_id": user_id, "password": password, "nickname": nickname,
-                                       "face_url": face_url})
+        return self._rest(
+            "register", {"user_id": user_id, "password": password, "nickname": nickname, "face_url": face_url}
+        )
 
     def login(self, user_id: str, password: str) -> dict:
         """Sign in and connect; returns once connected and caught up. Raises IMError on failure."""
@@ -127,8 +138,7 @@ class CoreClient:
             self._generation += 1
             generation = self._generation
         try:
-            data = self._rest("login", {"user_id": user_id, "password": password,
-                                        "platform_id": self.platform_id})
+            data = self._rest("login", {"user_id": user_id, "password": password, "platform_id": self.platform_id})
         except IMError:
             self._status = LoginStatus.LOGIN_FAILED
             raise
@@ -187,8 +197,9 @@ class CoreClient:
     def _rest(self, name: str, payload: dict | None = None, *, token: str | None = None):
         headers = {"token": token} if token else {}
         try:
-            resp = self._http.post(f"{self._url()}/api/{name}", json=payload or {}, headers=headers,
-                                   timeout=self.timeout)
+            resp = self._http.post(
+                f"{self._url()}/api/{name}", json=payload or {}, headers=headers, timeout=self.timeout
+            )
         except requests.Timeout as exc:
             raise IMError(TIMEOUT, f"{name}: timed out") from exc
         except requests.RequestException as exc:
@@ -231,8 +242,10 @@ class CoreClient:
             if self._generation != generation or self._token != token:
                 raise IMError(NOT_LOGGED_IN, f"{name}: the session ended while waiting for the answer")
             if not retry_safe(name, params):
-                raise IMError(NETWORK_ERROR, f"{name}: the connection dropped before the answer; "
-                                             "the call may or may not have taken effect")
+                raise IMError(
+                    NETWORK_ERROR,
+                    f"{name}: the connection dropped before the answer; the call may or may not have taken effect",
+                )
         return self._rest(name, params, token=token)
 
     # ---- connection ----------------------------------------------------------------------
@@ -255,8 +268,10 @@ class CoreClient:
             return lambda *args: fn(*args) if generation == self._generation else None
 
         sio.on("connect_error", on_connect_error)
-        sio.on("disconnect", lambda *args: (sio.drop_waiting(), _release_websocket(sio, *args),
-                                            self._on_disconnect(sio, generation)))
+        sio.on(
+            "disconnect",
+            lambda *args: (sio.drop_waiting(), _release_websocket(sio, *args), self._on_disconnect(sio, generation)),
+        )
         sio.on("kicked_offline", lambda data=None: self._end_session(_ended_by(data), generation))
         sio.on("token_expired", lambda data=None: self._end_session("expired", generation))
         sio.on("event", current(self._on_user_event))
@@ -266,8 +281,7 @@ class CoreClient:
             if event:
                 sio.on(event, current(getattr(self, name)))
         try:
-            sio.connect(self._url(), auth={"token": token}, transports=self.transports,
-                        wait_timeout=self.timeout)
+            sio.connect(self._url(), auth={"token": token}, transports=self.transports, wait_timeout=self.timeout)
         except socketio.exceptions.ConnectionError as exc:
             if refusal.get("errCode"):
                 raise IMError(refusal["errCode"], refusal.get("errMsg", "refused"), refusal.get("data")) from exc
@@ -283,12 +297,10 @@ class CoreClient:
 
     def _on_disconnect(self, sio, generation: int) -> None:
         with self._lock:
-            if (generation != self._generation or sio is not self._sio
-                    or self._status != LoginStatus.LOGGED_IN):
+            if generation != self._generation or sio is not self._sio or self._status != LoginStatus.LOGGED_IN:
                 return
             self._sio = None
-        threading.Thread(target=self._reconnect, args=(generation,), name="im-sdk-reconnect",
-                         daemon=True).start()
+        threading.Thread(target=self._reconnect, args=(generation,), name="im-sdk-reconnect", daemon=True).start()
 
     def _reconnect(self, generation: int) -> None:
         delay = 0.25
@@ -305,8 +317,14 @@ class CoreClient:
                     return  # the refusal of a token that a logout since revoked says nothing of today's
                 self._emit_callback("conn", "on_connect_failed", exc.code, exc.message)
                 if exc.code in TOKEN_DEAD:
-                    self._end_session("expired" if exc.code == TOKEN_EXPIRED else
-                                      _ended_by(exc.data) if exc.code in TOKEN_KICKED else None, generation)
+                    self._end_session(
+                        "expired"
+                        if exc.code == TOKEN_EXPIRED
+                        else _ended_by(exc.data)
+                        if exc.code in TOKEN_KICKED
+                        else None,
+                        generation,
+                    )
                     return
                 time.sleep(delay)
                 delay = min(delay * 2, self.max_backoff)

@@ -1,4 +1,5 @@
 """Friend and blacklist calls of the SDK, and the FriendListener that hears their changes."""
+
 from .listeners import EVENT_ROUTES
 
 
@@ -37,8 +38,7 @@ class FriendListener:
 
 
 # Event-log type = callback name without `on_` (e.g. "friend_added" -> on_friend_added).
-EVENT_ROUTES.update({name[len("on_"):]: ("friend", name) for name in vars(FriendListener)
-                     if name.startswith("on_")})
+EVENT_ROUTES.update({name[len("on_") :]: ("friend", name) for name in vars(FriendListener) if name.startswith("on_")})
 
 
 class FriendsMixin:
@@ -51,10 +51,16 @@ class FriendsMixin:
     def get_designated_friends_info(self, user_ids: list[str]) -> list[dict]:
         return self._call("get_designated_friends_info", user_ids=list(user_ids))
 
-    def search_friends(self, keyword: str, search_user_id: bool = True, search_nickname: bool = True,
-                       search_remark: bool = True) -> list[dict]:
-        return self._call("search_friends", keyword=keyword, search_user_id=search_user_id,
-                          search_nickname=search_nickname, search_remark=search_remark)
+    def search_friends(
+        self, keyword: str, search_user_id: bool = True, search_nickname: bool = True, search_remark: bool = True
+    ) -> list[dict]:
+        return self._call(
+            "search_friends",
+            keyword=keyword,
+            search_user_id=search_user_id,
+            search_nickname=search_nickname,
+            search_remark=search_remark,
+        )
 
     def check_friend(self, user_ids: list[str]) -> list[dict]:
         return self._call("check_friend", user_ids=list(user_ids))

@@ -1,4 +1,5 @@
 """Group calls of the SDK and the group listener (OpenIM's OnJoinedGroupAdded and friends)."""
+
 import logging
 
 from .listeners import EVENT_ROUTES
@@ -47,14 +48,18 @@ class GroupListener:
 # catch-up alike), not as events in each member's log: content type -> the callback of each record
 # in the notice's detail.members.
 MEMBER_NOTICES = {
-    1509: "on_group_member_added", 1510: "on_group_member_added",
-    1504: "on_group_member_deleted", 1508: "on_group_member_deleted",
-    1507: "on_group_member_info_changed", 1512: "on_group_member_info_changed",
-    1513: "on_group_member_info_changed", 1516: "on_group_member_info_changed",
-    1517: "on_group_member_info_changed", 1518: "on_group_member_info_changed",
+    1509: "on_group_member_added",
+    1510: "on_group_member_added",
+    1504: "on_group_member_deleted",
+    1508: "on_group_member_deleted",
+    1507: "on_group_member_info_changed",
+    1512: "on_group_member_info_changed",
+    1513: "on_group_member_info_changed",
+    1516: "on_group_member_info_changed",
+    1517: "on_group_member_info_changed",
+    1518: "on_group_member_info_changed",
 }
 KICKED = 1508
-
 
 
 def _added_applications(data: dict) -> list[dict]:
@@ -105,12 +110,26 @@ class GroupsMixin:
             if isinstance(application, dict):
                 self._emit_callback("group", method, application)
 
-    def create_group(self, group_name: str, member_user_ids, admin_user_ids=(), face_url: str = "",
-                     introduction: str = "", notification: str = "", need_verification: int = 0) -> dict:
-        return self._call("create_group", group_name=group_name, member_user_ids=list(member_user_ids),
-                          admin_user_ids=list(admin_user_ids), face_url=face_url,
-                          introduction=introduction, notification=notification,
-                          need_verification=need_verification)
+    def create_group(
+        self,
+        group_name: str,
+        member_user_ids,
+        admin_user_ids=(),
+        face_url: str = "",
+        introduction: str = "",
+        notification: str = "",
+        need_verification: int = 0,
+    ) -> dict:
+        return self._call(
+            "create_group",
+            group_name=group_name,
+            member_user_ids=list(member_user_ids),
+            admin_user_ids=list(admin_user_ids),
+            face_url=face_url,
+            introduction=introduction,
+            notification=notification,
+            need_verification=need_verification,
+        )
 
     def get_joined_group_list(self) -> list[dict]:
         return self._call("get_joined_group_list")
@@ -140,19 +159,16 @@ class GroupsMixin:
         return self._call("transfer_group_owner", group_id=group_id, new_owner_id=new_owner_id)
 
     def set_group_member_role_level(self, group_id: str, user_id: str, role_level: int) -> dict:
-        return self._call("set_group_member_role_level", group_id=group_id, user_id=user_id,
-                          role_level=role_level)
+        return self._call("set_group_member_role_level", group_id=group_id, user_id=user_id, role_level=role_level)
 
     def set_group_member_nickname(self, group_id: str, user_id: str, nickname: str) -> dict:
-        return self._call("set_group_member_nickname", group_id=group_id, user_id=user_id,
-                          nickname=nickname)
+        return self._call("set_group_member_nickname", group_id=group_id, user_id=user_id, nickname=nickname)
 
     def change_group_mute(self, group_id: str, is_mute: bool) -> dict:
         return self._call("change_group_mute", group_id=group_id, is_mute=is_mute)
 
     def change_group_member_mute(self, group_id: str, user_id: str, mute_seconds: int) -> dict:
-        return self._call("change_group_member_mute", group_id=group_id, user_id=user_id,
-                          mute_seconds=mute_seconds)
+        return self._call("change_group_member_mute", group_id=group_id, user_id=user_id, mute_seconds=mute_seconds)
 
     def get_group_member_list(self, group_id: str, offset: int = 0, count: int = 100) -> list[dict]:
         return self._call("get_group_member_list", group_id=group_id, offset=offset, count=count)
@@ -167,9 +183,11 @@ class GroupsMixin:
         return self._call("get_send_group_application_list")
 
     def accept_group_application(self, group_id: str, from_user_id: str, handle_msg: str = "") -> dict:
-        return self._call("accept_group_application", group_id=group_id, from_user_id=from_user_id,
-                          handle_msg=handle_msg)
+        return self._call(
+            "accept_group_application", group_id=group_id, from_user_id=from_user_id, handle_msg=handle_msg
+        )
 
     def refuse_group_application(self, group_id: str, from_user_id: str, handle_msg: str = "") -> dict:
-        return self._call("refuse_group_application", group_id=group_id, from_user_id=from_user_id,
-                          handle_msg=handle_msg)
+        return self._call(
+            "refuse_group_application", group_id=group_id, from_user_id=from_user_id, handle_msg=handle_msg
+        )

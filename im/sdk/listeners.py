@@ -1,4 +1,5 @@
 """Login status codes and listener base classes with no-op defaults, named as in OpenIM's SDK."""
+
 from enum import IntEnum
 
 

@@ -5,6 +5,7 @@ The SDK keeps, per conversation, the highest seq it has handed to the listener. 
 is pulled; a lower one is a duplicate. After every (re)connect the SDK compares with the server's
 max seqs and pulls what it missed, between `on_sync_server_start` and `on_sync_server_finish`.
 """
+
 import json
 import logging
 import threading
@@ -53,7 +54,7 @@ class MessagesMixin:
         self._listeners["message"] = AdvancedMsgListener()
         self._msg_lock = threading.RLock()
         self._msg_user: str | None = None
-        self._msg_seen: dict[str, dict[str, int]] = {}   # user_id -> conversation_id -> last seq handed over
+        self._msg_seen: dict[str, dict[str, int]] = {}  # user_id -> conversation_id -> last seq handed over
         self._msg_ahead: dict[str, dict[int, dict | None]] = {}
         self._msg_held: list[dict] = []
         self._msg_syncing = False
@@ -67,8 +68,15 @@ class MessagesMixin:
 
     # ---- calls ---------------------------------------------------------------------------
 
-    def send_message(self, recv_id: str | None = None, content_type: int | None = None, content: dict | None = None,
-                     client_msg_id: str | None = None, *, group_id: str | None = None) -> dict:
+    def send_message(
+        self,
+        recv_id: str | None = None,
+        content_type: int | None = None,
+        content: dict | None = None,
+        client_msg_id: str | None = None,
+        *,
+        group_id: str | None = None,
+    ) -> dict:
         """Send to recv_id, or to a group with group_id=...; on a timeout or network error retry with the
         same client_msg_id (stored once)."""
         target = {"group_id": group_id} if group_id is not None else {"recv_id": recv_id}
@@ -80,8 +88,13 @@ class MessagesMixin:
             delay = 0.5
             for attempt in range(SEND_ATTEMPTS):
                 try:
-                    msg = self._call("send_message", **target, content_type=content_type,
-                                     content=content, client_msg_id=client_msg_id)
+                    msg = self._call(
+                        "send_message",
+                        **target,
+                        content_type=content_type,
+                        content=content,
+                        client_msg_id=client_msg_id,
+                    )
                     break
                 except IMError as exc:
                     if exc.code not in (TIMEOUT, NETWORK_ERROR) or attempt == SEND_ATTEMPTS - 1:
@@ -95,27 +108,39 @@ class MessagesMixin:
                 self._sending.discard(client_msg_id)
         return msg
 
-    def get_history_message_list(self, conversation_id: str, start_seq: int | None = None,
-                                 count: int = 20) -> dict:
+    def get_history_message_list(self, conversation_id: str, start_seq: int | None = None, count: int = 20) -> dict:
         params = {"conversation_id": conversation_id, "count": count}
         if start_seq is not None:
             params["start_seq"] = start_seq
         return self._call("get_history_message_list", **params)
 
-    def search_messages(self, keyword: str, conversation_id: str | None = None, cursor: str | None = None,
-                        count: int = 100, send_id: str | None = None, content_types: list[int] | None = None,
-                        start_time: int | None = None, end_time: int | None = None) -> dict:
+    def search_messages(
+        self,
+        keyword: str,
+        conversation_id: str | None = None,
+        cursor: str | None = None,
+        count: int = 100,
+        send_id: str | None = None,
+        content_types: list[int] | None = None,
+        start_time: int | None = None,
+        end_time: int | None = None,
+    ) -> dict:
         """A page of matching messages, newest first; while `has_more`, pass its `cursor` for the next page
         (a page may be short, even empty, and still have more: the server bounds each call's work)."""
         params = {"keyword": keyword, "count": count}
-        for name, value in (("conversation_id", conversation_id), ("cursor", cursor), ("send_id", send_id),
-                            ("content_types", content_types), ("start_time", start_time), ("end_time", end_time)):
+        for name, value in (
+            ("conversation_id", conversation_id),
+            ("cursor", cursor),
+            ("send_id", send_id),
+            ("content_types", content_types),
+            ("start_time", start_time),
+            ("end_time", end_time),
+        ):
             if value is not None:
                 params[name] = value
         return self._call("search_messages", **params)
 
-    def revoke_message(self, conversation_id: str, client_msg_id: str | None = None,
-                       seq: int | None = None) -> dict:
+    def revoke_message(self, conversation_id: str, client_msg_id: str | None = None, seq: int | None = None) -> dict:
         params = {"conversation_id": conversation_id}
         if client_msg_id is not None:
             params["client_msg_id"] = client_msg_id
@@ -137,8 +162,12 @@ class MessagesMixin:
         path = Path(path)
         try:
             with open(path, "rb") as fh:
-                resp = self._http.post(f"{self._url()}/api/upload", headers={"token": token},
-                                       files={"file": (path.name, fh)}, timeout=max(self.timeout, 60))
+                resp = self._http.post(
+                    f"{self._url()}/api/upload",
+                    headers={"token": token},
+                    files={"file": (path.name, fh)},
+                    timeout=max(self.timeout, 60),
+                )
         except requests.Timeout as exc:
             raise IMError(TIMEOUT, "upload timed out") from exc
         except requests.RequestException as exc:
@@ -257,8 +286,11 @@ class MessagesMixin:
             if token is None:
                 raise IMError(NOT_LOGGED_IN, "not logged in")
             # Over HTTP: a page of 2000 messages comes about three times faster than as a socket ack.
-            page = self._rest("pull_messages", {"ranges": [
-                {"conversation_id": cid, "begin_seq": b, "end_seq": e} for cid, (b, e) in batch]}, token=token)
+            page = self._rest(
+                "pull_messages",
+                {"ranges": [{"conversation_id": cid, "begin_seq": b, "end_seq": e} for cid, (b, e) in batch]},
+                token=token,
+            )
             by_cid: dict[str, list[dict]] = {}
             for msg in page["messages"]:
                 by_cid.setdefault(msg["conversation_id"], []).append(msg)
@@ -340,8 +372,11 @@ class MessagesMixin:
                     if self._seen() is None:
                         return
                     seen = self._seen()
-                    ranges = {cid: [seen.get(cid, 0) + 1, min(p) - 1]
-                              for cid, p in self._msg_ahead.items() if p and min(p) > seen.get(cid, 0) + 1}
+                    ranges = {
+                        cid: [seen.get(cid, 0) + 1, min(p) - 1]
+                        for cid, p in self._msg_ahead.items()
+                        if p and min(p) > seen.get(cid, 0) + 1
+                    }
                 if not ranges:
                     return
                 changed = self._pull(ranges)
@@ -374,7 +409,7 @@ class MessagesMixin:
             try:
                 convs = []
                 for i in range(0, len(ids), 1000):
-                    convs += self._call("get_multiple_conversation", conversation_ids=ids[i:i + 1000])
+                    convs += self._call("get_multiple_conversation", conversation_ids=ids[i : i + 1000])
             except IMError as exc:
                 failures += 1
                 log.warning("conversation refresh failed: %s", exc)

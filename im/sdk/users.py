@@ -1,4 +1,5 @@
 """User calls of the SDK, and the UserListener that hears changes to the user's own profile."""
+
 from .listeners import EVENT_ROUTES
 
 

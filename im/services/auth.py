@@ -1,4 +1,5 @@
 """Accounts, login sessions, OpenIM's multi-terminal policy and kick-offline."""
+
 import hashlib
 import secrets
 from datetime import timedelta
@@ -15,8 +16,18 @@ from ..extensions import db
 from ..models import Connection, LoginSession, User, ts, utcnow
 
 # OpenIM's device classes for policy 4; policy 5 treats PC (3, 4, 7) apart from all the rest.
-DEVICE_CLASSES = {1: "mobile", 2: "mobile", 3: "pc", 4: "pc", 7: "pc", 8: "pad", 9: "pad",
-                  5: "web", 6: "miniweb", 10: "admin"}
+DEVICE_CLASSES = {
+    1: "mobile",
+    2: "mobile",
+    3: "pc",
+    4: "pc",
+    7: "pc",
+    8: "pad",
+    9: "pad",
+    5: "web",
+    6: "miniweb",
+    10: "admin",
+}
 PC_PLATFORMS = {3, 4, 7}
 POLICY_0_MAX_PER_PLATFORM = 30
 TOKEN_PREFIX = "imt_"
@@ -28,8 +39,7 @@ PASSWORD_RESET = "password_reset"
 def _hasher() -> PasswordHasher:
     cfg = current_app.config
     # OWASP's argon2id baseline (19 MiB, t=2, p=1) unless configured otherwise.
-    return PasswordHasher(time_cost=cfg["IM_ARGON2_TIME_COST"], memory_cost=cfg["IM_ARGON2_MEMORY_KIB"],
-                          parallelism=1)
+    return PasswordHasher(time_cost=cfg["IM_ARGON2_TIME_COST"], memory_cost=cfg["IM_ARGON2_MEMORY_KIB"], parallelism=1)
 
 
 def hash_token(token: str) -> str:
@@ -88,12 +98,13 @@ def _sessions_to_kick(active: list[LoginSession], platform_id: int, policy: int)
 
 def _active_sessions(user_id: str) -> list[LoginSession]:
     now = utcnow()
-    return list(db.session.scalars(
-        select(LoginSession)
-        .where(LoginSession.user_id == user_id, LoginSession.revoked_at.is_(None),
-               LoginSession.expires_at > now)
-        .with_for_update()
-    ))
+    return list(
+        db.session.scalars(
+            select(LoginSession)
+            .where(LoginSession.user_id == user_id, LoginSession.revoked_at.is_(None), LoginSession.expires_at > now)
+            .with_for_update()
+        )
+    )
 
 
 def revoke_sessions(sessions: list[LoginSession], reason: str) -> None:
@@ -107,8 +118,9 @@ def revoke_sessions(sessions: list[LoginSession], reason: str) -> None:
         s.revoke_reason = reason
     sids = db.session.scalars(select(Connection.sid).where(Connection.session_id.in_(ids))).all()
     for s in sessions:
-        push.emit_after_commit(push.session_room(s.id), "kicked_offline",
-                               {"reason": reason, "platform_id": s.platform_id})
+        push.emit_after_commit(
+            push.session_room(s.id), "kicked_offline", {"reason": reason, "platform_id": s.platform_id}
+        )
     push.disconnect_after_commit(sids)
 
 
@@ -122,14 +134,24 @@ def login(user_id: str, password: str, platform_id: int) -> dict:
     revoke_sessions(kicked, "kicked")
     token = TOKEN_PREFIX + secrets.token_urlsafe(32)
     now = utcnow()
-    session = LoginSession(user_id=user_id, platform_id=platform_id, token_hash=hash_token(token),
-                           created_at=now, last_seen_at=now,
-                           expires_at=now + timedelta(seconds=cfg["IM_TOKEN_TTL"]))
+    session = LoginSession(
+        user_id=user_id,
+        platform_id=platform_id,
+        token_hash=hash_token(token),
+        created_at=now,
+        last_seen_at=now,
+        expires_at=now + timedelta(seconds=cfg["IM_TOKEN_TTL"]),
+    )
     db.session.add(session)
     db.session.commit()
-    return {"token": token, "user_id": user_id, "platform_id": platform_id,
-            "session_id": session.id, "expires_at": ts(session.expires_at),
-            "event_seq": user.event_seq}
+    return {
+        "token": token,
+        "user_id": user_id,
+        "platform_id": platform_id,
+        "session_id": session.id,
+        "expires_at": ts(session.expires_at),
+        "event_seq": user.event_seq,
+    }
 
 
 def one_token(*presented):
@@ -160,8 +182,11 @@ def resolve_token(token) -> LoginSession:
 
 def check_session_live(session: LoginSession) -> None:
     if session.revoked_at is not None:
-        raise errors.TokenKicked() if session.revoke_reason == "kicked" else errors.TokenRevoked(
-            f"token revoked ({session.revoke_reason})", data={"reason": session.revoke_reason})
+        raise (
+            errors.TokenKicked()
+            if session.revoke_reason == "kicked"
+            else errors.TokenRevoked(f"token revoked ({session.revoke_reason})", data={"reason": session.revoke_reason})
+        )
     if session.expires_at <= utcnow():
         raise errors.TokenExpired()
 
@@ -206,8 +231,11 @@ def change_password(user_id: str, session_id: int, old_password: str, new_passwo
     # lock above, and of two concurrent changes from the same old password both would pass the
     # check; the second now finds the first's hash and is refused like a wrong old password.
     swapped = db.session.execute(
-        update(User).where(User.user_id == user_id, User.password_hash == checked_hash)
-        .values(password_hash=new_hash).execution_options(synchronize_session=False))
+        update(User)
+        .where(User.user_id == user_id, User.password_hash == checked_hash)
+        .values(password_hash=new_hash)
+        .execution_options(synchronize_session=False)
+    )
     if swapped.rowcount != 1:
         raise errors.LoginFailed("wrong old password")
     others = [s for s in _active_sessions(user_id) if s.id != session_id]

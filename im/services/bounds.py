@@ -1,5 +1,6 @@
 """Answers bounded in bytes as well as in count: a page stops before the item that would take its
 encoded size past IM_MAX_ANSWER_BYTES, but always holds at least one item, so that paging advances."""
+
 import json
 
 from flask import current_app

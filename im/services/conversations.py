@@ -5,17 +5,17 @@ Generic over the conversation kind: one-to-one (`si_<smaller>~<larger>`, type 1)
 groups create it on join (`open_for_member`), one-to-one for both users on the first message or when
 one of them opens the conversation by the peer's user id (`open_single`). An id is never parsed.
 """
+
 from dataclasses import dataclass
 
 from sqlalchemy import and_, bindparam, case, exists, func, select, update
 from sqlalchemy.dialects import postgresql, sqlite
 
 from .. import errors, push, unread_push
-from . import bounds
 from ..extensions import db
-from ..models import (GROUP, SINGLE, Conversation, ConversationState, Message, MessageDeletion, User, ts,
-                      utcnow)
+from ..models import GROUP, SINGLE, Conversation, ConversationState, Message, MessageDeletion, User, ts, utcnow
 from ..models.message import PUBLIC_COLUMNS, message_public
+from . import bounds
 
 RECV_OPTS = (0, 1, 2)
 RECV_NOT_RECEIVE = 1
@@ -52,9 +52,19 @@ def insert_ignore(model, rows: list[dict], returning=None):
 
 
 def ensure_conversation(conversation_id: str, conversation_type: int, group_id: str | None = None) -> None:
-    insert_ignore(Conversation, [{"conversation_id": conversation_id, "conversation_type": conversation_type,
-                                  "group_id": group_id, "max_seq": 0, "latest_msg_time": utcnow(),
-                                  "created_at": utcnow()}])
+    insert_ignore(
+        Conversation,
+        [
+            {
+                "conversation_id": conversation_id,
+                "conversation_type": conversation_type,
+                "group_id": group_id,
+                "max_seq": 0,
+                "latest_msg_time": utcnow(),
+                "created_at": utcnow(),
+            }
+        ],
+    )
 
 
 def ensure_single_states(conversation_id: str, user_a: str, user_b: str, hide_b: bool = False) -> list[str]:
@@ -62,28 +72,53 @@ def ensure_single_states(conversation_id: str, user_a: str, user_b: str, hide_b:
 
     With hide_b the row made for user_b stays out of their list until a message arrives (user_a only
     looked at the conversation)."""
-    have = set(db.session.scalars(select(ConversationState.user_id).where(
-        ConversationState.conversation_id == conversation_id)))
+    have = set(
+        db.session.scalars(
+            select(ConversationState.user_id).where(ConversationState.conversation_id == conversation_id)
+        )
+    )
     if {user_a, user_b} <= have:
         return []
     now = utcnow()
-    rows = [{"user_id": u, "conversation_id": conversation_id, "conversation_type": SINGLE,
-             "peer_user_id": peer, "group_id": None, "has_read_seq": 0, "min_seq": 1,
-             "is_pinned": False, "recv_msg_opt": 0, "draft_text": "", "hidden": hidden, "updated_at": now}
-            for u, peer, hidden in ((user_a, user_b, False), (user_b, user_a, hide_b))]
+    rows = [
+        {
+            "user_id": u,
+            "conversation_id": conversation_id,
+            "conversation_type": SINGLE,
+            "peer_user_id": peer,
+            "group_id": None,
+            "has_read_seq": 0,
+            "min_seq": 1,
+            "is_pinned": False,
+            "recv_msg_opt": 0,
+            "draft_text": "",
+            "hidden": hidden,
+            "updated_at": now,
+        }
+        for u, peer, hidden in ((user_a, user_b, False), (user_b, user_a, hide_b))
+    ]
     return insert_ignore(ConversationState, rows, returning=ConversationState.user_id)
 
 
 def open_for_member(user_id: str, conversation_id: str, group_id: str) -> None:
     """A user joins a group conversation: they read from the next seq on (call inside the join's transaction)."""
     ensure_conversation(conversation_id, GROUP, group_id)
-    max_seq = db.session.scalar(select(Conversation.max_seq).where(
-        Conversation.conversation_id == conversation_id).with_for_update())
+    max_seq = db.session.scalar(
+        select(Conversation.max_seq).where(Conversation.conversation_id == conversation_id).with_for_update()
+    )
     state = db.session.get(ConversationState, (user_id, conversation_id))
     if state is None:
-        db.session.add(ConversationState(user_id=user_id, conversation_id=conversation_id,
-                                         conversation_type=GROUP, group_id=group_id,
-                                         has_read_seq=max_seq, min_seq=max_seq + 1, hidden=False))
+        db.session.add(
+            ConversationState(
+                user_id=user_id,
+                conversation_id=conversation_id,
+                conversation_type=GROUP,
+                group_id=group_id,
+                has_read_seq=max_seq,
+                min_seq=max_seq + 1,
+                hidden=False,
+            )
+        )
     else:
         state.min_seq, state.has_read_seq = max_seq + 1, max_seq
         state.max_readable_seq, state.hidden = None, False
@@ -93,8 +128,9 @@ def close_for_member(user_id: str, conversation_id: str) -> None:
     """A user leaves a group conversation: they keep reading what came before, nothing after."""
     state = db.session.get(ConversationState, (user_id, conversation_id))
     if state is not None and state.max_readable_seq is None:
-        state.max_readable_seq = db.session.scalar(select(Conversation.max_seq).where(
-            Conversation.conversation_id == conversation_id)) or 0
+        state.max_readable_seq = (
+            db.session.scalar(select(Conversation.max_seq).where(Conversation.conversation_id == conversation_id)) or 0
+        )
 
 
 @dataclass
@@ -116,10 +152,17 @@ def readable(user_id: str, conversation_id: str) -> Readable:
     state = db.session.get(ConversationState, (user_id, conversation_id))
     if state is None:
         raise errors.ConversationNotFound()
-    conv_max = db.session.scalar(select(Conversation.max_seq).where(
-        Conversation.conversation_id == conversation_id)) or 0
-    return Readable(conversation_id, state.conversation_type, state.min_seq, _effective_max(state, conv_max), state,
-                    state.peer_user_id)
+    conv_max = (
+        db.session.scalar(select(Conversation.max_seq).where(Conversation.conversation_id == conversation_id)) or 0
+    )
+    return Readable(
+        conversation_id,
+        state.conversation_type,
+        state.min_seq,
+        _effective_max(state, conv_max),
+        state,
+        state.peer_user_id,
+    )
 
 
 def state_for_update(user_id: str, conversation_id: str) -> ConversationState:
@@ -154,47 +197,91 @@ def unread_count(state: ConversationState, conv_max: int) -> int:
 
 # Conversation-state reads are plain rows of a few columns (SQLAlchemy Core): a heavy user has
 # thousands of conversations, and building ORM objects for them was most of the cost of a list or a total.
-_S, _C, _M, _D = (ConversationState.__table__, Conversation.__table__, Message.__table__,
-                  MessageDeletion.__table__)
-_STATE_COLUMNS = (_S.c.conversation_id, _S.c.conversation_type, _S.c.peer_user_id, _S.c.group_id,
-                  _S.c.has_read_seq, _S.c.min_seq, _S.c.max_readable_seq, _S.c.is_pinned, _S.c.recv_msg_opt,
-                  _S.c.draft_text, _S.c.draft_time, _S.c.hidden)
+_S, _C, _M, _D = (ConversationState.__table__, Conversation.__table__, Message.__table__, MessageDeletion.__table__)
+_STATE_COLUMNS = (
+    _S.c.conversation_id,
+    _S.c.conversation_type,
+    _S.c.peer_user_id,
+    _S.c.group_id,
+    _S.c.has_read_seq,
+    _S.c.min_seq,
+    _S.c.max_readable_seq,
+    _S.c.is_pinned,
+    _S.c.recv_msg_opt,
+    _S.c.draft_text,
+    _S.c.draft_time,
+    _S.c.hidden,
+)
 _STATES_WITH_CONV = _S.join(_C, _C.c.conversation_id == _S.c.conversation_id)
 # The newest seq the user may read (_effective_max) and the unread count (unread_count), in SQL.
-_TOP = case((and_(_S.c.max_readable_seq.is_not(None), _S.c.max_readable_seq < _C.c.max_seq),
-             _S.c.max_readable_seq), else_=_C.c.max_seq)
+_TOP = case(
+    (and_(_S.c.max_readable_seq.is_not(None), _S.c.max_readable_seq < _C.c.max_seq), _S.c.max_readable_seq),
+    else_=_C.c.max_seq,
+)
 _FLOOR = case((_S.c.has_read_seq > _S.c.min_seq - 1, _S.c.has_read_seq), else_=_S.c.min_seq - 1)
 _UNREAD = case((_TOP - _FLOOR > 0, _TOP - _FLOOR), else_=0)
 # What counts in the total: OpenIM leaves out conversations that are muted (recv_msg_opt 1 or 2), and a
 # deleted (hidden) conversation is out of the list.
 _IN_TOTAL = and_(_S.c.recv_msg_opt == 0, _S.c.hidden.is_(False))
-_TOTAL = (select(func.coalesce(func.sum(_UNREAD), 0)).select_from(_STATES_WITH_CONV)
-          .where(_S.c.user_id == bindparam("uid"), _IN_TOTAL))
-_TOTALS = (select(_S.c.user_id, func.sum(_UNREAD)).select_from(_STATES_WITH_CONV)
-           .where(_S.c.user_id.in_(bindparam("uids", expanding=True)), _IN_TOTAL).group_by(_S.c.user_id))
-_MAX_SEQS = (select(_S.c.conversation_id, _TOP.label("max_seq"), _S.c.min_seq, _S.c.recv_msg_opt)
-             .select_from(_STATES_WITH_CONV).where(_S.c.user_id == bindparam("uid")))
+_TOTAL = (
+    select(func.coalesce(func.sum(_UNREAD), 0))
+    .select_from(_STATES_WITH_CONV)
+    .where(_S.c.user_id == bindparam("uid"), _IN_TOTAL)
+)
+_TOTALS = (
+    select(_S.c.user_id, func.sum(_UNREAD))
+    .select_from(_STATES_WITH_CONV)
+    .where(_S.c.user_id.in_(bindparam("uids", expanding=True)), _IN_TOTAL)
+    .group_by(_S.c.user_id)
+)
+_MAX_SEQS = (
+    select(_S.c.conversation_id, _TOP.label("max_seq"), _S.c.min_seq, _S.c.recv_msg_opt)
+    .select_from(_STATES_WITH_CONV)
+    .where(_S.c.user_id == bindparam("uid"))
+)
 _PREVIEW_MSG = _M.alias("preview")
 # The list is ordered by what it shows: the send time of the preview (views' latest_msg: the newest
 # message the user may read and has not deleted), else the conversation's creation. Usually the preview
 # is the conversation's newest message, whose send time is latest_msg_time (set with the seq), so only
 # a deletion probe is needed; a member who left, or a deleted preview, looks the message up.
-_NEWEST_IS_PREVIEW = and_(_TOP == _C.c.max_seq, _C.c.max_seq >= _S.c.min_seq,
-                          ~exists().where(_D.c.user_id == _S.c.user_id, _D.c.conversation_id == _S.c.conversation_id,
-                                          _D.c.seq == _C.c.max_seq))
-_PREVIEW_TIME = case((_NEWEST_IS_PREVIEW, _C.c.latest_msg_time), else_=func.coalesce(
-    select(_PREVIEW_MSG.c.send_time)
-    .where(_PREVIEW_MSG.c.conversation_id == _S.c.conversation_id, _PREVIEW_MSG.c.seq <= _TOP,
-           _PREVIEW_MSG.c.seq >= _S.c.min_seq,
-           # correlated to the listed state row, two levels up (not a state row of its own)
-           ~exists().where(_D.c.user_id == _S.c.user_id, _D.c.conversation_id == _PREVIEW_MSG.c.conversation_id,
-                           _D.c.seq == _PREVIEW_MSG.c.seq).correlate(_S, _PREVIEW_MSG))
-    .order_by(_PREVIEW_MSG.c.seq.desc()).limit(1).correlate(_S, _C).scalar_subquery(),
-    _C.c.created_at))
+_NEWEST_IS_PREVIEW = and_(
+    _TOP == _C.c.max_seq,
+    _C.c.max_seq >= _S.c.min_seq,
+    ~exists().where(
+        _D.c.user_id == _S.c.user_id, _D.c.conversation_id == _S.c.conversation_id, _D.c.seq == _C.c.max_seq
+    ),
+)
+_PREVIEW_TIME = case(
+    (_NEWEST_IS_PREVIEW, _C.c.latest_msg_time),
+    else_=func.coalesce(
+        select(_PREVIEW_MSG.c.send_time)
+        .where(
+            _PREVIEW_MSG.c.conversation_id == _S.c.conversation_id,
+            _PREVIEW_MSG.c.seq <= _TOP,
+            _PREVIEW_MSG.c.seq >= _S.c.min_seq,
+            # correlated to the listed state row, two levels up (not a state row of its own)
+            ~exists()
+            .where(
+                _D.c.user_id == _S.c.user_id,
+                _D.c.conversation_id == _PREVIEW_MSG.c.conversation_id,
+                _D.c.seq == _PREVIEW_MSG.c.seq,
+            )
+            .correlate(_S, _PREVIEW_MSG),
+        )
+        .order_by(_PREVIEW_MSG.c.seq.desc())
+        .limit(1)
+        .correlate(_S, _C)
+        .scalar_subquery(),
+        _C.c.created_at,
+    ),
+)
 # Only ids first (from the index and the conversation rows), then the page's rows.
-_LISTED = (select(_S.c.conversation_id).select_from(_STATES_WITH_CONV)
-           .where(_S.c.user_id == bindparam("uid"), _S.c.hidden.is_(False))
-           .order_by(_S.c.is_pinned.desc(), _PREVIEW_TIME.desc(), _S.c.conversation_id))
+_LISTED = (
+    select(_S.c.conversation_id)
+    .select_from(_STATES_WITH_CONV)
+    .where(_S.c.user_id == bindparam("uid"), _S.c.hidden.is_(False))
+    .order_by(_S.c.is_pinned.desc(), _PREVIEW_TIME.desc(), _S.c.conversation_id)
+)
 # A page of the list: what a screen shows, and bounded work (views reads each row's preview).
 MAX_SPLIT_COUNT = 100
 
@@ -207,10 +294,17 @@ def _newest_not_deleted(user_id: str, conversation_id: str, low: int, high: int)
     """The newest message (a row of PUBLIC_COLUMNS) with a seq in [low, high] the user has not deleted."""
     return db.session.execute(
         select(*(_M.c[c] for c in PUBLIC_COLUMNS))
-        .where(_M.c.conversation_id == conversation_id, _M.c.seq >= low, _M.c.seq <= high,
-               ~exists().where(_D.c.user_id == user_id, _D.c.conversation_id == _M.c.conversation_id,
-                               _D.c.seq == _M.c.seq))
-        .order_by(_M.c.seq.desc()).limit(1)).first()
+        .where(
+            _M.c.conversation_id == conversation_id,
+            _M.c.seq >= low,
+            _M.c.seq <= high,
+            ~exists().where(
+                _D.c.user_id == user_id, _D.c.conversation_id == _M.c.conversation_id, _D.c.seq == _M.c.seq
+            ),
+        )
+        .order_by(_M.c.seq.desc())
+        .limit(1)
+    ).first()
 
 
 def views(user_id: str, states) -> list[dict]:
@@ -224,20 +318,38 @@ def views(user_id: str, states) -> list[dict]:
     if not states:
         return []
     ids = [s.conversation_id for s in states]
-    convs = {r.conversation_id: r for r in _rows(
-        select(_C.c.conversation_id, _C.c.max_seq, _C.c.created_at).where(_C.c.conversation_id.in_(ids)))}
-    latest = {r.conversation_id: r for r in _rows(
-        select(*(_M.c[c] for c in PUBLIC_COLUMNS))
-        .select_from(_M.join(_C, (_C.c.conversation_id == _M.c.conversation_id) & (_C.c.max_seq == _M.c.seq)))
-        .where(_C.c.conversation_id.in_(ids)))}
+    convs = {
+        r.conversation_id: r
+        for r in _rows(select(_C.c.conversation_id, _C.c.max_seq, _C.c.created_at).where(_C.c.conversation_id.in_(ids)))
+    }
+    latest = {
+        r.conversation_id: r
+        for r in _rows(
+            select(*(_M.c[c] for c in PUBLIC_COLUMNS))
+            .select_from(_M.join(_C, (_C.c.conversation_id == _M.c.conversation_id) & (_C.c.max_seq == _M.c.seq)))
+            .where(_C.c.conversation_id.in_(ids))
+        )
+    }
     single_ids = [s.conversation_id for s in states if s.conversation_type == SINGLE]
-    peer_read = dict(_rows(
-        select(_S.c.conversation_id, _S.c.has_read_seq)
-        .where(_S.c.conversation_id.in_(single_ids), _S.c.user_id != user_id))) if single_ids else {}
+    peer_read = (
+        dict(
+            _rows(
+                select(_S.c.conversation_id, _S.c.has_read_seq).where(
+                    _S.c.conversation_id.in_(single_ids), _S.c.user_id != user_id
+                )
+            )
+        )
+        if single_ids
+        else {}
+    )
     tops = {s.conversation_id: _effective_max(s, convs[s.conversation_id].max_seq) for s in states}
-    deleted_tops = set(_rows(
-        select(_D.c.conversation_id, _D.c.seq)
-        .where(_D.c.user_id == user_id, _D.c.conversation_id.in_(ids), _D.c.seq.in_(sorted(set(tops.values()))))))
+    deleted_tops = set(
+        _rows(
+            select(_D.c.conversation_id, _D.c.seq).where(
+                _D.c.user_id == user_id, _D.c.conversation_id.in_(ids), _D.c.seq.in_(sorted(set(tops.values())))
+            )
+        )
+    )
     out = []
     for s in states:
         conv = convs[s.conversation_id]
@@ -246,34 +358,41 @@ def views(user_id: str, states) -> list[dict]:
         if (s.conversation_id, top) in deleted_tops:
             msg = _newest_not_deleted(user_id, s.conversation_id, s.min_seq, top - 1)
         elif msg is not None and msg.seq != top:
-            msg = db.session.execute(select(*(_M.c[c] for c in PUBLIC_COLUMNS)).where(
-                _M.c.conversation_id == s.conversation_id, _M.c.seq == top)).first()
+            msg = db.session.execute(
+                select(*(_M.c[c] for c in PUBLIC_COLUMNS)).where(
+                    _M.c.conversation_id == s.conversation_id, _M.c.seq == top
+                )
+            ).first()
         if msg is not None and msg.seq < s.min_seq:
             msg = None
-        out.append({
-            "conversation_id": s.conversation_id,
-            "conversation_type": s.conversation_type,
-            "user_id": s.peer_user_id or "",
-            "group_id": s.group_id or "",
-            "latest_msg": message_public(msg) if msg is not None else None,
-            "latest_msg_send_time": ts(msg.send_time) if msg is not None else ts(conv.created_at),
-            "unread_count": unread_count(s, conv.max_seq),
-            "is_pinned": s.is_pinned,
-            "recv_msg_opt": s.recv_msg_opt,
-            "draft_text": s.draft_text,
-            "draft_text_time": ts(s.draft_time),
-            "max_seq": top,
-            "has_read_seq": s.has_read_seq,
-            "peer_has_read_seq": peer_read.get(s.conversation_id, 0),
-            "min_seq": s.min_seq,
-            "hidden": s.hidden,
-        })
+        out.append(
+            {
+                "conversation_id": s.conversation_id,
+                "conversation_type": s.conversation_type,
+                "user_id": s.peer_user_id or "",
+                "group_id": s.group_id or "",
+                "latest_msg": message_public(msg) if msg is not None else None,
+                "latest_msg_send_time": ts(msg.send_time) if msg is not None else ts(conv.created_at),
+                "unread_count": unread_count(s, conv.max_seq),
+                "is_pinned": s.is_pinned,
+                "recv_msg_opt": s.recv_msg_opt,
+                "draft_text": s.draft_text,
+                "draft_text_time": ts(s.draft_time),
+                "max_seq": top,
+                "has_read_seq": s.has_read_seq,
+                "peer_has_read_seq": peer_read.get(s.conversation_id, 0),
+                "min_seq": s.min_seq,
+                "hidden": s.hidden,
+            }
+        )
     return out
 
 
 def _listed(user_id: str, ids: list[str]) -> list[dict]:
-    found = {s.conversation_id: s for s in _rows(select(*_STATE_COLUMNS).where(
-        _S.c.user_id == user_id, _S.c.conversation_id.in_(ids)))}
+    found = {
+        s.conversation_id: s
+        for s in _rows(select(*_STATE_COLUMNS).where(_S.c.user_id == user_id, _S.c.conversation_id.in_(ids)))
+    }
     return views(user_id, [found[c] for c in ids if c in found])
 
 
@@ -298,7 +417,7 @@ def get_all_conversation_list(user_id: str, pause=None, chunk: int = ALL_LIST_CH
     for start in range(0, len(ids), chunk):
         if start and pause is not None:
             pause()
-        for view in _listed(user_id, ids[start:start + chunk]):
+        for view in _listed(user_id, ids[start : start + chunk]):
             if not budget.fits(view):
                 return out
             out.append(view)
@@ -365,6 +484,7 @@ def pin_conversation(user_id: str, conversation_id: str, is_pinned: bool) -> dic
     def apply(s):
         changed, s.is_pinned = s.is_pinned != is_pinned, is_pinned
         return changed
+
     return _change(user_id, conversation_id, apply)
 
 
@@ -372,6 +492,7 @@ def set_recv_message_opt(user_id: str, conversation_id: str, opt: int) -> dict:
     def apply(s):
         changed, s.recv_msg_opt = s.recv_msg_opt != opt, opt
         return changed
+
     return _change(user_id, conversation_id, apply, unread_changed=True)
 
 
@@ -381,14 +502,17 @@ def set_draft(user_id: str, conversation_id: str, text: str) -> dict:
             return False
         s.draft_text, s.draft_time = text, utcnow() if text else None
         return True
+
     return _change(user_id, conversation_id, apply)
 
 
 def delete_conversation(user_id: str, conversation_id: str) -> None:
     """Hide the conversation from my list (read up to now) until a new message arrives."""
+
     def apply(s):
-        conv_max = db.session.scalar(select(Conversation.max_seq).where(
-            Conversation.conversation_id == conversation_id)) or 0
+        conv_max = (
+            db.session.scalar(select(Conversation.max_seq).where(Conversation.conversation_id == conversation_id)) or 0
+        )
         if s.hidden and s.has_read_seq >= _effective_max(s, conv_max):
             return False
         s.hidden = True
@@ -397,22 +521,36 @@ def delete_conversation(user_id: str, conversation_id: str) -> None:
             s.has_read_seq = top
             _read_receipt(s, top)
         return True
+
     _change(user_id, conversation_id, apply, unread_changed=True)
 
 
 def _read_receipt(state: ConversationState, has_read_seq: int) -> None:
     """One-to-one: the peer hears how far the user has now read (the peer's peer_has_read_seq)."""
     if state.conversation_type == SINGLE and state.peer_user_id:
-        push.publish([state.peer_user_id], "recv_c2c_read_receipt", [{
-            "conversation_id": state.conversation_id, "user_id": state.user_id, "has_read_seq": has_read_seq,
-            "read_time": ts(utcnow())}])
+        push.publish(
+            [state.peer_user_id],
+            "recv_c2c_read_receipt",
+            [
+                {
+                    "conversation_id": state.conversation_id,
+                    "user_id": state.user_id,
+                    "has_read_seq": has_read_seq,
+                    "read_time": ts(utcnow()),
+                }
+            ],
+        )
 
 
 def mark_read(user_id: str, conversation_id: str) -> dict:
     """Everything up to the newest seq is read; my terminals and (one-to-one) the peer hear of it."""
     state = state_for_update(user_id, conversation_id)
-    conv_max = db.session.scalar(select(Conversation.max_seq).where(
-        Conversation.conversation_id == conversation_id).with_for_update()) or 0
+    conv_max = (
+        db.session.scalar(
+            select(Conversation.max_seq).where(Conversation.conversation_id == conversation_id).with_for_update()
+        )
+        or 0
+    )
     top = _effective_max(state, conv_max)
     if state.has_read_seq < top:
         state.has_read_seq = top
@@ -426,9 +564,15 @@ def mark_read(user_id: str, conversation_id: str) -> dict:
 
 def unhide(conversation_id: str, user_ids: list[str]) -> list[str]:
     """A new message shows the conversation again to those who had deleted it; returns who they were."""
-    stmt = (update(ConversationState)
-            .where(ConversationState.conversation_id == conversation_id, ConversationState.hidden.is_(True),
-                   ConversationState.user_id.in_(user_ids))
-            .values(hidden=False).returning(ConversationState.user_id)
-            .execution_options(synchronize_session=False))
+    stmt = (
+        update(ConversationState)
+        .where(
+            ConversationState.conversation_id == conversation_id,
+            ConversationState.hidden.is_(True),
+            ConversationState.user_id.in_(user_ids),
+        )
+        .values(hidden=False)
+        .returning(ConversationState.user_id)
+        .execution_options(synchronize_session=False)
+    )
     return list(db.session.execute(stmt).scalars())

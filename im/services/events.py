@@ -1,6 +1,8 @@
 """Reading a user's event log (how an offline terminal catches up on notifications) and pruning it."""
+
+from collections.abc import Callable
 from datetime import timedelta
-from typing import Callable, NamedTuple
+from typing import NamedTuple
 
 from flask import current_app
 from sqlalchemy import delete, select
@@ -27,10 +29,14 @@ def sync_events(user_id: str, after_seq: int | None, limit: int = MAX_PAGE) -> d
     max_seq = db.session.scalar(select(User.event_seq).where(User.user_id == user_id)) or 0
     if after_seq is None or after_seq >= max_seq:
         return {"max_seq": max_seq, "events": [], "resync_required": False, "has_more": False}
-    rows = list(db.session.scalars(
-        select(UserEvent).where(UserEvent.user_id == user_id, UserEvent.seq > after_seq)
-        .order_by(UserEvent.seq).limit(limit)
-    ))
+    rows = list(
+        db.session.scalars(
+            select(UserEvent)
+            .where(UserEvent.user_id == user_id, UserEvent.seq > after_seq)
+            .order_by(UserEvent.seq)
+            .limit(limit)
+        )
+    )
     if not rows or rows[0].seq != after_seq + 1:
         return {"max_seq": max_seq, "events": [], "resync_required": True, "has_more": False}
     page, _cut = bounds.take(e.public() for e in rows)
@@ -43,8 +49,13 @@ class PruneRound(NamedTuple):
     next_after: str | None
 
 
-def prune_events(after_user_id: str = "", max_users: int = PRUNE_USERS, batch: int = PRUNE_BATCH,
-                 max_rows: int = PRUNE_ROUND_ROWS, pause: Callable[[], None] | None = None) -> PruneRound:
+def prune_events(
+    after_user_id: str = "",
+    max_users: int = PRUNE_USERS,
+    batch: int = PRUNE_BATCH,
+    max_rows: int = PRUNE_ROUND_ROWS,
+    pause: Callable[[], None] | None = None,
+) -> PruneRound:
     """One bounded round of the event prune: the users after `after_user_id` (in user id order).
 
     An event goes when it is older than IM_EVENT_RETENTION_DAYS or beyond the newest
@@ -59,12 +70,23 @@ def prune_events(after_user_id: str = "", max_users: int = PRUNE_USERS, batch: i
     cfg = current_app.config
     cutoff = utcnow() - timedelta(days=cfg["IM_EVENT_RETENTION_DAYS"])
     cap = cfg["IM_EVENT_RETENTION"]
-    first = select(UserEvent.seq, UserEvent.created_at).where(UserEvent.user_id == User.user_id) \
-        .order_by(UserEvent.seq).limit(1)
+    first = (
+        select(UserEvent.seq, UserEvent.created_at)
+        .where(UserEvent.user_id == User.user_id)
+        .order_by(UserEvent.seq)
+        .limit(1)
+    )
     users = db.session.execute(
-        select(User.user_id, User.event_seq, first.with_only_columns(UserEvent.seq).scalar_subquery(),
-               first.with_only_columns(UserEvent.created_at).scalar_subquery())
-        .where(User.user_id > after_user_id).order_by(User.user_id).limit(max_users)).all()
+        select(
+            User.user_id,
+            User.event_seq,
+            first.with_only_columns(UserEvent.seq).scalar_subquery(),
+            first.with_only_columns(UserEvent.created_at).scalar_subquery(),
+        )
+        .where(User.user_id > after_user_id)
+        .order_by(User.user_id)
+        .limit(max_users)
+    ).all()
     db.session.commit()
     pause()
     deleted, previous = 0, after_user_id
@@ -86,8 +108,11 @@ def prune_events(after_user_id: str = "", max_users: int = PRUNE_USERS, batch: i
 def _prune_prefix(user_id: str, cap_seq: int, cutoff, batch: int) -> int:
     """Delete the prunable prefix of the user's oldest `batch` events; how many went."""
     rows = db.session.execute(
-        select(UserEvent.seq, UserEvent.created_at).where(UserEvent.user_id == user_id)
-        .order_by(UserEvent.seq).limit(batch)).all()
+        select(UserEvent.seq, UserEvent.created_at)
+        .where(UserEvent.user_id == user_id)
+        .order_by(UserEvent.seq)
+        .limit(batch)
+    ).all()
     last = None
     for seq, created_at in rows:
         if not (seq <= cap_seq or created_at < cutoff):

@@ -5,6 +5,7 @@ reach both the applicant and the recipient; a friend-list or blacklist change re
 list changed. `publish` delivers each to every terminal of those users, the acting one's siblings
 included, and keeps it in their event logs for terminals that are offline.
 """
+
 from flask import current_app
 from sqlalchemy import func, or_, select
 from sqlalchemy.orm import aliased
@@ -20,26 +21,47 @@ PENDING, ACCEPTED, REFUSED = 0, 1, -1
 
 # ---- payloads ---------------------------------------------------------------------------------
 
+
 def friend_entry(row: Friend, friend: User) -> dict:
     """A friend as its owner sees it: the friend's public info plus the owner's own remark."""
-    return {"owner_user_id": row.owner_user_id, "user_id": friend.user_id, "nickname": friend.nickname,
-            "face_url": friend.face_url, "remark": row.remark, "created_at": ts(row.created_at)}
+    return {
+        "owner_user_id": row.owner_user_id,
+        "user_id": friend.user_id,
+        "nickname": friend.nickname,
+        "face_url": friend.face_url,
+        "remark": row.remark,
+        "created_at": ts(row.created_at),
+    }
 
 
 def application_entry(app: FriendApplication, from_user: User, to_user: User) -> dict:
-    return {"from_user_id": app.from_user_id, "from_nickname": from_user.nickname,
-            "from_face_url": from_user.face_url, "to_user_id": app.to_user_id,
-            "to_nickname": to_user.nickname, "to_face_url": to_user.face_url, "req_msg": app.req_msg,
-            "handle_result": app.handle_result, "handle_msg": app.handle_msg,
-            "created_at": ts(app.created_at), "handled_at": ts(app.handled_at)}
+    return {
+        "from_user_id": app.from_user_id,
+        "from_nickname": from_user.nickname,
+        "from_face_url": from_user.face_url,
+        "to_user_id": app.to_user_id,
+        "to_nickname": to_user.nickname,
+        "to_face_url": to_user.face_url,
+        "req_msg": app.req_msg,
+        "handle_result": app.handle_result,
+        "handle_msg": app.handle_msg,
+        "created_at": ts(app.created_at),
+        "handled_at": ts(app.handled_at),
+    }
 
 
 def black_entry(row: Black, blocked: User) -> dict:
-    return {"owner_user_id": row.owner_user_id, "user_id": blocked.user_id, "nickname": blocked.nickname,
-            "face_url": blocked.face_url, "created_at": ts(row.created_at)}
+    return {
+        "owner_user_id": row.owner_user_id,
+        "user_id": blocked.user_id,
+        "nickname": blocked.nickname,
+        "face_url": blocked.face_url,
+        "created_at": ts(row.created_at),
+    }
 
 
 # ---- helpers ----------------------------------------------------------------------------------
+
 
 def lock_users(*user_ids: str) -> dict[str, User]:
     """Load the users, row-locked in id order (on PostgreSQL) so two changes cannot deadlock.
@@ -48,8 +70,10 @@ def lock_users(*user_ids: str) -> dict[str, User]:
     concurrent calls on the same pair serialised. An unknown id raises UserNotFound.
     """
     ids = sorted(set(user_ids))
-    found = {u.user_id: u for u in db.session.scalars(
-        select(User).where(User.user_id.in_(ids)).order_by(User.user_id).with_for_update())}
+    found = {
+        u.user_id: u
+        for u in db.session.scalars(select(User).where(User.user_id.in_(ids)).order_by(User.user_id).with_for_update())
+    }
     for user_id in user_ids:
         if user_id not in found:
             raise errors.UserNotFound(f"user not found: {user_id}")
@@ -63,8 +87,11 @@ def _other_user(caller_id: str, other_id: str) -> dict[str, User]:
 
 
 def _application(from_id: str, to_id: str) -> FriendApplication | None:
-    return db.session.scalar(select(FriendApplication).where(
-        FriendApplication.from_user_id == from_id, FriendApplication.to_user_id == to_id))
+    return db.session.scalar(
+        select(FriendApplication).where(
+            FriendApplication.from_user_id == from_id, FriendApplication.to_user_id == to_id
+        )
+    )
 
 
 def _pending_application(from_id: str, to_id: str) -> FriendApplication:
@@ -88,18 +115,21 @@ def _check_room_for_friend(owner_id: str) -> None:
 
 # Plain columns rather than entities: a list of 3000 friends loads several times faster. Each row
 # has the attributes friend_entry reads from both of its arguments.
-_FRIEND_COLUMNS = (Friend.owner_user_id, Friend.remark, Friend.created_at, User.user_id, User.nickname,
-                   User.face_url)
+_FRIEND_COLUMNS = (Friend.owner_user_id, Friend.remark, Friend.created_at, User.user_id, User.nickname, User.face_url)
 
 
 def _friend_rows(owner_id: str, *conditions):
-    stmt = (select(*_FRIEND_COLUMNS).join(User, User.user_id == Friend.friend_user_id)
-            .where(Friend.owner_user_id == owner_id, *conditions)
-            .order_by(Friend.created_at, Friend.friend_user_id))
+    stmt = (
+        select(*_FRIEND_COLUMNS)
+        .join(User, User.user_id == Friend.friend_user_id)
+        .where(Friend.owner_user_id == owner_id, *conditions)
+        .order_by(Friend.created_at, Friend.friend_user_id)
+    )
     return db.session.execute(stmt)
 
 
 # ---- friend list ------------------------------------------------------------------------------
+
 
 def get_friend_list(owner_id: str) -> list[dict]:
     """Everyone in my friend list, oldest friendship first."""
@@ -113,12 +143,20 @@ def get_designated_friends_info(owner_id: str, user_ids: list[str]) -> list[dict
     return [found[uid] for uid in dict.fromkeys(user_ids) if uid in found]
 
 
-def search_friends(owner_id: str, keyword: str, search_user_id: bool = True, search_nickname: bool = True,
-                   search_remark: bool = True) -> list[dict]:
+def search_friends(
+    owner_id: str, keyword: str, search_user_id: bool = True, search_nickname: bool = True, search_remark: bool = True
+) -> list[dict]:
     """Friends whose user_id, nickname or remark (as chosen) contains the keyword, ignoring case."""
     needle = keyword.lower()
-    columns = [col for col, wanted in ((User.user_id, search_user_id), (User.nickname, search_nickname),
-                                       (Friend.remark, search_remark)) if wanted]
+    columns = [
+        col
+        for col, wanted in (
+            (User.user_id, search_user_id),
+            (User.nickname, search_nickname),
+            (Friend.remark, search_remark),
+        )
+        if wanted
+    ]
     if not columns:
         return []  # searching no field finds nothing (the published schema allows all three false)
     matches = or_(*(func.lower(col).contains(needle, autoescape=True) for col in columns))
@@ -128,8 +166,11 @@ def search_friends(owner_id: str, keyword: str, search_user_id: bool = True, sea
 def check_friend(owner_id: str, user_ids: list[str]) -> list[dict]:
     """One {user_id, result} per id asked: result 1 if that user is in my friend list, else 0."""
     ids = list(dict.fromkeys(user_ids))
-    mine = set(db.session.scalars(select(Friend.friend_user_id).where(
-        Friend.owner_user_id == owner_id, Friend.friend_user_id.in_(ids))))
+    mine = set(
+        db.session.scalars(
+            select(Friend.friend_user_id).where(Friend.owner_user_id == owner_id, Friend.friend_user_id.in_(ids))
+        )
+    )
     return [{"user_id": uid, "result": 1 if uid in mine else 0} for uid in ids]
 
 
@@ -165,19 +206,25 @@ def publish_friend_info_changed(user: User) -> None:
 
     Called inside the transaction that changes the profile; the caller commits.
     """
-    rows = db.session.scalars(select(Friend).where(Friend.friend_user_id == user.user_id)
-                              .order_by(Friend.owner_user_id))
+    rows = db.session.scalars(
+        select(Friend).where(Friend.friend_user_id == user.user_id).order_by(Friend.owner_user_id)
+    )
     publish_each((row.owner_user_id, "friend_info_changed", friend_entry(row, user)) for row in rows)
 
 
 def lock_user_and_friend_owners(user_id: str) -> None:
     """Before a profile change: lock the user and everyone who will hear of it, in id order."""
     owners = select(Friend.owner_user_id).where(Friend.friend_user_id == user_id)
-    db.session.execute(select(User.user_id).where(or_(User.user_id == user_id, User.user_id.in_(owners)))
-                       .order_by(User.user_id).with_for_update()).all()
+    db.session.execute(
+        select(User.user_id)
+        .where(or_(User.user_id == user_id, User.user_id.in_(owners)))
+        .order_by(User.user_id)
+        .with_for_update()
+    ).all()
 
 
 # ---- applications -----------------------------------------------------------------------------
+
 
 def add_friend(from_id: str, to_id: str, req_msg: str = "") -> dict:
     """Apply to become friends; applying again while pending (or after an answer) renews it."""
@@ -207,8 +254,11 @@ def accept_friend_application(to_id: str, from_id: str, handle_msg: str = "") ->
     """Accept: each joins the other's list where missing; a pending reverse application is settled too."""
     users = _other_user(to_id, from_id)
     app = _pending_application(from_id, to_id)
-    missing = [(owner, other) for owner, other in ((to_id, from_id), (from_id, to_id))
-               if db.session.get(Friend, (owner, other)) is None]
+    missing = [
+        (owner, other)
+        for owner, other in ((to_id, from_id), (from_id, to_id))
+        if db.session.get(Friend, (owner, other)) is None
+    ]
     for owner, _ in missing:
         _check_room_for_friend(owner)
     now = utcnow()
@@ -218,12 +268,14 @@ def accept_friend_application(to_id: str, from_id: str, handle_msg: str = "") ->
         settled.append(reverse)
     for each in settled:
         each.handle_result, each.handle_msg, each.handled_at = ACCEPTED, handle_msg, now
-    added = [Friend(owner_user_id=owner, friend_user_id=other, remark="", created_at=now)
-             for owner, other in missing]
+    added = [Friend(owner_user_id=owner, friend_user_id=other, remark="", created_at=now) for owner, other in missing]
     db.session.add_all(added)
     for each in settled:
-        publish([each.from_user_id, each.to_user_id], "friend_application_accepted",
-                application_entry(each, users[each.from_user_id], users[each.to_user_id]))
+        publish(
+            [each.from_user_id, each.to_user_id],
+            "friend_application_accepted",
+            application_entry(each, users[each.from_user_id], users[each.to_user_id]),
+        )
     for row in added:
         publish([row.owner_user_id], "friend_added", friend_entry(row, users[row.friend_user_id]))
     entry = application_entry(app, users[from_id], users[to_id])
@@ -255,10 +307,13 @@ def delete_friend_application(from_id: str, to_id: str) -> dict:
 
 def _applications(where) -> list[dict]:
     sender, recipient = aliased(User), aliased(User)
-    stmt = (select(FriendApplication, sender, recipient)
-            .join(sender, sender.user_id == FriendApplication.from_user_id)
-            .join(recipient, recipient.user_id == FriendApplication.to_user_id)
-            .where(where).order_by(FriendApplication.created_at.desc(), FriendApplication.id.desc()))
+    stmt = (
+        select(FriendApplication, sender, recipient)
+        .join(sender, sender.user_id == FriendApplication.from_user_id)
+        .join(recipient, recipient.user_id == FriendApplication.to_user_id)
+        .where(where)
+        .order_by(FriendApplication.created_at.desc(), FriendApplication.id.desc())
+    )
     return [application_entry(app, f, t) for app, f, t in db.session.execute(stmt)]
 
 
@@ -273,6 +328,7 @@ def get_send_friend_application_list(user_id: str) -> list[dict]:
 
 
 # ---- blacklist --------------------------------------------------------------------------------
+
 
 def add_black(owner_id: str, user_id: str) -> dict:
     """Blacklist a user: private and one-way; it refuses their applications and does not unfriend."""
@@ -301,6 +357,10 @@ def remove_black(owner_id: str, user_id: str) -> dict:
 
 def get_black_list(owner_id: str) -> list[dict]:
     """My blacklist, oldest entry first."""
-    stmt = (select(Black, User).join(User, User.user_id == Black.block_user_id)
-            .where(Black.owner_user_id == owner_id).order_by(Black.created_at, Black.block_user_id))
+    stmt = (
+        select(Black, User)
+        .join(User, User.user_id == Black.block_user_id)
+        .where(Black.owner_user_id == owner_id)
+        .order_by(Black.created_at, Black.block_user_id)
+    )
     return [black_entry(row, user) for row, user in db.session.execute(stmt)]

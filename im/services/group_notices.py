@@ -3,6 +3,7 @@
 A notice is stored once with the conversation's next seq, like any message, so that every terminal
 of every member, online or not, learns of the change through the same seq sync as chat.
 """
+
 import secrets
 
 from sqlalchemy import select, update
@@ -41,20 +42,40 @@ def announce(group, content_type: int, op_user_id: str, detail: dict) -> int:
     conversations.ensure_conversation(cid, GROUP, group.group_id)
     now = messages.send_time()
     seq = messages._next_seq(cid, now)
-    msg = Message(server_msg_id=secrets.token_hex(16), conversation_id=cid, conversation_type=GROUP,
-                  seq=seq, send_id=op_user_id, recv_id=None, group_id=group.group_id,
-                  client_msg_id=secrets.token_hex(16), content_type=content_type,
-                  content={"op_user_id": op_user_id, "group_id": group.group_id, "detail": detail},
-                  search_text="", status=STATUS_OK, send_time=now)
+    msg = Message(
+        server_msg_id=secrets.token_hex(16),
+        conversation_id=cid,
+        conversation_type=GROUP,
+        seq=seq,
+        send_id=op_user_id,
+        recv_id=None,
+        group_id=group.group_id,
+        client_msg_id=secrets.token_hex(16),
+        content_type=content_type,
+        content={"op_user_id": op_user_id, "group_id": group.group_id, "detail": detail},
+        search_text="",
+        status=STATUS_OK,
+        send_time=now,
+    )
     db.session.add(msg)
     # The one who made the change has seen it: notices are never unread for them.
-    db.session.execute(update(ConversationState)
-                       .where(ConversationState.user_id == op_user_id, ConversationState.conversation_id == cid,
-                              ConversationState.has_read_seq < seq)
-                       .values(has_read_seq=seq).execution_options(synchronize_session=False))
-    audience = db.session.scalars(select(ConversationState.user_id).where(
-        ConversationState.conversation_id == cid, ConversationState.max_readable_seq.is_(None),
-        ConversationState.recv_msg_opt != conversations.RECV_NOT_RECEIVE))
+    db.session.execute(
+        update(ConversationState)
+        .where(
+            ConversationState.user_id == op_user_id,
+            ConversationState.conversation_id == cid,
+            ConversationState.has_read_seq < seq,
+        )
+        .values(has_read_seq=seq)
+        .execution_options(synchronize_session=False)
+    )
+    audience = db.session.scalars(
+        select(ConversationState.user_id).where(
+            ConversationState.conversation_id == cid,
+            ConversationState.max_readable_seq.is_(None),
+            ConversationState.recv_msg_opt != conversations.RECV_NOT_RECEIVE,
+        )
+    )
     public = msg.public()
     audience = list(audience)
     unread_push.changed([op_user_id, *audience])

@@ -6,6 +6,7 @@ about (delivered after commit). What every member must learn of a change to memb
 notice, which is written once whatever the group's size, never as one event per member: a change
 to n members of a group of m costs O(n + m) rows, not O(n * m).
 """
+
 import uuid
 from datetime import timedelta
 
@@ -14,10 +15,27 @@ from sqlalchemy import delete, insert, select, update
 
 from .. import errors, push
 from ..extensions import db
-from ..models import (GROUP, Conversation, ConversationState, Group, GroupApplication, GroupLeftMute, GroupMember,
-                      User, utcnow)
-from ..models.group import (JOIN_BY_INVITATION, JOIN_BY_SEARCH, ROLE_ADMIN, ROLE_MEMBER, ROLE_OWNER,
-                            STATUS_DISMISSED, STATUS_MUTED, STATUS_NORMAL)
+from ..models import (
+    GROUP,
+    Conversation,
+    ConversationState,
+    Group,
+    GroupApplication,
+    GroupLeftMute,
+    GroupMember,
+    User,
+    utcnow,
+)
+from ..models.group import (
+    JOIN_BY_INVITATION,
+    JOIN_BY_SEARCH,
+    ROLE_ADMIN,
+    ROLE_MEMBER,
+    ROLE_OWNER,
+    STATUS_DISMISSED,
+    STATUS_MUTED,
+    STATUS_NORMAL,
+)
 from . import conversations, messages
 from . import group_notices as notices
 
@@ -31,15 +49,19 @@ APPLICATIONS_PER_EVENT = 2000
 
 # ---- lookups and permission checks ------------------------------------------------------------
 
+
 def _locked_group(group_id: str) -> Group:
     """The live group, write-locked first so that concurrent changes to it run one after another.
 
     The no-op UPDATE is a row lock on PostgreSQL and takes SQLite's write lock before anything is
     read, so the checks that follow see the data they act on.
     """
-    db.session.execute(update(Group).where(Group.group_id == group_id)
-                       .values(member_count=Group.member_count)
-                       .execution_options(synchronize_session=False))
+    db.session.execute(
+        update(Group)
+        .where(Group.group_id == group_id)
+        .values(member_count=Group.member_count)
+        .execution_options(synchronize_session=False)
+    )
     return _live_group(group_id, populate_existing=True)
 
 
@@ -91,16 +113,19 @@ def _require_users(user_ids) -> None:
 
 
 def _member_ids(group_id: str) -> list[str]:
-    return list(db.session.scalars(
-        select(GroupMember.user_id).where(GroupMember.group_id == group_id).order_by(GroupMember.user_id)
-    ))
+    return list(
+        db.session.scalars(
+            select(GroupMember.user_id).where(GroupMember.group_id == group_id).order_by(GroupMember.user_id)
+        )
+    )
 
 
 def _manager_ids(group_id: str) -> list[str]:
-    return list(db.session.scalars(
-        select(GroupMember.user_id).where(GroupMember.group_id == group_id,
-                                          GroupMember.role_level >= ROLE_ADMIN)
-    ))
+    return list(
+        db.session.scalars(
+            select(GroupMember.user_id).where(GroupMember.group_id == group_id, GroupMember.role_level >= ROLE_ADMIN)
+        )
+    )
 
 
 def _check_room(group: Group, joining: int) -> None:
@@ -111,6 +136,7 @@ def _check_room(group: Group, joining: int) -> None:
 
 # ---- membership changes (inside the caller's transaction) -------------------------------------
 
+
 def _open_windows(group: Group, user_ids: list[str]) -> int:
     """Open the read windows of joining users at the next seq (the notice of their joining); returns it.
 
@@ -119,28 +145,50 @@ def _open_windows(group: Group, user_ids: list[str]) -> int:
     """
     cid = group.conversation_id
     conversations.ensure_conversation(cid, GROUP, group.group_id)
-    max_seq = db.session.scalar(select(Conversation.max_seq).where(Conversation.conversation_id == cid)
-                                .with_for_update(key_share=True))
+    max_seq = db.session.scalar(
+        select(Conversation.max_seq).where(Conversation.conversation_id == cid).with_for_update(key_share=True)
+    )
     now = utcnow()
-    rejoining = list(db.session.scalars(select(ConversationState.user_id).where(
-        ConversationState.conversation_id == cid, ConversationState.user_id.in_(user_ids))))
+    rejoining = list(
+        db.session.scalars(
+            select(ConversationState.user_id).where(
+                ConversationState.conversation_id == cid, ConversationState.user_id.in_(user_ids)
+            )
+        )
+    )
     if rejoining:
-        db.session.execute(update(ConversationState)
-                           .where(ConversationState.conversation_id == cid,
-                                  ConversationState.user_id.in_(rejoining))
-                           .values(min_seq=max_seq + 1, has_read_seq=max_seq, max_readable_seq=None,
-                                   hidden=False, updated_at=now)
-                           .execution_options(synchronize_session="fetch"))
+        db.session.execute(
+            update(ConversationState)
+            .where(ConversationState.conversation_id == cid, ConversationState.user_id.in_(rejoining))
+            .values(min_seq=max_seq + 1, has_read_seq=max_seq, max_readable_seq=None, hidden=False, updated_at=now)
+            .execution_options(synchronize_session="fetch")
+        )
     known = set(rejoining)
     fresh = [uid for uid in user_ids if uid not in known]
     if not fresh:
         return max_seq + 1
-    db.session.execute(insert(ConversationState), [
-        {"user_id": uid, "conversation_id": cid, "conversation_type": GROUP, "peer_user_id": None,
-         "group_id": group.group_id, "has_read_seq": max_seq, "min_seq": max_seq + 1, "max_readable_seq": None,
-         "is_pinned": False, "recv_msg_opt": 0, "draft_text": "", "draft_time": None, "hidden": False,
-         "updated_at": now}
-        for uid in fresh])
+    db.session.execute(
+        insert(ConversationState),
+        [
+            {
+                "user_id": uid,
+                "conversation_id": cid,
+                "conversation_type": GROUP,
+                "peer_user_id": None,
+                "group_id": group.group_id,
+                "has_read_seq": max_seq,
+                "min_seq": max_seq + 1,
+                "max_readable_seq": None,
+                "is_pinned": False,
+                "recv_msg_opt": 0,
+                "draft_text": "",
+                "draft_time": None,
+                "hidden": False,
+                "updated_at": now,
+            }
+            for uid in fresh
+        ],
+    )
     return max_seq + 1
 
 
@@ -148,11 +196,16 @@ def _close_windows(group: Group, user_ids: list[str]) -> None:
     """Leaving users keep reading up to now (after the notice of their leaving), nothing newer."""
     cid = group.conversation_id
     newest = select(Conversation.max_seq).where(Conversation.conversation_id == cid).scalar_subquery()
-    db.session.execute(update(ConversationState)
-                       .where(ConversationState.conversation_id == cid, ConversationState.user_id.in_(user_ids),
-                              ConversationState.max_readable_seq.is_(None))
-                       .values(max_readable_seq=newest, updated_at=utcnow())
-                       .execution_options(synchronize_session="fetch"))
+    db.session.execute(
+        update(ConversationState)
+        .where(
+            ConversationState.conversation_id == cid,
+            ConversationState.user_id.in_(user_ids),
+            ConversationState.max_readable_seq.is_(None),
+        )
+        .values(max_readable_seq=newest, updated_at=utcnow())
+        .execution_options(synchronize_session="fetch")
+    )
 
 
 def _add_members(group: Group, roles: dict[str, int], join_source: int, inviter: str) -> list[GroupMember]:
@@ -163,10 +216,19 @@ def _add_members(group: Group, roles: dict[str, int], join_source: int, inviter:
     join_seq = _open_windows(group, list(roles))
     now = utcnow()
     mutes = _take_left_mutes(group, list(roles), now)
-    members = [GroupMember(group_id=group.group_id, user_id=uid, role_level=role, join_source=join_source,
-                           inviter_user_id=inviter if role != ROLE_OWNER else "", join_seq=join_seq,
-                           mute_end_time=mutes.get(uid), joined_at=now)
-               for uid, role in roles.items()]
+    members = [
+        GroupMember(
+            group_id=group.group_id,
+            user_id=uid,
+            role_level=role,
+            join_source=join_source,
+            inviter_user_id=inviter if role != ROLE_OWNER else "",
+            join_seq=join_seq,
+            mute_end_time=mutes.get(uid),
+            joined_at=now,
+        )
+        for uid, role in roles.items()
+    ]
     db.session.add_all(members)
     group.member_count += len(members)
     return members
@@ -174,8 +236,11 @@ def _add_members(group: Group, roles: dict[str, int], join_source: int, inviter:
 
 def _take_left_mutes(group: Group, user_ids: list[str], now) -> dict:
     """The mutes that rejoining users left with and that still run (user_id -> end); all are consumed."""
-    rows = list(db.session.scalars(select(GroupLeftMute).where(GroupLeftMute.group_id == group.group_id,
-                                                               GroupLeftMute.user_id.in_(user_ids))))
+    rows = list(
+        db.session.scalars(
+            select(GroupLeftMute).where(GroupLeftMute.group_id == group.group_id, GroupLeftMute.user_id.in_(user_ids))
+        )
+    )
     for row in rows:
         db.session.delete(row)
     return {r.user_id: r.mute_end_time for r in rows if r.mute_end_time > now}
@@ -191,13 +256,15 @@ def _remove_members(group: Group, members: list[GroupMember]) -> None:
     muted = [m for m in members if m.is_muted(now)]
     if muted:
         gone = {m.user_id for m in muted}
-        stale = db.session.scalars(select(GroupLeftMute).where(GroupLeftMute.group_id == group.group_id,
-                                                               GroupLeftMute.user_id.in_(gone)))
+        stale = db.session.scalars(
+            select(GroupLeftMute).where(GroupLeftMute.group_id == group.group_id, GroupLeftMute.user_id.in_(gone))
+        )
         for row in stale:
             db.session.delete(row)
         db.session.flush()
-        db.session.add_all([GroupLeftMute(group_id=group.group_id, user_id=m.user_id, mute_end_time=m.mute_end_time)
-                            for m in muted])
+        db.session.add_all(
+            [GroupLeftMute(group_id=group.group_id, user_id=m.user_id, mute_end_time=m.mute_end_time) for m in muted]
+        )
     for member in members:
         db.session.delete(member)
     group.member_count -= len(members)
@@ -205,8 +272,9 @@ def _remove_members(group: Group, members: list[GroupMember]) -> None:
 
 def _pending_applications(group: Group, user_ids=None) -> list[GroupApplication]:
     """The group's pending applications (of these applicants only, when given)."""
-    stmt = select(GroupApplication).where(GroupApplication.group_id == group.group_id,
-                                          GroupApplication.handle_result == PENDING)
+    stmt = select(GroupApplication).where(
+        GroupApplication.group_id == group.group_id, GroupApplication.handle_result == PENDING
+    )
     if user_ids is not None:
         stmt = stmt.where(GroupApplication.from_user_id.in_(list(user_ids)))
     return list(db.session.scalars(stmt.order_by(GroupApplication.id)))
@@ -230,11 +298,17 @@ def _drop_pending_applications(group: Group, user_ids=None) -> None:
         return
     records = [a.public() for a in apps]
     push.publish_each((r["from_user_id"], "group_application_deleted", r) for r in records)
-    _publish_to_managers(group, "group_applications_deleted",
-                         ({"group_id": group.group_id, "applications": records[i:i + APPLICATIONS_PER_EVENT]}
-                          for i in range(0, len(records), APPLICATIONS_PER_EVENT)))
-    stmt = delete(GroupApplication).where(GroupApplication.group_id == group.group_id,
-                                          GroupApplication.handle_result == PENDING)
+    _publish_to_managers(
+        group,
+        "group_applications_deleted",
+        (
+            {"group_id": group.group_id, "applications": records[i : i + APPLICATIONS_PER_EVENT]}
+            for i in range(0, len(records), APPLICATIONS_PER_EVENT)
+        ),
+    )
+    stmt = delete(GroupApplication).where(
+        GroupApplication.group_id == group.group_id, GroupApplication.handle_result == PENDING
+    )
     if user_ids is not None:
         stmt = stmt.where(GroupApplication.from_user_id.in_(list(user_ids)))
     db.session.execute(stmt.execution_options(synchronize_session=False))
@@ -251,8 +325,9 @@ def _records(*members: GroupMember) -> list[dict]:
     return [m.public() for m in members]
 
 
-def _join(group: Group, user_ids: list[str], join_source: int, inviter: str, op_user_id: str,
-          content_type: int) -> list[GroupMember]:
+def _join(
+    group: Group, user_ids: list[str], join_source: int, inviter: str, op_user_id: str, content_type: int
+) -> list[GroupMember]:
     """Add users as members with one notice, which tells every member who joined.
 
     Only the newcomers get an event each (joined_group_added): O(newcomers) rows, however big the group.
@@ -260,8 +335,12 @@ def _join(group: Group, user_ids: list[str], join_source: int, inviter: str, op_
     _check_room(group, len(user_ids))
     members = _add_members(group, dict.fromkeys(user_ids, ROLE_MEMBER), join_source, inviter)
     _touch(group)
-    notices.announce(group, content_type, op_user_id,
-                     {"user_ids": user_ids, "inviter_user_id": inviter, "members": _records(*members)})
+    notices.announce(
+        group,
+        content_type,
+        op_user_id,
+        {"user_ids": user_ids, "inviter_user_id": inviter, "members": _records(*members)},
+    )
     push.lock_users([*user_ids, *_manager_ids(group.group_id)])
     _drop_pending_applications(group, user_ids)
     push.publish(user_ids, "joined_group_added", group.public())
@@ -270,9 +349,17 @@ def _join(group: Group, user_ids: list[str], join_source: int, inviter: str, op_
 
 # ---- groups --------------------------------------------------------------------------------
 
-def create_group(owner_id: str, group_name: str, member_user_ids: list[str], admin_user_ids: list[str],
-                 face_url: str = "", introduction: str = "", notification: str = "",
-                 need_verification: int = 0) -> dict:
+
+def create_group(
+    owner_id: str,
+    group_name: str,
+    member_user_ids: list[str],
+    admin_user_ids: list[str],
+    face_url: str = "",
+    introduction: str = "",
+    notification: str = "",
+    need_verification: int = 0,
+) -> dict:
     """Create a group owned by the caller, with members and admins joining at once."""
     admins = [uid for uid in dict.fromkeys(admin_user_ids) if uid != owner_id]
     members = [uid for uid in dict.fromkeys(member_user_ids) if uid != owner_id and uid not in admins]
@@ -281,16 +368,30 @@ def create_group(owner_id: str, group_name: str, member_user_ids: list[str], adm
     if 1 + len(admins) + len(members) > limit:
         raise errors.GroupFull(f"group is limited to {limit} members", data={"max_members": limit})
     now = utcnow()
-    group = Group(group_id=uuid.uuid4().hex[:16], group_name=group_name, face_url=face_url,
-                  introduction=introduction, notification=notification,
-                  need_verification=need_verification, status=STATUS_NORMAL, owner_user_id=owner_id,
-                  creator_user_id=owner_id, member_count=0, created_at=now, updated_at=now)
+    group = Group(
+        group_id=uuid.uuid4().hex[:16],
+        group_name=group_name,
+        face_url=face_url,
+        introduction=introduction,
+        notification=notification,
+        need_verification=need_verification,
+        status=STATUS_NORMAL,
+        owner_user_id=owner_id,
+        creator_user_id=owner_id,
+        member_count=0,
+        created_at=now,
+        updated_at=now,
+    )
     db.session.add(group)
     db.session.flush()
     roles = {owner_id: ROLE_OWNER, **dict.fromkeys(admins, ROLE_ADMIN), **dict.fromkeys(members, ROLE_MEMBER)}
     _add_members(group, roles, JOIN_BY_INVITATION, owner_id)
-    notices.announce(group, notices.GROUP_CREATED, owner_id,
-                     {"owner_user_id": owner_id, "admin_user_ids": admins, "member_user_ids": members})
+    notices.announce(
+        group,
+        notices.GROUP_CREATED,
+        owner_id,
+        {"owner_user_id": owner_id, "admin_user_ids": admins, "member_user_ids": members},
+    )
     info = group.public()
     push.publish([owner_id, *admins, *members], "joined_group_added", info)
     db.session.commit()
@@ -299,8 +400,10 @@ def create_group(owner_id: str, group_name: str, member_user_ids: list[str], adm
 
 def get_joined_group_list(user_id: str) -> list[dict]:
     groups = db.session.scalars(
-        select(Group).join(GroupMember, GroupMember.group_id == Group.group_id)
-        .where(GroupMember.user_id == user_id).order_by(GroupMember.joined_at, Group.group_id)
+        select(Group)
+        .join(GroupMember, GroupMember.group_id == Group.group_id)
+        .where(GroupMember.user_id == user_id)
+        .order_by(GroupMember.joined_at, Group.group_id)
     )
     return [g.public() for g in groups]
 
@@ -355,8 +458,7 @@ def change_group_mute(user_id: str, group_id: str, is_mute: bool) -> dict:
     if group.status != status:
         group.status = status
         _touch(group)
-        notices.announce(group, notices.GROUP_MUTED if is_mute else notices.GROUP_CANCEL_MUTED,
-                         user_id, {})
+        notices.announce(group, notices.GROUP_MUTED if is_mute else notices.GROUP_CANCEL_MUTED, user_id, {})
         push.publish(_member_ids(group_id), "group_info_changed", group.public())
     db.session.commit()
     return group.public()
@@ -372,15 +474,19 @@ def transfer_group_owner(user_id: str, group_id: str, new_owner_id: str) -> dict
     old.role_level, new.role_level = ROLE_MEMBER, ROLE_OWNER
     group.owner_user_id = new_owner_id
     _touch(group)
-    notices.announce(group, notices.GROUP_OWNER_TRANSFERRED, user_id,
-                     {"old_owner_user_id": user_id, "new_owner_user_id": new_owner_id,
-                      "members": _records(old, new)})
+    notices.announce(
+        group,
+        notices.GROUP_OWNER_TRANSFERRED,
+        user_id,
+        {"old_owner_user_id": user_id, "new_owner_user_id": new_owner_id, "members": _records(old, new)},
+    )
     push.publish(_member_ids(group_id), "group_info_changed", group.public())
     db.session.commit()
     return group.public()
 
 
 # ---- joining and leaving --------------------------------------------------------------------
+
 
 def join_group(user_id: str, group_id: str, req_msg: str = "") -> dict:
     """Join directly when need_verification is 2; otherwise apply to the owner and admins."""
@@ -398,8 +504,11 @@ def join_group(user_id: str, group_id: str, req_msg: str = "") -> dict:
 
 
 def _apply(group: Group, user_id: str, req_msg: str, join_source: int, inviter: str) -> GroupApplication:
-    app = db.session.scalar(select(GroupApplication).where(
-        GroupApplication.group_id == group.group_id, GroupApplication.from_user_id == user_id))
+    app = db.session.scalar(
+        select(GroupApplication).where(
+            GroupApplication.group_id == group.group_id, GroupApplication.from_user_id == user_id
+        )
+    )
     if app is None:
         app = GroupApplication(group_id=group.group_id, from_user_id=user_id)
         db.session.add(app)
@@ -418,20 +527,35 @@ def _apply_invited(group: Group, invitees: list[str], inviter: str) -> None:
     group_applications_added carries the shared application once and the list of applicants.
     """
     now = utcnow()
-    fields = {"inviter_user_id": inviter, "join_source": JOIN_BY_INVITATION, "req_msg": "",
-              "handle_result": PENDING, "handle_msg": "", "handle_user_id": "", "created_at": now,
-              "handled_at": None}
-    again = set(db.session.scalars(select(GroupApplication.from_user_id).where(
-        GroupApplication.group_id == group.group_id, GroupApplication.from_user_id.in_(invitees))))
+    fields = {
+        "inviter_user_id": inviter,
+        "join_source": JOIN_BY_INVITATION,
+        "req_msg": "",
+        "handle_result": PENDING,
+        "handle_msg": "",
+        "handle_user_id": "",
+        "created_at": now,
+        "handled_at": None,
+    }
+    again = set(
+        db.session.scalars(
+            select(GroupApplication.from_user_id).where(
+                GroupApplication.group_id == group.group_id, GroupApplication.from_user_id.in_(invitees)
+            )
+        )
+    )
     if again:
-        db.session.execute(update(GroupApplication)
-                           .where(GroupApplication.group_id == group.group_id,
-                                  GroupApplication.from_user_id.in_(list(again)))
-                           .values(**fields).execution_options(synchronize_session=False))
+        db.session.execute(
+            update(GroupApplication)
+            .where(GroupApplication.group_id == group.group_id, GroupApplication.from_user_id.in_(list(again)))
+            .values(**fields)
+            .execution_options(synchronize_session=False)
+        )
     fresh = [uid for uid in invitees if uid not in again]
     if fresh:
-        db.session.execute(insert(GroupApplication),
-                           [{"group_id": group.group_id, "from_user_id": uid, **fields} for uid in fresh])
+        db.session.execute(
+            insert(GroupApplication), [{"group_id": group.group_id, "from_user_id": uid, **fields} for uid in fresh]
+        )
     shared = GroupApplication(group_id=group.group_id, from_user_id="", **fields).public()
     push.publish_each((uid, "group_application_added", {**shared, "from_user_id": uid}) for uid in invitees)
     del shared["from_user_id"]
@@ -444,8 +568,11 @@ def invite_user_to_group(user_id: str, group_id: str, user_ids: list[str]) -> di
     inviter = _require_member(group, user_id)
     invitees = list(dict.fromkeys(user_ids))
     _require_users(invitees)
-    members = set(db.session.scalars(select(GroupMember.user_id).where(
-        GroupMember.group_id == group_id, GroupMember.user_id.in_(invitees))))
+    members = set(
+        db.session.scalars(
+            select(GroupMember.user_id).where(GroupMember.group_id == group_id, GroupMember.user_id.in_(invitees))
+        )
+    )
     already = [uid for uid in invitees if uid in members]
     if already:
         raise errors.AlreadyInGroup(f"already a member: {already[0]}", data={"user_ids": already})
@@ -478,8 +605,12 @@ def kick_group_member(user_id: str, group_id: str, user_ids: list[str], reason: 
     group = _locked_group(group_id)
     actor = _require_manager(group, user_id, "remove members")
     ids = list(dict.fromkeys(user_ids))
-    found = {m.user_id: m for m in db.session.scalars(select(GroupMember).where(
-        GroupMember.group_id == group_id, GroupMember.user_id.in_(ids)))}
+    found = {
+        m.user_id: m
+        for m in db.session.scalars(
+            select(GroupMember).where(GroupMember.group_id == group_id, GroupMember.user_id.in_(ids))
+        )
+    }
     targets = []
     for uid in ids:
         if uid == user_id:
@@ -489,8 +620,9 @@ def kick_group_member(user_id: str, group_id: str, user_ids: list[str], reason: 
             raise errors.NotInGroup(f"{uid} is not a member of {group_id}")
         _require_outranks(actor, target, "remove")
         targets.append(target)
-    notices.announce(group, notices.MEMBER_KICKED, user_id,
-                     {"user_ids": ids, "reason": reason, "members": _records(*targets)})
+    notices.announce(
+        group, notices.MEMBER_KICKED, user_id, {"user_ids": ids, "reason": reason, "members": _records(*targets)}
+    )
     _remove_members(group, targets)
     _touch(group)
     push.publish(ids, "joined_group_deleted", group.public())
@@ -499,24 +631,33 @@ def kick_group_member(user_id: str, group_id: str, user_ids: list[str], reason: 
 
 # ---- applications ------------------------------------------------------------------------------
 
+
 def get_recv_group_application_list(user_id: str) -> list[dict]:
     """Applications to the live groups the caller owns or administers, newest first."""
-    managed = select(GroupMember.group_id).where(GroupMember.user_id == user_id,
-                                                 GroupMember.role_level >= ROLE_ADMIN)
-    apps = db.session.scalars(select(GroupApplication).where(GroupApplication.group_id.in_(managed))
-                              .order_by(GroupApplication.created_at.desc(), GroupApplication.id.desc()))
+    managed = select(GroupMember.group_id).where(GroupMember.user_id == user_id, GroupMember.role_level >= ROLE_ADMIN)
+    apps = db.session.scalars(
+        select(GroupApplication)
+        .where(GroupApplication.group_id.in_(managed))
+        .order_by(GroupApplication.created_at.desc(), GroupApplication.id.desc())
+    )
     return [a.public() for a in apps]
 
 
 def get_send_group_application_list(user_id: str) -> list[dict]:
-    apps = db.session.scalars(select(GroupApplication).where(GroupApplication.from_user_id == user_id)
-                              .order_by(GroupApplication.created_at.desc(), GroupApplication.id.desc()))
+    apps = db.session.scalars(
+        select(GroupApplication)
+        .where(GroupApplication.from_user_id == user_id)
+        .order_by(GroupApplication.created_at.desc(), GroupApplication.id.desc())
+    )
     return [a.public() for a in apps]
 
 
 def _pending_application(group: Group, from_user_id: str) -> GroupApplication:
-    app = db.session.scalar(select(GroupApplication).where(
-        GroupApplication.group_id == group.group_id, GroupApplication.from_user_id == from_user_id))
+    app = db.session.scalar(
+        select(GroupApplication).where(
+            GroupApplication.group_id == group.group_id, GroupApplication.from_user_id == from_user_id
+        )
+    )
     if app is None:
         raise errors.GroupApplicationNotFound()
     if app.handle_result != PENDING:
@@ -556,22 +697,30 @@ def refuse_group_application(user_id: str, group_id: str, from_user_id: str, han
 
 # ---- members -------------------------------------------------------------------------------
 
+
 def get_group_member_list(user_id: str, group_id: str, offset: int, count: int) -> list[dict]:
     """Members, owner first, then admins, then by join time; only members may look."""
     group = _live_group(group_id)
     _require_member(group, user_id)
     rows = db.session.scalars(
-        select(GroupMember).where(GroupMember.group_id == group_id)
+        select(GroupMember)
+        .where(GroupMember.group_id == group_id)
         .order_by(GroupMember.role_level.desc(), GroupMember.joined_at, GroupMember.user_id)
-        .offset(offset).limit(count))
+        .offset(offset)
+        .limit(count)
+    )
     return [m.public() for m in rows]
 
 
 def get_group_members_info(user_id: str, group_id: str, user_ids: list[str]) -> list[dict]:
     group = _live_group(group_id)
     _require_member(group, user_id)
-    found = {m.user_id: m for m in db.session.scalars(select(GroupMember).where(
-        GroupMember.group_id == group_id, GroupMember.user_id.in_(user_ids)))}
+    found = {
+        m.user_id: m
+        for m in db.session.scalars(
+            select(GroupMember).where(GroupMember.group_id == group_id, GroupMember.user_id.in_(user_ids))
+        )
+    }
     return [found[uid].public() for uid in dict.fromkeys(user_ids) if uid in found]
 
 
@@ -584,9 +733,12 @@ def set_group_member_role_level(user_id: str, group_id: str, target_id: str, rol
     target = _require_member(group, target_id)
     if target.role_level != role_level:
         target.role_level = role_level
-        notices.announce(group, notices.MEMBER_SET_TO_ADMIN if role_level == ROLE_ADMIN
-                         else notices.MEMBER_SET_TO_ORDINARY, user_id,
-                         {"user_id": target_id, "members": _records(target)})
+        notices.announce(
+            group,
+            notices.MEMBER_SET_TO_ADMIN if role_level == ROLE_ADMIN else notices.MEMBER_SET_TO_ORDINARY,
+            user_id,
+            {"user_id": target_id, "members": _records(target)},
+        )
     db.session.commit()
     return target.public()
 
@@ -603,8 +755,12 @@ def set_group_member_nickname(user_id: str, group_id: str, target_id: str, nickn
     _require_may_speak(group, actor)
     if target.nickname != nickname:
         target.nickname = nickname
-        notices.announce(group, notices.MEMBER_INFO_SET, user_id,
-                         {"user_id": target_id, "nickname": nickname, "members": _records(target)})
+        notices.announce(
+            group,
+            notices.MEMBER_INFO_SET,
+            user_id,
+            {"user_id": target_id, "nickname": nickname, "members": _records(target)},
+        )
     db.session.commit()
     return target.public()
 
@@ -621,14 +777,18 @@ def change_group_member_mute(user_id: str, group_id: str, target_id: str, mute_s
     was_muted = target.is_muted(now)
     target.mute_end_time = now + timedelta(seconds=mute_seconds) if mute_seconds else None
     if mute_seconds or was_muted:
-        notices.announce(group, notices.MEMBER_MUTED if mute_seconds else notices.MEMBER_CANCEL_MUTED,
-                         user_id, {"user_id": target_id, "mute_seconds": mute_seconds,
-                                   "members": _records(target)})
+        notices.announce(
+            group,
+            notices.MEMBER_MUTED if mute_seconds else notices.MEMBER_CANCEL_MUTED,
+            user_id,
+            {"user_id": target_id, "mute_seconds": mute_seconds, "members": _records(target)},
+        )
     db.session.commit()
     return target.public()
 
 
 # ---- questions the message core asks ----------------------------------------------------------
+
 
 def _require_may_speak(group: Group, member: GroupMember) -> None:
     """Raise unless the member may speak now: not muted, the group not muted for them."""
@@ -655,16 +815,17 @@ def _check_mentions(group: Group, sender: GroupMember, content) -> None:
     if AT_ALL in ids and sender.role_level < ROLE_ADMIN:
         raise errors.NoPermission("only the owner and admins may mention everyone")
     named = [i for i in dict.fromkeys(ids) if i != AT_ALL]
-    found = set(db.session.scalars(select(GroupMember.user_id).where(
-        GroupMember.group_id == group.group_id, GroupMember.user_id.in_(named))))
+    found = set(
+        db.session.scalars(
+            select(GroupMember.user_id).where(GroupMember.group_id == group.group_id, GroupMember.user_id.in_(named))
+        )
+    )
     outsiders = [i for i in named if i not in found]
     if outsiders:
-        raise errors.ContentInvalid(f"content.at_user_ids: not a member: {outsiders[0]}",
-                                    data={"user_ids": outsiders})
+        raise errors.ContentInvalid(f"content.at_user_ids: not a member: {outsiders[0]}", data={"user_ids": outsiders})
 
 
-def send_group_message(sender_id: str, group_id: str, content_type: int, content,
-                       client_msg_id: str | None) -> dict:
+def send_group_message(sender_id: str, group_id: str, content_type: int, content, client_msg_id: str | None) -> dict:
     """A group message: stored once with the conversation's next seq, emitted once per member's room."""
     if client_msg_id is not None:
         first = messages._existing(sender_id, client_msg_id)

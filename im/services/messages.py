@@ -3,6 +3,7 @@
 Generic over the conversation: a one-to-one send (`send_single`) and a group send both end in
 `deliver`, given the target conversation and the users who receive it.
 """
+
 import functools
 import json
 import secrets
@@ -16,8 +17,19 @@ from sqlalchemy.exc import IntegrityError
 
 from .. import errors, group_commit, push, unread_push
 from ..extensions import db
-from ..models import (SINGLE, Black, Conversation, ConversationState, Friend, Message, MessageDeletion, MessageFile,
-                      User, ts, utcnow)
+from ..models import (
+    SINGLE,
+    Black,
+    Conversation,
+    ConversationState,
+    Friend,
+    Message,
+    MessageDeletion,
+    MessageFile,
+    User,
+    ts,
+    utcnow,
+)
 from ..models.message import PUBLIC_COLUMNS, STATUS_OK, STATUS_REVOKED, message_public
 from . import bounds, conversations, relations, search, uploads
 
@@ -54,9 +66,11 @@ def _text(value, field: str = "text") -> str:
 def _keys(content: dict, required: set, optional: set = frozenset()) -> None:
     missing, unknown = required - content.keys(), content.keys() - required - optional
     if missing or unknown:
-        raise errors.ContentInvalid(f"content needs {sorted(required)}"
-                                    + (f", may have {sorted(optional)}" if optional else "")
-                                    + f"; missing {sorted(missing)}, unknown {sorted(unknown)}")
+        raise errors.ContentInvalid(
+            f"content needs {sorted(required)}"
+            + (f", may have {sorted(optional)}" if optional else "")
+            + f"; missing {sorted(missing)}, unknown {sorted(unknown)}"
+        )
 
 
 def validate_content(sender_id: str, content_type: int, content, target: Target) -> tuple[dict, str, list]:
@@ -75,8 +89,12 @@ def validate_content(sender_id: str, content_type: int, content, target: Target)
     if content_type == AT_TEXT:
         _keys(content, {"text", "at_user_ids"})
         ids = content["at_user_ids"]
-        if (not isinstance(ids, list) or not ids or len(ids) > MAX_AT_USERS
-                or not all(isinstance(u, str) and 0 < len(u) <= 64 for u in ids)):
+        if (
+            not isinstance(ids, list)
+            or not ids
+            or len(ids) > MAX_AT_USERS
+            or not all(isinstance(u, str) and 0 < len(u) <= 64 for u in ids)
+        ):
             raise errors.ContentInvalid(f"content.at_user_ids must be 1..{MAX_AT_USERS} user ids")
         return {"text": _text(content["text"]), "at_user_ids": list(dict.fromkeys(ids))}, content["text"], []
     if content_type == QUOTE:
@@ -84,8 +102,9 @@ def validate_content(sender_id: str, content_type: int, content, target: Target)
         seq = content["quote_seq"]
         if not isinstance(seq, int) or isinstance(seq, bool) or seq < 1:
             raise errors.ContentInvalid("content.quote_seq must be a positive int")
-        quoted = db.session.scalar(select(Message).where(Message.conversation_id == target.conversation_id,
-                                                         Message.seq == seq))
+        quoted = db.session.scalar(
+            select(Message).where(Message.conversation_id == target.conversation_id, Message.seq == seq)
+        )
         if quoted is None or not _may_read_seq(sender_id, target.conversation_id, seq):
             raise errors.MessageNotFound("content.quote_seq is not a message of this conversation")
         return {"text": _text(content["text"]), "quote_seq": seq}, content["text"], []
@@ -136,34 +155,50 @@ def _core(stmt, params):
 # identity instead of rebuilding and hashing an expression per send (make bench, throughput profile).
 _MESSAGES = Message.__table__
 _STATES = ConversationState.__table__
-_NEXT_SEQ = (update(Conversation.__table__)
-             .where(Conversation.__table__.c.conversation_id == bindparam("cid"))
-             .values(max_seq=Conversation.__table__.c.max_seq + 1, latest_msg_time=bindparam("now"))
-             .returning(Conversation.__table__.c.max_seq))
+_NEXT_SEQ = (
+    update(Conversation.__table__)
+    .where(Conversation.__table__.c.conversation_id == bindparam("cid"))
+    .values(max_seq=Conversation.__table__.c.max_seq + 1, latest_msg_time=bindparam("now"))
+    .returning(Conversation.__table__.c.max_seq)
+)
 _INSERT_MESSAGE = insert(_MESSAGES)
 _EXISTING = select(*(_MESSAGES.c[c] for c in PUBLIC_COLUMNS)).where(
-    _MESSAGES.c.send_id == bindparam("send_id"), _MESSAGES.c.client_msg_id == bindparam("client_msg_id"))
-_SENDER_READ = (update(_STATES)
-                .where(_STATES.c.user_id == bindparam("uid"), _STATES.c.conversation_id == bindparam("cid"),
-                       _STATES.c.has_read_seq < bindparam("seq"))
-                .values(has_read_seq=bindparam("seq")))
+    _MESSAGES.c.send_id == bindparam("send_id"), _MESSAGES.c.client_msg_id == bindparam("client_msg_id")
+)
+_SENDER_READ = (
+    update(_STATES)
+    .where(
+        _STATES.c.user_id == bindparam("uid"),
+        _STATES.c.conversation_id == bindparam("cid"),
+        _STATES.c.has_read_seq < bindparam("seq"),
+    )
+    .values(has_read_seq=bindparam("seq"))
+)
 # Rows that change what a send does: missing (one-to-one), hidden, or not receiving. A one-to-one
 # conversation has two rows, so they are all read; of a group only the few hidden or muted ones.
 _GROUP_STATES = select(_STATES.c.user_id, _STATES.c.hidden, _STATES.c.recv_msg_opt).where(
     _STATES.c.conversation_id == bindparam("cid"),
-    or_(_STATES.c.hidden.is_(True), _STATES.c.recv_msg_opt == conversations.RECV_NOT_RECEIVE))
+    or_(_STATES.c.hidden.is_(True), _STATES.c.recv_msg_opt == conversations.RECV_NOT_RECEIVE),
+)
 # One-to-one: the sender's read position is set and both rows are read in the same statement.
-_SINGLE_STATES = (update(_STATES).where(_STATES.c.conversation_id == bindparam("cid"))
-                  .values(has_read_seq=case((and_(_STATES.c.user_id == bindparam("uid"),
-                                                  _STATES.c.has_read_seq < bindparam("seq")), bindparam("seq")),
-                                            else_=_STATES.c.has_read_seq))
-                  .returning(_STATES.c.user_id, _STATES.c.hidden, _STATES.c.recv_msg_opt))
+_SINGLE_STATES = (
+    update(_STATES)
+    .where(_STATES.c.conversation_id == bindparam("cid"))
+    .values(
+        has_read_seq=case(
+            (and_(_STATES.c.user_id == bindparam("uid"), _STATES.c.has_read_seq < bindparam("seq")), bindparam("seq")),
+            else_=_STATES.c.has_read_seq,
+        )
+    )
+    .returning(_STATES.c.user_id, _STATES.c.hidden, _STATES.c.recv_msg_opt)
+)
 _users, _blacks, _friends = User.__table__, Black.__table__, Friend.__table__
 # Everything a one-to-one send checks before it writes, in one round trip: is there a first message
 # with this client_msg_id, does the recipient exist, has it blacklisted the sender, is the sender its friend.
 _SINGLE_CHECKS = select(
-    select(_MESSAGES.c.id).where(_MESSAGES.c.send_id == bindparam("sender"),
-                                 _MESSAGES.c.client_msg_id == bindparam("client_msg_id")).scalar_subquery(),
+    select(_MESSAGES.c.id)
+    .where(_MESSAGES.c.send_id == bindparam("sender"), _MESSAGES.c.client_msg_id == bindparam("client_msg_id"))
+    .scalar_subquery(),
     exists().where(_users.c.user_id == bindparam("recv")),
     exists().where(_blacks.c.owner_user_id == bindparam("recv"), _blacks.c.block_user_id == bindparam("sender")),
     exists().where(_friends.c.owner_user_id == bindparam("recv"), _friends.c.friend_user_id == bindparam("sender")),
@@ -171,8 +206,7 @@ _SINGLE_CHECKS = select(
 
 
 def _existing(send_id: str, client_msg_id: str) -> Message | None:
-    return db.session.scalar(select(Message).where(Message.send_id == send_id,
-                                                   Message.client_msg_id == client_msg_id))
+    return db.session.scalar(select(Message).where(Message.send_id == send_id, Message.client_msg_id == client_msg_id))
 
 
 def existing_public(send_id: str, client_msg_id: str) -> dict | None:
@@ -181,18 +215,38 @@ def existing_public(send_id: str, client_msg_id: str) -> dict | None:
     return message_public(row) if row is not None else None
 
 
-def _message_row(target: Target, seq: int, sender_id: str, client_msg_id: str, content_type: int, content: dict,
-                 search_text: str, send_time) -> dict:
+def _message_row(
+    target: Target,
+    seq: int,
+    sender_id: str,
+    client_msg_id: str,
+    content_type: int,
+    content: dict,
+    search_text: str,
+    send_time,
+) -> dict:
     """The messages row of a new message (also its public form, through message_public)."""
-    return {"server_msg_id": secrets.token_hex(16), "conversation_id": target.conversation_id,
-            "conversation_type": target.conversation_type, "seq": seq, "send_id": sender_id,
-            "recv_id": target.recv_id, "group_id": target.group_id, "client_msg_id": client_msg_id,
-            "content_type": content_type, "content": content, "search_text": search.fold(search_text),
-            "status": STATUS_OK, "send_time": send_time, "revoked_at": None}
+    return {
+        "server_msg_id": secrets.token_hex(16),
+        "conversation_id": target.conversation_id,
+        "conversation_type": target.conversation_type,
+        "seq": seq,
+        "send_id": sender_id,
+        "recv_id": target.recv_id,
+        "group_id": target.group_id,
+        "client_msg_id": client_msg_id,
+        "content_type": content_type,
+        "content": content,
+        "search_text": search.fold(search_text),
+        "status": STATUS_OK,
+        "send_time": send_time,
+        "revoked_at": None,
+    }
 
 
-def deliver(sender_id: str, target: Target, receivers: list[str], content_type: int, content,
-            client_msg_id: str | None) -> dict:
+def deliver(
+    sender_id: str, target: Target, receivers: list[str], content_type: int, content, client_msg_id: str | None
+) -> dict:
     """Store a message once, with the next seq, and deliver it after commit.
 
     `receivers` are the users besides the sender who get it online (their state rows must exist,
@@ -222,8 +276,9 @@ def deliver(sender_id: str, target: Target, receivers: list[str], content_type: 
         return first
     if file_ids:
         try:
-            db.session.execute(insert(MessageFile.__table__),
-                               [{"file_id": f, "conversation_id": cid, "seq": seq} for f in file_ids])
+            db.session.execute(
+                insert(MessageFile.__table__), [{"file_id": f, "conversation_id": cid, "seq": seq} for f in file_ids]
+            )
         except IntegrityError:
             # SQLite: the orphan sweep deleted the upload between the check above and this write
             raise errors.FileNotFound("content.url is not a file you uploaded or can see") from None
@@ -265,7 +320,8 @@ def send_single(sender_id: str, recv_id: str, content_type: int, content, client
     if recv_id == sender_id:
         raise errors.SelfOperation("cannot send a message to yourself")
     first_id, recv_exists, blocked, friend = _core(
-        _SINGLE_CHECKS, {"sender": sender_id, "recv": recv_id, "client_msg_id": client_msg_id}).one()
+        _SINGLE_CHECKS, {"sender": sender_id, "recv": recv_id, "client_msg_id": client_msg_id}
+    ).one()
     if first_id is not None:
         first = existing_public(sender_id, client_msg_id)
         if first is not None:
@@ -296,12 +352,19 @@ def _pair_lookup(kind: str, n: int):
     pairs = ", ".join(f"(:a{i}, :b{i})" for i in range(n))
     if kind == "firsts":
         cols = [_MESSAGES.c[c] for c in PUBLIC_COLUMNS]
-        return text(f"WITH k(a, b) AS (VALUES {pairs}) SELECT " + ", ".join(f"m.{c.name}" for c in cols)
-                    + f" FROM k JOIN {_MESSAGES.name} m ON m.send_id = k.a AND m.client_msg_id = k.b").columns(*cols)
-    table, first, second = {"blocks": (_blacks.name, "owner_user_id", "block_user_id"),
-                            "friends": (_friends.name, "owner_user_id", "friend_user_id")}[kind]
-    return text(f"WITH k(a, b) AS (VALUES {pairs}) SELECT t.{first}, t.{second} FROM k JOIN {table} t "
-                f"ON t.{first} = k.a AND t.{second} = k.b")
+        return text(
+            f"WITH k(a, b) AS (VALUES {pairs}) SELECT "
+            + ", ".join(f"m.{c.name}" for c in cols)
+            + f" FROM k JOIN {_MESSAGES.name} m ON m.send_id = k.a AND m.client_msg_id = k.b"
+        ).columns(*cols)
+    table, first, second = {
+        "blocks": (_blacks.name, "owner_user_id", "block_user_id"),
+        "friends": (_friends.name, "owner_user_id", "friend_user_id"),
+    }[kind]
+    return text(
+        f"WITH k(a, b) AS (VALUES {pairs}) SELECT t.{first}, t.{second} FROM k JOIN {table} t "
+        f"ON t.{first} = k.a AND t.{second} = k.b"
+    )
 
 
 def _pairs(kind: str, pairs: list[tuple[str, str]]):
@@ -309,12 +372,19 @@ def _pairs(kind: str, pairs: list[tuple[str, str]]):
     for i, (a, b) in enumerate(pairs):
         params[f"a{i}"], params[f"b{i}"] = a, b
     return _core(_pair_lookup(kind, len(pairs)), params)
+
+
 _STATES_OF = select(_STATES.c.conversation_id, _STATES.c.user_id, _STATES.c.hidden, _STATES.c.recv_msg_opt).where(
-    _STATES.c.conversation_id.in_(bindparam("cids", expanding=True)))
-_ADD_SEQS = (update(_CONVS).where(_CONVS.c.conversation_id == bindparam("cid"))
-             .values(max_seq=_CONVS.c.max_seq + bindparam("n"), latest_msg_time=bindparam("now")))
+    _STATES.c.conversation_id.in_(bindparam("cids", expanding=True))
+)
+_ADD_SEQS = (
+    update(_CONVS)
+    .where(_CONVS.c.conversation_id == bindparam("cid"))
+    .values(max_seq=_CONVS.c.max_seq + bindparam("n"), latest_msg_time=bindparam("now"))
+)
 _MAX_SEQS = select(_CONVS.c.conversation_id, _CONVS.c.max_seq).where(
-    _CONVS.c.conversation_id.in_(bindparam("cids", expanding=True)))
+    _CONVS.c.conversation_id.in_(bindparam("cids", expanding=True))
+)
 
 
 @dataclass(frozen=True)
@@ -381,8 +451,11 @@ def send_singles(sends: list[SingleSend], alone) -> list:
         states.setdefault(row.conversation_id, []).append(row)
     # Written here: conversations whose two state rows exist, neither hidden, and none of whose sends
     # in this batch runs alone, so that seqs follow the batch's order within each conversation.
-    mixed = {conversations.single_conversation_id(s.sender_id, s.recv_id)
-             for s in sends if s.content_type not in PLAIN_TYPES and s.recv_id != s.sender_id}
+    mixed = {
+        conversations.single_conversation_id(s.sender_id, s.recv_id)
+        for s in sends
+        if s.content_type not in PLAIN_TYPES and s.recv_id != s.sender_id
+    }
     plain = {cid for cid, rows in states.items() if len(rows) == 2 and not any(r.hidden for r in rows)} - mixed
     batch = [i for i in cid_of if cid_of[i] in plain]
     if not batch:
@@ -402,16 +475,28 @@ def send_singles(sends: list[SingleSend], alone) -> list:
     _core(_ADD_SEQS, [{"cid": cid, "n": counts[cid], "now": now} for cid in sorted(counts)])
     # The UPDATE holds the conversations' locks (SQLite: the write lock) until commit.
     next_seq = {cid: top - counts[cid] + 1 for cid, top in _core(_MAX_SEQS, {"cids": list(counts)}).all()}
-    not_receiving = {(r.conversation_id, r.user_id) for cid in counts for r in states[cid]
-                     if r.recv_msg_opt == conversations.RECV_NOT_RECEIVE}
+    not_receiving = {
+        (r.conversation_id, r.user_id)
+        for cid in counts
+        for r in states[cid]
+        if r.recv_msg_opt == conversations.RECV_NOT_RECEIVE
+    }
     rows, read_to = [], {}
     for i in writes:
         s, cid = sends[i], cid_of[i]
         seq = next_seq[cid]
         next_seq[cid] += 1
         content, search_text = stored[i]
-        row = _message_row(Target(cid, SINGLE, recv_id=s.recv_id), seq, s.sender_id,
-                           s.client_msg_id or secrets.token_hex(16), s.content_type, content, search_text, now)
+        row = _message_row(
+            Target(cid, SINGLE, recv_id=s.recv_id),
+            seq,
+            s.sender_id,
+            s.client_msg_id or secrets.token_hex(16),
+            s.content_type,
+            content,
+            search_text,
+            now,
+        )
         rows.append(row)
         read_to[(s.sender_id, cid)] = seq
         out[i] = public = message_public(SimpleNamespace(**row))
@@ -433,9 +518,11 @@ def get_max_seqs(user_id: str) -> dict:
 
 
 def _not_deleted(user_id: str):
-    return ~exists().where(MessageDeletion.user_id == user_id,
-                           MessageDeletion.conversation_id == Message.conversation_id,
-                           MessageDeletion.seq == Message.seq)
+    return ~exists().where(
+        MessageDeletion.user_id == user_id,
+        MessageDeletion.conversation_id == Message.conversation_id,
+        MessageDeletion.seq == Message.seq,
+    )
 
 
 def _readables(user_id: str, conversation_ids: list[str]) -> dict[str, "conversations.Readable"]:
@@ -445,9 +532,12 @@ def _readables(user_id: str, conversation_ids: list[str]) -> dict[str, "conversa
         .join(Conversation, Conversation.conversation_id == ConversationState.conversation_id)
         .where(ConversationState.user_id == user_id, ConversationState.conversation_id.in_(conversation_ids))
     ).all()
-    found = {s.conversation_id: conversations.Readable(s.conversation_id, s.conversation_type, s.min_seq,
-                                                       conversations._effective_max(s, m), s, s.peer_user_id)
-             for s, m in rows}
+    found = {
+        s.conversation_id: conversations.Readable(
+            s.conversation_id, s.conversation_type, s.min_seq, conversations._effective_max(s, m), s, s.peer_user_id
+        )
+        for s, m in rows
+    }
     for cid in conversation_ids:
         if cid not in found:
             found[cid] = conversations.readable(user_id, cid)
@@ -470,15 +560,22 @@ def pull_messages(user_id: str, ranges: list[tuple[str, int, int]], limit: int =
     for cid, (begin, end) in sorted(spans.items()):
         r = access[cid]
         clamped.append((cid, begin, end, max(begin, r.min_seq), min(end, r.max_seq)))
-    wanted = [and_(Message.conversation_id == cid, Message.seq >= lo, Message.seq <= hi)
-              for cid, _b, _e, lo, hi in clamped if lo <= hi]
+    wanted = [
+        and_(Message.conversation_id == cid, Message.seq >= lo, Message.seq <= hi)
+        for cid, _b, _e, lo, hi in clamped
+        if lo <= hi
+    ]
     out, cut = [], None
     if wanted:
         # Plain rows rather than ORM objects, read a few at a time: a catch-up reads thousands of them,
         # and the page stops at IM_MAX_ANSWER_BYTES without reading the rows after it.
         result = db.session.execute(
-            select(*(getattr(Message, c) for c in PUBLIC_COLUMNS)).where(or_(*wanted), _not_deleted(user_id))
-            .order_by(Message.conversation_id, Message.seq).limit(limit).execution_options(yield_per=100))
+            select(*(getattr(Message, c) for c in PUBLIC_COLUMNS))
+            .where(or_(*wanted), _not_deleted(user_id))
+            .order_by(Message.conversation_id, Message.seq)
+            .limit(limit)
+            .execution_options(yield_per=100)
+        )
         budget = bounds.Budget()
         try:
             for row in result:
@@ -492,7 +589,7 @@ def pull_messages(user_id: str, ranges: list[tuple[str, int, int]], limit: int =
         if cut is None and len(out) == limit:
             cut = (out[-1]["conversation_id"], out[-1]["seq"])
     pulled_to = {}
-    for cid, begin, end, lo, hi in clamped:
+    for cid, begin, _end, _lo, hi in clamped:
         done = max(hi, begin - 1)
         if cut is not None:
             if cid > cut[0]:
@@ -509,10 +606,19 @@ def get_history(user_id: str, conversation_id: str, start_seq: int | None, count
     top = r.max_seq if start_seq is None else min(r.max_seq, start_seq - 1)
     rows = []
     if top >= r.min_seq:
-        rows = list(db.session.scalars(
-            select(Message).where(Message.conversation_id == conversation_id, Message.seq >= r.min_seq,
-                                  Message.seq <= top, _not_deleted(user_id))
-            .order_by(Message.seq.desc()).limit(count)))
+        rows = list(
+            db.session.scalars(
+                select(Message)
+                .where(
+                    Message.conversation_id == conversation_id,
+                    Message.seq >= r.min_seq,
+                    Message.seq <= top,
+                    _not_deleted(user_id),
+                )
+                .order_by(Message.seq.desc())
+                .limit(count)
+            )
+        )
     # Newest first into the page, so that a page cut by bytes goes on from its oldest message.
     page, cut = bounds.take(m.public() for m in rows)
     page.reverse()
@@ -554,13 +660,29 @@ def revoke_message(user_id: str, conversation_id: str, client_msg_id: str | None
         raise errors.RevokeExpired()
     msg.status, msg.content, msg.search_text, msg.revoked_at = STATUS_REVOKED, {}, "", now
     orphans = uploads.unlink_message(conversation_id, msg.seq)
-    audience = list(db.session.scalars(select(ConversationState.user_id).where(
-        ConversationState.conversation_id == conversation_id, ConversationState.min_seq <= msg.seq,
-        or_(ConversationState.max_readable_seq.is_(None), ConversationState.max_readable_seq >= msg.seq))))
-    push.publish(audience, "new_recv_message_revoked", {
-        "conversation_id": conversation_id, "seq": msg.seq, "client_msg_id": msg.client_msg_id,
-        "server_msg_id": msg.server_msg_id, "send_id": msg.send_id, "revoker_id": user_id,
-        "revoke_time": ts(now), "session_type": msg.conversation_type})
+    audience = list(
+        db.session.scalars(
+            select(ConversationState.user_id).where(
+                ConversationState.conversation_id == conversation_id,
+                ConversationState.min_seq <= msg.seq,
+                or_(ConversationState.max_readable_seq.is_(None), ConversationState.max_readable_seq >= msg.seq),
+            )
+        )
+    )
+    push.publish(
+        audience,
+        "new_recv_message_revoked",
+        {
+            "conversation_id": conversation_id,
+            "seq": msg.seq,
+            "client_msg_id": msg.client_msg_id,
+            "server_msg_id": msg.server_msg_id,
+            "send_id": msg.send_id,
+            "revoker_id": user_id,
+            "revoke_time": ts(now),
+            "session_type": msg.conversation_type,
+        },
+    )
     result = msg.public()
     db.session.commit()
     uploads.remove_files(orphans)
@@ -576,8 +698,11 @@ def delete_message(user_id: str, conversation_id: str, seq: int) -> None:
     msg = _find(user_id, conversation_id, None, seq)
     state = db.session.get(ConversationState, (user_id, conversation_id))
     preview = conversations.views(user_id, [state])[0]["latest_msg"] if state is not None else None
-    if not conversations.insert_ignore(MessageDeletion, [
-            {"user_id": user_id, "conversation_id": conversation_id, "seq": msg.seq}], returning=MessageDeletion.seq):
+    if not conversations.insert_ignore(
+        MessageDeletion,
+        [{"user_id": user_id, "conversation_id": conversation_id, "seq": msg.seq}],
+        returning=MessageDeletion.seq,
+    ):
         raise errors.MessageNotFound("message already deleted")  # by another terminal of the caller, just now
     push.publish([user_id], "msg_deleted", msg.public())
     if preview is not None and preview["seq"] == msg.seq:
@@ -594,11 +719,23 @@ def typing_status_update(user_id: str, recv_id: str, msg_tip: str) -> None:
         raise errors.UserNotFound(f"user not found: {recv_id}")
     if relations.is_blacklisted(recv_id, user_id):
         raise errors.Blocked()
-    push.emit_after_commit(push.user_room(recv_id), NEW_MESSAGE_EVENT, {
-        "server_msg_id": "", "client_msg_id": secrets.token_hex(16),
-        "conversation_id": conversations.single_conversation_id(user_id, recv_id),
-        "conversation_type": SINGLE, "seq": 0, "send_id": user_id, "recv_id": recv_id, "group_id": None,
-        "content_type": TYPING, "content": {"msg_tip": msg_tip}, "status": STATUS_OK,
-        "send_time": ts(utcnow()), "revoked_time": None})
+    push.emit_after_commit(
+        push.user_room(recv_id),
+        NEW_MESSAGE_EVENT,
+        {
+            "server_msg_id": "",
+            "client_msg_id": secrets.token_hex(16),
+            "conversation_id": conversations.single_conversation_id(user_id, recv_id),
+            "conversation_type": SINGLE,
+            "seq": 0,
+            "send_id": user_id,
+            "recv_id": recv_id,
+            "group_id": None,
+            "content_type": TYPING,
+            "content": {"msg_tip": msg_tip},
+            "status": STATUS_OK,
+            "send_time": ts(utcnow()),
+            "revoked_time": None,
+        },
+    )
     db.session.commit()
-

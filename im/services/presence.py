@@ -1,4 +1,5 @@
 """Sockets attached to login sessions: connect, disconnect, and the sweep of dead ones."""
+
 from datetime import timedelta
 
 from sqlalchemy import bindparam, delete, or_, select
@@ -15,17 +16,26 @@ def connect(sid: str, token, node_id: str) -> LoginSession:
     """Attach a socket to the session behind token. Never kicks: that happens only at login."""
     session = auth.resolve_token(token)
     session.last_seen_at = utcnow()
-    db.session.merge(Connection(sid=sid, session_id=session.id, user_id=session.user_id,
-                                platform_id=session.platform_id, node_id=node_id))
+    db.session.merge(
+        Connection(
+            sid=sid, session_id=session.id, user_id=session.user_id, platform_id=session.platform_id, node_id=node_id
+        )
+    )
     db.session.commit()
     return session
 
 
 _SESSIONS, _CONNECTIONS = LoginSession.__table__, Connection.__table__
 # Built once (the compiled form is then cached by identity): every socket event runs it.
-_LIVE_OF_SOCKETS = (select(_CONNECTIONS.c.sid, _SESSIONS.c.id, _SESSIONS.c.user_id, _SESSIONS.c.platform_id,
-                           _SESSIONS.c.revoked_at, _SESSIONS.c.revoke_reason, _SESSIONS.c.expires_at)
-                    .join_from(_CONNECTIONS, _SESSIONS, _SESSIONS.c.id == _CONNECTIONS.c.session_id))
+_LIVE_OF_SOCKETS = select(
+    _CONNECTIONS.c.sid,
+    _SESSIONS.c.id,
+    _SESSIONS.c.user_id,
+    _SESSIONS.c.platform_id,
+    _SESSIONS.c.revoked_at,
+    _SESSIONS.c.revoke_reason,
+    _SESSIONS.c.expires_at,
+).join_from(_CONNECTIONS, _SESSIONS, _SESSIONS.c.id == _CONNECTIONS.c.session_id)
 _LIVE = _LIVE_OF_SOCKETS.where(_CONNECTIONS.c.sid == bindparam("sid"))
 _LIVE_MANY = _LIVE_OF_SOCKETS.where(_CONNECTIONS.c.sid.in_(bindparam("sids", expanding=True)))
 
@@ -58,11 +68,15 @@ def dead_connections(node_id: str) -> list[tuple[str, str, int]]:
     rows = db.session.execute(
         select(Connection.sid, LoginSession.revoke_reason, LoginSession.revoked_at, LoginSession.platform_id)
         .join(LoginSession, LoginSession.id == Connection.session_id)
-        .where(Connection.node_id == node_id,
-               or_(LoginSession.revoked_at <= now - REVOKE_GRACE, LoginSession.expires_at <= now))
+        .where(
+            Connection.node_id == node_id,
+            or_(LoginSession.revoked_at <= now - REVOKE_GRACE, LoginSession.expires_at <= now),
+        )
     ).all()
-    return [(sid, reason if revoked_at is not None else "expired", platform_id)
-            for sid, reason, revoked_at, platform_id in rows]
+    return [
+        (sid, reason if revoked_at is not None else "expired", platform_id)
+        for sid, reason, revoked_at, platform_id in rows
+    ]
 
 
 def heartbeat(node_id: str, timeout_seconds: float) -> list[str]:

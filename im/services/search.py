@@ -11,9 +11,10 @@ On PostgreSQL the search, not the planner, picks between walking the key and GIN
 _TRGM_WALK), and a walk is bounded in rows too (MAX_WALK). A caller who can see few messages is
 answered from their own conversations instead (see DIRECT_ROWS).
 """
+
 import unicodedata
+from datetime import UTC, datetime
 from types import SimpleNamespace
-from datetime import datetime, timezone
 
 from sqlalchemy import BigInteger, Integer, any_, bindparam, exists, func, literal, or_, select, text
 from sqlalchemy.dialects import postgresql
@@ -35,7 +36,7 @@ PROBE_SPAN = 5_000  # PostgreSQL: rows (by id) the first round walks; each next 
 # what all of them cost, and more when the keyword's trigrams are common ones ("ready happy": 230 ms)
 BITMAP_MATCHES = 1_000
 MAX_WALK = 50_000  # rows (by id) one call may walk on PostgreSQL
-MAX_CURSOR = 2 ** 62
+MAX_CURSOR = 2**62
 MAX_TIME = 253_402_300_799_999  # ms: the last of year 9999, the largest a datetime holds
 # A caller who can see at most this many messages, in at most DIRECT_CONVERSATIONS conversations, is
 # answered from their own conversations instead (a bounded scan that the index would only slow down
@@ -43,19 +44,25 @@ MAX_TIME = 253_402_300_799_999  # ms: the last of year 9999, the largest a datet
 DIRECT_ROWS = 10_000
 DIRECT_CONVERSATIONS = 200
 
-_FTS_CANDIDATES = text("SELECT rowid FROM messages_fts WHERE messages_fts MATCH :q AND rowid < :before "
-                       "ORDER BY rowid DESC LIMIT :n")
+_FTS_CANDIDATES = text(
+    "SELECT rowid FROM messages_fts WHERE messages_fts MATCH :q AND rowid < :before ORDER BY rowid DESC LIMIT :n"
+)
 # PostgreSQL: GIN gives a word's matches in no order, all at once, and the planner's guess of how many
 # there are is often far off (a 2% word guessed at 0.01%: every match read from the heap, then sorted,
 # 300 ms at 2.5M rows). So the search picks the way itself: it walks the key backwards over a bounded
 # span (`strpos`, which no index serves), and takes the bitmap only when that walk shows the word rare.
-_TRGM_WALK = text("SELECT id FROM messages WHERE id < :before AND id >= :floor AND strpos(search_text, :keyword) > 0 "
-                  "ORDER BY id DESC LIMIT :n")
+_TRGM_WALK = text(
+    "SELECT id FROM messages WHERE id < :before AND id >= :floor AND strpos(search_text, :keyword) > 0 "
+    "ORDER BY id DESC LIMIT :n"
+)
 # `id + 0`: ordered by id, but never by walking the key (the planner would, when it guesses the word common).
-_TRGM_BITMAP = text("SELECT id FROM messages WHERE search_text LIKE :pattern ESCAPE '\\' AND id < :before "
-                    "ORDER BY id + 0 DESC LIMIT :n")
-_SHORT_CANDIDATES = text("SELECT id FROM messages WHERE id < :before AND id >= :floor "
-                         "AND search_text LIKE :pattern ESCAPE '\\' ORDER BY id DESC LIMIT :n")
+_TRGM_BITMAP = text(
+    "SELECT id FROM messages WHERE search_text LIKE :pattern ESCAPE '\\' AND id < :before ORDER BY id + 0 DESC LIMIT :n"
+)
+_SHORT_CANDIDATES = text(
+    "SELECT id FROM messages WHERE id < :before AND id >= :floor "
+    "AND search_text LIKE :pattern ESCAPE '\\' ORDER BY id DESC LIMIT :n"
+)
 
 
 def fold(value: str) -> str:
@@ -86,7 +93,7 @@ def decode_cursor(cursor: str | None) -> int:
 
 
 def _ms(value: int) -> datetime:
-    return datetime.fromtimestamp(value / 1000, tz=timezone.utc)
+    return datetime.fromtimestamp(value / 1000, tz=UTC)
 
 
 class _Candidates:
@@ -97,8 +104,11 @@ class _Candidates:
         self.short = len(keyword) < MIN_INDEXED
         self.dialect = db.engine.dialect.name
         self.keyword = keyword
-        self.params = {"pattern": _like_pattern(keyword)} if self.short or self.dialect != "sqlite" \
+        self.params = (
+            {"pattern": _like_pattern(keyword)}
+            if self.short or self.dialect != "sqlite"
             else {"q": _fts_phrase(keyword)}
+        )
         self.window, self.span, self.walked, self.bitmap = FIRST_WINDOW, PROBE_SPAN, 0, False
         self.lowest = 0
         if self.dialect == "postgresql":
@@ -125,8 +135,11 @@ class _Candidates:
         conn = db.session.connection()
         if self.short:
             floor = self.before - (SHORT_SPAN - self.scanned)
-            ids = list(conn.execute(_SHORT_CANDIDATES, {**self.params, "before": self.before, "floor": floor,
-                                                        "n": n}).scalars())
+            ids = list(
+                conn.execute(
+                    _SHORT_CANDIDATES, {**self.params, "before": self.before, "floor": floor, "n": n}
+                ).scalars()
+            )
             start, self.before = self.before, ids[-1] if len(ids) == n else floor
             self.scanned += start - self.before  # rows of the span covered, matching or not
             self.done = self.before <= self.lowest
@@ -152,8 +165,9 @@ class _Candidates:
                 self.before = ids[-1]
             return ids
         floor = max(0, self.before - min(self.span, MAX_WALK - self.walked))
-        ids = list(conn.execute(_TRGM_WALK, {"keyword": self.keyword, "before": self.before, "floor": floor,
-                                             "n": n}).scalars())
+        ids = list(
+            conn.execute(_TRGM_WALK, {"keyword": self.keyword, "before": self.before, "floor": floor, "n": n}).scalars()
+        )
         probe = self.walked == 0
         start, self.before = self.before, ids[-1] if len(ids) == n else floor
         self.walked += start - self.before
@@ -168,27 +182,42 @@ class _Candidates:
     def spent(self) -> bool:
         if self.short:
             return self.scanned >= SHORT_SPAN
-        return self.scanned >= MAX_SCANNED or (self.dialect == "postgresql" and not self.bitmap
-                                               and self.walked >= MAX_WALK)
+        return self.scanned >= MAX_SCANNED or (
+            self.dialect == "postgresql" and not self.bitmap and self.walked >= MAX_WALK
+        )
 
 
-def _filtered(user_id: str, conversation_id: str | None, send_id: str | None, content_types: list[int] | None,
-              start_time: int | None, end_time: int | None, from_states: bool):
+def _filtered(
+    user_id: str,
+    conversation_id: str | None,
+    send_id: str | None,
+    content_types: list[int] | None,
+    start_time: int | None,
+    end_time: int | None,
+    from_states: bool,
+):
     """The messages the user may see and the filters keep (the membership rules of history).
 
     `from_states` reads the user's conversations first, then their messages; otherwise the membership
     is a per-message check, so that a statement over a list of ids starts from the ids (SQLite would
     otherwise read every message of the user's conversations to find the few listed).
     """
-    member = ((ConversationState.conversation_id == Message.conversation_id) & (ConversationState.user_id == user_id)
-              & (Message.seq >= ConversationState.min_seq)
-              & or_(ConversationState.max_readable_seq.is_(None), Message.seq <= ConversationState.max_readable_seq))
+    member = (
+        (ConversationState.conversation_id == Message.conversation_id)
+        & (ConversationState.user_id == user_id)
+        & (Message.seq >= ConversationState.min_seq)
+        & or_(ConversationState.max_readable_seq.is_(None), Message.seq <= ConversationState.max_readable_seq)
+    )
     stmt = select(Message.id, *(getattr(Message, c) for c in PUBLIC_COLUMNS))
     stmt = stmt.join(ConversationState, member) if from_states else stmt.where(exists().where(member))
-    stmt = stmt.where(Message.status == STATUS_OK,
-                      ~exists().where(MessageDeletion.user_id == user_id,
-                                      MessageDeletion.conversation_id == Message.conversation_id,
-                                      MessageDeletion.seq == Message.seq))
+    stmt = stmt.where(
+        Message.status == STATUS_OK,
+        ~exists().where(
+            MessageDeletion.user_id == user_id,
+            MessageDeletion.conversation_id == Message.conversation_id,
+            MessageDeletion.seq == Message.seq,
+        ),
+    )
     if conversation_id is not None:
         stmt = stmt.where(Message.conversation_id == conversation_id)
     if send_id is not None:
@@ -206,9 +235,12 @@ def _filtered(user_id: str, conversation_id: str | None, send_id: str | None, co
 def _few_visible(user_id: str, conversation_id: str | None) -> bool:
     """Whether the user can see few enough messages to scan them all (at most DIRECT_ROWS)."""
     top = func.coalesce(ConversationState.max_readable_seq, Conversation.max_seq)
-    stmt = (select(top - ConversationState.min_seq + 1)
-            .join(Conversation, Conversation.conversation_id == ConversationState.conversation_id)
-            .where(ConversationState.user_id == user_id).limit(DIRECT_CONVERSATIONS + 1))
+    stmt = (
+        select(top - ConversationState.min_seq + 1)
+        .join(Conversation, Conversation.conversation_id == ConversationState.conversation_id)
+        .where(ConversationState.user_id == user_id)
+        .limit(DIRECT_CONVERSATIONS + 1)
+    )
     if conversation_id is not None:
         stmt = stmt.where(ConversationState.conversation_id == conversation_id)
     sizes = db.session.execute(stmt).scalars().all()
@@ -218,9 +250,12 @@ def _few_visible(user_id: str, conversation_id: str | None) -> bool:
 def _direct(base, keyword: str, before: int, count: int):
     # `id + 0`: ordered by id, but never by walking the primary key backwards through everyone's rows.
     return db.session.execute(
-        base.where(Message.search_text.like(_like_pattern(keyword), escape="\\"),
-                   Message.id < literal(before, BigInteger))
-        .order_by((Message.id + 0).desc()).limit(count + 1)).all()
+        base.where(
+            Message.search_text.like(_like_pattern(keyword), escape="\\"), Message.id < literal(before, BigInteger)
+        )
+        .order_by((Message.id + 0).desc())
+        .limit(count + 1)
+    ).all()
 
 
 def _listed():
@@ -231,9 +266,17 @@ def _listed():
     return Message.id.in_(bindparam("ids", expanding=True))
 
 
-def search_messages(user_id: str, keyword: str, conversation_id: str | None = None, cursor: str | None = None,
-                    count: int = MAX_SEARCH_COUNT, send_id: str | None = None, content_types: list[int] | None = None,
-                    start_time: int | None = None, end_time: int | None = None) -> dict:
+def search_messages(
+    user_id: str,
+    keyword: str,
+    conversation_id: str | None = None,
+    cursor: str | None = None,
+    count: int = MAX_SEARCH_COUNT,
+    send_id: str | None = None,
+    content_types: list[int] | None = None,
+    start_time: int | None = None,
+    end_time: int | None = None,
+) -> dict:
     """A page of the messages the user may see whose text (or file name) contains keyword, newest first.
 
     `cursor` (from the previous page) goes on after its last message, so pages neither skip nor

@@ -1,5 +1,6 @@
 """Uploaded pictures and files: typed from their content, served only to who may see them, held to a
 quota per uploader, and deleted once no message carries them (after a grace period to send them in)."""
+
 import re
 import secrets
 import unicodedata
@@ -17,12 +18,22 @@ from . import conversations
 
 URL_PREFIX = "/api/files/"
 URL_PATTERN = re.compile(r"^/api/files/([0-9a-f]{32})$")
-PICTURE_FORMATS = {"PNG": "image/png", "JPEG": "image/jpeg", "GIF": "image/gif", "WEBP": "image/webp",
-                   "BMP": "image/bmp"}
+PICTURE_FORMATS = {
+    "PNG": "image/png",
+    "JPEG": "image/jpeg",
+    "GIF": "image/gif",
+    "WEBP": "image/webp",
+    "BMP": "image/bmp",
+}
 # Leading bytes of common non-picture types; anything else is served as application/octet-stream.
-SIGNATURES = [(b"%PDF-", "application/pdf"), (b"PK\x03\x04", "application/zip"),
-              (b"\x1f\x8b", "application/gzip"), (b"ID3", "audio/mpeg"), (b"OggS", "audio/ogg"),
-              (b"\x1aE\xdf\xa3", "video/webm")]
+SIGNATURES = [
+    (b"%PDF-", "application/pdf"),
+    (b"PK\x03\x04", "application/zip"),
+    (b"\x1f\x8b", "application/gzip"),
+    (b"ID3", "audio/mpeg"),
+    (b"OggS", "audio/ogg"),
+    (b"\x1aE\xdf\xa3", "video/webm"),
+]
 MAX_PIXELS = 100_000_000
 ORPHANS_PER_SWEEP = 500
 
@@ -59,8 +70,9 @@ def _sniff(path: Path) -> tuple[str, bool, int | None, int | None]:
 
 
 def _stored_bytes(user_id: str) -> int:
-    return db.session.scalar(select(func.coalesce(func.sum(UploadedFile.size), 0))
-                             .where(UploadedFile.uploader_id == user_id))
+    return db.session.scalar(
+        select(func.coalesce(func.sum(UploadedFile.size), 0)).where(UploadedFile.uploader_id == user_id)
+    )
 
 
 def save_upload(user_id: str, stream, filename: str | None) -> dict:
@@ -90,8 +102,16 @@ def save_upload(user_id: str, stream, filename: str | None) -> dict:
         # Counted again with the new row written, under the uploader's row lock (PostgreSQL) or the
         # write lock (SQLite): concurrent uploads of one user cannot pass the quota together.
         db.session.execute(select(User.user_id).where(User.user_id == user_id).with_for_update())
-        record = UploadedFile(file_id=file_id, uploader_id=user_id, name=clean_name(filename), size=size,
-                              mime_type=mime, is_picture=is_picture, width=width, height=height)
+        record = UploadedFile(
+            file_id=file_id,
+            uploader_id=user_id,
+            name=clean_name(filename),
+            size=size,
+            mime_type=mime,
+            is_picture=is_picture,
+            width=width,
+            height=height,
+        )
         db.session.add(record)
         db.session.flush()
         if _stored_bytes(user_id) > quota:
@@ -106,8 +126,7 @@ def save_upload(user_id: str, stream, filename: str | None) -> dict:
 
 def describe(upload: UploadedFile) -> dict:
     """What a picture or file message carries about its upload."""
-    info = {"url": URL_PREFIX + upload.file_id, "name": upload.name, "size": upload.size,
-            "mime_type": upload.mime_type}
+    info = {"url": URL_PREFIX + upload.file_id, "name": upload.name, "size": upload.size, "mime_type": upload.mime_type}
     if upload.is_picture:
         info.update(width=upload.width, height=upload.height)
     return info
@@ -120,8 +139,9 @@ def from_url(url, *, for_message: bool = False) -> UploadedFile | None:
     if not match:
         return None
     if for_message:
-        return db.session.scalar(select(UploadedFile).where(UploadedFile.file_id == match.group(1))
-                                 .with_for_update(read=True))
+        return db.session.scalar(
+            select(UploadedFile).where(UploadedFile.file_id == match.group(1)).with_for_update(read=True)
+        )
     return db.session.get(UploadedFile, match.group(1))
 
 
@@ -129,8 +149,9 @@ def may_access(user_id: str, upload: UploadedFile) -> bool:
     """The uploader, and whoever may read a message that carries the file."""
     if upload.uploader_id == user_id:
         return True
-    links = db.session.execute(select(MessageFile.conversation_id, MessageFile.seq)
-                               .where(MessageFile.file_id == upload.file_id)).all()
+    links = db.session.execute(
+        select(MessageFile.conversation_id, MessageFile.seq).where(MessageFile.file_id == upload.file_id)
+    ).all()
     for conversation_id, seq in links:
         try:
             r = conversations.readable(user_id, conversation_id)
@@ -154,12 +175,16 @@ def file_for(user_id: str, file_id: str) -> tuple[Path, UploadedFile]:
 
 def unlink_message(conversation_id: str, seq: int) -> list[str]:
     """Forget which files a (revoked) message carried; returns the ids no message carries any more."""
-    file_ids = list(db.session.scalars(select(MessageFile.file_id).where(
-        MessageFile.conversation_id == conversation_id, MessageFile.seq == seq)))
+    file_ids = list(
+        db.session.scalars(
+            select(MessageFile.file_id).where(MessageFile.conversation_id == conversation_id, MessageFile.seq == seq)
+        )
+    )
     if not file_ids:
         return []
-    db.session.execute(delete(MessageFile).where(MessageFile.conversation_id == conversation_id,
-                                                 MessageFile.seq == seq))
+    db.session.execute(
+        delete(MessageFile).where(MessageFile.conversation_id == conversation_id, MessageFile.seq == seq)
+    )
     still_used = set(db.session.scalars(select(MessageFile.file_id).where(MessageFile.file_id.in_(file_ids))))
     orphans = [f for f in file_ids if f not in still_used]
     if orphans:
@@ -181,17 +206,27 @@ def delete_orphans(grace_seconds: int | None = None) -> list[str]:
     """
     grace = current_app.config["IM_UPLOAD_ORPHAN_SECONDS"] if grace_seconds is None else grace_seconds
     unreferenced = ~exists().where(MessageFile.file_id == UploadedFile.file_id)
-    candidates = list(db.session.scalars(
-        select(UploadedFile.file_id).where(UploadedFile.created_at < utcnow() - timedelta(seconds=grace),
-                                           unreferenced)
-        .order_by(UploadedFile.created_at).limit(ORPHANS_PER_SWEEP).with_for_update(skip_locked=True)))
+    candidates = list(
+        db.session.scalars(
+            select(UploadedFile.file_id)
+            .where(UploadedFile.created_at < utcnow() - timedelta(seconds=grace), unreferenced)
+            .order_by(UploadedFile.created_at)
+            .limit(ORPHANS_PER_SWEEP)
+            .with_for_update(skip_locked=True)
+        )
+    )
     if not candidates:
         db.session.rollback()
         return []
     # Checked again in a statement of its own, the rows now locked: a message that took one of them
     # while the first read ran has committed its link by now, and keeps the file.
-    gone = list(db.session.scalars(delete(UploadedFile).where(UploadedFile.file_id.in_(candidates), unreferenced)
-                                   .returning(UploadedFile.file_id)))
+    gone = list(
+        db.session.scalars(
+            delete(UploadedFile)
+            .where(UploadedFile.file_id.in_(candidates), unreferenced)
+            .returning(UploadedFile.file_id)
+        )
+    )
     db.session.commit()
     remove_files(gone)
     return gone

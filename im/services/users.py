@@ -1,4 +1,5 @@
 """Public user info, own profile, online status."""
+
 from sqlalchemy import select
 
 from .. import errors, push
@@ -49,7 +50,10 @@ def get_users_online_status(user_ids: list[str]) -> list[dict]:
     for uid, pid in rows:
         platforms.setdefault(uid, set()).add(pid)
     return [
-        {"user_id": uid, "status": "online" if uid in platforms else "offline",
-         "platform_ids": sorted(platforms.get(uid, ()))}
+        {
+            "user_id": uid,
+            "status": "online" if uid in platforms else "offline",
+            "platform_ids": sorted(platforms.get(uid, ())),
+        }
         for uid in dict.fromkeys(user_ids)
     ]

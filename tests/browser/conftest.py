@@ -7,14 +7,22 @@ console, which also guards app.py's closing of WebSockets the server ends (kick-
 token expiry): without it gevent answered the browser's closing frame with an HTTP 400, reported
 as "Invalid frame header".
 """
+
 import os
 from pathlib import Path
 
 import pytest
 
 CHROMIUM = Path("/usr/bin/chromium")
-ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking",
-        "--disable-component-update", "--disable-sync", "--no-first-run"]
+ARGS = [
+    "--headless",
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+    "--no-first-run",
+]
 SERVER_ENV = {"IM_ASYNC_MODE": "gevent"}
 SCREENSHOTS = Path(__file__).resolve().parents[2] / "test-artifacts" / "screenshots"
 

@@ -1,4 +1,5 @@
 """Without Chromium the browser tests skip on a workstation but fail in CI, never silently skip."""
+
 import pytest
 
 from tests.browser import conftest

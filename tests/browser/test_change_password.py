@@ -1,5 +1,6 @@
 """The web client's "Change password" form in a real Chromium: errors as text, and after a change the
 user's other browser is signed out with its reason while this one stays in."""
+
 import pytest
 import requests
 
@@ -23,8 +24,9 @@ def pages(browser, live_server):
 
 
 def _login_code(url, password):
-    return requests.post(f"{url}/api/login", json={"user_id": "nora", "password": password, "platform_id": 1},
-                         timeout=10).json()["errCode"]
+    return requests.post(
+        f"{url}/api/login", json={"user_id": "nora", "password": password, "platform_id": 1}, timeout=10
+    ).json()["errCode"]
 
 
 def _change(page, old, new, repeat=None):
@@ -36,8 +38,7 @@ def _change(page, old, new, repeat=None):
 
 def test_change_password_form_signs_out_the_other_browser(pages, shot):
     url = pages.server.url
-    requests.post(f"{url}/api/register", json={"user_id": "nora", "password": PASSWORD, "nickname": "Nora"},
-                  timeout=10)
+    requests.post(f"{url}/api/register", json={"user_id": "nora", "password": PASSWORD, "nickname": "Nora"}, timeout=10)
     laptop, phone = pages.page(), pages.page()
     sign_in(laptop, "nora")
     sign_in(phone, "nora")
@@ -65,7 +66,8 @@ def test_change_password_form_signs_out_the_other_browser(pages, shot):
     # The phone is signed out with the reason; the laptop stays signed in and keeps working.
     expect(phone.locator("#auth")).to_be_visible()
     expect(phone.locator("#notice")).to_have_text(
-        "Your password was changed on another device. Sign in with the new password.")
+        "Your password was changed on another device. Sign in with the new password."
+    )
     expect(phone.locator("#notice")).to_have_attribute("data-reason", "passwordChangedElsewhere")
     expect(laptop.locator("#login-status")).to_have_attribute("data-state", "online")
     laptop.fill("#profile-form [name=nickname]", "Nora N.")

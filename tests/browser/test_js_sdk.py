@@ -1,4 +1,5 @@
 """The JavaScript SDK on its own (no app), in Chromium: calls, listeners, order, and catch-up."""
+
 import pytest
 
 from im.services.conversations import single_conversation_id
@@ -79,9 +80,14 @@ def test_js_sdk_standalone(pages):
     # The sender's own terminal is not told of its own messages, only of the answer that came after.
     assert [e[2] for e in out["log"] if e[0] == "a" and e[1] == "message"] == ["reply"]
     # What was missed while logged out arrives after the second login, inside a sync.
-    after = out["log"][out["log"].index(["b", "login again"]):]
+    after = out["log"][out["log"].index(["b", "login again"]) :]
     b_after = [e[1] if e[1] != "message" else e[2] for e in after if e[0] == "b"]
-    assert b_after.index("sync_start") < b_after.index("missed 1") < b_after.index("missed 2") < b_after.index("sync_finish")
+    assert (
+        b_after.index("sync_start")
+        < b_after.index("missed 1")
+        < b_after.index("missed 2")
+        < b_after.index("sync_finish")
+    )
     assert out["unread"] == 5 and out["unreadAfter"] == 0
     assert pages.errors == [], "\n".join(pages.errors)
 
@@ -132,9 +138,12 @@ def test_js_and_python_sdks_retry_the_same_calls_over_rest_after_a_drop(pages):
 
     page = pages.page()
     cases = [[name, {}] for name in sorted(OPERATIONS)] + [["send_message", {"client_msg_id": "c1"}]]
-    js = page.evaluate("""async (cases) => {
+    js = page.evaluate(
+        """async (cases) => {
       const { retrySafe } = await import("/static/js/im-sdk.js");
       return cases.map(([name, payload]) => retrySafe(name, payload));
-    }""", cases)
+    }""",
+        cases,
+    )
     assert js == [retry_safe(name, payload) for name, payload in cases]
     assert not retry_safe("create_group", {}) and not retry_safe("send_message", {})

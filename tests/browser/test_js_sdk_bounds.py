@@ -1,4 +1,5 @@
 """The JavaScript SDK's catch-up when the server's byte bound cuts every page short."""
+
 import pytest
 
 from tests.browser.conftest import SERVER_ENV, Pages

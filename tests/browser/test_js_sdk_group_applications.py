@@ -1,4 +1,5 @@
 """The JS SDK fires onGroupApplicationAdded/Deleted once per application of a batch event, live and on catch-up."""
+
 import pytest
 
 pytest.importorskip("playwright.sync_api")
@@ -41,8 +42,13 @@ SCRIPT = """async () => {
 def test_js_sdk_hears_each_application_of_a_batch_once(pages):
     page = pages.page()
     log = page.evaluate(SCRIPT)
-    assert log == [["added", "app_x", "app_member", 0], ["added", "app_y", "app_member", 0],
-                   ["added", "app_z", "app_member", 0], ["offline"],
-                   ["deleted", "app_x", "app_member"], ["deleted", "app_y", "app_member"],
-                   ["info", "Verified 2"]]
+    assert log == [
+        ["added", "app_x", "app_member", 0],
+        ["added", "app_y", "app_member", 0],
+        ["added", "app_z", "app_member", 0],
+        ["offline"],
+        ["deleted", "app_x", "app_member"],
+        ["deleted", "app_y", "app_member"],
+        ["info", "Verified 2"],
+    ]
     assert pages.errors == [], "\n".join(pages.errors)

@@ -1,4 +1,5 @@
 """JS SDK: a late refusal of an old login's reconnect never ends the next login (Chromium, real server)."""
+
 import pytest
 
 from tests.support.tcp_proxy import TcpProxy

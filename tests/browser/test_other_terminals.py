@@ -1,4 +1,5 @@
 """What one tab does to the user's own data shows in their other tabs (OpenIM's multi-terminal sync)."""
+
 import pytest
 
 from tests.browser.test_web_client import sign_up

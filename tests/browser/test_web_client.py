@@ -1,4 +1,5 @@
 """The web client in a real Chromium against a real server: two users as two browser contexts."""
+
 import re
 
 import pytest
@@ -172,8 +173,9 @@ def befriend_over_rest(url, a, b):
     import requests
 
     def call(name, payload, token=None):
-        body = requests.post(f"{url}/api/{name}", json=payload, headers={"token": token} if token else {},
-                             timeout=10).json()
+        body = requests.post(
+            f"{url}/api/{name}", json=payload, headers={"token": token} if token else {}, timeout=10
+        ).json()
         assert body["errCode"] == 0, body
         return body["data"]
 
@@ -267,12 +269,15 @@ def test_chat_tools_pictures_and_group_life(pages, shot, tmp_path):
     erin.get_by_role("button", name="Group info").click()
     group_id = erin.locator(".detail-head .muted").first.inner_text().split(": ", 1)[1]
     import requests
+
     url = pages.server.url
     requests.post(f"{url}/api/register", json={"user_id": "gus", "password": PASSWORD, "nickname": "Gus"}, timeout=10)
-    gus = requests.post(f"{url}/api/login", json={"user_id": "gus", "password": PASSWORD, "platform_id": 3},
-                        timeout=10).json()["data"]["token"]
-    joined = requests.post(f"{url}/api/join_group", json={"group_id": group_id, "req_msg": "let me in"},
-                           headers={"token": gus}, timeout=10).json()
+    gus = requests.post(
+        f"{url}/api/login", json={"user_id": "gus", "password": PASSWORD, "platform_id": 3}, timeout=10
+    ).json()["data"]["token"]
+    joined = requests.post(
+        f"{url}/api/join_group", json={"group_id": group_id, "req_msg": "let me in"}, headers={"token": gus}, timeout=10
+    ).json()
     assert joined["errCode"] == 0, joined
     erin.click("#tab-groups")
     application = erin.locator("#side-groups .application", has_text="let me in")
@@ -326,12 +331,20 @@ def test_reconnect_catches_up_missed_messages_and_events_in_order(pages, shot):
         for text in missed:
             send(hugo, text)
         import requests
-        requests.post(f"{pages.server.url}/api/register", timeout=10,
-                      json={"user_id": "ivan", "password": PASSWORD, "nickname": "Ivan"})
-        token = requests.post(f"{pages.server.url}/api/login", timeout=10, json={
-            "user_id": "ivan", "password": PASSWORD, "platform_id": 5}).json()["data"]["token"]
-        requests.post(f"{pages.server.url}/api/add_friend", json={"to_user_id": "gina"},
-                      headers={"token": token}, timeout=10)
+
+        requests.post(
+            f"{pages.server.url}/api/register",
+            timeout=10,
+            json={"user_id": "ivan", "password": PASSWORD, "nickname": "Ivan"},
+        )
+        token = requests.post(
+            f"{pages.server.url}/api/login",
+            timeout=10,
+            json={"user_id": "ivan", "password": PASSWORD, "platform_id": 5},
+        ).json()["data"]["token"]
+        requests.post(
+            f"{pages.server.url}/api/add_friend", json={"to_user_id": "gina"}, headers={"token": token}, timeout=10
+        )
         proxy.resume()
 
         expect(gina.locator("#login-status")).to_have_attribute("data-state", "online", timeout=15_000)

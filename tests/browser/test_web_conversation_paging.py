@@ -1,6 +1,7 @@
 """The web client's conversation list comes by pages: the first at sign-in, the next when the list is
 scrolled to its end, in the server's order; the total unread badge is the server's pushed total, not
 a sum over the pages loaded so far."""
+
 import pytest
 
 from tests.browser.test_web_client import befriend_over_rest, sign_in

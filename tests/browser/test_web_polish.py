@@ -1,10 +1,11 @@
 """The web client's later parts in a real Chromium: read marks after a reload, message search, delete
 for me, do not disturb, delete chat, plain file messages, the profile editor and group settings."""
+
 import re
 
 import pytest
 
-from tests.browser.test_web_client import PASSWORD, befriend_over_rest, conversation, send, sign_in
+from tests.browser.test_web_client import befriend_over_rest, conversation, send, sign_in
 
 playwright_api = pytest.importorskip("playwright.sync_api")
 expect = playwright_api.expect
@@ -169,7 +170,10 @@ def test_group_nickname_info_and_owner_transfer(pages, shot):
     expect(nina.get_by_role("button", name="Leave group")).to_be_visible()
     members = call("get_group_members_info", {"group_id": group["group_id"], "user_ids": ["nina", "omar"]}, "omar")
     members = members["members"] if isinstance(members, dict) else members
-    assert {m["user_id"]: (m["role_level"], m["nickname"]) for m in members} == {"nina": (20, "Captain"), "omar": (100, "")}
+    assert {m["user_id"]: (m["role_level"], m["nickname"]) for m in members} == {
+        "nina": (20, "Captain"),
+        "omar": (100, ""),
+    }
     nina.set_viewport_size({"width": 390, "height": 760})
     shot(nina, "20-group-phone")
     # The open group page follows a language switch.

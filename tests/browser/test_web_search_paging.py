@@ -1,6 +1,7 @@
 """Message search in the web client pages: the first page, then Load more until the server says no
 more follow, newest first and never a result twice; an answer of an older search that comes back
 late never lands in a newer one."""
+
 import pytest
 
 from tests.browser.test_web_client import befriend_over_rest, sign_in
@@ -78,7 +79,7 @@ def test_search_results_page_with_load_more(pages, shot):
 
     # A new search starts over, and shows the new match at the top.
     search(pia, "plum")
-    expect(previews(pia)).to_have_text(["plum late", *newest_first[:PAGE - 1]])
+    expect(previews(pia)).to_have_text(["plum late", *newest_first[: PAGE - 1]])
     expect(more).to_have_count(1)
 
     # At phone width: a Load more whose answer comes late, after a newer search, is dropped.

@@ -1,5 +1,6 @@
 """Abusive clients against a real server: one that never reads, oversized and malformed frames.
 Each must cost the abuser only, never another user's service."""
+
 import threading
 
 import pytest
@@ -43,9 +44,14 @@ def test_a_client_that_never_reads_slows_nobody(shared_server, mode):
 
     def flood():
         for n in range(FLOOD):
-            flood_answers.append(_rest(server.url, "send_message", {
-                "recv_id": "slow", "content_type": 110, "content": {"data": BIG}, "client_msg_id": f"f{n}"},
-                tokens["flooder"])["errCode"])
+            flood_answers.append(
+                _rest(
+                    server.url,
+                    "send_message",
+                    {"recv_id": "slow", "content_type": 110, "content": {"data": BIG}, "client_msg_id": f"f{n}"},
+                    tokens["flooder"],
+                )["errCode"]
+            )
 
     flooder = threading.Thread(target=flood)
     flooder.start()
@@ -84,7 +90,7 @@ def test_oversized_and_malformed_frames_cost_only_their_sender(shared_server):
 
     binary = RawSocket(server.url, tokens["abuser"])
     binary.ws.send_binary(b"\xff\xfe\xfd invalid utf-8 \xc3\x28")
-    binary.send_raw("451-[\"send_message\",{\"_placeholder\":true,\"num\":0}]")
+    binary.send_raw('451-["send_message",{"_placeholder":true,"num":0}]')
     binary.ws.send_binary(b"\xc3\x28\xa0\xa1")
     binary_ack = None
     try:

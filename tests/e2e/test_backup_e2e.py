@@ -1,4 +1,5 @@
 """Online backup and restore of the SQLite database while the server runs."""
+
 import subprocess
 import sys
 
@@ -9,8 +10,14 @@ from tests.support.server import ROOT
 
 
 def _flask(server, *args):
-    return subprocess.run([sys.executable, "-m", "flask", "--app", "im", *args], cwd=ROOT, env=server.env,
-                          capture_output=True, text=True, timeout=60)
+    return subprocess.run(
+        [sys.executable, "-m", "flask", "--app", "im", *args],
+        cwd=ROOT,
+        env=server.env,
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
 
 
 def test_backup_and_restore_round_trip_while_running(live_server, tmp_path):
@@ -22,8 +29,13 @@ def test_backup_and_restore_round_trip_while_running(live_server, tmp_path):
         done = _flask(server, "backup", str(backup))
         assert done.returncode == 0, done.stderr
         # Never overwrites: the same command in this process (a third CLI process costs ~3 s of imports).
-        cli_app = create_app({"SQLALCHEMY_DATABASE_URI": server.env["DATABASE_URL"],
-                              "IM_SOCKETIO_ASYNC_MODE": "threading", "TESTING": True})
+        cli_app = create_app(
+            {
+                "SQLALCHEMY_DATABASE_URI": server.env["DATABASE_URL"],
+                "IM_SOCKETIO_ASYNC_MODE": "threading",
+                "TESTING": True,
+            }
+        )
         again = cli_app.test_cli_runner().invoke(args=["backup", str(backup)])
         with cli_app.app_context():
             db.engine.dispose()

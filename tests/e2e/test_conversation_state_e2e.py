@@ -1,5 +1,6 @@
 """The total unread count through the Python SDK against a real server: asked once at login, then
 pushed by the server on every change, never asked again after a message; the list paged."""
+
 import itertools
 
 from im.sdk import IMClient
@@ -83,11 +84,9 @@ def test_the_sdk_hears_the_total_from_the_server_and_stops_re_asking(live_server
         while page := bob3.get_conversation_list_split(offset, 1):
             pages += page
             offset += len(page)
-        assert [c["conversation_id"] for c in pages] == [c["conversation_id"]
-                                                         for c in bob3.get_all_conversation_list()]
+        assert [c["conversation_id"] for c in pages] == [c["conversation_id"] for c in bob3.get_all_conversation_list()]
         assert len(pages) == 2 and pages[0]["group_id"] == gid
         bob3.close()
     finally:
         for c in (alice, bob, bob2):
             c.close()
-

@@ -1,5 +1,6 @@
 """SIGKILL under load: every acknowledged message survives, seqs stay contiguous, and clients that
 were online catch up after the restart with nothing lost and nothing twice."""
+
 import threading
 import time
 from collections import Counter
@@ -41,8 +42,12 @@ def all_messages(url, token, conversation_id):
     """Every message of a conversation the reader may see, oldest first, paging by seq."""
     found, start = [], None
     while True:
-        page = requests.post(f"{url}/api/get_history_message_list", headers={"token": token}, timeout=30, json={
-            "conversation_id": conversation_id, "count": 100, **({"start_seq": start} if start else {})}).json()
+        page = requests.post(
+            f"{url}/api/get_history_message_list",
+            headers={"token": token},
+            timeout=30,
+            json={"conversation_id": conversation_id, "count": 100, **({"start_seq": start} if start else {})},
+        ).json()
         assert page["errCode"] == 0, page
         found = page["data"]["messages"] + found
         if page["data"]["is_end"]:
@@ -77,8 +82,9 @@ def test_sigkill_under_load_loses_no_acknowledged_message(tmp_path, mode):
                 with lock:
                     attempted[client_msg_id] += 1
                 try:
-                    msg = clients[sender].send_message(content_type=101, content={"text": client_msg_id},
-                                                       client_msg_id=client_msg_id, **target)
+                    msg = clients[sender].send_message(
+                        content_type=101, content={"text": client_msg_id}, client_msg_id=client_msg_id, **target
+                    )
                 except IMError:
                     continue  # the server is down: this one may or may not be stored, but at most once
                 with lock:
@@ -91,8 +97,9 @@ def test_sigkill_under_load_loses_no_acknowledged_message(tmp_path, mode):
         server.stop(kill=True)  # SIGKILL mid-load: no shutdown, no flush, sends in flight
         killed_at = len(acked)
         # Same database and port; a log of its own, so the first run's "serving on" line cannot count.
-        server = LiveServer(tmp_path / "restarted", {**env, "DATABASE_URL": server.env["DATABASE_URL"]},
-                            port=server.port).start()
+        server = LiveServer(
+            tmp_path / "restarted", {**env, "DATABASE_URL": server.env["DATABASE_URL"]}, port=server.port
+        ).start()
         wait_for(lambda: len(acked) >= killed_at + 30, 60, "sending to resume after the restart")
         stop.set()
         for thread in threads:
@@ -114,9 +121,13 @@ def test_sigkill_under_load_loses_no_acknowledged_message(tmp_path, mode):
         wait_for(lambda: set(inbox.keys()) >= expected, 60, "the reader to catch up")
         # Having everything says nothing of a repeat still on its way. One more message in each
         # conversation, sent now, is delivered after every earlier one of it: wait for those.
-        markers = {(m["conversation_id"], m["seq"]) for m in [
-            clients["s1"].send_message(group_id=group_id, content_type=101, content={"text": "marker"}),
-            *(clients[s].send_message("reader", 101, {"text": "marker"}) for s in SENDERS)]}
+        markers = {
+            (m["conversation_id"], m["seq"])
+            for m in [
+                clients["s1"].send_message(group_id=group_id, content_type=101, content={"text": "marker"}),
+                *(clients[s].send_message("reader", 101, {"text": "marker"}) for s in SENDERS),
+            ]
+        }
         assert {cid for cid, _ in markers} == conversations
         wait_for(lambda: set(inbox.keys()) >= markers, 30, "a last message in every conversation")
         received = Counter(inbox.keys())

@@ -3,6 +3,7 @@
 Every FriendListener callback is observed on the right users' terminals, the actor's second terminal
 (another platform) included, and a terminal that was offline catches up on exactly what it missed.
 """
+
 import pytest
 
 from im.sdk import IMClient, IMError
@@ -14,8 +15,7 @@ PASSWORD = "password123"
 
 def wait_names(recorder: Recorder, expected: list[str]):
     """Wait until the recorder has as many callbacks as expected, then compare them exactly."""
-    wait_until(lambda: len(recorder.calls) >= len(expected),
-               message=f"callbacks {expected} (saw {recorder.names()})")
+    wait_until(lambda: len(recorder.calls) >= len(expected), message=f"callbacks {expected} (saw {recorder.names()})")
     assert recorder.names() == expected
 
 
@@ -84,9 +84,15 @@ def test_every_callback_reaches_the_right_terminals(terminals):
     accepted = bob.accept_friend_application("alice", "ok")
     assert accepted["handle_result"] == 1 and accepted["handle_msg"] == "ok"
 
-    app_events = ["on_friend_application_added", "on_friend_application_deleted",
-                  "on_friend_application_added", "on_friend_application_rejected",
-                  "on_friend_application_added", "on_friend_application_accepted", "on_friend_added"]
+    app_events = [
+        "on_friend_application_added",
+        "on_friend_application_deleted",
+        "on_friend_application_added",
+        "on_friend_application_rejected",
+        "on_friend_application_added",
+        "on_friend_application_accepted",
+        "on_friend_added",
+    ]
     wait_names(bob.recorder, app_events)
     wait_same(app_events, a_phone.recorder, a_pc.recorder)
     assert payloads(a_pc.recorder)[1]["req_msg"] == "hi bob"
@@ -96,8 +102,7 @@ def test_every_callback_reaches_the_right_terminals(terminals):
 
     assert [f["user_id"] for f in a_phone.get_friend_list()] == ["bob"]
     assert [f["user_id"] for f in bob.get_friend_list()] == ["alice"]
-    assert a_pc.check_friend(["bob", "carol"]) == [{"user_id": "bob", "result": 1},
-                                                   {"user_id": "carol", "result": 0}]
+    assert a_pc.check_friend(["bob", "carol"]) == [{"user_id": "bob", "result": 1}, {"user_id": "carol", "result": 0}]
 
     # profile and remark changes: alice's terminals hear both, bob and carol neither
     bob.set_self_info(nickname="Bobby Tables")
@@ -151,8 +156,13 @@ def _five_changes(alice_pc: IMClient, bob: IMClient):
     alice_pc.add_black("carol")
 
 
-FIVE = ["on_friend_application_added", "on_friend_application_accepted", "on_friend_added",
-        "on_friend_info_changed", "on_black_added"]
+FIVE = [
+    "on_friend_application_added",
+    "on_friend_application_accepted",
+    "on_friend_added",
+    "on_friend_info_changed",
+    "on_black_added",
+]
 
 
 @pytest.mark.parametrize("terminals", ["gevent", "eventlet"], indirect=True)
@@ -188,8 +198,10 @@ def test_logged_out_terminal_catches_up_on_login(terminals):
     phone.logout()
     # logout() returns before its socket is closed: the server closes it from a task of its own, and
     # until then it is still pushed alice's events, which this SDK would still hand to the listener
-    wait_until(lambda: pc.get_users_online_status(["alice"])[0]["platform_ids"] == [3],
-               message="the phone's socket closed on the server")
+    wait_until(
+        lambda: pc.get_users_online_status(["alice"])[0]["platform_ids"] == [3],
+        message="the phone's socket closed on the server",
+    )
     _five_changes(pc, bob)
     wait_names(pc.recorder, FIVE)
     assert phone.recorder.calls == []

@@ -1,4 +1,5 @@
 """The life of a group end to end: a real server process driven by the Python SDK."""
+
 import json
 import threading
 import time
@@ -80,8 +81,11 @@ class Inbox(AdvancedMsgListener):
     def of(self, conversation_id) -> list[tuple[int, str | None]]:
         """(content_type, text) of each message of a conversation, in arrival order."""
         with self._lock:
-            return [(m["content_type"], m["content"].get("text")) for m in self.messages
-                    if m["conversation_id"] == conversation_id]
+            return [
+                (m["content_type"], m["content"].get("text"))
+                for m in self.messages
+                if m["conversation_id"] == conversation_id
+            ]
 
 
 class Terminal:
@@ -176,8 +180,13 @@ def test_group_life_with_every_listener_callback(terminals, tmp_path):
     member.sdk.set_group_member_nickname(gid, "invitee", "newbie")
     invitee.expect("on_group_member_info_changed", user_id="invitee", nickname="newbie")
     member.sdk.change_group_member_mute(gid, "applicant", 300)
-    wait_for(lambda: any(n == "on_group_member_info_changed" and d["user_id"] == "applicant"
-                         and d["mute_end_time"] > 0 for n, d in applicant.rec.calls), what="mute")
+    wait_for(
+        lambda: any(
+            n == "on_group_member_info_changed" and d["user_id"] == "applicant" and d["mute_end_time"] > 0
+            for n, d in applicant.rec.calls
+        ),
+        what="mute",
+    )
     admin.sdk.change_group_mute(gid, True)
     owner_web.expect("on_group_info_changed", status=3)
 
@@ -223,8 +232,12 @@ def test_group_life_with_every_listener_callback(terminals, tmp_path):
     back.expect("on_group_dismissed", group_id=gid)
     # Member changes come from the group's notices, caught up by seq, the rest from the event log.
     back.expect("on_group_member_info_changed", user_id="owner", nickname="old boss")
-    assert sorted(back.rec.names()) == ["on_group_application_deleted", "on_group_dismissed",
-                                        "on_group_info_changed", "on_group_member_info_changed"]
+    assert sorted(back.rec.names()) == [
+        "on_group_application_deleted",
+        "on_group_dismissed",
+        "on_group_info_changed",
+        "on_group_member_info_changed",
+    ]
     assert admin.sdk.get_joined_group_list() == []
 
     heard = set()
@@ -234,8 +247,10 @@ def test_group_life_with_every_listener_callback(terminals, tmp_path):
 
 
 def history(term, cid):
-    return [(m["content_type"], m["content"].get("text"))
-            for m in term.sdk.get_history_message_list(cid, count=100)["messages"]]
+    return [
+        (m["content_type"], m["content"].get("text"))
+        for m in term.sdk.get_history_message_list(cid, count=100)["messages"]
+    ]
 
 
 def test_group_chat_late_joiner_kicked_member_unread(terminals):
@@ -305,8 +320,7 @@ def test_concurrent_senders_keep_seqs_contiguous(terminals):
         mine = [m["content"]["text"] for m in stored if m["send_id"] == term.user_id and m["content_type"] == 101]
         assert mine == [f"{term.user_id}-{i}" for i in range(per_sender)]
         # A sender is not handed back its own messages, but hears the rest once each, in seq order.
-        wait_for(lambda t=term: len(t.inbox.seqs(cid)) == total - per_sender,
-                 what=f"{term.user_id} hears the others")
+        wait_for(lambda t=term: len(t.inbox.seqs(cid)) == total - per_sender, what=f"{term.user_id} hears the others")
         heard = term.inbox.seqs(cid)
         assert heard == sorted(set(heard))
         assert not set(heard) & {m["seq"] for m in stored if m["send_id"] == term.user_id and m["seq"] > 1}
@@ -318,8 +332,7 @@ def test_managers_hear_each_application_of_one_invitation_once(terminals):
     owner, admin, member = terminals("vowner"), terminals("vadmin"), terminals("vmember")
     invitees = [terminals(f"vinv{i}") for i in range(3)]
     ids = [t.user_id for t in invitees]
-    gid = owner.sdk.create_group("Verified", ["vmember"], admin_user_ids=["vadmin"],
-                                 need_verification=1)["group_id"]
+    gid = owner.sdk.create_group("Verified", ["vmember"], admin_user_ids=["vadmin"], need_verification=1)["group_id"]
     assert member.sdk.invite_user_to_group(gid, ids)["applied_user_ids"] == ids
     for term in invitees:
         term.expect("on_group_application_added", from_user_id=term.user_id, inviter_user_id="vmember")
@@ -330,8 +343,13 @@ def test_managers_hear_each_application_of_one_invitation_once(terminals):
     owner.sdk.set_group_info(gid, group_name="Verified 2")
     for term in (owner, admin):
         term.expect("on_group_info_changed", group_name="Verified 2")
-        heard = [(n, d["from_user_id"], d["inviter_user_id"], d["handle_result"])
-                 for n, d in term.rec.calls if n.startswith("on_group_application")]
-        assert heard == [*(("on_group_application_added", uid, "vmember", 0) for uid in ids),
-                         *(("on_group_application_deleted", uid, "vmember", 0) for uid in ids[:2])]
+        heard = [
+            (n, d["from_user_id"], d["inviter_user_id"], d["handle_result"])
+            for n, d in term.rec.calls
+            if n.startswith("on_group_application")
+        ]
+        assert heard == [
+            *(("on_group_application_added", uid, "vmember", 0) for uid in ids),
+            *(("on_group_application_deleted", uid, "vmember", 0) for uid in ids[:2]),
+        ]
     assert [a["from_user_id"] for a in admin.sdk.get_recv_group_application_list()] == [ids[2]]

@@ -1,5 +1,6 @@
 """Engine.IO's heartbeat on a real server: pings at the configured interval keep an answering socket
 online; a socket that stops answering is closed and its user goes offline."""
+
 import time
 
 import pytest
@@ -16,8 +17,9 @@ _user = rest_token
 
 
 def _status(url, token, user_id):
-    answer = requests.post(f"{url}/api/get_users_online_status", json={"user_ids": [user_id]},
-                           headers={"token": token}, timeout=10).json()
+    answer = requests.post(
+        f"{url}/api/get_users_online_status", json={"user_ids": [user_id]}, headers={"token": token}, timeout=10
+    ).json()
     return answer["data"][0]["status"]
 
 

@@ -1,4 +1,5 @@
 """Messages and conversations end to end: real server process, Python SDK, several terminals."""
+
 import io
 import itertools
 import threading
@@ -76,8 +77,9 @@ class Recorder(AdvancedMsgListener, ConversationListener):
 
 @pytest.fixture(scope="module")
 def server(tmp_path_factory):
-    srv = LiveServer(tmp_path_factory.mktemp("msg-server"), {"IM_UPLOAD_MAX_BYTES": str(2 * 1024 * 1024),
-                                                              "IM_ASYNC_MODE": "gevent"}).start()
+    srv = LiveServer(
+        tmp_path_factory.mktemp("msg-server"), {"IM_UPLOAD_MAX_BYTES": str(2 * 1024 * 1024), "IM_ASYNC_MODE": "gevent"}
+    ).start()
     yield srv
     srv.stop()
     # The server's own errors (a failed operation, emit or sweep), not the web server's broken pipes
@@ -139,9 +141,14 @@ def test_two_terminals_conversations_receipts_revoke_typing(server, clients):
     wait_for(lambda: [m["seq"] for m in rb.of("on_recv_new_message")] == [3], what="bob got the reply")
     wait_for(lambda: len(ra2.of("on_recv_new_message")) == 3, what="alice2 got her own reply")
     assert ra.of("on_recv_new_message")[-1]["seq"] == 2
-    wait_for(lambda: any(c["conversation_id"] == cid and c["latest_msg"]["seq"] == 3
-                         for batch in ra.of("on_conversation_changed") for c in batch),
-             what="the sending terminal's conversation changed")
+    wait_for(
+        lambda: any(
+            c["conversation_id"] == cid and c["latest_msg"]["seq"] == 3
+            for batch in ra.of("on_conversation_changed")
+            for c in batch
+        ),
+        what="the sending terminal's conversation changed",
+    )
     assert bob.get_one_conversation(cid)["unread_count"] == 1
     assert alice.get_one_conversation(cid)["unread_count"] == 0
 
@@ -159,8 +166,9 @@ def test_two_terminals_conversations_receipts_revoke_typing(server, clients):
     alice.pin_conversation(cid, True)
     wait_for(lambda: any(c[0]["is_pinned"] for c in ra2.of("on_conversation_changed")), what="pin on alice2")
     alice.set_conversation_draft(cid, "draft…")
-    wait_for(lambda: any(c[0]["draft_text"] == "draft…" for c in ra2.of("on_conversation_changed")),
-             what="draft on alice2")
+    wait_for(
+        lambda: any(c[0]["draft_text"] == "draft…" for c in ra2.of("on_conversation_changed")), what="draft on alice2"
+    )
     bob.send_message(a, 101, text("more"))
     wait_for(lambda: ra2.texts()[-1:] == ["more"], what="alice2 got more")
     # the terminal that sent the reply heard the messages before and after it, never the reply itself
@@ -219,22 +227,35 @@ def test_delete_for_me_reaches_my_other_terminals_and_moves_the_preview_back(ser
     alice.delete_message(cid, second["seq"])
     wait_for(lambda: ra.of("on_msg_deleted"), what="the deleting terminal heard it")
     assert ra.of("on_msg_deleted") == [second]
-    wait_for(lambda: any(c["conversation_id"] == cid and c["latest_msg"] == first
-                         for batch in ra.of("on_conversation_changed") for c in batch),
-             what="the preview moved back to the first message")
+    wait_for(
+        lambda: any(
+            c["conversation_id"] == cid and c["latest_msg"] == first
+            for batch in ra.of("on_conversation_changed")
+            for c in batch
+        ),
+        what="the preview moved back to the first message",
+    )
     alice_pad.login(a, PASSWORD)
     wait_for(lambda: ra_pad.of("on_msg_deleted"), what="the pad caught up on the deletion")
     assert ra_pad.of("on_msg_deleted") == [second]
-    wait_for(lambda: any(c["conversation_id"] == cid and c["latest_msg"] == first
-                         for batch in ra_pad.of("on_conversation_changed") for c in batch),
-             what="the pad's preview moved back")
+    wait_for(
+        lambda: any(
+            c["conversation_id"] == cid and c["latest_msg"] == first
+            for batch in ra_pad.of("on_conversation_changed")
+            for c in batch
+        ),
+        what="the pad's preview moved back",
+    )
     assert alice_pad.get_one_conversation(cid)["latest_msg"] == first
     # the peer keeps the message and hears nothing of it; its search pages through both
     assert bob.get_one_conversation(cid)["latest_msg"] == second
     page = bob.search_messages("s", cid, count=1)
     assert page["messages"] == [second] and page["has_more"] is True
     assert bob.search_messages("s", cid, cursor=page["cursor"], count=1) == {
-        "messages": [first], "has_more": False, "cursor": None}
+        "messages": [first],
+        "has_more": False,
+        "cursor": None,
+    }
     assert alice.search_messages("s", cid) == {"messages": [first], "has_more": False, "cursor": None}
     assert rb.of("on_msg_deleted") == []
 
@@ -253,8 +274,9 @@ def test_offline_receiver_gets_exactly_the_missed_50_in_order(server, clients):
         assert sent == list(range(2, 52))
         starts = len(rb.of("on_sync_server_start"))
         proxy.resume()
-        wait_for(lambda: len(rb.texts()) == 51 and len(rb.of("on_sync_server_finish")) > starts, timeout=20,
-                 what="catch-up")
+        wait_for(
+            lambda: len(rb.texts()) == 51 and len(rb.of("on_sync_server_finish")) > starts, timeout=20, what="catch-up"
+        )
         assert rb.texts() == ["before"] + [f"n{i}" for i in range(50)]
         names = rb.names()
         start = len(names) - 1 - names[::-1].index("on_sync_server_start")
@@ -283,8 +305,7 @@ def test_ten_threads_leave_contiguous_seqs_and_each_is_delivered_once(server, cl
         except IMError as exc:
             errors.append(exc)
 
-    threads = [threading.Thread(target=worker, args=((alice, b) if k % 2 else (bob, a)) + (k,))
-               for k in range(10)]
+    threads = [threading.Thread(target=worker, args=((alice, b) if k % 2 else (bob, a)) + (k,)) for k in range(10)]
     for t in threads:
         t.start()
     for t in threads:
@@ -300,8 +321,10 @@ def test_ten_threads_leave_contiguous_seqs_and_each_is_delivered_once(server, cl
             break
         start = page["messages"][0]["seq"]
     assert seqs == list(range(1, 101))
-    wait_for(lambda: len(ra.of("on_recv_new_message")) == 50 and len(rb.of("on_recv_new_message")) == 50,
-             what="each side got the other's 50")
+    wait_for(
+        lambda: len(ra.of("on_recv_new_message")) == 50 and len(rb.of("on_recv_new_message")) == 50,
+        what="each side got the other's 50",
+    )
     for rec, sender in ((ra, b), (rb, a)):
         got = [m["seq"] for m in rec.of("on_recv_new_message")]
         assert got == sorted(got) and len(set(got)) == 50
@@ -418,8 +441,9 @@ def test_send_retries_with_the_same_client_msg_id_after_a_network_error(server, 
         proxy.cut()
         wait_for(lambda: not alice._sio, what="alice offline")
         result = []
-        sender = threading.Thread(target=lambda: result.append(
-            alice.send_message(b, 101, text("through"), client_msg_id="retry-me")))
+        sender = threading.Thread(
+            target=lambda: result.append(alice.send_message(b, 101, text("through"), client_msg_id="retry-me"))
+        )
         sender.start()
         # the network comes back only once an attempt has failed on it, however slow the machine
         wait_for(lambda: failed, what="a first attempt failing while the network is down")

@@ -1,5 +1,6 @@
 """Password change and admin reset on a real server process through the Python SDK: the other
 terminals hear on_kicked_offline and are closed, the changing one keeps working."""
+
 import pytest
 
 from im.sdk import IMClient, IMError, LoginStatus
@@ -67,8 +68,10 @@ def test_change_password_kicks_the_other_terminal_and_keeps_the_changer(server, 
     assert web.get_self_user_info()["user_id"] == "kim"
     sent = web.send_message("bo", 101, {"text": "still here"})
     assert sent["seq"] == 1
-    wait_until(lambda: bo.get_users_online_status(["kim"])[0]["platform_ids"] == [5],
-               message="only the changing terminal online")
+    wait_until(
+        lambda: bo.get_users_online_status(["kim"])[0]["platform_ids"] == [5],
+        message="only the changing terminal online",
+    )
     assert _login_error(server.url, OLD) == 1103
     assert _login_error(server.url, NEW) == 0
     assert "on_kicked_offline" not in bo_rec.names()

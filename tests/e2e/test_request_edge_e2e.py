@@ -1,4 +1,5 @@
 """Hostile request bodies against a real server: each costs its sender, never a bystander's answer."""
+
 import json
 import os
 import statistics
@@ -29,8 +30,9 @@ def test_bodies_of_many_values_are_refused_without_stalling_a_bystander(live_ser
     def hostile():
         with requests.Session() as http:
             for _ in range(HOSTILE_REQUESTS):
-                answer = http.post(f"{url}/api/register", data=ZEROS,
-                                   headers={"Content-Type": "application/json"}, timeout=60)
+                answer = http.post(
+                    f"{url}/api/register", data=ZEROS, headers={"Content-Type": "application/json"}, timeout=60
+                )
                 hostile_answers.append((answer.status_code, answer.json()["errCode"]))
 
     def bystander():
@@ -57,10 +59,12 @@ def test_bodies_of_many_values_are_refused_without_stalling_a_bystander(live_ser
     elapsed = time.monotonic() - started
     cpu_per_request = (_cpu_seconds(server.proc.pid) - cpu_before) / (HOSTILE_THREADS * HOSTILE_REQUESTS)
 
-    print(f"\n{HOSTILE_THREADS * HOSTILE_REQUESTS} bodies of {len(ZEROS)} bytes in {elapsed:.2f} s, "
-          f"server CPU {cpu_per_request:.3f} s per body (bystander's calls included); bystander: "
-          f"{len(bystander_rtts)} answers during the attack, median {statistics.median(bystander_rtts):.3f} s, "
-          f"max {max(bystander_rtts):.3f} s")
+    print(
+        f"\n{HOSTILE_THREADS * HOSTILE_REQUESTS} bodies of {len(ZEROS)} bytes in {elapsed:.2f} s, "
+        f"server CPU {cpu_per_request:.3f} s per body (bystander's calls included); bystander: "
+        f"{len(bystander_rtts)} answers during the attack, median {statistics.median(bystander_rtts):.3f} s, "
+        f"max {max(bystander_rtts):.3f} s"
+    )
     assert not any(a.is_alive() for a in attackers) and not watcher.is_alive()
     assert hostile_answers == [(400, 1001)] * (HOSTILE_THREADS * HOSTILE_REQUESTS)
     assert bystander_rtts, "the bystander got no answer while the hostile bodies were being sent"
@@ -69,17 +73,20 @@ def test_bodies_of_many_values_are_refused_without_stalling_a_bystander(live_ser
 
 
 def _register_and_login(url, user_id):
-    requests.post(f"{url}/api/register", json={"user_id": user_id, "password": "password123",
-                                               "nickname": user_id}, timeout=10)
-    return requests.post(f"{url}/api/login", json={"user_id": user_id, "password": "password123",
-                                                   "platform_id": 5}, timeout=10).json()["data"]["token"]
+    requests.post(
+        f"{url}/api/register", json={"user_id": user_id, "password": "password123", "nickname": user_id}, timeout=10
+    )
+    return requests.post(
+        f"{url}/api/login", json={"user_id": user_id, "password": "password123", "platform_id": 5}, timeout=10
+    ).json()["data"]["token"]
 
 
 def _connect_answer(url, auth_token, url_token):
     """The server's answer to a Socket.IO CONNECT with `auth_token` in the auth object and
     `url_token` in the URL: "40{...}" (connected) or "44{...}" (refused, with the envelope)."""
-    ws = websocket.create_connection(url.replace("http://", "ws://")
-                                     + f"/socket.io/?EIO=4&transport=websocket&token={url_token}", timeout=10)
+    ws = websocket.create_connection(
+        url.replace("http://", "ws://") + f"/socket.io/?EIO=4&transport=websocket&token={url_token}", timeout=10
+    )
     try:
         assert ws.recv().startswith("0{")
         ws.send("40" + json.dumps({"token": auth_token}))
@@ -93,8 +100,12 @@ def test_credentials_that_disagree_are_refused_over_rest_and_socket(live_server)
     url = live_server().url
     alice, bob = _register_and_login(url, "alice"), _register_and_login(url, "bob")
     for first, second in ((alice, bob), (alice, "imt_forged"), ("imt_forged", alice)):
-        answer = requests.post(f"{url}/api/get_self_user_info", json={}, timeout=10,
-                               headers={"token": first, "Authorization": f"Bearer {second}"})
+        answer = requests.post(
+            f"{url}/api/get_self_user_info",
+            json={},
+            timeout=10,
+            headers={"token": first, "Authorization": f"Bearer {second}"},
+        )
         assert answer.status_code == 401 and answer.json()["errCode"] == 1508
         refused = _connect_answer(url, first, second)
         assert refused.startswith("44") and json.loads(refused[2:])["data"]["errCode"] == 1508, refused

@@ -1,5 +1,6 @@
 """A Python SDK call whose socket drops before the answer does not wait out its timeout: a call safe
 to repeat goes again over REST at once, any other fails at once with a network error."""
+
 import socket
 import threading
 import time
@@ -140,8 +141,11 @@ def test_a_send_whose_answer_is_lost_is_retried_over_rest_and_stored_once(rig):
     conversation = cat.get_one_conversation(user_id="ben")["conversation_id"]
 
     def stored():
-        return [m for m in cat.get_history_message_list(conversation, count=20)["messages"]
-                if m["client_msg_id"] == "failover-1"]
+        return [
+            m
+            for m in cat.get_history_message_list(conversation, count=20)["messages"]
+            if m["client_msg_id"] == "failover-1"
+        ]
 
     # Wait for exactly what the retry must find: the first send, stored.
     wait_until(stored, "the first send stored")

@@ -1,4 +1,5 @@
 """A late close or refusal of an old login never touches the next one (Python SDK, real server)."""
+
 import threading
 
 from im.sdk import IMClient, LoginStatus

@@ -1,5 +1,6 @@
 """Login status, the connection listener and the multi-terminal policies, on a real server process
 through the Python SDK, under both async modes."""
+
 import threading
 import time
 
@@ -260,9 +261,16 @@ def test_expired_token_refused_at_reconnect(server, clients):
         proxy.cut()
         rec.wait_for("on_connect_failed")
         # the network comes back once the server calls the token expired (asking does not change it)
-        wait_until(lambda: requests.post(f"{srv.url}/api/get_self_user_info", headers={"token": ivy._token},
-                                         timeout=10).json()["errCode"] == 1501,
-                   interval=0.2, message="the token expired on the server")
+        wait_until(
+            lambda: (
+                requests.post(f"{srv.url}/api/get_self_user_info", headers={"token": ivy._token}, timeout=10).json()[
+                    "errCode"
+                ]
+                == 1501
+            ),
+            interval=0.2,
+            message="the token expired on the server",
+        )
         proxy.resume()
         rec.wait_for("on_user_token_expired", timeout=15)
         assert (1501, "token expired") in rec.args("on_connect_failed")
@@ -295,8 +303,7 @@ def test_refused_connect_with_bad_token(server, token, code):
     errors = []
     sio.on("connect_error", lambda data=None: errors.append(data))
     with pytest.raises(socketio.exceptions.ConnectionError):
-        sio.connect(srv.url, auth={"token": token} if token else None, transports=["websocket"],
-                    wait_timeout=5)
+        sio.connect(srv.url, auth={"token": token} if token else None, transports=["websocket"], wait_timeout=5)
     assert errors and errors[0]["data"]["errCode"] == code
 
 

@@ -2,6 +2,7 @@
 Engine.IO connection that never sends its Socket.IO CONNECT, many of those from one address, a peer
 that resets mid-request, and a frame over the 1 MiB limit (docs/security.md, "Slow and
 unauthenticated connections")."""
+
 import json
 import socket
 import struct
@@ -37,14 +38,13 @@ def _closed_by_server(sock) -> bool:
                 return True
     except ConnectionResetError:
         return True
-    except socket.timeout:
+    except TimeoutError:
         return False
 
 
 def _raw_websocket(server) -> websocket.WebSocket:
     """An Engine.IO WebSocket that gets its open packet and never sends the Socket.IO CONNECT."""
-    ws = websocket.create_connection(f"ws://127.0.0.1:{server.port}{EIO}&transport=websocket",
-                                     timeout=CLOSED_WITHIN)
+    ws = websocket.create_connection(f"ws://127.0.0.1:{server.port}{EIO}&transport=websocket", timeout=CLOSED_WITHIN)
     assert ws.recv().startswith("0{")
     return ws
 
@@ -62,8 +62,10 @@ def test_a_half_sent_head_is_closed_but_neither_a_websocket_nor_a_slow_body(live
     established = RawSocket(server.url, token)
     slow_body = _connect(server)
     body = json.dumps({"user_id": "patient", "password": "password123", "platform_id": 5}).encode()
-    slow_body.sendall(b"POST /api/login HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\n"
-                      b"Content-Length: %d\r\nConnection: close\r\n\r\n" % len(body) + body[:5])
+    slow_body.sendall(
+        b"POST /api/login HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\n"
+        b"Content-Length: %d\r\nConnection: close\r\n\r\n" % len(body) + body[:5]
+    )
 
     loris = _connect(server)
     loris.sendall(b"GET /healthz HTTP/1.1\r\nHost: x\r\n")
@@ -106,8 +108,7 @@ def test_an_engineio_connection_without_connect_is_closed_after_the_handshake_ti
     deadline = time.monotonic() + CLOSED_WITHIN
     status = 200
     while status == 200 and time.monotonic() < deadline:  # each poll waits for the next packet
-        status = requests.get(f"{server.url}{EIO}&transport=polling&sid={sid}",
-                              timeout=CLOSED_WITHIN).status_code
+        status = requests.get(f"{server.url}{EIO}&transport=polling&sid={sid}", timeout=CLOSED_WITHIN).status_code
     assert status == 400, "a polling connection that never sends the CONNECT is forgotten"
 
     assert member.is_open(), "a connection whose CONNECT was accepted is not limited by the timeout"
@@ -118,8 +119,9 @@ def _handshake_refused(server) -> dict | None:
     """The envelope of a refused Engine.IO handshake (polling), or None if it was accepted."""
     answer = requests.get(f"{server.url}{EIO}&transport=polling", timeout=10)
     if answer.status_code == 200:
-        requests.post(f"{server.url}{EIO}&transport=polling&sid={json.loads(answer.text[1:])['sid']}",
-                      data="1", timeout=10)  # closes it again
+        requests.post(
+            f"{server.url}{EIO}&transport=polling&sid={json.loads(answer.text[1:])['sid']}", data="1", timeout=10
+        )  # closes it again
         return None
     assert answer.status_code == 401, answer.text
     return answer.json()
@@ -127,8 +129,9 @@ def _handshake_refused(server) -> dict | None:
 
 @pytest.mark.parametrize("mode", ["gevent", "eventlet"])
 def test_unauthenticated_connections_per_address_are_capped_and_freed(live_server, mode):
-    server = live_server({"IM_ASYNC_MODE": mode, "IM_MAX_UNAUTHENTICATED_PER_ADDRESS": "2",
-                          "IM_HANDSHAKE_TIMEOUT": "600"})
+    server = live_server(
+        {"IM_ASYNC_MODE": mode, "IM_MAX_UNAUTHENTICATED_PER_ADDRESS": "2", "IM_HANDSHAKE_TIMEOUT": "600"}
+    )
     token = _user(server.url, "neighbour")
     first, second = _raw_websocket(server), _raw_websocket(server)
 
@@ -139,15 +142,21 @@ def test_unauthenticated_connections_per_address_are_capped_and_freed(live_serve
     assert envelope and envelope["errCode"] == 1008, envelope
 
     first.close()
-    wait_until(lambda: _handshake_refused(server) is None, timeout=CLOSED_WITHIN,
-               message="a closed connection no longer counts")
+    wait_until(
+        lambda: _handshake_refused(server) is None,
+        timeout=CLOSED_WITHIN,
+        message="a closed connection no longer counts",
+    )
     third = _raw_websocket(server)
     assert _handshake_refused(server)["errCode"] == 1008
 
     # A connection counts only until its CONNECT is accepted.
     third.close()
-    wait_until(lambda: _handshake_refused(server) is None, timeout=CLOSED_WITHIN,
-               message="the slot of the closed connection is free again")
+    wait_until(
+        lambda: _handshake_refused(server) is None,
+        timeout=CLOSED_WITHIN,
+        message="the slot of the closed connection is free again",
+    )
     member = RawSocket(server.url, token)
     fourth = _raw_websocket(server)
     assert _handshake_refused(server)["errCode"] == 1008
@@ -165,8 +174,11 @@ def test_a_reset_half_request_logs_one_line(live_server):
     # a later connection answered: the server has accepted this one and read what it sent
     assert requests.get(server.url + "/healthz", timeout=10).status_code == 200
     _reset(half)
-    wait_until(lambda: "ended before its request head" in server.log_tail(), timeout=CLOSED_WITHIN,
-               message="the reset is logged")
+    wait_until(
+        lambda: "ended before its request head" in server.log_tail(),
+        timeout=CLOSED_WITHIN,
+        message="the reset is logged",
+    )
     log = server.log_path.read_text(errors="replace")
     assert "Traceback" not in log, log[-3000:]
     lines = [line for line in log.splitlines() if "reset by peer" in line]

@@ -1,5 +1,6 @@
 """One socket writing 20,000 cheap events in one burst, against a real server with its default
 settings: it is refused (1008) or closed, and a bystander's round trips all go through meanwhile."""
+
 import json
 import statistics
 import threading
@@ -36,7 +37,8 @@ class Attacker:
         # and slow the bystander's client instead of the server.
         self.frames = b"".join(
             websocket.ABNF.create_frame(f'42{n}["get_self_user_info",{{}}]', websocket.ABNF.OPCODE_TEXT).format()
-            for n in range(1, BURST + 1))
+            for n in range(1, BURST + 1)
+        )
 
     def burst(self) -> None:
         try:
@@ -51,7 +53,7 @@ class Attacker:
                 if packet == "2":
                     self.socket.ws.send("3")
                 elif packet.startswith("43"):
-                    envelope = json.loads(packet[packet.index("["):])[0]
+                    envelope = json.loads(packet[packet.index("[") :])[0]
                     self.answers[envelope["errCode"]] = self.answers.get(envelope["errCode"], 0) + 1
                     if (envelope["data"] or {}).get("closing"):
                         self.closing_ack = envelope
@@ -90,9 +92,11 @@ def test_a_burst_of_20000_events_is_refused_and_stalls_nobody(live_server, mode)
     finally:
         times = sorted(round_trips) or [float("nan")]
         print([round(t * 1000) for t in round_trips])
-        print(f"bystander round trips: {len(round_trips)} ({during} while the burst was answered), "
-              f"median {statistics.median(times) * 1000:.1f} ms, max {times[-1] * 1000:.1f} ms; "
-              f"attacker acks by errCode {attacker.answers}, disconnected {attacker.disconnected}")
+        print(
+            f"bystander round trips: {len(round_trips)} ({during} while the burst was answered), "
+            f"median {statistics.median(times) * 1000:.1f} ms, max {times[-1] * 1000:.1f} ms; "
+            f"attacker acks by errCode {attacker.answers}, disconnected {attacker.disconnected}"
+        )
         sender.join(120)
         reader.join(120)
         attacker.socket.close()

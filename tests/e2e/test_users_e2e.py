@@ -1,4 +1,5 @@
 """The user's own profile end to end: UserListener.on_self_info_updated on every terminal of the user."""
+
 from im.sdk import IMClient
 from tests.support.recorder import Recorder
 

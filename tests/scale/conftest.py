@@ -1,4 +1,5 @@
 """Fixtures for the scale-out tests: a fresh PostgreSQL database, Redis, nodes, nginx."""
+
 import pytest
 
 from tests.support import services

@@ -1,4 +1,5 @@
 """Friends, chat and groups across two nodes; seqs under concurrent writers; a node's death."""
+
 import threading
 import uuid
 from concurrent.futures import ThreadPoolExecutor
@@ -39,8 +40,13 @@ def client(urls, user_id, platform_id=5, **options):
     """A logged-in SDK client whose every listener is one Heard."""
     im = IMClient(urls, platform_id=platform_id, **options)
     heard = Heard()
-    for setter in ("set_conn_listener", "set_friend_listener", "set_advanced_msg_listener",
-                   "set_group_listener", "set_conversation_listener"):
+    for setter in (
+        "set_conn_listener",
+        "set_friend_listener",
+        "set_advanced_msg_listener",
+        "set_group_listener",
+        "set_conversation_listener",
+    ):
         getattr(im, setter)(heard)
     im.login(user_id, PASSWORD)
     return im, heard
@@ -65,8 +71,9 @@ def test_friend_chat_and_group_events_cross_nodes(shared_cluster):
         alice.add_friend("bob", req_msg="hi from node 1")
         wait_for(lambda: heard_b.of("on_friend_application_added"), message="bob hears the application")
         bob.accept_friend_application("alice")
-        wait_for(lambda: heard_a.of("on_friend_added") and heard_b.of("on_friend_added"),
-                 message="both hear friend_added")
+        wait_for(
+            lambda: heard_a.of("on_friend_added") and heard_b.of("on_friend_added"), message="both hear friend_added"
+        )
         assert heard_a.of("on_friend_added")[0]["user_id"] == "bob"
         assert heard_a.of("on_friend_application_accepted")
 
@@ -96,14 +103,20 @@ def test_concurrent_writes_from_both_nodes_keep_seqs_contiguous(shared_cluster):
     dora, erik = login_token(node1.url, "dora", 5), login_token(node2.url, "erik", 5)
     befriend(node1.url, "dora", dora, "erik", erik)
 
-    sends = [(node, sender, token, to, f"{sender}-{i}") for i in range(15)
-             for node, sender, token, to in ((node1, "dora", dora, "erik"), (node2, "erik", erik, "dora"))]
+    sends = [
+        (node, sender, token, to, f"{sender}-{i}")
+        for i in range(15)
+        for node, sender, token, to in ((node1, "dora", dora, "erik"), (node2, "erik", erik, "dora"))
+    ]
 
     def send(job, node=None):
         target, sender, token, to, client_msg_id = job
-        return rest((node or target).url, "send_message",
-                    {"recv_id": to, "content_type": TEXT, "content": {"text": client_msg_id},
-                     "client_msg_id": client_msg_id}, token)
+        return rest(
+            (node or target).url,
+            "send_message",
+            {"recv_id": to, "content_type": TEXT, "content": {"text": client_msg_id}, "client_msg_id": client_msg_id},
+            token,
+        )
 
     with ThreadPoolExecutor(8) as pool:
         first = list(pool.map(send, sends))
@@ -111,24 +124,32 @@ def test_concurrent_writes_from_both_nodes_keep_seqs_contiguous(shared_cluster):
         retries = list(pool.map(lambda job: send(job, node2 if job[0] is node1 else node1), sends))
     assert sorted(m["seq"] for m in first) == list(range(1, 31))
     assert [(m["seq"], m["server_msg_id"]) for m in retries] == [(m["seq"], m["server_msg_id"]) for m in first]
-    history = rest(node2.url, "get_history_message_list",
-                   {"conversation_id": first[0]["conversation_id"], "count": 100}, erik)["messages"]
+    history = rest(
+        node2.url, "get_history_message_list", {"conversation_id": first[0]["conversation_id"], "count": 100}, erik
+    )["messages"]
     assert [m["seq"] for m in history] == list(range(1, 31))
 
     # 12 users apply to dora at once through both nodes: her event log stays 1..n without gaps
     applicants = [f"fan{i}" for i in range(12)]
     with ThreadPoolExecutor(6) as pool:
         list(pool.map(lambda u: register(node1.url, u), applicants))
-        tokens = list(pool.map(lambda iu: login_token((node1, node2)[iu[0] % 2].url, iu[1], 5),
-                               enumerate(applicants)))
-        list(pool.map(lambda it: rest((node1, node2)[it[0] % 2].url, "add_friend", {"to_user_id": "dora"},
-                                      it[1]), enumerate(tokens)))
+        tokens = list(pool.map(lambda iu: login_token((node1, node2)[iu[0] % 2].url, iu[1], 5), enumerate(applicants)))
+        list(
+            pool.map(
+                lambda it: rest((node1, node2)[it[0] % 2].url, "add_friend", {"to_user_id": "dora"}, it[1]),
+                enumerate(tokens),
+            )
+        )
     log = rest(node1.url, "sync_events", {"after_seq": 0}, dora)
     seqs = [e["seq"] for e in log["events"]]
     assert seqs == list(range(1, log["max_seq"] + 1))
-    assert sorted(e["data"]["from_user_id"] for e in log["events"]
-                  if e["type"] == "friend_application_added" and e["data"]["to_user_id"] == "dora"
-                  and e["data"]["from_user_id"].startswith("fan")) == sorted(applicants)
+    assert sorted(
+        e["data"]["from_user_id"]
+        for e in log["events"]
+        if e["type"] == "friend_application_added"
+        and e["data"]["to_user_id"] == "dora"
+        and e["data"]["from_user_id"].startswith("fan")
+    ) == sorted(applicants)
 
 
 def test_socket_sends_batched_on_both_nodes_keep_seqs_contiguous_and_retries_idempotent(shared_cluster):
@@ -138,19 +159,35 @@ def test_socket_sends_batched_on_both_nodes_keep_seqs_contiguous_and_retries_ide
     users = [u for pair in pairs for u in pair]
     for user in users:
         register(node1.url, user)
-    sockets = {(u, n): CallingSocket(node.url, login_token(node.url, u, platform))
-               for u in users for n, (node, platform) in enumerate(((node1, 1), (node2, 2)))}
+    sockets = {
+        (u, n): CallingSocket(node.url, login_token(node.url, u, platform))
+        for u in users
+        for n, (node, platform) in enumerate(((node1, 1), (node2, 2)))
+    }
     partner = {a: b for a, b in pairs} | {b: a for a, b in pairs}
     for a, b in pairs:  # the conversations exist before the race (a first message is written alone)
-        assert sockets[(a, 0)].call("send_message", {"recv_id": b, "content_type": TEXT,
-                                                     "content": {"text": "open"}})["errCode"] == 0
+        assert (
+            sockets[(a, 0)].call("send_message", {"recv_id": b, "content_type": TEXT, "content": {"text": "open"}})[
+                "errCode"
+            ]
+            == 0
+        )
 
     def burst(key, through=None):
         user, node = key
         sock = sockets[(user, through if through is not None else node)]
-        return [sock.call("send_message", {"recv_id": partner[user], "content_type": TEXT,
-                                           "content": {"text": f"{user}-{node}-{i}"},
-                                           "client_msg_id": f"{user}-{node}-{i}"}) for i in range(10)]
+        return [
+            sock.call(
+                "send_message",
+                {
+                    "recv_id": partner[user],
+                    "content_type": TEXT,
+                    "content": {"text": f"{user}-{node}-{i}"},
+                    "client_msg_id": f"{user}-{node}-{i}",
+                },
+            )
+            for i in range(10)
+        ]
 
     with ThreadPoolExecutor(len(sockets)) as pool:
         firsts = dict(zip(sockets, pool.map(burst, sockets)))
@@ -160,11 +197,16 @@ def test_socket_sends_batched_on_both_nodes_keep_seqs_contiguous_and_retries_ide
         assert [a["data"]["server_msg_id"] for a in retries[key]] == [a["data"]["server_msg_id"] for a in firsts[key]]
     for a, b in pairs:
         conversation = firsts[(a, 0)][0]["data"]["conversation_id"]
-        history = rest(node2.url, "get_history_message_list", {"conversation_id": conversation, "count": 100},
-                       login_token(node2.url, b, 3))["messages"]
+        history = rest(
+            node2.url,
+            "get_history_message_list",
+            {"conversation_id": conversation, "count": 100},
+            login_token(node2.url, b, 3),
+        )["messages"]
         assert [m["seq"] for m in history] == list(range(1, 42))
         assert sorted(m["client_msg_id"] for m in history[1:]) == sorted(
-            ack["data"]["client_msg_id"] for key in sockets if key[0] in (a, b) for ack in firsts[key])
+            ack["data"]["client_msg_id"] for key in sockets if key[0] in (a, b) for ack in firsts[key]
+        )
     for sock in sockets.values():
         sock.ws.close()
 
@@ -183,8 +225,12 @@ def test_node_killed_clients_move_to_the_other_node_and_presence_clears(cluster)
         cluster.kill(node1)
         # While fay is cut off: five messages and a change of her friend's profile.
         for i in range(5):
-            rest(node2.url, "send_message", {"recv_id": "fay", "content_type": TEXT,
-                                             "content": {"text": f"while away {i}"}}, gus_token)
+            rest(
+                node2.url,
+                "send_message",
+                {"recv_id": "fay", "content_type": TEXT, "content": {"text": f"while away {i}"}},
+                gus_token,
+            )
         rest(node2.url, "set_self_info", {"nickname": "Gus after the crash"}, gus_token)
 
         wait_for(lambda: len(heard.of("on_connect_success")) >= 2, timeout=20, message="fay reconnects")
@@ -192,8 +238,11 @@ def test_node_killed_clients_move_to_the_other_node_and_presence_clears(cluster)
         wait_for(lambda: texts(heard) == expected, message="fay catches up on the messages")
         wait_for(lambda: heard.of("on_friend_info_changed"), message="fay catches up on the profile change")
         assert fay.get_login_status() == 101
-        wait_for(lambda: connections(cluster, "hal") == [], timeout=3 + 5,
-                 message="the dead node's sockets cleared within IM_NODE_TIMEOUT")
+        wait_for(
+            lambda: connections(cluster, "hal") == [],
+            timeout=3 + 5,
+            message="the dead node's sockets cleared within IM_NODE_TIMEOUT",
+        )
         assert connections(cluster, "fay") == [(5, "node2")]
         status = rest(node2.url, "get_users_online_status", {"user_ids": ["fay", "hal"]}, gus_token)
         assert [s["status"] for s in status] == ["online", "offline"]

@@ -1,10 +1,10 @@
 """Two server processes on one PostgreSQL database and one Redis channel, driven by the Python SDK."""
+
 import threading
 
 import psycopg
 import requests
 import socketio
-
 from sqlalchemy.engine import make_url
 
 from im.sdk import ConnListener, IMClient
@@ -42,8 +42,9 @@ class Recorder(ConnListener):
 
 
 def rest(url, name, payload=None, token=None):
-    body = requests.post(f"{url}/api/{name}", json=payload or {}, headers={"token": token} if token else {},
-                         timeout=10).json()
+    body = requests.post(
+        f"{url}/api/{name}", json=payload or {}, headers={"token": token} if token else {}, timeout=10
+    ).json()
     assert body["errCode"] == 0, body
     return body["data"]
 
@@ -90,8 +91,9 @@ def connections(cluster, user_id):
     """(platform_id, node) of the user's live sockets, as the shared database records them."""
     url = make_url(cluster.env["DATABASE_URL"]).set(drivername="postgresql").render_as_string(False)
     with psycopg.connect(url) as conn:
-        rows = conn.execute("SELECT platform_id, node_id FROM connections WHERE user_id = %s ORDER BY 1",
-                            (user_id,)).fetchall()
+        rows = conn.execute(
+            "SELECT platform_id, node_id FROM connections WHERE user_id = %s ORDER BY 1", (user_id,)
+        ).fetchall()
     names = {node.node_id: f"node{i + 1}" for i, node in enumerate(cluster.nodes)}
     return [(platform, names.get(node_id, node_id)) for platform, node_id in rows]
 
@@ -119,8 +121,10 @@ def test_login_on_node2_kicks_the_terminal_on_node1(shared_cluster):
     try:
         wait_for(lambda: old_listener.count("kicked_offline") == 1, message="on_kicked_offline on node 1")
         assert new.get_login_status() == 101
-        wait_for(lambda: connections(shared_cluster, "alice") == [(5, "node2")],
-                 message="only the new terminal's socket left, none of node 1's")
+        wait_for(
+            lambda: connections(shared_cluster, "alice") == [(5, "node2")],
+            message="only the new terminal's socket left, none of node 1's",
+        )
     finally:
         old.close()
         new.close()
@@ -144,8 +148,10 @@ def test_rate_limit_counters_are_shared_by_the_nodes(shared_cluster):
     node1, node2 = shared_cluster.nodes  # 4 logins a minute per user
     register(node1.url, "carol")
     wrong = {"user_id": "carol", "password": "not-the-password", "platform_id": 5}
-    codes = [requests.post(f"{node.url}/api/login", json=wrong, timeout=10).json()["errCode"]
-             for node in (node1, node2, node1, node2, node1)]
+    codes = [
+        requests.post(f"{node.url}/api/login", json=wrong, timeout=10).json()["errCode"]
+        for node in (node1, node2, node1, node2, node1)
+    ]
     assert codes == [1103, 1103, 1103, 1103, 1008]
 
 
@@ -160,8 +166,10 @@ def test_gunicorn_nodes_and_clean_shutdown(cluster):
         assert connections(cluster, "dan") == [(1, "node1"), (5, "node2")]
         node1.stop()
         assert raw.closed.wait(10)
-        wait_for(lambda: connections(cluster, "dan") == [(5, "node2")],
-                 message="node 1's sockets gone long before IM_NODE_TIMEOUT")
+        wait_for(
+            lambda: connections(cluster, "dan") == [(5, "node2")],
+            message="node 1's sockets gone long before IM_NODE_TIMEOUT",
+        )
     finally:
         dan.close()
         raw.close()
@@ -183,12 +191,23 @@ def test_friend_changes_racing_on_two_nodes_stay_consistent(shared_cluster):
 
     with ThreadPoolExecutor(8) as pool:
         # both apply to each other, twice, through both nodes at once
-        jobs = [(node, "add_friend", {"to_user_id": to}, tokens[node])
-                for node in (node1, node2) for to, tokens in (("ben", ann), ("ann", ben)) for _ in range(2)]
+        jobs = [
+            (node, "add_friend", {"to_user_id": to}, tokens[node])
+            for node in (node1, node2)
+            for to, tokens in (("ben", ann), ("ann", ben))
+            for _ in range(2)
+        ]
         assert [r["errCode"] for r in pool.map(call, jobs)] == [0] * len(jobs)
         # then both accept at once, through different nodes
-        answers = list(pool.map(call, [(node1, "accept_friend_application", {"from_user_id": "ben"}, ann[node1]),
-                                       (node2, "accept_friend_application", {"from_user_id": "ann"}, ben[node2])]))
+        answers = list(
+            pool.map(
+                call,
+                [
+                    (node1, "accept_friend_application", {"from_user_id": "ben"}, ann[node1]),
+                    (node2, "accept_friend_application", {"from_user_id": "ann"}, ben[node2]),
+                ],
+            )
+        )
     # the first accept settles both applications; the second then finds its application handled
     codes = sorted(a["errCode"] for a in answers)
     assert codes[0] == 0 and codes[1] in (0, 1206), answers

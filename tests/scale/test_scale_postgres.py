@@ -1,4 +1,5 @@
 """PostgreSQL under the green-thread servers, and the migrations on PostgreSQL."""
+
 import os
 import subprocess
 import sys
@@ -8,8 +9,7 @@ from alembic.autogenerate import compare_metadata
 from alembic.runtime.migration import MigrationContext
 from sqlalchemy import inspect
 
-from im import create_app
-from im import schema
+from im import create_app, schema
 from im.extensions import db
 from tests.support.server import FAST_HASH, ROOT
 
@@ -21,11 +21,23 @@ def test_database_waits_yield_to_other_green_threads(pg_url, mode):
     The bound is half the serial time, not a little over one query's: a blocking driver cannot pass
     it, and a loaded machine's slower start of eight connections does not fail it.
     """
-    env = {**os.environ, **FAST_HASH, "IM_ASYNC_MODE": mode, "DATABASE_URL": pg_url,
-           "SECRET_KEY": "test-secret", "PYTHONWARNINGS": "ignore::DeprecationWarning"}
+    env = {
+        **os.environ,
+        **FAST_HASH,
+        "IM_ASYNC_MODE": mode,
+        "DATABASE_URL": pg_url,
+        "SECRET_KEY": "test-secret",
+        "PYTHONWARNINGS": "ignore::DeprecationWarning",
+    }
     count, seconds = 8, 0.5
-    out = subprocess.run([sys.executable, "-m", "tests.support.green_probe", str(count), str(seconds)],
-                         cwd=ROOT, env=env, capture_output=True, text=True, timeout=60)
+    out = subprocess.run(
+        [sys.executable, "-m", "tests.support.green_probe", str(count), str(seconds)],
+        cwd=ROOT,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
     assert out.returncode == 0, out.stderr
     elapsed = float(out.stdout.split("elapsed")[-1])
     measured = f"{mode}: {count} concurrent {seconds} s queries took {elapsed:.2f} s"
@@ -34,14 +46,16 @@ def test_database_waits_yield_to_other_green_threads(pg_url, mode):
 
 
 def _pg_app(url, **config):
-    return create_app({"SQLALCHEMY_DATABASE_URI": url, "IM_SOCKETIO_ASYNC_MODE": "threading",
-                       "TESTING": True, **config})
+    return create_app(
+        {"SQLALCHEMY_DATABASE_URI": url, "IM_SOCKETIO_ASYNC_MODE": "threading", "TESTING": True, **config}
+    )
 
 
 def _schema_diff(conn):
     """What the models declare and the database lacks or has beyond them (the search index aside)."""
-    return compare_metadata(MigrationContext.configure(conn, opts={"include_object": schema.include_object}),
-                            db.metadata)
+    return compare_metadata(
+        MigrationContext.configure(conn, opts={"include_object": schema.include_object}), db.metadata
+    )
 
 
 def test_migrations_build_exactly_the_models_on_postgres(pg_url):

@@ -1,5 +1,6 @@
 """The total unread count pushed across nodes: the node that handles a change tells the user's
 terminals on the other node (presence rows say who is online, the message queue carries the push)."""
+
 from tests.scale.test_scale_chat import client
 from tests.scale.test_scale_cluster import register
 from tests.support.cluster import wait_for

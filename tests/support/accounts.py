@@ -1,4 +1,5 @@
 """Accounts on a live server over plain REST, for tests that speak the protocol without the SDK."""
+
 import requests
 
 PASSWORD = "password123"

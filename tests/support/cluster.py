@@ -1,4 +1,5 @@
 """Several server processes of one deployment: one PostgreSQL database, one Redis channel."""
+
 import secrets
 import signal
 import socket
@@ -28,17 +29,22 @@ def wait_for(predicate, timeout: float = 10.0, interval: float = 0.05, message: 
 class Cluster:
     def __init__(self, workdir: Path, database_url: str, redis_url: str):
         self.workdir = Path(workdir)
-        self.env = {"DATABASE_URL": database_url, "IM_MESSAGE_QUEUE": redis_url,
-                    # a channel of its own: Redis pub/sub is shared by every test run on that server
-                    "IM_MESSAGE_QUEUE_CHANNEL": "im-test-" + secrets.token_hex(6),
-                    "IM_ADMIN_SECRET": "admin-secret"}
+        self.env = {
+            "DATABASE_URL": database_url,
+            "IM_MESSAGE_QUEUE": redis_url,
+            # a channel of its own: Redis pub/sub is shared by every test run on that server
+            "IM_MESSAGE_QUEUE_CHANNEL": "im-test-" + secrets.token_hex(6),
+            "IM_ADMIN_SECRET": "admin-secret",
+        }
         self.nodes: list[LiveServer] = []
 
     def start(self, count: int = 2, env: dict | None = None, gunicorn: bool = False) -> list[LiveServer]:
         """Start `count` nodes at once (they race to migrate the fresh database, as real nodes do);
         with gunicorn=True through the documented production command instead of `python app.py`."""
-        new = [LiveServer(self.workdir / f"node{len(self.nodes) + i + 1}", {**self.env, **(env or {})})
-               for i in range(count)]
+        new = [
+            LiveServer(self.workdir / f"node{len(self.nodes) + i + 1}", {**self.env, **(env or {})})
+            for i in range(count)
+        ]
         if gunicorn:
             for node in new:
                 node.command = [sys.executable, "-m", "gunicorn", "-c", "gunicorn.conf.py", "app:app"]
@@ -106,7 +112,9 @@ class Nginx:
         with open(self.prefix / "stderr.log", "ab") as stderr:
             self.proc = subprocess.Popen(
                 [self.binary, "-p", str(self.prefix), "-c", str(conf), "-g", "daemon off;"],
-                stdout=subprocess.DEVNULL, stderr=stderr)
+                stdout=subprocess.DEVNULL,
+                stderr=stderr,
+            )
         deadline = time.monotonic() + timeout
         while time.monotonic() < deadline:
             if self.proc.poll() is not None:

@@ -4,15 +4,16 @@ Boots the server module exactly as `python app.py` does (same monkey-patching), 
 sleeps of SECONDS each in concurrent green threads and prints the wall time: about SECONDS when
 the driver yields while waiting on PostgreSQL, N * SECONDS when it blocks the whole process.
 """
+
 import os
 import sys
 import time
 
 sys.path.insert(0, os.getcwd())
 
-import app as server  # noqa: E402  (patches first, as in production)
 from sqlalchemy import text  # noqa: E402
 
+import app as server  # noqa: E402  (patches first, as in production)
 from im.extensions import db, socketio  # noqa: E402
 
 

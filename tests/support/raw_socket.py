@@ -3,6 +3,7 @@
 Abuse tests need what a well-behaved client never does: never read, send oversized or malformed
 frames. The SDK cannot be made to misbehave, so these tests use this instead.
 """
+
 import itertools
 import json
 import socket
@@ -52,7 +53,7 @@ class RawSocket:
         while True:
             packet = self._next_packet()
             if packet.startswith(prefix):
-                return json.loads(packet[len(prefix):])[0]
+                return json.loads(packet[len(prefix) :])[0]
 
     def wait_event(self, name: str) -> dict:
         """The payload of the next pushed event `name` (the socket's timeout bounds the wait)."""

@@ -1,4 +1,5 @@
 """A listener that records every callback, so a test can wait for one without sleeping blindly."""
+
 import threading
 import time
 

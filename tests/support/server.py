@@ -1,4 +1,5 @@
 """A real server process on a free loopback port, as a user would run it (python app.py)."""
+
 import os
 import shutil
 import socket
@@ -40,17 +41,23 @@ def _owns_listening_port(pid: int, port: int) -> bool | None:
 
 
 class LiveServer:
-    def __init__(self, workdir: Path, env: dict | None = None, port: int | None = None,
-                 template: Path | None = None):
+    def __init__(self, workdir: Path, env: dict | None = None, port: int | None = None, template: Path | None = None):
         """`template`: a SQLite file already at the newest migration, copied in as the database when
         the default one in `workdir` does not exist yet (start-up then skips the migrations)."""
         self.workdir = Path(workdir)
         self.template = template
         self.port = port or free_port()
         self.url = f"http://127.0.0.1:{self.port}"
-        self.env = {**os.environ, **FAST_HASH, "HOST": "127.0.0.1", "PORT": str(self.port),
-                    "SECRET_KEY": "test-secret", "IM_SWEEP_INTERVAL": "0.2",
-                    "DATABASE_URL": f"sqlite:///{self.workdir / 'im.sqlite3'}", **(env or {})}
+        self.env = {
+            **os.environ,
+            **FAST_HASH,
+            "HOST": "127.0.0.1",
+            "PORT": str(self.port),
+            "SECRET_KEY": "test-secret",
+            "IM_SWEEP_INTERVAL": "0.2",
+            "DATABASE_URL": f"sqlite:///{self.workdir / 'im.sqlite3'}",
+            **(env or {}),
+        }
         self.log_path = self.workdir / f"server-{self.port}.log"
         self.proc: subprocess.Popen | None = None
         self.command = [sys.executable, str(ROOT / "app.py")]
@@ -74,13 +81,11 @@ class LiveServer:
     def _start_once(self, timeout: float) -> bool:
         self.workdir.mkdir(parents=True, exist_ok=True)
         database = self.workdir / "im.sqlite3"
-        if (self.template is not None and self.env["DATABASE_URL"] == f"sqlite:///{database}"
-                and not database.exists()):
+        if self.template is not None and self.env["DATABASE_URL"] == f"sqlite:///{database}" and not database.exists():
             shutil.copyfile(self.template, database)
         self.log_path = self.workdir / f"server-{self.port}.log"
         self._log = open(self.log_path, "ab")
-        self.proc = subprocess.Popen(self.command, cwd=ROOT, env=self.env,
-                                     stdout=self._log, stderr=subprocess.STDOUT)
+        self.proc = subprocess.Popen(self.command, cwd=ROOT, env=self.env, stdout=self._log, stderr=subprocess.STDOUT)
         deadline = time.monotonic() + timeout
         while time.monotonic() < deadline:
             if self.proc.poll() is not None:
@@ -129,5 +134,6 @@ class LiveServer:
 
     def admin(self, name: str, payload: dict, secret: str | None = None) -> dict:
         secret = secret or self.env.get("IM_ADMIN_SECRET", "")
-        return requests.post(f"{self.url}/api/{name}", json=payload,
-                             headers={"X-IM-Admin-Secret": secret}, timeout=10).json()
+        return requests.post(
+            f"{self.url}/api/{name}", json=payload, headers={"X-IM-Admin-Secret": secret}, timeout=10
+        ).json()

@@ -1,4 +1,5 @@
 """Real PostgreSQL, Redis and nginx for the scale-out tests: found, or skipped (failed under CI=true)."""
+
 import os
 import secrets
 import shutil
@@ -51,7 +52,8 @@ def redis_problem() -> str | None:
 
 def nginx_binary() -> str | None:
     return shutil.which("nginx") or next(
-        (p for p in ("/usr/sbin/nginx", "/usr/local/sbin/nginx") if os.access(p, os.X_OK)), None)
+        (p for p in ("/usr/sbin/nginx", "/usr/local/sbin/nginx") if os.access(p, os.X_OK)), None
+    )
 
 
 @contextmanager
@@ -61,8 +63,11 @@ def fresh_postgres_database():
     with psycopg.connect(_admin_conninfo(), autocommit=True) as conn:
         conn.execute(f'CREATE DATABASE "{name}"')
     try:
-        yield make_url(POSTGRES_ADMIN_URL).set(drivername="postgresql+psycopg", database=name) \
+        yield (
+            make_url(POSTGRES_ADMIN_URL)
+            .set(drivername="postgresql+psycopg", database=name)
             .render_as_string(hide_password=False)
+        )
     finally:
         with psycopg.connect(_admin_conninfo(), autocommit=True) as conn:
             conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')

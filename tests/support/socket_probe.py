@@ -6,6 +6,7 @@ so the clients add no greenlets) and prints one JSON line: the greenlets that ha
 ended (each keeps its own stack) and the ones waiting to start (a timer), per socket, while the
 sockets are open and after they closed.
 """
+
 import gc
 import json
 import os
@@ -13,12 +14,12 @@ import sys
 
 sys.path.insert(0, os.getcwd())
 
-import app as server  # noqa: E402  (patches first, as in production)
 import gevent  # noqa: E402
 import greenlet  # noqa: E402
 import requests  # noqa: E402
 from gevent.pywsgi import WSGIServer  # noqa: E402
 
+import app as server  # noqa: E402  (patches first, as in production)
 from im.serving import gevent_handler_class  # noqa: E402
 from tests.support.raw_socket import RawSocket  # noqa: E402
 
@@ -60,11 +61,15 @@ def main() -> None:
         s.close()
     gevent.sleep(1.0)
     closed = _greenlets()
-    print(json.dumps({
-        "running_per_socket": (open_[0] - before[0]) / count,
-        "waiting_per_socket": (open_[1] - before[1]) / count,
-        "running_left_after_close": closed[0] - before[0],
-    }))
+    print(
+        json.dumps(
+            {
+                "running_per_socket": (open_[0] - before[0]) / count,
+                "waiting_per_socket": (open_[1] - before[1]) / count,
+                "running_left_after_close": closed[0] - before[0],
+            }
+        )
+    )
     http.stop(timeout=1)
 
 

@@ -1,5 +1,6 @@
 """A loopback TCP proxy that a test can cut, to drop a client's connection like a network would,
 or whose new Socket.IO connections it can hold, to order a client's connects as a slow network would."""
+
 import socket
 import threading
 import time
