@@ -183,16 +183,18 @@ def prune(db_url: str, seconds: float) -> dict:
     """
     from im import create_app
     from im.extensions import db
+    from im.operations import runner
     from im.services import events
 
     app = create_app({"SQLALCHEMY_DATABASE_URI": db_url, "IM_AUTO_MIGRATE": False})
     rows = calls = 0
     worst, done, after = 0.0, False, ""
     with app.app_context():
+        ctx = runner.context()
         start = time.perf_counter()
         while not done and time.perf_counter() - start < seconds:
             t0 = time.perf_counter()
-            out = events.prune_events(after) if after else events.prune_events()
+            out = events.prune_events(ctx, after, checkpoint=db.session.commit)
             worst = max(worst, time.perf_counter() - t0)
             calls += 1
             if isinstance(out, int):

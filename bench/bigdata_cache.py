@@ -35,12 +35,14 @@ def build(url: str, size_name: str) -> dict:
     from im import create_app
     from im.extensions import db
     from im.models import User
+    from im.operations import runner
     from im.services import auth
 
     app = create_app({"SQLALCHEMY_DATABASE_URI": url, "IM_ARGON2_TIME_COST": 1, "IM_ARGON2_MEMORY_KIB": 64})
     with app.app_context():
+        ctx = runner.context()
         for uid in (gen.HEAVY, gen.BYSTANDER, gen.BYPEER):
-            auth.register(uid, gen.PASSWORD, uid)
+            auth.register(ctx, uid, gen.PASSWORD, uid)
         db.session.commit()
         password_hash = db.session.get(User, gen.HEAVY).password_hash
         # Every connection closed: PostgreSQL copies a template database only when nobody is in it.

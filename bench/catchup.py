@@ -21,6 +21,7 @@ from sqlalchemy import insert  # noqa: E402
 from im import create_app  # noqa: E402
 from im.extensions import db  # noqa: E402
 from im.models import SINGLE, Conversation, ConversationState, Message, utcnow  # noqa: E402
+from im.operations import runner  # noqa: E402
 from im.sdk import AdvancedMsgListener, ConversationListener, IMClient  # noqa: E402
 from im.services import auth  # noqa: E402
 from im.services.conversations import single_conversation_id  # noqa: E402
@@ -58,12 +59,13 @@ def seed(db_path: Path, conversations: int, per: int) -> None:
         }
     )
     with app.app_context():
-        auth.register("reader", PASSWORD, "Reader")
+        ctx = runner.context()
+        auth.register(ctx, "reader", PASSWORD, "Reader")
         now = utcnow()
         convs, states, msgs = [], [], []
         for c in range(conversations):
             sender = f"sender{c}"
-            auth.register(sender, PASSWORD, f"Sender {c}")
+            auth.register(ctx, sender, PASSWORD, f"Sender {c}")
             cid = single_conversation_id(sender, "reader")
             convs.append(
                 {

@@ -26,6 +26,7 @@ from sqlalchemy import event, insert  # noqa: E402
 from im import create_app  # noqa: E402
 from im.extensions import db  # noqa: E402
 from im.models import User, utcnow  # noqa: E402
+from im.operations import runner  # noqa: E402
 from im.services import auth, groups  # noqa: E402
 from tests.support.server import FAST_HASH, LiveServer  # noqa: E402
 
@@ -44,8 +45,9 @@ def seed(db_path: Path, users: int) -> list[str]:
     )
     ids = [f"member{i:05d}" for i in range(users)]
     with app.app_context():
-        auth.register("owner", PASSWORD, "Owner")
-        auth.register("bystander", PASSWORD, "Bystander")
+        ctx = runner.context()
+        auth.register(ctx, "owner", PASSWORD, "Owner")
+        auth.register(ctx, "bystander", PASSWORD, "Bystander")
         now = utcnow()
         db.session.execute(
             insert(User),
@@ -146,8 +148,9 @@ def verified_invite(tmp: Path, n: int, admins: int) -> dict:
     invitees = [f"inv{i:05d}" for i in range(n)]
     admin_ids = [f"adm{i:05d}" for i in range(admins)]
     with app.app_context():
-        auth.register("owner", PASSWORD, "Owner")
-        auth.register("member", PASSWORD, "Member")
+        ctx = runner.context()
+        auth.register(ctx, "owner", PASSWORD, "Owner")
+        auth.register(ctx, "member", PASSWORD, "Member")
         now = utcnow()
         db.session.execute(
             insert(User),
@@ -165,7 +168,8 @@ def verified_invite(tmp: Path, n: int, admins: int) -> dict:
             ],
         )
         db.session.commit()
-        gid = groups.create_group("owner", "Verified", ["member"], admin_ids, need_verification=1)["group_id"]
+        gid = groups.create_group(ctx, "owner", "Verified", ["member"], admin_ids, need_verification=1)["group_id"]
+        db.session.commit()
         engine = db.engine
     client = app.test_client()
     token = client.post("/api/login", json={"user_id": "member", "password": PASSWORD, "platform_id": 5}).get_json()[

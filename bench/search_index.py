@@ -26,6 +26,7 @@ from sqlalchemy import insert, or_, select, text  # noqa: E402
 from im import create_app  # noqa: E402
 from im.extensions import db  # noqa: E402
 from im.models import SINGLE, Conversation, ConversationState, Message, User, utcnow  # noqa: E402
+from im.operations import runner  # noqa: E402
 from im.services import auth, conversations, messages  # noqa: E402
 
 WORDS = {"common": "hello", "rare": "zebra", "chinese": "北京开会"}
@@ -219,13 +220,14 @@ def measure(kind: str, n: int, plans: bool, with_old: bool, keep: str | None) ->
     with tempfile.TemporaryDirectory() as tmp, database(kind, Path(tmp), keep) as url:
         app = create_app({"SQLALCHEMY_DATABASE_URI": url, "IM_SOCKETIO_ASYNC_MODE": "threading", "TESTING": True})
         with app.app_context():
+            ctx = runner.context()
             started = time.monotonic()
             if not seeded:
                 seed(n, random.Random(14))
             print(json.dumps({"db": kind, "seeded": n, "seconds": round(time.monotonic() - started, 1)}), flush=True)
             for user in ("heavy", "light"):
                 for label, word in WORDS.items():
-                    first_ms, page = timed(lambda: search.search_messages(user, word, count=PAGE))
+                    first_ms, page = timed(lambda: search.search_messages(ctx, user, word, count=PAGE))
                     row = {
                         "db": kind,
                         "user": user,
@@ -235,10 +237,10 @@ def measure(kind: str, n: int, plans: bool, with_old: bool, keep: str | None) ->
                     }
                     cursor, calls = page["cursor"], 1
                     while cursor and calls < 49:
-                        cursor = search.search_messages(user, word, cursor=cursor, count=PAGE)["cursor"]
+                        cursor = search.search_messages(ctx, user, word, cursor=cursor, count=PAGE)["cursor"]
                         calls += 1
                     if cursor:
-                        ms, page = timed(lambda: search.search_messages(user, word, cursor=cursor, count=PAGE))
+                        ms, page = timed(lambda: search.search_messages(ctx, user, word, cursor=cursor, count=PAGE))
                         row.update(page50_ms=round(ms, 1), page50_found=len(page["messages"]))
                     if with_old:
                         if kind == "postgresql":  # as before 0005: no trigram index (back on at the rollback)
@@ -255,7 +257,7 @@ def measure(kind: str, n: int, plans: bool, with_old: bool, keep: str | None) ->
             # The most one call can cost: every index match it may look at is someone else's.
             direct_rows, search.DIRECT_ROWS = search.DIRECT_ROWS, 0
             for label, word in (("common", "hello"), ("short", "he")):
-                ms, page = timed(lambda: search.search_messages("light", word, count=PAGE))
+                ms, page = timed(lambda: search.search_messages(ctx, "light", word, count=PAGE))
                 print(
                     json.dumps(
                         {
@@ -340,13 +342,19 @@ def send_cost(count: int) -> None:
             }
         )
         with app.app_context(), app.test_request_context():
-            auth.register("alice", "password123", "Alice")
-            auth.register("bob", "password123", "Bob")
+            ctx = runner.context()
+            auth.register(ctx, "alice", "password123", "Alice")
+            auth.register(ctx, "bob", "password123", "Bob")
+            db.session.commit()
             for i in range(200):  # warm caches
-                messages.send_single("alice", "bob", 101, {"text": f"warm {i}"}, None)
+                with runner.transaction() as ctx:
+                    messages.send_single(ctx, "alice", "bob", 101, {"text": f"warm {i}"}, None)
             cpu, wall = time.process_time(), time.perf_counter()
             for i in range(count):
-                messages.send_single("alice", "bob", 101, {"text": f"Hello École 北京开会 number {i} w{i % 97}"}, None)
+                with runner.transaction() as ctx:
+                    messages.send_single(
+                        ctx, "alice", "bob", 101, {"text": f"Hello École 北京开会 number {i} w{i % 97}"}, None
+                    )
             cpu, wall = time.process_time() - cpu, time.perf_counter() - wall
             print(
                 json.dumps(

@@ -3,20 +3,15 @@
 Every send costs SQLAlchemy and the database a transaction (begin, commit, the connection's trip
 through the pool) and a look-up of the caller's login session. Under load many sends wait at once, so
 one writer task per process takes every call waiting when it is free, checks all their sessions in one
-query, runs the calls one after another in one transaction and commits once. Each caller gets its
-answer only after that commit: acked still means committed, and emits still follow the commit
-(im.push). There is no timer: on an idle server a call runs at once, alone; batches form only while
-the writer is busy with the previous one.
+query, runs the calls in one transaction (im.operations.runner) and commits once. Each caller gets its
+answer only after that commit: acked still means committed, and emits still follow the commit. There
+is no timer: on an idle server a call runs at once, alone; batches form only while the writer is busy
+with the previous one.
 
-A call refused before it wrote anything (bad content, a blocked recipient) gets its error and the
-others go on. If a call fails after it wrote (services call `wrote()` before their first write), or
-anything unexpected happens, the whole batch is rolled back and each of its calls runs again alone, in
-a transaction of its own, exactly as without group commit.
-
-Operations opt in with `@operation(..., group_commit=True)`; their services end with `commit()`
-instead of `db.session.commit()`. An operation may also declare a batch runner
-(`@batch_runner(name)`), which writes many calls with a few statements in all (one-to-one sends:
-`messages.send_singles`) and leaves the calls it does not take to run alone in the same transaction.
+An operation may declare a batch runner (`@batch_runner(name)`), which writes many calls with a few
+statements in all (one-to-one sends: `messages.send_singles`); every call it leaves runs alone in a
+SAVEPOINT of its own, so that its error undoes its own writes and nothing else. Operations opt in with
+`@operation(..., group_commit=True)`.
 """
 
 import logging
@@ -27,27 +22,7 @@ from .extensions import db, socketio
 
 log = logging.getLogger(__name__)
 MAX_BATCH = 256
-_STATE = "im_group_commit"  # the batch's state, in the database session's info
 _WRITER = "im_group_commit_writer"  # the process's writer, in the app's extensions
-ALONE = object()  # a batch runner's answer for a call it leaves to run alone in the batch
-
-
-def active() -> bool:
-    """True inside a group-commit batch: the writer, not the service, commits."""
-    return _STATE in db.session().info
-
-
-def wrote() -> None:
-    """Say that the current call has written: an error from it now undoes the whole batch."""
-    state = db.session().info.get(_STATE)
-    if state is not None:
-        state["wrote"] = True
-
-
-def commit() -> None:
-    """Commit, unless inside a batch (the writer commits it once, after its last call)."""
-    if not active():
-        db.session.commit()
 
 
 class _Call:
@@ -91,13 +66,14 @@ class Writer:
                 with self.app.app_context():
                     try:
                         _run_batch(calls)
-                    except Exception:
-                        db.session.rollback()
-                        raise
                     finally:
                         db.session.remove()
             except Exception:
+                # Nothing of the batch was written (its commit included): no call may say it was.
                 log.exception("group commit of %d calls failed", len(calls))
+                for call in calls:
+                    if call.body is not None and call.body.get("errCode") == 0:
+                        call.body = None
             finally:
                 # Every caller gets an answer, and the writer lives on for the next batch.
                 for call in calls:
@@ -107,55 +83,33 @@ class Writer:
 
 
 def _run_batch(calls: list[_Call]) -> None:
-    from .operations.registry import BATCH_RUNNERS, live_caller, ok, prepare, run
+    from .operations import runner
+    from .operations.registry import ALONE, BATCH_RUNNERS, live_caller, ok, prepare
     from .services import presence
 
-    rows = presence.session_rows([c.sid for c in calls])
-    ready = []
-    for call in calls:
-        caller, auth_error = live_caller(rows.get(call.sid))
-        try:
-            op, params = prepare(
-                call.name, call.payload, caller, transport="socket", auth_error=auth_error, address=call.address
-            )
-        except errors.IMError as exc:
-            call.body = exc.envelope()
-            continue
-        ready.append((call, op, caller, params))
-    if not ready:
-        db.session.rollback()
-        return
-    state = db.session().info[_STATE] = {"wrote": False}
-    try:
-        answers = [ALONE] * len(ready)
-        for name, runner in BATCH_RUNNERS.items():
+    with runner.transaction() as ctx:
+        rows = presence.session_rows(ctx, [c.sid for c in calls])
+        ready = []
+        for call in calls:
+            caller, auth_error = live_caller(rows.get(call.sid))
+            try:
+                op, params = prepare(
+                    call.name, call.payload, caller, transport="socket", auth_error=auth_error, address=call.address
+                )
+            except errors.IMError as exc:
+                call.body = exc.envelope()
+                continue
+            ready.append((call, op, caller, params))
+        answers: list = [ALONE] * len(ready)
+        for name, batch in BATCH_RUNNERS.items():
             mine = [n for n, (_call, op, _caller, _params) in enumerate(ready) if op.name == name]
             if mine:
-                for n, answer in zip(mine, runner([(ready[n][2], ready[n][3]) for n in mine])):
+                for n, answer in zip(mine, batch(ctx, [(ready[n][2], ready[n][3]) for n in mine])):
                     answers[n] = answer
         for (call, op, caller, params), answer in zip(ready, answers):
-            if answer is not ALONE:
-                call.body = answer.envelope() if isinstance(answer, errors.IMError) else ok(answer)
-                continue
-            state["wrote"] = False
-            try:
-                call.body = ok(op.run(caller, params))
-            except errors.IMError as exc:
-                if state["wrote"]:
-                    raise
-                call.body = exc.envelope()
-        db.session.commit()
-        return
-    except Exception as exc:
-        db.session.rollback()
-        if not isinstance(exc, errors.IMError):
-            log.warning(
-                "group commit of %d calls undone (%s: %s); running them one by one", len(ready), type(exc).__name__, exc
-            )
-    finally:
-        db.session().info.pop(_STATE, None)
-    for call, op, caller, params in ready:
-        call.body, _status = run(op, caller, params)
+            if answer is ALONE:
+                answer = runner.answer(ctx, lambda c, op=op, caller=caller, params=params: op.run(c, caller, params))
+            call.body = answer.envelope() if isinstance(answer, errors.IMError) else ok(answer)
 
 
 def writer_for(app) -> Writer:

@@ -2,18 +2,18 @@
 
 It is derived state, so it is not in the event log: a terminal that was away asks
 `get_total_unread_msg_count` once after its sync, and hears `total_unread_message_count_changed`
-`{"total": N}` from then on. A service notes whose total may have changed (`changed`) inside its
-transaction; the note is dropped on rollback and, after commit, handed to one background task per
-process, which waits `IM_UNREAD_PUSH_DELAY` seconds, so that a burst (a busy group: one message to
-2,000 members after another) costs one grouped aggregate per chunk of online users instead of one per
-receiver per message, and emits each total to the user's room.
+`{"total": N}` from then on. An action notes whose total may have changed in its outbox
+(`ctx.outbox.unread_changed`); the note is dropped on rollback and, after commit, handed by im.push to
+one background task per process, which waits `IM_UNREAD_PUSH_DELAY` seconds, so that a burst (a busy
+group: one message to 2,000 members after another) costs one grouped aggregate per chunk of online
+users instead of one per receiver per message, and emits each total to the user's room.
 """
 
 import logging
 import threading
 
-from sqlalchemy import event, select
-from sqlalchemy.orm import Session
+from flask import Flask
+from sqlalchemy import select
 
 from . import yielding
 from .extensions import db, socketio
@@ -21,16 +21,10 @@ from .models import Connection
 
 log = logging.getLogger(__name__)
 EVENT = "total_unread_message_count_changed"
-_KEY = "im_unread_changed"
 _CHUNK = 500
 _lock = threading.Lock()
 # app -> users whose total to push: the work queue of the app's running task (absent when none runs).
 _pending: dict = {}
-
-
-def changed(user_ids) -> None:
-    """Note, inside the current transaction, users whose total may change when it commits."""
-    db.session().info.setdefault(_KEY, set()).update(user_ids)
 
 
 def _online(user_ids: list[str]) -> list[str]:
@@ -48,6 +42,7 @@ def _online(user_ids: list[str]) -> list[str]:
 
 def push_now(user_ids) -> int:
     """Compute the totals of those of these users who are online and emit them; returns how many."""
+    from .operations import runner
     from .push import user_room
     from .services.conversations import totals
 
@@ -58,9 +53,10 @@ def push_now(user_ids) -> int:
         if not online:
             continue
         by_total: dict[int, list[str]] = {}
-        for uid, total in totals(online).items():
-            by_total.setdefault(total, []).append(user_room(uid))
-        db.session.rollback()  # end the read transaction before emitting (SQLite: do not hold a snapshot)
+        # The read transaction ends before the emits (SQLite: do not hold a snapshot).
+        with runner.reading() as ctx:
+            for uid, total in totals(ctx, online).items():
+                by_total.setdefault(total, []).append(user_room(uid))
         # One emit per distinct total: Socket.IO encodes the packet once for all its rooms.
         for total, rooms in by_total.items():
             socketio.emit(EVENT, {"total": total}, to=rooms if len(rooms) > 1 else rooms[0])
@@ -88,22 +84,11 @@ def _flush(app) -> None:
             log.exception("pushing the total unread count to %d users failed", len(users))
 
 
-@event.listens_for(Session, "after_commit")
-def _after_commit(session):
-    users = session.info.pop(_KEY, None)
-    if not users:
-        return
-    from flask import current_app
-
-    app = current_app._get_current_object()
+def schedule(app: Flask, users: set[str]) -> None:
+    """After a commit: push these users' totals once the current burst is over."""
     with _lock:
         if app in _pending:  # its task is waiting and takes these too
             _pending[app] |= users
             return
         _pending[app] = set(users)
     socketio.start_background_task(_flush, app)
-
-
-@event.listens_for(Session, "after_rollback")
-def _drop(session):
-    session.info.pop(_KEY, None)

@@ -8,6 +8,7 @@ from sqlalchemy import event, select
 from im import create_app
 from im.extensions import db
 from im.models import Conversation, ConversationState
+from im.operations import runner
 from im.realtime import sweeper
 from im.services import bounds, conversations
 from tests.support import services
@@ -126,10 +127,10 @@ def test_total_is_the_per_conversation_sum_through_own_messages_reads_deletes_an
 @pytest.mark.parametrize(
     "read",
     [
-        lambda user_id: conversations.total_unread(user_id),
-        lambda user_id: conversations.max_seqs(user_id),
-        lambda user_id: conversations.get_conversation_list_split(user_id, 0, 100),
-        lambda user_id: conversations.get_all_conversation_list(user_id),
+        lambda user_id: conversations.total_unread(runner.context(), user_id),
+        lambda user_id: conversations.max_seqs(runner.context(), user_id),
+        lambda user_id: conversations.get_conversation_list_split(runner.context(), user_id, 0, 100),
+        lambda user_id: conversations.get_all_conversation_list(runner.context(), user_id),
     ],
     ids=["total", "max_seqs", "split", "all"],
 )
@@ -279,7 +280,7 @@ def test_the_whole_list_is_read_a_page_at_a_time_with_a_pause_between_pages(api,
     split = api.ok("get_conversation_list_split", {"offset": 0, "count": 100}, tm)
     pauses = []
     with app.test_request_context():
-        listed = conversations.get_all_conversation_list(me, pause=lambda: pauses.append(1), chunk=2)
+        listed = conversations.get_all_conversation_list(runner.context(), me, pause=lambda: pauses.append(1), chunk=2)
         db.session.remove()
     assert len(pauses) == 2  # pages of 2, 2 and 1
     assert listed == split == api.ok("get_all_conversation_list", {}, tm)

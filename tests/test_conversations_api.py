@@ -324,8 +324,8 @@ def test_a_delete_racing_another_terminal_answers_1401_not_500(api, monkeypatch)
     start = api.ok("sync_events", {}, tb)["max_seq"]
     found = messages._find
 
-    def found_then_deleted_elsewhere(user_id, conversation_id, client_msg_id, seq):
-        msg = found(user_id, conversation_id, client_msg_id, seq)
+    def found_then_deleted_elsewhere(ctx, user_id, conversation_id, client_msg_id, seq):
+        msg = found(ctx, user_id, conversation_id, client_msg_id, seq)
         db.session.execute(
             insert(MessageDeletion), {"user_id": user_id, "conversation_id": conversation_id, "seq": seq}
         )

@@ -7,6 +7,7 @@ from sqlalchemy import event, insert, select, update
 
 from im.extensions import db
 from im.models import User, UserEvent, utcnow
+from im.operations import runner
 from im.realtime import sweeper
 from im.services import events
 
@@ -38,7 +39,7 @@ def _seqs(user_id: str) -> list[int]:
 def _full_pass(**kwargs) -> int:
     total, after = 0, ""
     for _ in range(10_000):
-        deleted, after = events.prune_events(after, **kwargs)
+        deleted, after = events.prune_events(runner.context(), after, checkpoint=db.session.commit, **kwargs)
         total += deleted
         if after is None:
             return total
@@ -88,7 +89,7 @@ def test_a_round_looks_at_a_bounded_number_of_users_and_the_pass_goes_on(app, us
     for user in users:
         _log(user, [20.0] * 3)
     before = sorted(users)
-    first = events.prune_events("", max_users=2)
+    first = events.prune_events(runner.context(), "", max_users=2, checkpoint=db.session.commit)
     assert first.deleted == 6 and first.next_after == before[1]
     assert all(_seqs(u) == [] for u in before[:2]) and all(_seqs(u) == [1, 2, 3] for u in before[2:])
     rest = _full_pass(max_users=2)
@@ -102,7 +103,7 @@ def test_a_week_offline_heavy_user_loses_nothing_it_needs(app, users):
     _full_pass()
     assert _seqs(user) == list(range(3001, 15001))
     # The terminal last saw the event just before the week: it catches up event by event.
-    page = events.sync_events(user, 3000)
+    page = events.sync_events(runner.context(), user, 3000)
     assert page["resync_required"] is False and page["events"][0]["seq"] == 3001 and page["has_more"]
 
 
@@ -111,9 +112,9 @@ def test_resync_required_exactly_when_needed_events_were_pruned(app, users):
     _log(user, [30.0] * 50 + [1.0] * 5)
     _full_pass()
     for after in (0, 10, 49):
-        page = events.sync_events(user, after)
+        page = events.sync_events(runner.context(), user, after)
         assert page["resync_required"] is True and page["events"] == [] and page["max_seq"] == 55
-    page = events.sync_events(user, 50)
+    page = events.sync_events(runner.context(), user, 50)
     assert page["resync_required"] is False and [e["seq"] for e in page["events"]] == [51, 52, 53, 54, 55]
 
 
@@ -123,8 +124,8 @@ def test_the_per_user_cap_bounds_a_flooded_log(app, users):
     _log(user, [0.5] * 100)
     _full_pass(batch=16)
     assert _seqs(user) == list(range(61, 101))
-    assert events.sync_events(user, 59)["resync_required"] is True
-    assert events.sync_events(user, 60)["resync_required"] is False
+    assert events.sync_events(runner.context(), user, 59)["resync_required"] is True
+    assert events.sync_events(runner.context(), user, 60)["resync_required"] is False
 
 
 def test_an_older_event_after_a_newer_one_is_kept_so_the_log_has_no_hole(app, users):
@@ -133,7 +134,7 @@ def test_an_older_event_after_a_newer_one_is_kept_so_the_log_has_no_hole(app, us
     _log(user, [30.0, 30.0, 1.0, 30.0, 1.0])
     _full_pass()
     assert _seqs(user) == [3, 4, 5]
-    assert events.sync_events(user, 2)["resync_required"] is False
+    assert events.sync_events(runner.context(), user, 2)["resync_required"] is False
 
 
 def test_the_sweeper_prunes_round_after_round(app, users):
@@ -159,7 +160,7 @@ def test_a_round_pauses_after_every_statement_it_commits(app, users):
         def pause():
             commits_since_pause.append(sum(1 for s, _, _ in stmts.seen if s.lstrip().upper().startswith("DELETE")))
 
-        events.prune_events("", batch=100, max_rows=1000, pause=pause)
+        events.prune_events(runner.context(), "", batch=100, max_rows=1000, checkpoint=pause)
     deletes = [n for s, _, n in stmts.seen if s.lstrip().upper().startswith("DELETE")]
     assert sum(deletes) == 1000 and len(deletes) == 10
     # One pause after the users' look-up, then one after each delete.

@@ -260,9 +260,9 @@ def test_friend_limit_is_configured_from_the_environment(tmp_path):
 
 
 def test_profile_change_fans_out_to_every_owner_in_chunks(api, monkeypatch):
-    from im import push
+    from im.services import events
 
-    monkeypatch.setattr(push, "_FANOUT_CHUNK", 2)  # three owners: two chunks
+    monkeypatch.setattr(events, "_FANOUT_CHUNK", 2)  # three owners: two chunks
     star = api.user()
     owners = [api.user() for _ in range(3)]
     for owner in owners:

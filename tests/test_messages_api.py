@@ -6,6 +6,7 @@ import pytest
 
 from im.extensions import db
 from im.models import Black, Friend, Message
+from im.operations import runner
 
 
 def text(t="hi"):
@@ -207,11 +208,12 @@ def test_service_checks_content_for_every_caller(app, content_type, content):
     from im.services import auth, messages
 
     with app.app_context():
-        auth.register("sa", "password123", "A")
-        auth.register("sb", "password123", "B")
+        ctx = runner.context()
+        auth.register(ctx, "sa", "password123", "A")
+        auth.register(ctx, "sb", "password123", "B")
         target = messages.Target("si_sa~sb", 1, recv_id="sb")
         with pytest.raises(errors.ContentInvalid):
-            messages.deliver("sa", target, ["sb"], content_type, content, None)
+            messages.deliver(ctx, "sa", target, ["sb"], content_type, content, None)
         db.session.rollback()
         assert db.session.query(Message).count() == 0
 

@@ -7,6 +7,7 @@ from sqlalchemy import create_engine, inspect, text
 
 from im import create_app, schema
 from im.extensions import db
+from im.operations import runner
 from tests.support.server import FAST_HASH
 
 
@@ -113,8 +114,9 @@ def _old_world(app, tmp_path):
     )
     from im.services import auth
 
+    ctx = runner.context()
     for user_id in ("alice", "bob", "john_smith", "mary", "john", "smith_mary", "owner"):
-        auth.register(user_id, "password123", user_id)
+        auth.register(ctx, user_id, "password123", user_id)
     start = utcnow() - timedelta(minutes=10)
 
     def conversation(cid, kind, *sends, group_id=None):
@@ -380,8 +382,9 @@ def _search_world_before_index(url, tmp_path):
     )
     with app.app_context():
         upgrade(revision="0004_group_left_mutes")
+        ctx = runner.context()
         for user_id in ("alice", "bob"):
-            auth.register(user_id, "password123", user_id)
+            auth.register(ctx, user_id, "password123", user_id)
         cid, start = "si_alice~bob", utcnow() - timedelta(minutes=1)
         db.session.add(
             Conversation(

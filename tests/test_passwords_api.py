@@ -7,6 +7,7 @@ from sqlalchemy import select
 
 from im.extensions import db
 from im.models import LoginSession, User
+from im.operations import runner
 
 OLD, NEW = "password123", "a brand new secret"
 ADMIN = {"X-IM-Admin-Secret": "admin-secret"}
@@ -99,7 +100,7 @@ def test_password_set_before_the_current_minimum_can_still_be_the_old_one(api, a
 
     user_id, token = api.user()
     with app.app_context():
-        db.session.get(User, user_id).password_hash = auth._hasher().hash("short")
+        db.session.get(User, user_id).password_hash = auth._hasher(runner.context()).hash("short")
         db.session.commit()
     assert api.ok("change_password", {"old_password": "short", "new_password": NEW}, token)
 

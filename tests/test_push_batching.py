@@ -1,7 +1,7 @@
 """Post-commit emits of one payload to many rooms go out as one emit to the list of rooms."""
 
 from im import push
-from im.extensions import db
+from im.operations import runner
 
 
 def test_one_payload_to_many_rooms_is_one_emit_in_order(app, monkeypatch):
@@ -9,13 +9,26 @@ def test_one_payload_to_many_rooms_is_one_emit_in_order(app, monkeypatch):
     monkeypatch.setattr(push.socketio, "emit", lambda name, payload, to: sent.append((name, payload, to)))
     message, other = {"text": "hi"}, {"text": "hi"}  # equal but not the same object: emitted apart
     with app.app_context():
-        for room in ("u:a", "u:b", "u:c"):
-            push.emit_after_commit(room, "new_message", message)
-        push.emit_after_commit("u:d", "new_message", other)
-        push.emit_after_commit("u:e", "event", message)
-        db.session.commit()
+        with runner.transaction() as ctx:
+            for user_id in ("a", "b", "c"):
+                ctx.outbox.to_user(user_id, "new_message", message)
+            ctx.outbox.to_user("d", "new_message", other)
+            ctx.outbox.to_user("e", "event", message)
     assert sent == [
         ("new_message", message, ["u:a", "u:b", "u:c"]),
         ("new_message", other, "u:d"),
         ("event", message, "u:e"),
     ]
+
+
+def test_a_rolled_back_transaction_tells_nobody(app, monkeypatch):
+    sent = []
+    monkeypatch.setattr(push.socketio, "emit", lambda name, payload, to: sent.append((name, payload, to)))
+    with app.app_context():
+        try:
+            with runner.transaction() as ctx:
+                ctx.outbox.to_user("a", "new_message", {"text": "never"})
+                raise RuntimeError("refused")
+        except RuntimeError:
+            pass
+    assert sent == []

@@ -5,6 +5,7 @@ import time
 import pytest
 
 from im.models import LoginSession
+from im.operations import runner
 from im.services.auth import _sessions_to_kick
 
 
@@ -152,14 +153,14 @@ def test_the_sweeper_leaves_a_fresh_revocation_to_its_own_kick_and_then_names_th
             .values(revoked_at=utcnow(), revoke_reason="admin")
         )
         db.session.commit()
-        assert presence.dead_connections(node_id) == []
+        assert presence.dead_connections(runner.context(), node_id) == []
         db.session.execute(
             update(LoginSession)
             .where(LoginSession.user_id == user_id)
             .values(revoked_at=utcnow() - presence.REVOKE_GRACE - timedelta(seconds=1))
         )
         db.session.commit()
-        assert [(why, platform) for _, why, platform in presence.dead_connections(node_id)] in (
+        assert [(why, platform) for _, why, platform in presence.dead_connections(runner.context(), node_id)] in (
             [("admin", 2)],
             [],
         )  # [] once the app's own sweeper has already closed it

@@ -8,6 +8,7 @@ from sqlalchemy import update
 from im import create_app
 from im.extensions import db
 from im.models import Message, UploadedFile, utcnow
+from im.operations import runner
 from im.realtime import sweeper
 from im.services import uploads
 from tests.conftest import Api
@@ -59,7 +60,7 @@ def make_api(request, tmp_path, migrated_sqlite):
 def stored(api):
     with api.app.app_context():
         rows = db.session.query(UploadedFile).count()
-        directory = uploads.upload_dir()
+        directory = uploads.upload_dir(runner.context().settings)
     return rows, len(list(directory.iterdir()))
 
 
@@ -109,7 +110,9 @@ def _age(api, *urls, seconds=2 * 86400):
 def _exists(api, url):
     with api.app.app_context():
         file_id = url.rsplit("/", 1)[1]
-        return db.session.get(UploadedFile, file_id) is not None, (uploads.upload_dir() / file_id).exists()
+        return db.session.get(UploadedFile, file_id) is not None, (
+            uploads.upload_dir(runner.context().settings) / file_id
+        ).exists()
 
 
 def test_uploads_no_message_carries_are_deleted_after_the_grace_period(make_api):
@@ -145,7 +148,8 @@ def test_uploads_no_message_carries_are_deleted_after_the_grace_period(make_api)
     # a fresh upload within the grace period is kept, and goes once it is old enough
     _age(api, url["fresh"])
     with api.app.app_context():
-        assert uploads.delete_orphans() == [url["fresh"].rsplit("/", 1)[1]]
+        with runner.transaction() as ctx:
+            assert uploads.delete_orphans(ctx) == [url["fresh"].rsplit("/", 1)[1]]
 
 
 def test_a_message_taking_a_file_while_the_sweep_runs(make_api, monkeypatch):
@@ -160,10 +164,10 @@ def test_a_message_taking_a_file_while_the_sweep_runs(make_api, monkeypatch):
     _age(api, url)
     checked = uploads.from_url
 
-    def sweep_right_after_the_check(u, **kw):
-        found = checked(u, **kw)
-        with api.app.app_context():  # another session, as the sweeper's
-            assert uploads.delete_orphans() == ([] if on_postgres else [found.file_id])
+    def sweep_right_after_the_check(ctx, u, **kw):
+        found = checked(ctx, u, **kw)
+        with api.app.app_context(), runner.transaction() as sweep:  # another session, as the sweeper's
+            assert uploads.delete_orphans(sweep) == ([] if on_postgres else [found.file_id])
         return found
 
     monkeypatch.setattr(uploads, "from_url", sweep_right_after_the_check)

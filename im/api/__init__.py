@@ -8,7 +8,7 @@ from werkzeug.exceptions import HTTPException
 
 from .. import errors
 from ..extensions import db, login_manager
-from ..operations import Caller, execute
+from ..operations import Caller, execute, runner
 from ..services import auth
 
 bp = Blueprint("api", __name__, url_prefix="/api")
@@ -38,11 +38,13 @@ def load_user_from_token(req):
         token = request_token()
         if token is None:
             return None
-        session = auth.resolve_token(token)
+        with runner.reading() as ctx:
+            session = auth.resolve_token(ctx, token)
+            caller = Caller(session.user_id, session.id, session.platform_id)
     except errors.IMError as exc:
         g.token_error = exc
         return None
-    return SessionUser(Caller(session.user_id, session.id, session.platform_id))
+    return SessionUser(caller)
 
 
 def admin_secret_ok() -> bool:

@@ -4,6 +4,7 @@ from flask import Blueprint, current_app, jsonify, request, send_file
 
 from .. import errors, ratelimit
 from ..extensions import db
+from ..operations import runner
 from ..services import auth, uploads
 
 bp = Blueprint("files", __name__, url_prefix="/api")
@@ -14,7 +15,8 @@ def _caller_id() -> str:
     """The user behind the `token` header, `Authorization: Bearer`, or (for links) `?token=`."""
     from . import request_token
 
-    return auth.resolve_token(request_token(request.args.get("token"))).user_id
+    with runner.reading() as ctx:
+        return auth.resolve_token(ctx, request_token(request.args.get("token"))).user_id
 
 
 @bp.errorhandler(errors.IMError)
@@ -34,15 +36,25 @@ def upload():
     if file is None:
         raise errors.UploadInvalid("multipart field 'file' is required")
     try:
-        data = uploads.save_upload(user_id, file.stream, file.filename)
+        with runner.reading() as ctx:
+            room = uploads.upload_room(ctx, user_id)
+        received = uploads.receive(ctx.settings, file.stream, room)
     finally:
         file.close()  # a large upload is spooled to a temporary file: release it now
+    try:
+        with runner.transaction() as ctx:
+            data = uploads.record_upload(ctx, user_id, received, file.filename)
+    except BaseException:
+        received.path.unlink(missing_ok=True)
+        raise
     return jsonify({"errCode": 0, "errMsg": "", "data": data})
 
 
 @bp.get("/files/<file_id>")
 def download(file_id: str):
     """The file, as an attachment, to the uploader and to whoever may see a message carrying it."""
-    path, record = uploads.file_for(_caller_id(), file_id)
-    db.session.rollback()
-    return send_file(path, mimetype=record.mime_type, as_attachment=True, download_name=record.name, max_age=0)
+    caller_id = _caller_id()
+    with runner.reading() as ctx:
+        path, record = uploads.file_for(ctx, caller_id, file_id)
+        mime_type, name = record.mime_type, record.name
+    return send_file(path, mimetype=mime_type, as_attachment=True, download_name=name, max_age=0)

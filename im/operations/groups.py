@@ -5,6 +5,7 @@ from typing import Annotated, Literal
 from pydantic import Field, StringConstraints
 
 from ..services import groups
+from ..services.context import Context
 from .registry import Caller, FaceUrl, NoParams, Params, UserId, UserIdList, non_blank_text, operation
 
 GroupId = Annotated[str, StringConstraints(pattern=r"^[A-Za-z0-9_.\-]{1,64}$")]
@@ -110,9 +111,10 @@ class HandleApplicationParams(Params):
 
 
 @operation("create_group", CreateGroupParams)
-def create_group(caller: Caller, p: CreateGroupParams):
+def create_group(ctx: Context, caller: Caller, p: CreateGroupParams):
     """Create a group owned by the caller; members and admins join at once."""
     return groups.create_group(
+        ctx,
         caller.user_id,
         p.group_name,
         p.member_user_ids,
@@ -125,115 +127,115 @@ def create_group(caller: Caller, p: CreateGroupParams):
 
 
 @operation("get_joined_group_list")
-def get_joined_group_list(caller: Caller, p: NoParams):
+def get_joined_group_list(ctx: Context, caller: Caller, p: NoParams):
     """The groups the caller is a member of."""
-    return groups.get_joined_group_list(caller.user_id)
+    return groups.get_joined_group_list(ctx, caller.user_id)
 
 
 @operation("get_groups_info", GroupIdsParams)
-def get_groups_info(caller: Caller, p: GroupIdsParams):
+def get_groups_info(ctx: Context, caller: Caller, p: GroupIdsParams):
     """Public info of groups; unknown ids are left out."""
-    return groups.get_groups_info(p.group_ids)
+    return groups.get_groups_info(ctx, p.group_ids)
 
 
 @operation("set_group_info", SetGroupInfoParams)
-def set_group_info(caller: Caller, p: SetGroupInfoParams):
+def set_group_info(ctx: Context, caller: Caller, p: SetGroupInfoParams):
     """Owner or admin changes the group's info."""
     fields = p.model_dump(exclude={"group_id"}, exclude_none=True)
-    return groups.set_group_info(caller.user_id, p.group_id, fields)
+    return groups.set_group_info(ctx, caller.user_id, p.group_id, fields)
 
 
 @operation("join_group", JoinGroupParams)
-def join_group(caller: Caller, p: JoinGroupParams):
+def join_group(ctx: Context, caller: Caller, p: JoinGroupParams):
     """Join (need_verification 2) or apply to join a group."""
-    return groups.join_group(caller.user_id, p.group_id, p.req_msg)
+    return groups.join_group(ctx, caller.user_id, p.group_id, p.req_msg)
 
 
 @operation("quit_group", GroupIdParams)
-def quit_group(caller: Caller, p: GroupIdParams):
+def quit_group(ctx: Context, caller: Caller, p: GroupIdParams):
     """Leave a group (not for the owner)."""
-    return groups.quit_group(caller.user_id, p.group_id)
+    return groups.quit_group(ctx, caller.user_id, p.group_id)
 
 
 @operation("dismiss_group", GroupIdParams)
-def dismiss_group(caller: Caller, p: GroupIdParams):
+def dismiss_group(ctx: Context, caller: Caller, p: GroupIdParams):
     """Owner only: end the group."""
-    return groups.dismiss_group(caller.user_id, p.group_id)
+    return groups.dismiss_group(ctx, caller.user_id, p.group_id)
 
 
 @operation("invite_user_to_group", GroupUsersParams)
-def invite_user_to_group(caller: Caller, p: GroupUsersParams):
+def invite_user_to_group(ctx: Context, caller: Caller, p: GroupUsersParams):
     """Add users to a group, or apply for them when the group needs approval."""
-    return groups.invite_user_to_group(caller.user_id, p.group_id, p.user_ids)
+    return groups.invite_user_to_group(ctx, caller.user_id, p.group_id, p.user_ids)
 
 
 @operation("kick_group_member", KickParams)
-def kick_group_member(caller: Caller, p: KickParams):
+def kick_group_member(ctx: Context, caller: Caller, p: KickParams):
     """Owner or admin removes members of a lower role."""
-    return groups.kick_group_member(caller.user_id, p.group_id, p.user_ids, p.reason)
+    return groups.kick_group_member(ctx, caller.user_id, p.group_id, p.user_ids, p.reason)
 
 
 @operation("transfer_group_owner", TransferParams)
-def transfer_group_owner(caller: Caller, p: TransferParams):
+def transfer_group_owner(ctx: Context, caller: Caller, p: TransferParams):
     """Owner only: hand the group to another member."""
-    return groups.transfer_group_owner(caller.user_id, p.group_id, p.new_owner_id)
+    return groups.transfer_group_owner(ctx, caller.user_id, p.group_id, p.new_owner_id)
 
 
 @operation("set_group_member_role_level", RoleLevelParams)
-def set_group_member_role_level(caller: Caller, p: RoleLevelParams):
+def set_group_member_role_level(ctx: Context, caller: Caller, p: RoleLevelParams):
     """Owner only: make a member admin (60) or an admin member (20)."""
-    return groups.set_group_member_role_level(caller.user_id, p.group_id, p.user_id, p.role_level)
+    return groups.set_group_member_role_level(ctx, caller.user_id, p.group_id, p.user_id, p.role_level)
 
 
 @operation("set_group_member_nickname", MemberNicknameParams)
-def set_group_member_nickname(caller: Caller, p: MemberNicknameParams):
+def set_group_member_nickname(ctx: Context, caller: Caller, p: MemberNicknameParams):
     """Set a member's nickname in the group (own, or lower roles' as owner/admin)."""
-    return groups.set_group_member_nickname(caller.user_id, p.group_id, p.user_id, p.nickname)
+    return groups.set_group_member_nickname(ctx, caller.user_id, p.group_id, p.user_id, p.nickname)
 
 
 @operation("change_group_mute", GroupMuteParams)
-def change_group_mute(caller: Caller, p: GroupMuteParams):
+def change_group_mute(ctx: Context, caller: Caller, p: GroupMuteParams):
     """Owner or admin mutes or unmutes the whole group."""
-    return groups.change_group_mute(caller.user_id, p.group_id, p.is_mute)
+    return groups.change_group_mute(ctx, caller.user_id, p.group_id, p.is_mute)
 
 
 @operation("change_group_member_mute", MemberMuteParams)
-def change_group_member_mute(caller: Caller, p: MemberMuteParams):
+def change_group_member_mute(ctx: Context, caller: Caller, p: MemberMuteParams):
     """Owner or admin mutes a member for mute_seconds (0 lifts it)."""
-    return groups.change_group_member_mute(caller.user_id, p.group_id, p.user_id, p.mute_seconds)
+    return groups.change_group_member_mute(ctx, caller.user_id, p.group_id, p.user_id, p.mute_seconds)
 
 
 @operation("get_group_member_list", MemberListParams)
-def get_group_member_list(caller: Caller, p: MemberListParams):
+def get_group_member_list(ctx: Context, caller: Caller, p: MemberListParams):
     """A page of the group's members (members only)."""
-    return groups.get_group_member_list(caller.user_id, p.group_id, p.offset, p.count)
+    return groups.get_group_member_list(ctx, caller.user_id, p.group_id, p.offset, p.count)
 
 
 @operation("get_group_members_info", MembersInfoParams)
-def get_group_members_info(caller: Caller, p: MembersInfoParams):
+def get_group_members_info(ctx: Context, caller: Caller, p: MembersInfoParams):
     """Member info of some users of the group (members only)."""
-    return groups.get_group_members_info(caller.user_id, p.group_id, p.user_ids)
+    return groups.get_group_members_info(ctx, caller.user_id, p.group_id, p.user_ids)
 
 
 @operation("get_recv_group_application_list")
-def get_recv_group_application_list(caller: Caller, p: NoParams):
+def get_recv_group_application_list(ctx: Context, caller: Caller, p: NoParams):
     """Applications to the groups the caller owns or administers."""
-    return groups.get_recv_group_application_list(caller.user_id)
+    return groups.get_recv_group_application_list(ctx, caller.user_id)
 
 
 @operation("get_send_group_application_list")
-def get_send_group_application_list(caller: Caller, p: NoParams):
+def get_send_group_application_list(ctx: Context, caller: Caller, p: NoParams):
     """The caller's own applications."""
-    return groups.get_send_group_application_list(caller.user_id)
+    return groups.get_send_group_application_list(ctx, caller.user_id)
 
 
 @operation("accept_group_application", HandleApplicationParams)
-def accept_group_application(caller: Caller, p: HandleApplicationParams):
+def accept_group_application(ctx: Context, caller: Caller, p: HandleApplicationParams):
     """Owner or admin lets an applicant in."""
-    return groups.accept_group_application(caller.user_id, p.group_id, p.from_user_id, p.handle_msg)
+    return groups.accept_group_application(ctx, caller.user_id, p.group_id, p.from_user_id, p.handle_msg)
 
 
 @operation("refuse_group_application", HandleApplicationParams)
-def refuse_group_application(caller: Caller, p: HandleApplicationParams):
+def refuse_group_application(ctx: Context, caller: Caller, p: HandleApplicationParams):
     """Owner or admin turns an applicant down."""
-    return groups.refuse_group_application(caller.user_id, p.group_id, p.from_user_id, p.handle_msg)
+    return groups.refuse_group_application(ctx, caller.user_id, p.group_id, p.from_user_id, p.handle_msg)

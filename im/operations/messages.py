@@ -1,13 +1,17 @@
 """Message operations: send, sync by seq, history, search, revoke, delete, typing."""
 
+import logging
 from typing import Annotated, Any, Literal
 
 from pydantic import ConfigDict, Field, RootModel, StringConstraints, model_validator
 
-from .. import group_commit
 from ..services import groups, messages, search
+from ..services.context import Context
+from . import runner
 from .groups import GroupId
-from .registry import Caller, NoParams, Params, UserId, batch_runner, by_pair, by_user, operation
+from .registry import ALONE, Caller, NoParams, Params, UserId, batch_runner, by_pair, by_user, operation
+
+log = logging.getLogger(__name__)
 
 # si_<user id>~<user id> or sg_<group id> (docs/protocol.md). Only the shape is checked: an id is looked up,
 # never parsed, so one of the old form si_<a>_<b> is simply a conversation nobody has (1403, or left out).
@@ -173,19 +177,19 @@ class TypingParams(Params):
 
 
 @operation("send_message", SendMessageParams, limits=[("send_message_user", by_user)], group_commit=True)
-def send_message(caller: Caller, p: SendMessageParams):
+def send_message(ctx: Context, caller: Caller, p: SendMessageParams):
     """Send a one-to-one or group message; a retry with the same client_msg_id returns the first one."""
     v = p.root
     content = v.content.model_dump(exclude_unset=True)
     if v.group_id is not None:
-        return groups.send_group_message(caller.user_id, v.group_id, v.content_type, content, v.client_msg_id)
-    return messages.send_single(caller.user_id, v.recv_id, v.content_type, content, v.client_msg_id)
+        return groups.send_group_message(ctx, caller.user_id, v.group_id, v.content_type, content, v.client_msg_id)
+    return messages.send_single(ctx, caller.user_id, v.recv_id, v.content_type, content, v.client_msg_id)
 
 
 @batch_runner("send_message")
-def send_messages(calls: list[tuple[Caller, SendMessageParams]]) -> list:
+def send_messages(ctx: Context, calls: list[tuple[Caller, SendMessageParams]]) -> list:
     """One-to-one sends of a group commit written together; group sends and the rest run alone."""
-    out = [group_commit.ALONE] * len(calls)
+    out = [ALONE] * len(calls)
     singles = [
         (
             i,
@@ -201,36 +205,46 @@ def send_messages(calls: list[tuple[Caller, SendMessageParams]]) -> list:
         if p.root.recv_id is not None
     ]
     if singles:
-        for (i, _), result in zip(singles, messages.send_singles([s for _, s in singles], group_commit.ALONE)):
+        sends = [s for _, s in singles]
+        try:
+            results = runner.call_alone(ctx, lambda c: messages.send_singles(c, sends, ALONE))
+        except Exception as exc:
+            # Its writes are undone. A concurrent retry that committed one of these client_msg_ids
+            # since they were checked (IntegrityError), or any failure: each send then runs alone, in
+            # a SAVEPOINT of its own, so that only the one at fault fails.
+            log.warning("batched one-to-one sends undone (%s: %s); each runs alone", type(exc).__name__, exc)
+            results = [ALONE] * len(sends)
+        for (i, _), result in zip(singles, results):
             out[i] = result
     return out
 
 
 @operation("get_max_seqs")
-def get_max_seqs(caller: Caller, p: NoParams):
+def get_max_seqs(ctx: Context, caller: Caller, p: NoParams):
     """The newest readable seq of each of the caller's conversations (compared on reconnect)."""
-    return messages.get_max_seqs(caller.user_id)
+    return messages.get_max_seqs(ctx, caller.user_id)
 
 
 @operation("pull_messages", PullMessagesParams)
-def pull_messages(caller: Caller, p: PullMessagesParams):
+def pull_messages(ctx: Context, caller: Caller, p: PullMessagesParams):
     """Messages in seq ranges of several conversations at once (catch-up and gap filling)."""
     return messages.pull_messages(
-        caller.user_id, [(r.conversation_id, r.begin_seq, r.end_seq) for r in p.ranges], p.limit
+        ctx, caller.user_id, [(r.conversation_id, r.begin_seq, r.end_seq) for r in p.ranges], p.limit
     )
 
 
 @operation("get_history_message_list", HistoryParams)
-def get_history_message_list(caller: Caller, p: HistoryParams):
+def get_history_message_list(ctx: Context, caller: Caller, p: HistoryParams):
     """A page of a conversation's messages before start_seq (or the newest), oldest first."""
-    return messages.get_history(caller.user_id, p.conversation_id, p.start_seq, p.count)
+    return messages.get_history(ctx, caller.user_id, p.conversation_id, p.start_seq, p.count)
 
 
 @operation("search_messages", SearchParams, limits=[("search_messages_user", by_user)])
-def search_messages(caller: Caller, p: SearchParams):
+def search_messages(ctx: Context, caller: Caller, p: SearchParams):
     """A page of the messages the caller may see whose text or file name contains keyword, newest first,
     paged by cursor and narrowed by sender, content types and time."""
     return search.search_messages(
+        ctx,
         caller.user_id,
         p.keyword,
         p.conversation_id,
@@ -244,20 +258,20 @@ def search_messages(caller: Caller, p: SearchParams):
 
 
 @operation("revoke_message", RevokeParams)
-def revoke_message(caller: Caller, p: RevokeParams):
+def revoke_message(ctx: Context, caller: Caller, p: RevokeParams):
     """The sender withdraws a message within IM_REVOKE_SECONDS."""
-    return messages.revoke_message(caller.user_id, p.conversation_id, p.client_msg_id, p.seq)
+    return messages.revoke_message(ctx, caller.user_id, p.conversation_id, p.client_msg_id, p.seq)
 
 
 @operation("delete_message", DeleteMessageParams)
-def delete_message(caller: Caller, p: DeleteMessageParams):
+def delete_message(ctx: Context, caller: Caller, p: DeleteMessageParams):
     """Remove a message for the caller only."""
-    messages.delete_message(caller.user_id, p.conversation_id, p.seq)
+    messages.delete_message(ctx, caller.user_id, p.conversation_id, p.seq)
     return None
 
 
 @operation("typing_status_update", TypingParams, limits=[("typing_status_update_pair", by_pair("recv_id"))])
-def typing_status_update(caller: Caller, p: TypingParams):
+def typing_status_update(ctx: Context, caller: Caller, p: TypingParams):
     """Tell the peer's online terminals that the caller is typing (content type 113)."""
-    messages.typing_status_update(caller.user_id, p.recv_id, p.msg_tip)
+    messages.typing_status_update(ctx, caller.user_id, p.recv_id, p.msg_tip)
     return None

@@ -12,8 +12,9 @@ from typing import Annotated, Any
 from pydantic import AfterValidator, BaseModel, ConfigDict, Field, StringConstraints, ValidationError, model_validator
 
 from .. import errors, ratelimit
-from ..extensions import db
 from ..services import auth
+from ..services.context import Context
+from . import runner
 
 log = logging.getLogger(__name__)
 
@@ -79,7 +80,7 @@ class Caller:
 class Operation:
     name: str
     params: type[Params]
-    run: Callable[[Caller | None, Any], Any]
+    run: Callable[[Context, Caller | None, Any], Any]
     auth: bool
     admin: bool
     summary: str
@@ -101,9 +102,10 @@ def live_caller(session_row) -> tuple[Caller | None, errors.IMError | None]:
 
 
 OPERATIONS: dict[str, Operation] = {}
-# Operations with group_commit may also take a whole batch at once: name -> fn([(caller, params)]) giving,
-# per call, its result, the IMError refusing it before any write, or im.group_commit.ALONE.
-BATCH_RUNNERS: dict[str, Callable[[list[tuple[Caller, Any]]], list]] = {}
+# Operations with group_commit may also take a whole batch at once: name -> fn(ctx, [(caller, params)])
+# giving, per call, its result, the IMError refusing it (its writes undone), or ALONE.
+BATCH_RUNNERS: dict[str, Callable[[Context, list[tuple[Caller, Any]]], list]] = {}
+ALONE = object()  # a batch runner's answer for a call it leaves to run alone (in a SAVEPOINT) in the batch
 
 
 def by_address(caller, params, address):
@@ -138,8 +140,8 @@ def operation(
 
     `limits` is a list of (limit name in ratelimit.DEFAULT_LIMITS, key function(caller, params,
     address)); each is counted before the call runs, failed attempts included. With `group_commit`,
-    concurrent socket calls share one transaction (im.group_commit): the service must then leave the
-    commit to im.group_commit.commit() and call im.group_commit.wrote() before its first write.
+    concurrent socket calls share one transaction (im.group_commit), each call in a SAVEPOINT of its
+    own unless a batch runner takes it.
     """
 
     def declare(fn):
@@ -287,8 +289,7 @@ def ok(result) -> dict:
 
 
 def _failed(name: str, exc: Exception) -> tuple[dict, int]:
-    """Undo the transaction; the error's envelope and HTTP status (an unexpected one is logged, 500)."""
-    db.session.rollback()
+    """The error's envelope and HTTP status (an unexpected one is logged, 500)."""
     if isinstance(exc, errors.IMError):
         return exc.envelope(), exc.http_status
     log.error("operation %s failed", name, exc_info=exc)
@@ -298,9 +299,11 @@ def _failed(name: str, exc: Exception) -> tuple[dict, int]:
 def run(op: Operation, caller: Caller | None, params: Params) -> tuple[dict, int]:
     """Run a prepared operation in a transaction of its own: its result or its error as an envelope."""
     try:
-        return ok(op.run(caller, params)), 200
+        with runner.transaction() as ctx:
+            result = op.run(ctx, caller, params)
     except Exception as exc:
         return _failed(op.name, exc)
+    return ok(result), 200
 
 
 def execute(

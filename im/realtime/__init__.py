@@ -7,7 +7,7 @@ from flask_socketio import ConnectionRefusedError, join_room
 
 from .. import errors, group_commit, push, ratelimit
 from ..extensions import db, socketio
-from ..operations import OPERATIONS, execute
+from ..operations import OPERATIONS, execute, runner
 from ..operations.registry import live_caller
 from ..services import auth, presence
 from . import dispatch, handshake, sweeper
@@ -26,22 +26,23 @@ def on_connect(auth_data=None):
     node_id = current_app.config["IM_NODE_ID"]
     try:
         ratelimit.hit("connect_address", request.remote_addr)
-        session = presence.connect(request.sid, _token_from(auth_data), node_id)
+        with runner.transaction() as ctx:
+            session = presence.connect(ctx, request.sid, _token_from(auth_data), node_id)
+            user_id, session_id = session.user_id, session.id
     except errors.IMError as exc:
-        db.session.rollback()
         raise ConnectionRefusedError(exc.message, exc.envelope()) from None
-    join_room(push.user_room(session.user_id))
-    join_room(push.session_room(session.id))
+    join_room(push.user_room(user_id))
+    join_room(push.session_room(session_id))
     handshake.accepted(socketio.server, request.sid)
-    dispatch.connected(request.environ, session.user_id)
+    dispatch.connected(request.environ, user_id)
     sweeper.ensure_started(current_app._get_current_object())
 
 
 def on_disconnect(reason=None):
     try:
-        presence.disconnect(request.sid)
+        with runner.transaction() as ctx:
+            presence.disconnect(ctx, request.sid)
     except Exception:
-        db.session.rollback()
         log.exception("could not forget socket %s", request.sid)
 
 
@@ -49,7 +50,7 @@ def _run_alone(name: str, payload, sid: str, address: str | None) -> dict:
     """One socket call in a transaction of its own, its caller re-checked: a revoked or expired
     session may not act any more."""
     try:
-        caller, auth_error = live_caller(presence.session_row(sid))
+        caller, auth_error = live_caller(presence.session_row(runner.context(), sid))
         body, _status = execute(name, payload, caller, transport="socket", auth_error=auth_error, address=address)
     finally:
         db.session.remove()

@@ -6,6 +6,7 @@ import threading
 
 from .. import ratelimit, yielding
 from ..extensions import db, socketio
+from ..operations import runner
 from ..services import events, presence, uploads
 
 log = logging.getLogger(__name__)
@@ -56,24 +57,28 @@ def stop_all() -> None:
 
 def sweep_once(app) -> None:
     node_id = app.config["IM_NODE_ID"]
-    presence.heartbeat(node_id, app.config["IM_NODE_TIMEOUT"])
+    with runner.transaction() as ctx:
+        presence.heartbeat(ctx, node_id, app.config["IM_NODE_TIMEOUT"])
     ratelimit.expire_stale()
-    for sid, why, platform_id in presence.dead_connections(node_id):
+    with runner.reading() as ctx:
+        dead = presence.dead_connections(ctx, node_id)
+    for sid, why, platform_id in dead:
         if why == "expired":
             socketio.emit("token_expired", {}, to=sid)
         else:
             socketio.emit("kicked_offline", {"reason": why, "platform_id": platform_id}, to=sid)
         socketio.server.disconnect(sid, namespace="/")
-        presence.disconnect(sid)
+        with runner.transaction() as ctx:
+            presence.disconnect(ctx, sid)
 
 
 def leave(app) -> None:
     """The node is shutting down: drop its presence now rather than after IM_NODE_TIMEOUT."""
     with app.app_context():
         try:
-            presence.leave(app.config["IM_NODE_ID"])
+            with runner.transaction() as ctx:
+                presence.leave(ctx, app.config["IM_NODE_ID"])
         except Exception:
-            db.session.rollback()
             log.exception("could not remove node %s", app.config["IM_NODE_ID"])
         finally:
             db.session.remove()
@@ -83,11 +88,18 @@ def now_and_then(rounds: int, progress: dict | None = None) -> None:
     """The work of the sweeper's rarer rounds; `progress` keeps where the event prune goes on."""
     progress = {} if progress is None else progress
     if rounds % PRUNE_EVERY == 0:
-        progress["prune_after"] = events.prune_events(
-            progress.get("prune_after") or "", pause=yielding.pause
-        ).next_after
+        with runner.transaction() as ctx:
+
+            def checkpoint() -> None:
+                ctx.session.commit()
+                yielding.pause()
+
+            progress["prune_after"] = events.prune_events(
+                ctx, progress.get("prune_after") or "", checkpoint=checkpoint
+            ).next_after
     if rounds % ORPHANS_EVERY == 0:
-        uploads.delete_orphans()
+        with runner.transaction() as ctx:
+            uploads.delete_orphans(ctx)
 
 
 def _run(app, stopped: threading.Event) -> None:

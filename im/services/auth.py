@@ -6,14 +6,13 @@ from datetime import timedelta
 
 from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError
-from flask import current_app
 from sqlalchemy import select, update
 from sqlalchemy.exc import IntegrityError
 
-from .. import errors, push
+from .. import errors
 from ..blocking import run_blocking
-from ..extensions import db
 from ..models import Connection, LoginSession, User, ts, utcnow
+from .context import Context
 
 # OpenIM's device classes for policy 4; policy 5 treats PC (3, 4, 7) apart from all the rest.
 DEVICE_CLASSES = {
@@ -36,25 +35,26 @@ PASSWORD_CHANGED = "password_changed"
 PASSWORD_RESET = "password_reset"
 
 
-def _hasher() -> PasswordHasher:
-    cfg = current_app.config
+def _hasher(ctx: Context) -> PasswordHasher:
     # OWASP's argon2id baseline (19 MiB, t=2, p=1) unless configured otherwise.
-    return PasswordHasher(time_cost=cfg["IM_ARGON2_TIME_COST"], memory_cost=cfg["IM_ARGON2_MEMORY_KIB"], parallelism=1)
+    return PasswordHasher(
+        time_cost=ctx.settings.argon2_time_cost, memory_cost=ctx.settings.argon2_memory_kib, parallelism=1
+    )
 
 
 def hash_token(token: str) -> str:
     return hashlib.sha256(token.encode()).hexdigest()
 
 
-def register(user_id: str, password: str, nickname: str, face_url: str = "") -> dict:
+def register(ctx: Context, user_id: str, password: str, nickname: str, face_url: str = "") -> dict:
     """Create an account; the password is stored only as an argon2 hash."""
-    if db.session.get(User, user_id) is not None:
+    if ctx.session.get(User, user_id) is not None:
         raise errors.UserAlreadyRegistered()
-    password_hash = run_blocking(_hasher().hash, password)
+    password_hash = run_blocking(_hasher(ctx).hash, password)
     user = User(user_id=user_id, password_hash=password_hash, nickname=nickname, face_url=face_url)
-    db.session.add(user)
+    ctx.session.add(user)
     try:
-        db.session.commit()
+        ctx.session.flush()
     except IntegrityError:
         # Another registration of the same id committed between the check above and this insert;
         # the operation runner rolls the failed transaction back.
@@ -71,8 +71,8 @@ def _password_matches(hasher: PasswordHasher, password_hash: str, password: str)
         return False
 
 
-def _verify_password(user: User | None, password: str) -> bool:
-    hasher = _hasher()
+def _verify_password(ctx: Context, user: User | None, password: str) -> bool:
+    hasher = _hasher(ctx)
     if user is None:
         # Spend the same time as a real check so that timing does not tell who exists.
         run_blocking(hasher.hash, password)
@@ -96,10 +96,10 @@ def _sessions_to_kick(active: list[LoginSession], platform_id: int, policy: int)
     return same[:overflow] if overflow > 0 else []
 
 
-def _active_sessions(user_id: str) -> list[LoginSession]:
+def _active_sessions(ctx: Context, user_id: str) -> list[LoginSession]:
     now = utcnow()
     return list(
-        db.session.scalars(
+        ctx.session.scalars(
             select(LoginSession)
             .where(LoginSession.user_id == user_id, LoginSession.revoked_at.is_(None), LoginSession.expires_at > now)
             .with_for_update()
@@ -107,7 +107,7 @@ def _active_sessions(user_id: str) -> list[LoginSession]:
     )
 
 
-def revoke_sessions(sessions: list[LoginSession], reason: str) -> None:
+def revoke_sessions(ctx: Context, sessions: list[LoginSession], reason: str) -> None:
     """Revoke sessions, tell their terminals after commit and close their sockets everywhere."""
     if not sessions:
         return
@@ -116,22 +116,19 @@ def revoke_sessions(sessions: list[LoginSession], reason: str) -> None:
     for s in sessions:
         s.revoked_at = now
         s.revoke_reason = reason
-    sids = db.session.scalars(select(Connection.sid).where(Connection.session_id.in_(ids))).all()
+    sids = ctx.session.scalars(select(Connection.sid).where(Connection.session_id.in_(ids))).all()
     for s in sessions:
-        push.emit_after_commit(
-            push.session_room(s.id), "kicked_offline", {"reason": reason, "platform_id": s.platform_id}
-        )
-    push.disconnect_after_commit(sids)
+        ctx.outbox.to_session(s.id, "kicked_offline", {"reason": reason, "platform_id": s.platform_id})
+    ctx.outbox.disconnect(sids)
 
 
-def login(user_id: str, password: str, platform_id: int) -> dict:
+def login(ctx: Context, user_id: str, password: str, platform_id: int) -> dict:
     """Check the password, apply the multi-terminal policy and issue a new token."""
-    user = db.session.get(User, user_id)
-    if not _verify_password(user, password):
+    user = ctx.session.get(User, user_id)
+    if not _verify_password(ctx, user, password):
         raise errors.LoginFailed()
-    cfg = current_app.config
-    kicked = _sessions_to_kick(_active_sessions(user_id), platform_id, cfg["IM_MULTI_LOGIN_POLICY"])
-    revoke_sessions(kicked, "kicked")
+    kicked = _sessions_to_kick(_active_sessions(ctx, user_id), platform_id, ctx.settings.multi_login_policy)
+    revoke_sessions(ctx, kicked, "kicked")
     token = TOKEN_PREFIX + secrets.token_urlsafe(32)
     now = utcnow()
     session = LoginSession(
@@ -140,10 +137,9 @@ def login(user_id: str, password: str, platform_id: int) -> dict:
         token_hash=hash_token(token),
         created_at=now,
         last_seen_at=now,
-        expires_at=now + timedelta(seconds=cfg["IM_TOKEN_TTL"]),
+        expires_at=now + timedelta(seconds=ctx.settings.token_ttl),
     )
-    db.session.add(session)
-    db.session.commit()
+    ctx.session.add(session)
     return {
         "token": token,
         "user_id": user_id,
@@ -167,13 +163,13 @@ def one_token(*presented):
     return given[0] if given else None
 
 
-def resolve_token(token) -> LoginSession:
+def resolve_token(ctx: Context, token) -> LoginSession:
     """The live session behind a token, or the typed reason it is not usable."""
     if not token:
         raise errors.TokenMissing()
     if not isinstance(token, str) or not token.startswith(TOKEN_PREFIX) or len(token) > 128:
         raise errors.TokenMalformed()
-    session = db.session.scalar(select(LoginSession).where(LoginSession.token_hash == hash_token(token)))
+    session = ctx.session.scalar(select(LoginSession).where(LoginSession.token_hash == hash_token(token)))
     if session is None:
         raise errors.TokenNotExist()
     check_session_live(session)
@@ -191,46 +187,43 @@ def check_session_live(session: LoginSession) -> None:
         raise errors.TokenExpired()
 
 
-def logout(session_id: int, calling_sid: str | None = None) -> None:
+def logout(ctx: Context, session_id: int, calling_sid: str | None = None) -> None:
     """Revoke the caller's own token and close its sockets; each of them but the calling one first
     hears `kicked_offline` with reason `logout` (another tab of the same session signed out)."""
-    session = db.session.get(LoginSession, session_id)
+    session = ctx.session.get(LoginSession, session_id)
     if session is None or session.revoked_at is not None:
-        db.session.rollback()
         return
     session.revoked_at = utcnow()
     session.revoke_reason = "logout"
-    sids = db.session.scalars(select(Connection.sid).where(Connection.session_id == session_id)).all()
+    sids = ctx.session.scalars(select(Connection.sid).where(Connection.session_id == session_id)).all()
     for sid in sids:
         if sid != calling_sid:
-            push.emit_after_commit(sid, "kicked_offline", {"reason": "logout", "platform_id": session.platform_id})
-    push.disconnect_after_commit(sids)
-    db.session.commit()
+            ctx.outbox.to_socket(sid, "kicked_offline", {"reason": "logout", "platform_id": session.platform_id})
+    ctx.outbox.disconnect(sids)
 
 
-def force_logout(user_id: str, platform_id: int | None = None) -> dict:
+def force_logout(ctx: Context, user_id: str, platform_id: int | None = None) -> dict:
     """Admin: kick every terminal of a user, or only those on one platform."""
-    if db.session.get(User, user_id) is None:
+    if ctx.session.get(User, user_id) is None:
         raise errors.UserNotFound()
-    sessions = [s for s in _active_sessions(user_id) if platform_id is None or s.platform_id == platform_id]
-    revoke_sessions(sessions, "admin")
-    db.session.commit()
+    sessions = [s for s in _active_sessions(ctx, user_id) if platform_id is None or s.platform_id == platform_id]
+    revoke_sessions(ctx, sessions, "admin")
     return {"kicked_sessions": len(sessions)}
 
 
-def change_password(user_id: str, session_id: int, old_password: str, new_password: str) -> dict:
+def change_password(ctx: Context, user_id: str, session_id: int, old_password: str, new_password: str) -> dict:
     """Replace the caller's password and revoke every other session; the calling one stays."""
-    user = db.session.get(User, user_id, with_for_update=True)
+    user = ctx.session.get(User, user_id, with_for_update=True)
     if user is None:
         raise errors.UserNotFound()
     checked_hash = user.password_hash
-    if not run_blocking(_password_matches, _hasher(), checked_hash, old_password):
+    if not run_blocking(_password_matches, _hasher(ctx), checked_hash, old_password):
         raise errors.LoginFailed("wrong old password")
-    new_hash = run_blocking(_hasher().hash, new_password)
+    new_hash = run_blocking(_hasher(ctx).hash, new_password)
     # Replaced only if still the hash the old password was checked against: SQLite ignores the row
     # lock above, and of two concurrent changes from the same old password both would pass the
     # check; the second now finds the first's hash and is refused like a wrong old password.
-    swapped = db.session.execute(
+    swapped = ctx.session.execute(
         update(User)
         .where(User.user_id == user_id, User.password_hash == checked_hash)
         .values(password_hash=new_hash)
@@ -238,19 +231,17 @@ def change_password(user_id: str, session_id: int, old_password: str, new_passwo
     )
     if swapped.rowcount != 1:
         raise errors.LoginFailed("wrong old password")
-    others = [s for s in _active_sessions(user_id) if s.id != session_id]
-    revoke_sessions(others, PASSWORD_CHANGED)
-    db.session.commit()
+    others = [s for s in _active_sessions(ctx, user_id) if s.id != session_id]
+    revoke_sessions(ctx, others, PASSWORD_CHANGED)
     return {"revoked_sessions": len(others)}
 
 
-def reset_password(user_id: str, new_password: str) -> dict:
+def reset_password(ctx: Context, user_id: str, new_password: str) -> dict:
     """Admin: set a user's password and revoke every session of theirs."""
-    user = db.session.get(User, user_id, with_for_update=True)
+    user = ctx.session.get(User, user_id, with_for_update=True)
     if user is None:
         raise errors.UserNotFound()
-    user.password_hash = run_blocking(_hasher().hash, new_password)
-    sessions = _active_sessions(user_id)
-    revoke_sessions(sessions, PASSWORD_RESET)
-    db.session.commit()
+    user.password_hash = run_blocking(_hasher(ctx).hash, new_password)
+    sessions = _active_sessions(ctx, user_id)
+    revoke_sessions(ctx, sessions, PASSWORD_RESET)
     return {"revoked_sessions": len(sessions)}

@@ -3,7 +3,7 @@ encoded size past IM_MAX_ANSWER_BYTES, but always holds at least one item, so th
 
 import json
 
-from flask import current_app
+from .context import Context
 
 
 def encoded_size(item) -> int:
@@ -14,9 +14,9 @@ def encoded_size(item) -> int:
 class Budget:
     """The bytes a page may still take."""
 
-    def __init__(self, limit: int | None = None, answers: int = 1):
+    def __init__(self, ctx: Context, limit: int | None = None, answers: int = 1):
         """`limit` bytes, or `answers` times IM_MAX_ANSWER_BYTES (an answer allowed to be larger)."""
-        self.left = current_app.config["IM_MAX_ANSWER_BYTES"] * answers if limit is None else limit
+        self.left = ctx.settings.max_answer_bytes * answers if limit is None else limit
         self.taken = 0
 
     def fits(self, item) -> bool:
@@ -29,9 +29,9 @@ class Budget:
         return True
 
 
-def take(items, limit: int | None = None) -> tuple[list, bool]:
+def take(ctx: Context, items, limit: int | None = None) -> tuple[list, bool]:
     """(the leading items that fit one page, whether the page was cut by bytes)."""
-    budget, page = Budget(limit), []
+    budget, page = Budget(ctx, limit), []
     for item in items:
         if not budget.fits(item):
             return page, True

@@ -2,7 +2,7 @@
 
 Generic over the conversation kind: one-to-one (`si_<smaller>~<larger>`, type 1) and groups
 (`sg_<group_id>`, type 3). A user may read a conversation only when they have a state row in it:
-groups create it on join (`open_for_member`), one-to-one for both users on the first message or when
+groups create it on join (im.services.groups), one-to-one for both users on the first message or when
 one of them opens the conversation by the peer's user id (`open_single`). An id is never parsed.
 """
 
@@ -11,11 +11,11 @@ from dataclasses import dataclass
 from sqlalchemy import and_, bindparam, case, exists, func, select, update
 from sqlalchemy.dialects import postgresql, sqlite
 
-from .. import errors, push, unread_push
-from ..extensions import db
-from ..models import GROUP, SINGLE, Conversation, ConversationState, Message, MessageDeletion, User, ts, utcnow
+from .. import errors
+from ..models import SINGLE, Conversation, ConversationState, Message, MessageDeletion, User, ts, utcnow
 from ..models.message import PUBLIC_COLUMNS, message_public
-from . import bounds
+from . import bounds, events
+from .context import Context
 
 RECV_OPTS = (0, 1, 2)
 RECV_NOT_RECEIVE = 1
@@ -32,27 +32,26 @@ def single_conversation_id(a: str, b: str) -> str:
     return f"si_{low}{SINGLE_SEPARATOR}{high}"
 
 
-def group_conversation_id(group_id: str) -> str:
-    return f"sg_{group_id}"
-
-
-def insert_ignore(model, rows: list[dict], returning=None):
+def insert_ignore(ctx: Context, model, rows: list[dict], returning=None):
     """INSERT ... ON CONFLICT DO NOTHING (SQLite and PostgreSQL); returns the inserted rows' `returning`."""
     if not rows:
         return []
-    dialect = db.session.get_bind().dialect.name
+    dialect = ctx.session.get_bind().dialect.name
     insert = postgresql.insert if dialect == "postgresql" else sqlite.insert
     # The rows go as parameters, not as .values(rows): a multi-VALUES statement is compiled anew on every
     # call, this one once (compiling it was 12% of a one-to-one send in the profile of make bench).
     stmt = insert(model.__table__).on_conflict_do_nothing()
     if returning is not None:
-        return list(db.session.execute(stmt.returning(returning), rows).scalars())
-    db.session.execute(stmt, rows)
+        return list(ctx.session.execute(stmt.returning(returning), rows).scalars())
+    ctx.session.execute(stmt, rows)
     return []
 
 
-def ensure_conversation(conversation_id: str, conversation_type: int, group_id: str | None = None) -> None:
+def ensure_conversation(
+    ctx: Context, conversation_id: str, conversation_type: int, group_id: str | None = None
+) -> None:
     insert_ignore(
+        ctx,
         Conversation,
         [
             {
@@ -67,13 +66,15 @@ def ensure_conversation(conversation_id: str, conversation_type: int, group_id: 
     )
 
 
-def ensure_single_states(conversation_id: str, user_a: str, user_b: str, hide_b: bool = False) -> list[str]:
+def ensure_single_states(
+    ctx: Context, conversation_id: str, user_a: str, user_b: str, hide_b: bool = False
+) -> list[str]:
     """Create both users' state rows of a one-to-one conversation; returns whose were new.
 
     With hide_b the row made for user_b stays out of their list until a message arrives (user_a only
     looked at the conversation)."""
     have = set(
-        db.session.scalars(
+        ctx.session.scalars(
             select(ConversationState.user_id).where(ConversationState.conversation_id == conversation_id)
         )
     )
@@ -97,40 +98,7 @@ def ensure_single_states(conversation_id: str, user_a: str, user_b: str, hide_b:
         }
         for u, peer, hidden in ((user_a, user_b, False), (user_b, user_a, hide_b))
     ]
-    return insert_ignore(ConversationState, rows, returning=ConversationState.user_id)
-
-
-def open_for_member(user_id: str, conversation_id: str, group_id: str) -> None:
-    """A user joins a group conversation: they read from the next seq on (call inside the join's transaction)."""
-    ensure_conversation(conversation_id, GROUP, group_id)
-    max_seq = db.session.scalar(
-        select(Conversation.max_seq).where(Conversation.conversation_id == conversation_id).with_for_update()
-    )
-    state = db.session.get(ConversationState, (user_id, conversation_id))
-    if state is None:
-        db.session.add(
-            ConversationState(
-                user_id=user_id,
-                conversation_id=conversation_id,
-                conversation_type=GROUP,
-                group_id=group_id,
-                has_read_seq=max_seq,
-                min_seq=max_seq + 1,
-                hidden=False,
-            )
-        )
-    else:
-        state.min_seq, state.has_read_seq = max_seq + 1, max_seq
-        state.max_readable_seq, state.hidden = None, False
-
-
-def close_for_member(user_id: str, conversation_id: str) -> None:
-    """A user leaves a group conversation: they keep reading what came before, nothing after."""
-    state = db.session.get(ConversationState, (user_id, conversation_id))
-    if state is not None and state.max_readable_seq is None:
-        state.max_readable_seq = (
-            db.session.scalar(select(Conversation.max_seq).where(Conversation.conversation_id == conversation_id)) or 0
-        )
+    return insert_ignore(ctx, ConversationState, rows, returning=ConversationState.user_id)
 
 
 @dataclass
@@ -145,15 +113,15 @@ class Readable:
     peer_user_id: str | None = None
 
 
-def readable(user_id: str, conversation_id: str) -> Readable:
+def readable(ctx: Context, user_id: str, conversation_id: str) -> Readable:
     """The user's readable range of a conversation, or ConversationNotFound (also for outsiders).
 
     Membership is the user's own state row, never what the id looks like."""
-    state = db.session.get(ConversationState, (user_id, conversation_id))
+    state = ctx.session.get(ConversationState, (user_id, conversation_id))
     if state is None:
         raise errors.ConversationNotFound()
     conv_max = (
-        db.session.scalar(select(Conversation.max_seq).where(Conversation.conversation_id == conversation_id)) or 0
+        ctx.session.scalar(select(Conversation.max_seq).where(Conversation.conversation_id == conversation_id)) or 0
     )
     return Readable(
         conversation_id,
@@ -165,24 +133,24 @@ def readable(user_id: str, conversation_id: str) -> Readable:
     )
 
 
-def state_for_update(user_id: str, conversation_id: str) -> ConversationState:
+def state_for_update(ctx: Context, user_id: str, conversation_id: str) -> ConversationState:
     """The user's state row of a conversation they belong to, or ConversationNotFound."""
-    return readable(user_id, conversation_id).state
+    return readable(ctx, user_id, conversation_id).state
 
 
-def open_single(user_id: str, peer_id: str) -> ConversationState:
+def open_single(ctx: Context, user_id: str, peer_id: str) -> ConversationState:
     """The user's state row of the one-to-one conversation with peer_id, created empty if needed
     (the peer's row stays out of their list until a message arrives)."""
     if peer_id == user_id:
         raise errors.SelfOperation()
-    if db.session.get(User, peer_id) is None:
+    if ctx.session.get(User, peer_id) is None:
         raise errors.UserNotFound(f"user not found: {peer_id}")
     conversation_id = single_conversation_id(user_id, peer_id)
-    state = db.session.get(ConversationState, (user_id, conversation_id))
+    state = ctx.session.get(ConversationState, (user_id, conversation_id))
     if state is None:
-        ensure_conversation(conversation_id, SINGLE)
-        ensure_single_states(conversation_id, user_id, peer_id, hide_b=True)
-        state = db.session.get(ConversationState, (user_id, conversation_id))
+        ensure_conversation(ctx, conversation_id, SINGLE)
+        ensure_single_states(ctx, conversation_id, user_id, peer_id, hide_b=True)
+        state = ctx.session.get(ConversationState, (user_id, conversation_id))
     return state
 
 
@@ -286,13 +254,13 @@ _LISTED = (
 MAX_SPLIT_COUNT = 100
 
 
-def _rows(stmt, params=None):
-    return db.session.execute(stmt, params or {}).all()
+def _rows(ctx: Context, stmt, params=None):
+    return ctx.session.execute(stmt, params or {}).all()
 
 
-def _newest_not_deleted(user_id: str, conversation_id: str, low: int, high: int):
+def _newest_not_deleted(ctx: Context, user_id: str, conversation_id: str, low: int, high: int):
     """The newest message (a row of PUBLIC_COLUMNS) with a seq in [low, high] the user has not deleted."""
-    return db.session.execute(
+    return ctx.session.execute(
         select(*(_M.c[c] for c in PUBLIC_COLUMNS))
         .where(
             _M.c.conversation_id == conversation_id,
@@ -307,7 +275,7 @@ def _newest_not_deleted(user_id: str, conversation_id: str, low: int, high: int)
     ).first()
 
 
-def views(user_id: str, states) -> list[dict]:
+def views(ctx: Context, user_id: str, states) -> list[dict]:
     """The public conversation objects of these state rows (ORM or Core rows), in the given order.
 
     `latest_msg` is the newest message the user may read and has not deleted for themselves (OpenIM's
@@ -320,23 +288,27 @@ def views(user_id: str, states) -> list[dict]:
     ids = [s.conversation_id for s in states]
     convs = {
         r.conversation_id: r
-        for r in _rows(select(_C.c.conversation_id, _C.c.max_seq, _C.c.created_at).where(_C.c.conversation_id.in_(ids)))
+        for r in _rows(
+            ctx, select(_C.c.conversation_id, _C.c.max_seq, _C.c.created_at).where(_C.c.conversation_id.in_(ids))
+        )
     }
     latest = {
         r.conversation_id: r
         for r in _rows(
+            ctx,
             select(*(_M.c[c] for c in PUBLIC_COLUMNS))
             .select_from(_M.join(_C, (_C.c.conversation_id == _M.c.conversation_id) & (_C.c.max_seq == _M.c.seq)))
-            .where(_C.c.conversation_id.in_(ids))
+            .where(_C.c.conversation_id.in_(ids)),
         )
     }
     single_ids = [s.conversation_id for s in states if s.conversation_type == SINGLE]
     peer_read = (
         dict(
             _rows(
+                ctx,
                 select(_S.c.conversation_id, _S.c.has_read_seq).where(
                     _S.c.conversation_id.in_(single_ids), _S.c.user_id != user_id
-                )
+                ),
             )
         )
         if single_ids
@@ -345,9 +317,10 @@ def views(user_id: str, states) -> list[dict]:
     tops = {s.conversation_id: _effective_max(s, convs[s.conversation_id].max_seq) for s in states}
     deleted_tops = set(
         _rows(
+            ctx,
             select(_D.c.conversation_id, _D.c.seq).where(
                 _D.c.user_id == user_id, _D.c.conversation_id.in_(ids), _D.c.seq.in_(sorted(set(tops.values())))
-            )
+            ),
         )
     )
     out = []
@@ -356,9 +329,9 @@ def views(user_id: str, states) -> list[dict]:
         top = tops[s.conversation_id]
         msg = latest.get(s.conversation_id)
         if (s.conversation_id, top) in deleted_tops:
-            msg = _newest_not_deleted(user_id, s.conversation_id, s.min_seq, top - 1)
+            msg = _newest_not_deleted(ctx, user_id, s.conversation_id, s.min_seq, top - 1)
         elif msg is not None and msg.seq != top:
-            msg = db.session.execute(
+            msg = ctx.session.execute(
                 select(*(_M.c[c] for c in PUBLIC_COLUMNS)).where(
                     _M.c.conversation_id == s.conversation_id, _M.c.seq == top
                 )
@@ -388,12 +361,12 @@ def views(user_id: str, states) -> list[dict]:
     return out
 
 
-def _listed(user_id: str, ids: list[str]) -> list[dict]:
+def _listed(ctx: Context, user_id: str, ids: list[str]) -> list[dict]:
     found = {
         s.conversation_id: s
-        for s in _rows(select(*_STATE_COLUMNS).where(_S.c.user_id == user_id, _S.c.conversation_id.in_(ids)))
+        for s in _rows(ctx, select(*_STATE_COLUMNS).where(_S.c.user_id == user_id, _S.c.conversation_id.in_(ids)))
     }
-    return views(user_id, [found[c] for c in ids if c in found])
+    return views(ctx, user_id, [found[c] for c in ids if c in found])
 
 
 # get_all_conversation_list builds its answer a page at a time: 5,000 conversations took 400 ms of
@@ -404,7 +377,7 @@ ALL_LIST_CHUNK = MAX_SPLIT_COUNT
 ALL_LIST_ANSWERS = 16
 
 
-def get_all_conversation_list(user_id: str, pause=None, chunk: int = ALL_LIST_CHUNK) -> list[dict]:
+def get_all_conversation_list(ctx: Context, user_id: str, pause=None, chunk: int = ALL_LIST_CHUNK) -> list[dict]:
     """Pinned first, then by the preview's send time (newest first), then by id; deleted ones are left
     out until a new message.
 
@@ -412,106 +385,108 @@ def get_all_conversation_list(user_id: str, pause=None, chunk: int = ALL_LIST_CH
     `pause()` between (the caller lets other work run there). The answer stops before the conversation
     that would take it past ALL_LIST_ANSWERS times IM_MAX_ANSWER_BYTES (always one at least): longer
     lists are paged by get_conversation_list_split."""
-    ids = list(db.session.scalars(_LISTED, {"uid": user_id}))
-    out, budget = [], bounds.Budget(answers=ALL_LIST_ANSWERS)
+    ids = list(ctx.session.scalars(_LISTED, {"uid": user_id}))
+    out, budget = [], bounds.Budget(ctx, answers=ALL_LIST_ANSWERS)
     for start in range(0, len(ids), chunk):
         if start and pause is not None:
             pause()
-        for view in _listed(user_id, ids[start : start + chunk]):
+        for view in _listed(ctx, user_id, ids[start : start + chunk]):
             if not budget.fits(view):
                 return out
             out.append(view)
     return out
 
 
-def get_conversation_list_split(user_id: str, offset: int, count: int) -> list[dict]:
+def get_conversation_list_split(ctx: Context, user_id: str, offset: int, count: int) -> list[dict]:
     """A page of get_all_conversation_list: the same order, so pages neither skip nor repeat while the
     list stays the same."""
-    ids = list(db.session.scalars(_LISTED.offset(offset).limit(count), {"uid": user_id}))
-    return _listed(user_id, ids)
+    ids = list(ctx.session.scalars(_LISTED.offset(offset).limit(count), {"uid": user_id}))
+    return _listed(ctx, user_id, ids)
 
 
-def get_one_conversation(user_id: str, conversation_id: str | None = None, peer_id: str | None = None) -> dict:
+def get_one_conversation(
+    ctx: Context, user_id: str, conversation_id: str | None = None, peer_id: str | None = None
+) -> dict:
     """One conversation of the user by its id, or the one-to-one one with peer_id (made if needed)."""
-    state = open_single(user_id, peer_id) if peer_id is not None else state_for_update(user_id, conversation_id)
-    result = views(user_id, [state])[0]
-    db.session.commit()
+    state = (
+        open_single(ctx, user_id, peer_id) if peer_id is not None else state_for_update(ctx, user_id, conversation_id)
+    )
+    result = views(ctx, user_id, [state])[0]
     return result
 
 
-def get_multiple_conversation(user_id: str, conversation_ids: list[str]) -> list[dict]:
+def get_multiple_conversation(ctx: Context, user_id: str, conversation_ids: list[str]) -> list[dict]:
     """The conversations among these ids the user has, in the order asked; others are left out."""
-    return _listed(user_id, list(dict.fromkeys(conversation_ids)))
+    return _listed(ctx, user_id, list(dict.fromkeys(conversation_ids)))
 
 
-def total_unread(user_id: str) -> int:
+def total_unread(ctx: Context, user_id: str) -> int:
     """Unread over the user's conversations with recv_msg_opt 0 (OpenIM leaves muted ones out): one aggregate."""
-    return int(db.session.execute(_TOTAL, {"uid": user_id}).scalar_one())
+    return int(ctx.session.execute(_TOTAL, {"uid": user_id}).scalar_one())
 
 
-def totals(user_ids: list[str]) -> dict[str, int]:
+def totals(ctx: Context, user_ids: list[str]) -> dict[str, int]:
     """total_unread of several users in one grouped aggregate (0 for those without conversations)."""
-    found = dict(_rows(_TOTALS, {"uids": list(user_ids)})) if user_ids else {}
+    found = dict(_rows(ctx, _TOTALS, {"uids": list(user_ids)})) if user_ids else {}
     return {uid: int(found.get(uid) or 0) for uid in user_ids}
 
 
-def max_seqs(user_id: str) -> dict[str, dict]:
+def max_seqs(ctx: Context, user_id: str) -> dict[str, dict]:
     """Each conversation of the user with its newest readable seq, min_seq and recv_msg_opt."""
-    rows = db.session.connection().execute(_MAX_SEQS, {"uid": user_id})
+    rows = ctx.session.connection().execute(_MAX_SEQS, {"uid": user_id})
     return {cid: {"max_seq": top, "min_seq": low, "recv_msg_opt": opt} for cid, top, low, opt in rows}
 
 
-def publish_changed(user_id: str, state: ConversationState, unread_changed: bool = True) -> None:
+def publish_changed(ctx: Context, user_id: str, state: ConversationState, unread_changed: bool = True) -> None:
     """Tell all the user's terminals about a change to one conversation: the conversation through the
     event log, the total (when it may have changed) by unread_push after commit."""
-    db.session.flush()
-    push.publish([user_id], "conversation_changed", views(user_id, [state]))
+    ctx.session.flush()
+    events.publish(ctx, [user_id], "conversation_changed", views(ctx, user_id, [state]))
     if unread_changed:
-        unread_push.changed([user_id])
+        ctx.outbox.unread_changed([user_id])
 
 
-def _change(user_id: str, conversation_id: str, apply, unread_changed: bool = False) -> dict:
-    state = state_for_update(user_id, conversation_id)
+def _change(ctx: Context, user_id: str, conversation_id: str, apply, unread_changed: bool = False) -> dict:
+    state = state_for_update(ctx, user_id, conversation_id)
     if apply(state):
         state.updated_at = utcnow()
-        publish_changed(user_id, state, unread_changed)
-    result = views(user_id, [state])[0]
-    db.session.commit()
+        publish_changed(ctx, user_id, state, unread_changed)
+    result = views(ctx, user_id, [state])[0]
     return result
 
 
-def pin_conversation(user_id: str, conversation_id: str, is_pinned: bool) -> dict:
+def pin_conversation(ctx: Context, user_id: str, conversation_id: str, is_pinned: bool) -> dict:
     def apply(s):
         changed, s.is_pinned = s.is_pinned != is_pinned, is_pinned
         return changed
 
-    return _change(user_id, conversation_id, apply)
+    return _change(ctx, user_id, conversation_id, apply)
 
 
-def set_recv_message_opt(user_id: str, conversation_id: str, opt: int) -> dict:
+def set_recv_message_opt(ctx: Context, user_id: str, conversation_id: str, opt: int) -> dict:
     def apply(s):
         changed, s.recv_msg_opt = s.recv_msg_opt != opt, opt
         return changed
 
-    return _change(user_id, conversation_id, apply, unread_changed=True)
+    return _change(ctx, user_id, conversation_id, apply, unread_changed=True)
 
 
-def set_draft(user_id: str, conversation_id: str, text: str) -> dict:
+def set_draft(ctx: Context, user_id: str, conversation_id: str, text: str) -> dict:
     def apply(s):
         if s.draft_text == text:
             return False
         s.draft_text, s.draft_time = text, utcnow() if text else None
         return True
 
-    return _change(user_id, conversation_id, apply)
+    return _change(ctx, user_id, conversation_id, apply)
 
 
-def delete_conversation(user_id: str, conversation_id: str) -> None:
+def delete_conversation(ctx: Context, user_id: str, conversation_id: str) -> None:
     """Hide the conversation from my list (read up to now) until a new message arrives."""
 
     def apply(s):
         conv_max = (
-            db.session.scalar(select(Conversation.max_seq).where(Conversation.conversation_id == conversation_id)) or 0
+            ctx.session.scalar(select(Conversation.max_seq).where(Conversation.conversation_id == conversation_id)) or 0
         )
         if s.hidden and s.has_read_seq >= _effective_max(s, conv_max):
             return False
@@ -519,16 +494,17 @@ def delete_conversation(user_id: str, conversation_id: str) -> None:
         top = _effective_max(s, conv_max)
         if s.has_read_seq < top:
             s.has_read_seq = top
-            _read_receipt(s, top)
+            _read_receipt(ctx, s, top)
         return True
 
-    _change(user_id, conversation_id, apply, unread_changed=True)
+    _change(ctx, user_id, conversation_id, apply, unread_changed=True)
 
 
-def _read_receipt(state: ConversationState, has_read_seq: int) -> None:
+def _read_receipt(ctx: Context, state: ConversationState, has_read_seq: int) -> None:
     """One-to-one: the peer hears how far the user has now read (the peer's peer_has_read_seq)."""
     if state.conversation_type == SINGLE and state.peer_user_id:
-        push.publish(
+        events.publish(
+            ctx,
             [state.peer_user_id],
             "recv_c2c_read_receipt",
             [
@@ -542,11 +518,11 @@ def _read_receipt(state: ConversationState, has_read_seq: int) -> None:
         )
 
 
-def mark_read(user_id: str, conversation_id: str) -> dict:
+def mark_read(ctx: Context, user_id: str, conversation_id: str) -> dict:
     """Everything up to the newest seq is read; my terminals and (one-to-one) the peer hear of it."""
-    state = state_for_update(user_id, conversation_id)
+    state = state_for_update(ctx, user_id, conversation_id)
     conv_max = (
-        db.session.scalar(
+        ctx.session.scalar(
             select(Conversation.max_seq).where(Conversation.conversation_id == conversation_id).with_for_update()
         )
         or 0
@@ -555,14 +531,13 @@ def mark_read(user_id: str, conversation_id: str) -> dict:
     if state.has_read_seq < top:
         state.has_read_seq = top
         state.updated_at = utcnow()
-        publish_changed(user_id, state)
-        _read_receipt(state, top)
-    result = views(user_id, [state])[0]
-    db.session.commit()
+        publish_changed(ctx, user_id, state)
+        _read_receipt(ctx, state, top)
+    result = views(ctx, user_id, [state])[0]
     return result
 
 
-def unhide(conversation_id: str, user_ids: list[str]) -> list[str]:
+def unhide(ctx: Context, conversation_id: str, user_ids: list[str]) -> list[str]:
     """A new message shows the conversation again to those who had deleted it; returns who they were."""
     stmt = (
         update(ConversationState)
@@ -575,4 +550,4 @@ def unhide(conversation_id: str, user_ids: list[str]) -> list[str]:
         .returning(ConversationState.user_id)
         .execution_options(synchronize_session=False)
     )
-    return list(db.session.execute(stmt).scalars())
+    return list(ctx.session.execute(stmt).scalars())

@@ -6,15 +6,13 @@ list changed. `publish` delivers each to every terminal of those users, the acti
 included, and keeps it in their event logs for terminals that are offline.
 """
 
-from flask import current_app
 from sqlalchemy import func, or_, select
 from sqlalchemy.orm import aliased
 
 from .. import errors
-from ..extensions import db
 from ..models import Black, Friend, FriendApplication, User, ts, utcnow
-from ..push import publish, publish_each
-from . import relations
+from . import events, relations
+from .context import Context
 
 PENDING, ACCEPTED, REFUSED = 0, 1, -1
 
@@ -63,7 +61,7 @@ def black_entry(row: Black, blocked: User) -> dict:
 # ---- helpers ----------------------------------------------------------------------------------
 
 
-def lock_users(*user_ids: str) -> dict[str, User]:
+def lock_users(ctx: Context, *user_ids: str) -> dict[str, User]:
     """Load the users, row-locked in id order (on PostgreSQL) so two changes cannot deadlock.
 
     Every write below touches both users' event logs; taking the locks up front in one order keeps
@@ -72,7 +70,7 @@ def lock_users(*user_ids: str) -> dict[str, User]:
     ids = sorted(set(user_ids))
     found = {
         u.user_id: u
-        for u in db.session.scalars(select(User).where(User.user_id.in_(ids)).order_by(User.user_id).with_for_update())
+        for u in ctx.session.scalars(select(User).where(User.user_id.in_(ids)).order_by(User.user_id).with_for_update())
     }
     for user_id in user_ids:
         if user_id not in found:
@@ -80,22 +78,22 @@ def lock_users(*user_ids: str) -> dict[str, User]:
     return found
 
 
-def _other_user(caller_id: str, other_id: str) -> dict[str, User]:
+def _other_user(ctx: Context, caller_id: str, other_id: str) -> dict[str, User]:
     if caller_id == other_id:
         raise errors.SelfOperation()
-    return lock_users(caller_id, other_id)
+    return lock_users(ctx, caller_id, other_id)
 
 
-def _application(from_id: str, to_id: str) -> FriendApplication | None:
-    return db.session.scalar(
+def _application(ctx: Context, from_id: str, to_id: str) -> FriendApplication | None:
+    return ctx.session.scalar(
         select(FriendApplication).where(
             FriendApplication.from_user_id == from_id, FriendApplication.to_user_id == to_id
         )
     )
 
 
-def _pending_application(from_id: str, to_id: str) -> FriendApplication:
-    app = _application(from_id, to_id)
+def _pending_application(ctx: Context, from_id: str, to_id: str) -> FriendApplication:
+    app = _application(ctx, from_id, to_id)
     if app is None:
         raise errors.ApplicationNotFound(f"no friend application from {from_id} to {to_id}")
     if app.handle_result != PENDING:
@@ -103,13 +101,13 @@ def _pending_application(from_id: str, to_id: str) -> FriendApplication:
     return app
 
 
-def _friend_count(owner_id: str) -> int:
-    return db.session.scalar(select(func.count()).select_from(Friend).where(Friend.owner_user_id == owner_id))
+def _friend_count(ctx: Context, owner_id: str) -> int:
+    return ctx.session.scalar(select(func.count()).select_from(Friend).where(Friend.owner_user_id == owner_id))
 
 
-def _check_room_for_friend(owner_id: str) -> None:
-    limit = current_app.config["IM_FRIEND_LIMIT"]
-    if _friend_count(owner_id) >= limit:
+def _check_room_for_friend(ctx: Context, owner_id: str) -> None:
+    limit = ctx.settings.friend_limit
+    if _friend_count(ctx, owner_id) >= limit:
         raise errors.FriendLimit(f"{owner_id} already has {limit} friends")
 
 
@@ -118,33 +116,38 @@ def _check_room_for_friend(owner_id: str) -> None:
 _FRIEND_COLUMNS = (Friend.owner_user_id, Friend.remark, Friend.created_at, User.user_id, User.nickname, User.face_url)
 
 
-def _friend_rows(owner_id: str, *conditions):
+def _friend_rows(ctx: Context, owner_id: str, *conditions):
     stmt = (
         select(*_FRIEND_COLUMNS)
         .join(User, User.user_id == Friend.friend_user_id)
         .where(Friend.owner_user_id == owner_id, *conditions)
         .order_by(Friend.created_at, Friend.friend_user_id)
     )
-    return db.session.execute(stmt)
+    return ctx.session.execute(stmt)
 
 
 # ---- friend list ------------------------------------------------------------------------------
 
 
-def get_friend_list(owner_id: str) -> list[dict]:
+def get_friend_list(ctx: Context, owner_id: str) -> list[dict]:
     """Everyone in my friend list, oldest friendship first."""
-    return [friend_entry(row, row) for row in _friend_rows(owner_id)]
+    return [friend_entry(row, row) for row in _friend_rows(ctx, owner_id)]
 
 
-def get_designated_friends_info(owner_id: str, user_ids: list[str]) -> list[dict]:
+def get_designated_friends_info(ctx: Context, owner_id: str, user_ids: list[str]) -> list[dict]:
     """Those of `user_ids` that are in my friend list, in the order asked."""
-    rows = _friend_rows(owner_id, Friend.friend_user_id.in_(user_ids))
+    rows = _friend_rows(ctx, owner_id, Friend.friend_user_id.in_(user_ids))
     found = {row.user_id: friend_entry(row, row) for row in rows}
     return [found[uid] for uid in dict.fromkeys(user_ids) if uid in found]
 
 
 def search_friends(
-    owner_id: str, keyword: str, search_user_id: bool = True, search_nickname: bool = True, search_remark: bool = True
+    ctx: Context,
+    owner_id: str,
+    keyword: str,
+    search_user_id: bool = True,
+    search_nickname: bool = True,
+    search_remark: bool = True,
 ) -> list[dict]:
     """Friends whose user_id, nickname or remark (as chosen) contains the keyword, ignoring case."""
     needle = keyword.lower()
@@ -160,62 +163,60 @@ def search_friends(
     if not columns:
         return []  # searching no field finds nothing (the published schema allows all three false)
     matches = or_(*(func.lower(col).contains(needle, autoescape=True) for col in columns))
-    return [friend_entry(row, row) for row in _friend_rows(owner_id, matches)]
+    return [friend_entry(row, row) for row in _friend_rows(ctx, owner_id, matches)]
 
 
-def check_friend(owner_id: str, user_ids: list[str]) -> list[dict]:
+def check_friend(ctx: Context, owner_id: str, user_ids: list[str]) -> list[dict]:
     """One {user_id, result} per id asked: result 1 if that user is in my friend list, else 0."""
     ids = list(dict.fromkeys(user_ids))
     mine = set(
-        db.session.scalars(
+        ctx.session.scalars(
             select(Friend.friend_user_id).where(Friend.owner_user_id == owner_id, Friend.friend_user_id.in_(ids))
         )
     )
     return [{"user_id": uid, "result": 1 if uid in mine else 0} for uid in ids]
 
 
-def set_friend_remark(owner_id: str, user_id: str, remark: str) -> dict:
+def set_friend_remark(ctx: Context, owner_id: str, user_id: str, remark: str) -> dict:
     """My private remark for a friend; my terminals hear friend_info_changed."""
-    users = _other_user(owner_id, user_id)
-    row = db.session.get(Friend, (owner_id, user_id))
+    users = _other_user(ctx, owner_id, user_id)
+    row = ctx.session.get(Friend, (owner_id, user_id))
     if row is None:
         raise errors.NotInFriendList(f"{user_id} is not in your friend list")
     if row.remark != remark:
         row.remark = remark
-        publish([owner_id], "friend_info_changed", friend_entry(row, users[user_id]))
+        events.publish(ctx, [owner_id], "friend_info_changed", friend_entry(row, users[user_id]))
     entry = friend_entry(row, users[user_id])
-    db.session.commit()
     return entry
 
 
-def delete_friend(owner_id: str, user_id: str) -> dict:
+def delete_friend(ctx: Context, owner_id: str, user_id: str) -> dict:
     """Remove a friend from my list only; I stay in theirs."""
-    users = _other_user(owner_id, user_id)
-    row = db.session.get(Friend, (owner_id, user_id))
+    users = _other_user(ctx, owner_id, user_id)
+    row = ctx.session.get(Friend, (owner_id, user_id))
     if row is None:
         raise errors.NotInFriendList(f"{user_id} is not in your friend list")
     entry = friend_entry(row, users[user_id])
-    db.session.delete(row)
-    publish([owner_id], "friend_deleted", entry)
-    db.session.commit()
+    ctx.session.delete(row)
+    events.publish(ctx, [owner_id], "friend_deleted", entry)
     return entry
 
 
-def publish_friend_info_changed(user: User) -> None:
+def publish_friend_info_changed(ctx: Context, user: User) -> None:
     """Tell everyone who has `user` as a friend about their new profile, each with their own remark.
 
     Called inside the transaction that changes the profile; the caller commits.
     """
-    rows = db.session.scalars(
+    rows = ctx.session.scalars(
         select(Friend).where(Friend.friend_user_id == user.user_id).order_by(Friend.owner_user_id)
     )
-    publish_each((row.owner_user_id, "friend_info_changed", friend_entry(row, user)) for row in rows)
+    events.publish_each(ctx, ((row.owner_user_id, "friend_info_changed", friend_entry(row, user)) for row in rows))
 
 
-def lock_user_and_friend_owners(user_id: str) -> None:
+def lock_user_and_friend_owners(ctx: Context, user_id: str) -> None:
     """Before a profile change: lock the user and everyone who will hear of it, in id order."""
     owners = select(Friend.owner_user_id).where(Friend.friend_user_id == user_id)
-    db.session.execute(
+    ctx.session.execute(
         select(User.user_id)
         .where(or_(User.user_id == user_id, User.user_id.in_(owners)))
         .order_by(User.user_id)
@@ -226,86 +227,83 @@ def lock_user_and_friend_owners(user_id: str) -> None:
 # ---- applications -----------------------------------------------------------------------------
 
 
-def add_friend(from_id: str, to_id: str, req_msg: str = "") -> dict:
+def add_friend(ctx: Context, from_id: str, to_id: str, req_msg: str = "") -> dict:
     """Apply to become friends; applying again while pending (or after an answer) renews it."""
-    users = _other_user(from_id, to_id)
-    if relations.is_blacklisted(to_id, from_id):
+    users = _other_user(ctx, from_id, to_id)
+    if relations.is_blacklisted(ctx, to_id, from_id):
         raise errors.Blocked()
-    mine = db.session.get(Friend, (from_id, to_id)) is not None
-    theirs = db.session.get(Friend, (to_id, from_id)) is not None
+    mine = ctx.session.get(Friend, (from_id, to_id)) is not None
+    theirs = ctx.session.get(Friend, (to_id, from_id)) is not None
     if mine and theirs:
         raise errors.AlreadyFriends()
     if not mine:
-        _check_room_for_friend(from_id)
+        _check_room_for_friend(ctx, from_id)
     now = utcnow()
-    app = _application(from_id, to_id)
+    app = _application(ctx, from_id, to_id)
     if app is None:
         app = FriendApplication(from_user_id=from_id, to_user_id=to_id)
-        db.session.add(app)
+        ctx.session.add(app)
     app.req_msg, app.handle_result, app.handle_msg = req_msg, PENDING, ""
     app.created_at, app.handled_at = now, None
     entry = application_entry(app, users[from_id], users[to_id])
-    publish([from_id, to_id], "friend_application_added", entry)
-    db.session.commit()
+    events.publish(ctx, [from_id, to_id], "friend_application_added", entry)
     return entry
 
 
-def accept_friend_application(to_id: str, from_id: str, handle_msg: str = "") -> dict:
+def accept_friend_application(ctx: Context, to_id: str, from_id: str, handle_msg: str = "") -> dict:
     """Accept: each joins the other's list where missing; a pending reverse application is settled too."""
-    users = _other_user(to_id, from_id)
-    app = _pending_application(from_id, to_id)
+    users = _other_user(ctx, to_id, from_id)
+    app = _pending_application(ctx, from_id, to_id)
     missing = [
         (owner, other)
         for owner, other in ((to_id, from_id), (from_id, to_id))
-        if db.session.get(Friend, (owner, other)) is None
+        if ctx.session.get(Friend, (owner, other)) is None
     ]
     for owner, _ in missing:
-        _check_room_for_friend(owner)
+        _check_room_for_friend(ctx, owner)
     now = utcnow()
     settled = [app]
-    reverse = _application(to_id, from_id)
+    reverse = _application(ctx, to_id, from_id)
     if reverse is not None and reverse.handle_result == PENDING:
         settled.append(reverse)
     for each in settled:
         each.handle_result, each.handle_msg, each.handled_at = ACCEPTED, handle_msg, now
     added = [Friend(owner_user_id=owner, friend_user_id=other, remark="", created_at=now) for owner, other in missing]
-    db.session.add_all(added)
+    ctx.session.add_all(added)
     for each in settled:
-        publish(
+        events.publish(
+            ctx,
             [each.from_user_id, each.to_user_id],
             "friend_application_accepted",
             application_entry(each, users[each.from_user_id], users[each.to_user_id]),
         )
     for row in added:
-        publish([row.owner_user_id], "friend_added", friend_entry(row, users[row.friend_user_id]))
+        events.publish(ctx, [row.owner_user_id], "friend_added", friend_entry(row, users[row.friend_user_id]))
     entry = application_entry(app, users[from_id], users[to_id])
-    db.session.commit()
     return entry
 
 
-def refuse_friend_application(to_id: str, from_id: str, handle_msg: str = "") -> dict:
+def refuse_friend_application(ctx: Context, to_id: str, from_id: str, handle_msg: str = "") -> dict:
     """Refuse: the answer is recorded; the applicant may apply again later."""
-    users = _other_user(to_id, from_id)
-    app = _pending_application(from_id, to_id)
+    users = _other_user(ctx, to_id, from_id)
+    app = _pending_application(ctx, from_id, to_id)
     app.handle_result, app.handle_msg, app.handled_at = REFUSED, handle_msg, utcnow()
     entry = application_entry(app, users[from_id], users[to_id])
-    publish([from_id, to_id], "friend_application_rejected", entry)
-    db.session.commit()
+    events.publish(ctx, [from_id, to_id], "friend_application_rejected", entry)
     return entry
 
 
-def delete_friend_application(from_id: str, to_id: str) -> dict:
+def delete_friend_application(ctx: Context, from_id: str, to_id: str) -> dict:
     """Withdraw my own pending application."""
-    users = _other_user(from_id, to_id)
-    app = _pending_application(from_id, to_id)
+    users = _other_user(ctx, from_id, to_id)
+    app = _pending_application(ctx, from_id, to_id)
     entry = application_entry(app, users[from_id], users[to_id])
-    db.session.delete(app)
-    publish([from_id, to_id], "friend_application_deleted", entry)
-    db.session.commit()
+    ctx.session.delete(app)
+    events.publish(ctx, [from_id, to_id], "friend_application_deleted", entry)
     return entry
 
 
-def _applications(where) -> list[dict]:
+def _applications(ctx: Context, where) -> list[dict]:
     sender, recipient = aliased(User), aliased(User)
     stmt = (
         select(FriendApplication, sender, recipient)
@@ -314,48 +312,46 @@ def _applications(where) -> list[dict]:
         .where(where)
         .order_by(FriendApplication.created_at.desc(), FriendApplication.id.desc())
     )
-    return [application_entry(app, f, t) for app, f, t in db.session.execute(stmt)]
+    return [application_entry(app, f, t) for app, f, t in ctx.session.execute(stmt)]
 
 
-def get_recv_friend_application_list(user_id: str) -> list[dict]:
+def get_recv_friend_application_list(ctx: Context, user_id: str) -> list[dict]:
     """Applications sent to me, newest first, whatever their state."""
-    return _applications(FriendApplication.to_user_id == user_id)
+    return _applications(ctx, FriendApplication.to_user_id == user_id)
 
 
-def get_send_friend_application_list(user_id: str) -> list[dict]:
+def get_send_friend_application_list(ctx: Context, user_id: str) -> list[dict]:
     """Applications I sent, newest first, whatever their state."""
-    return _applications(FriendApplication.from_user_id == user_id)
+    return _applications(ctx, FriendApplication.from_user_id == user_id)
 
 
 # ---- blacklist --------------------------------------------------------------------------------
 
 
-def add_black(owner_id: str, user_id: str) -> dict:
+def add_black(ctx: Context, owner_id: str, user_id: str) -> dict:
     """Blacklist a user: private and one-way; it refuses their applications and does not unfriend."""
-    users = _other_user(owner_id, user_id)
-    if db.session.get(Black, (owner_id, user_id)) is not None:
+    users = _other_user(ctx, owner_id, user_id)
+    if ctx.session.get(Black, (owner_id, user_id)) is not None:
         raise errors.AlreadyBlacklisted()
     row = Black(owner_user_id=owner_id, block_user_id=user_id, created_at=utcnow())
-    db.session.add(row)
+    ctx.session.add(row)
     entry = black_entry(row, users[user_id])
-    publish([owner_id], "black_added", entry)
-    db.session.commit()
+    events.publish(ctx, [owner_id], "black_added", entry)
     return entry
 
 
-def remove_black(owner_id: str, user_id: str) -> dict:
-    users = _other_user(owner_id, user_id)
-    row = db.session.get(Black, (owner_id, user_id))
+def remove_black(ctx: Context, owner_id: str, user_id: str) -> dict:
+    users = _other_user(ctx, owner_id, user_id)
+    row = ctx.session.get(Black, (owner_id, user_id))
     if row is None:
         raise errors.NotBlacklisted()
     entry = black_entry(row, users[user_id])
-    db.session.delete(row)
-    publish([owner_id], "black_deleted", entry)
-    db.session.commit()
+    ctx.session.delete(row)
+    events.publish(ctx, [owner_id], "black_deleted", entry)
     return entry
 
 
-def get_black_list(owner_id: str) -> list[dict]:
+def get_black_list(ctx: Context, owner_id: str) -> list[dict]:
     """My blacklist, oldest entry first."""
     stmt = (
         select(Black, User)
@@ -363,4 +359,4 @@ def get_black_list(owner_id: str) -> list[dict]:
         .where(Black.owner_user_id == owner_id)
         .order_by(Black.created_at, Black.block_user_id)
     )
-    return [black_entry(row, user) for row, user in db.session.execute(stmt)]
+    return [black_entry(row, user) for row, user in ctx.session.execute(stmt)]

@@ -8,11 +8,10 @@ import secrets
 
 from sqlalchemy import select, update
 
-from .. import push, unread_push
-from ..extensions import db
 from ..models import GROUP, ConversationState, Message
 from ..models.message import STATUS_OK
 from . import conversations, messages
+from .context import Context
 
 GROUP_CREATED = 1501
 GROUP_INFO_SET = 1502
@@ -31,7 +30,7 @@ MEMBER_SET_TO_ADMIN = 1517
 MEMBER_SET_TO_ORDINARY = 1518
 
 
-def announce(group, content_type: int, op_user_id: str, detail: dict) -> int:
+def announce(ctx: Context, group, content_type: int, op_user_id: str, detail: dict) -> int:
     """Store a notice in the group conversation (inside the caller's transaction); returns its seq.
 
     It reaches everyone whose read window is open at this moment: call it after opening the window
@@ -39,9 +38,9 @@ def announce(group, content_type: int, op_user_id: str, detail: dict) -> int:
     (they see their own leaving).
     """
     cid = group.conversation_id
-    conversations.ensure_conversation(cid, GROUP, group.group_id)
+    conversations.ensure_conversation(ctx, cid, GROUP, group.group_id)
     now = messages.send_time()
-    seq = messages._next_seq(cid, now)
+    seq = messages._next_seq(ctx, cid, now)
     msg = Message(
         server_msg_id=secrets.token_hex(16),
         conversation_id=cid,
@@ -57,9 +56,9 @@ def announce(group, content_type: int, op_user_id: str, detail: dict) -> int:
         status=STATUS_OK,
         send_time=now,
     )
-    db.session.add(msg)
+    ctx.session.add(msg)
     # The one who made the change has seen it: notices are never unread for them.
-    db.session.execute(
+    ctx.session.execute(
         update(ConversationState)
         .where(
             ConversationState.user_id == op_user_id,
@@ -69,7 +68,7 @@ def announce(group, content_type: int, op_user_id: str, detail: dict) -> int:
         .values(has_read_seq=seq)
         .execution_options(synchronize_session=False)
     )
-    audience = db.session.scalars(
+    audience = ctx.session.scalars(
         select(ConversationState.user_id).where(
             ConversationState.conversation_id == cid,
             ConversationState.max_readable_seq.is_(None),
@@ -78,7 +77,7 @@ def announce(group, content_type: int, op_user_id: str, detail: dict) -> int:
     )
     public = msg.public()
     audience = list(audience)
-    unread_push.changed([op_user_id, *audience])
+    ctx.outbox.unread_changed([op_user_id, *audience])
     for user_id in audience:
-        push.emit_after_commit(push.user_room(user_id), messages.NEW_MESSAGE_EVENT, public)
+        ctx.outbox.to_user(user_id, messages.NEW_MESSAGE_EVENT, public)
     return seq

@@ -11,12 +11,10 @@ from dataclasses import dataclass
 from datetime import timedelta
 from types import SimpleNamespace
 
-from flask import current_app
 from sqlalchemy import and_, bindparam, case, exists, insert, or_, select, text, update
 from sqlalchemy.exc import IntegrityError
 
-from .. import errors, group_commit, push, unread_push
-from ..extensions import db
+from .. import errors
 from ..models import (
     SINGLE,
     Black,
@@ -31,7 +29,8 @@ from ..models import (
     utcnow,
 )
 from ..models.message import PUBLIC_COLUMNS, STATUS_OK, STATUS_REVOKED, message_public
-from . import bounds, conversations, relations, search, uploads
+from . import bounds, conversations, events, relations, search, uploads
+from .context import Context
 
 TEXT, PICTURE, FILE, AT_TEXT, CUSTOM, TYPING, QUOTE = 101, 102, 105, 106, 110, 113, 114
 CONTENT_TYPES = (TEXT, PICTURE, FILE, AT_TEXT, CUSTOM, QUOTE)
@@ -73,7 +72,9 @@ def _keys(content: dict, required: set, optional: set = frozenset()) -> None:
         )
 
 
-def validate_content(sender_id: str, content_type: int, content, target: Target) -> tuple[dict, str, list]:
+def validate_content(
+    ctx: Context, sender_id: str, content_type: int, content, target: Target
+) -> tuple[dict, str, list]:
     """(stored content, searchable text, upload file ids) for a message, or ContentInvalid."""
     if content_type == TYPING:
         raise errors.ContentInvalid("typing (113) is sent with typing_status_update, never stored")
@@ -102,10 +103,10 @@ def validate_content(sender_id: str, content_type: int, content, target: Target)
         seq = content["quote_seq"]
         if not isinstance(seq, int) or isinstance(seq, bool) or seq < 1:
             raise errors.ContentInvalid("content.quote_seq must be a positive int")
-        quoted = db.session.scalar(
+        quoted = ctx.session.scalar(
             select(Message).where(Message.conversation_id == target.conversation_id, Message.seq == seq)
         )
-        if quoted is None or not _may_read_seq(sender_id, target.conversation_id, seq):
+        if quoted is None or not _may_read_seq(ctx, sender_id, target.conversation_id, seq):
             raise errors.MessageNotFound("content.quote_seq is not a message of this conversation")
         return {"text": _text(content["text"]), "quote_seq": seq}, content["text"], []
     if content_type == CUSTOM:
@@ -114,17 +115,17 @@ def validate_content(sender_id: str, content_type: int, content, target: Target)
     _keys(content, {"url"}, {"name", "size", "width", "height", "mime_type"})
     if not isinstance(content["url"], str) or not uploads.URL_PATTERN.match(content["url"]):
         raise errors.ContentInvalid("content.url must be an upload's url, /api/files/<id>")
-    upload = uploads.from_url(content["url"], for_message=True)
-    if upload is None or not uploads.may_access(sender_id, upload):
+    upload = uploads.from_url(ctx, content["url"], for_message=True)
+    if upload is None or not uploads.may_access(ctx, sender_id, upload):
         raise errors.FileNotFound("content.url is not a file you uploaded or can see")
     if content_type == PICTURE and not upload.is_picture:
         raise errors.ContentInvalid("content.url is not a picture")
     return uploads.describe(upload), upload.name, [upload.file_id]
 
 
-def _may_read_seq(user_id: str, conversation_id: str, seq: int) -> bool:
+def _may_read_seq(ctx: Context, user_id: str, conversation_id: str, seq: int) -> bool:
     try:
-        r = conversations.readable(user_id, conversation_id)
+        r = conversations.readable(ctx, user_id, conversation_id)
     except errors.ConversationNotFound:
         return False
     return r.min_seq <= seq <= r.max_seq
@@ -137,18 +138,18 @@ def send_time():
     return now.replace(microsecond=now.microsecond // 1000 * 1000)
 
 
-def _next_seq(conversation_id: str, now) -> int | None:
+def _next_seq(ctx: Context, conversation_id: str, now) -> int | None:
     """The conversation's next seq (None if it does not exist yet); the UPDATE row-locks it until commit.
 
     `now` is the new message's send time: the conversation's latest_msg_time is then exactly the send
     time of its newest message, which the conversation list is ordered by."""
-    return _core(_NEXT_SEQ, {"cid": conversation_id, "now": now}).scalar_one_or_none()
+    return _core(ctx, _NEXT_SEQ, {"cid": conversation_id, "now": now}).scalar_one_or_none()
 
 
-def _core(stmt, params):
+def _core(ctx: Context, stmt, params):
     """Run a Core statement on the session's connection (same transaction), without the ORM's
     per-statement machinery, which none of the send path's statements need."""
-    return db.session.connection().execute(stmt, params)
+    return ctx.session.connection().execute(stmt, params)
 
 
 # The send path's statements are built once: SQLAlchemy then finds each compiled form in its cache by
@@ -205,13 +206,13 @@ _SINGLE_CHECKS = select(
 )
 
 
-def _existing(send_id: str, client_msg_id: str) -> Message | None:
-    return db.session.scalar(select(Message).where(Message.send_id == send_id, Message.client_msg_id == client_msg_id))
+def _existing(ctx: Context, send_id: str, client_msg_id: str) -> Message | None:
+    return ctx.session.scalar(select(Message).where(Message.send_id == send_id, Message.client_msg_id == client_msg_id))
 
 
-def existing_public(send_id: str, client_msg_id: str) -> dict | None:
+def existing_public(ctx: Context, send_id: str, client_msg_id: str) -> dict | None:
     """The public form of the message this sender already sent with client_msg_id, if any."""
-    row = _core(_EXISTING, {"send_id": send_id, "client_msg_id": client_msg_id}).first()
+    row = _core(ctx, _EXISTING, {"send_id": send_id, "client_msg_id": client_msg_id}).first()
     return message_public(row) if row is not None else None
 
 
@@ -245,7 +246,13 @@ def _message_row(
 
 
 def deliver(
-    sender_id: str, target: Target, receivers: list[str], content_type: int, content, client_msg_id: str | None
+    ctx: Context,
+    sender_id: str,
+    target: Target,
+    receivers: list[str],
+    content_type: int,
+    content,
+    client_msg_id: str | None,
 ) -> dict:
     """Store a message once, with the next seq, and deliver it after commit.
 
@@ -254,29 +261,27 @@ def deliver(
     client_msg_id already; one racing this send is answered here with the first message unchanged.
     """
     client_msg_id = client_msg_id or secrets.token_hex(16)
-    stored, search_text, file_ids = validate_content(sender_id, content_type, content, target)
+    stored, search_text, file_ids = validate_content(ctx, sender_id, content_type, content, target)
     cid = target.conversation_id
-    group_commit.wrote()
     now = send_time()
-    seq = _next_seq(cid, now)
-    if seq is None:
-        conversations.ensure_conversation(cid, target.conversation_type, target.group_id)
-        seq = _next_seq(cid, now)
-    row = _message_row(target, seq, sender_id, client_msg_id, content_type, stored, search_text, now)
     try:
-        _core(_INSERT_MESSAGE, row)
+        # The seq and the row together: a duplicate undoes both, so the seqs stay contiguous.
+        with ctx.savepoint():
+            seq = _next_seq(ctx, cid, now)
+            if seq is None:
+                conversations.ensure_conversation(ctx, cid, target.conversation_type, target.group_id)
+                seq = _next_seq(ctx, cid, now)
+            row = _message_row(target, seq, sender_id, client_msg_id, content_type, stored, search_text, now)
+            _core(ctx, _INSERT_MESSAGE, row)
     except IntegrityError:
-        if group_commit.active():
-            raise  # the batch is undone and this send runs again alone, reaching the branch below
         # The same client_msg_id committed by a concurrent retry: answer with that one.
-        db.session.rollback()
-        first = existing_public(sender_id, client_msg_id)
+        first = existing_public(ctx, sender_id, client_msg_id)
         if first is None:
             raise
         return first
     if file_ids:
         try:
-            db.session.execute(
+            ctx.session.execute(
                 insert(MessageFile.__table__), [{"file_id": f, "conversation_id": cid, "seq": seq} for f in file_ids]
             )
         except IntegrityError:
@@ -288,52 +293,53 @@ def deliver(
     read = {"uid": sender_id, "cid": cid, "seq": seq}
     new_for = []
     if target.conversation_type == SINGLE:
-        states = _core(_SINGLE_STATES, read).all()
+        states = _core(ctx, _SINGLE_STATES, read).all()
         if len(states) < 2:
-            new_for = conversations.ensure_single_states(cid, sender_id, target.recv_id)
-            _core(_SENDER_READ, read)
+            new_for = conversations.ensure_single_states(ctx, cid, sender_id, target.recv_id)
+            _core(ctx, _SENDER_READ, read)
     else:
-        states = _core(_GROUP_STATES, {"cid": cid}).all()
-        _core(_SENDER_READ, read)
+        states = _core(ctx, _GROUP_STATES, {"cid": cid}).all()
+        _core(ctx, _SENDER_READ, read)
     members = set(everyone)
     hidden = [s.user_id for s in states if s.hidden and s.user_id in members]
     if hidden:
-        new_for += conversations.unhide(cid, hidden)
+        new_for += conversations.unhide(ctx, cid, hidden)
     not_receiving = {s.user_id for s in states if s.recv_msg_opt == conversations.RECV_NOT_RECEIVE}
     public = message_public(SimpleNamespace(**row))
-    unread_push.changed(everyone)
+    ctx.outbox.unread_changed(everyone)
     for user_id in everyone:
         if user_id == sender_id or user_id not in not_receiving:
-            push.emit_after_commit(push.user_room(user_id), NEW_MESSAGE_EVENT, public)
+            ctx.outbox.to_user(user_id, NEW_MESSAGE_EVENT, public)
     if new_for:
-        db.session.expire_all()  # state rows loaded earlier in this session are older than the writes above
+        ctx.session.expire_all()  # state rows loaded earlier in this session are older than the writes above
     for user_id in dict.fromkeys(new_for):
-        state = db.session.get(ConversationState, (user_id, cid))
-        push.publish([user_id], "new_conversation", conversations.views(user_id, [state]))
-    group_commit.commit()
+        state = ctx.session.get(ConversationState, (user_id, cid))
+        events.publish(ctx, [user_id], "new_conversation", conversations.views(ctx, user_id, [state]))
     return public
 
 
-def send_single(sender_id: str, recv_id: str, content_type: int, content, client_msg_id: str | None) -> dict:
+def send_single(
+    ctx: Context, sender_id: str, recv_id: str, content_type: int, content, client_msg_id: str | None
+) -> dict:
     """A one-to-one message, refused when the recipient is unknown, has blacklisted the sender, or
     (with IM_FRIEND_VERIFY) is not the sender's friend."""
     if recv_id == sender_id:
         raise errors.SelfOperation("cannot send a message to yourself")
     first_id, recv_exists, blocked, friend = _core(
-        _SINGLE_CHECKS, {"sender": sender_id, "recv": recv_id, "client_msg_id": client_msg_id}
+        ctx, _SINGLE_CHECKS, {"sender": sender_id, "recv": recv_id, "client_msg_id": client_msg_id}
     ).one()
     if first_id is not None:
-        first = existing_public(sender_id, client_msg_id)
+        first = existing_public(ctx, sender_id, client_msg_id)
         if first is not None:
             return first
     if not recv_exists:
         raise errors.UserNotFound(f"user not found: {recv_id}")
     if blocked:
         raise errors.Blocked()
-    if current_app.config["IM_FRIEND_VERIFY"] and not friend:
+    if ctx.settings.friend_verify and not friend:
         raise errors.NotFriends()
     target = Target(conversations.single_conversation_id(sender_id, recv_id), SINGLE, recv_id=recv_id)
-    return deliver(sender_id, target, [recv_id], content_type, content, client_msg_id)
+    return deliver(ctx, sender_id, target, [recv_id], content_type, content, client_msg_id)
 
 
 # Content types whose checks read nothing: their one-to-one sends can be written many at a time.
@@ -367,11 +373,11 @@ def _pair_lookup(kind: str, n: int):
     )
 
 
-def _pairs(kind: str, pairs: list[tuple[str, str]]):
+def _pairs(ctx: Context, kind: str, pairs: list[tuple[str, str]]):
     params = {}
     for i, (a, b) in enumerate(pairs):
         params[f"a{i}"], params[f"b{i}"] = a, b
-    return _core(_pair_lookup(kind, len(pairs)), params)
+    return _core(ctx, _pair_lookup(kind, len(pairs)), params)
 
 
 _STATES_OF = select(_STATES.c.conversation_id, _STATES.c.user_id, _STATES.c.hidden, _STATES.c.recv_msg_opt).where(
@@ -396,7 +402,7 @@ class SingleSend:
     client_msg_id: str | None
 
 
-def send_singles(sends: list[SingleSend], alone) -> list:
+def send_singles(ctx: Context, sends: list[SingleSend], alone) -> list:
     """Many one-to-one sends written with a few statements in all, for a group commit.
 
     Returns, per send, its message, the IMError that refuses it (before anything is written), or
@@ -419,12 +425,12 @@ def send_singles(sends: list[SingleSend], alone) -> list:
     keys = list({(sends[i].sender_id, sends[i].client_msg_id) for i in todo if sends[i].client_msg_id})
     firsts = {}
     if keys:
-        firsts = {(r.send_id, r.client_msg_id): message_public(r) for r in _pairs("firsts", keys)}
+        firsts = {(r.send_id, r.client_msg_id): message_public(r) for r in _pairs(ctx, "firsts", keys)}
     pairs = list({(sends[i].recv_id, sends[i].sender_id) for i in todo})
-    known = set(_core(_KNOWN_USERS, {"ids": list({r for r, _ in pairs})}).scalars())
-    blocked = set(map(tuple, _pairs("blocks", pairs).all()))
-    verify = current_app.config["IM_FRIEND_VERIFY"]
-    friends = set(map(tuple, _pairs("friends", pairs).all())) if verify else set()
+    known = set(_core(ctx, _KNOWN_USERS, {"ids": list({r for r, _ in pairs})}).scalars())
+    blocked = set(map(tuple, _pairs(ctx, "blocks", pairs).all()))
+    verify = ctx.settings.friend_verify
+    friends = set(map(tuple, _pairs(ctx, "friends", pairs).all())) if verify else set()
     cid_of, stored = {}, {}
     for i in todo:
         s = sends[i]
@@ -439,7 +445,7 @@ def send_singles(sends: list[SingleSend], alone) -> list:
                 raise errors.Blocked()
             if verify and (s.recv_id, s.sender_id) not in friends:
                 raise errors.NotFriends()
-            stored[i] = validate_content(s.sender_id, s.content_type, s.content, None)[:2]
+            stored[i] = validate_content(ctx, s.sender_id, s.content_type, s.content, None)[:2]
         except errors.IMError as exc:
             out[i] = exc
             continue
@@ -447,7 +453,7 @@ def send_singles(sends: list[SingleSend], alone) -> list:
     if not cid_of:
         return out
     states = {}
-    for row in _core(_STATES_OF, {"cids": list(set(cid_of.values()))}):
+    for row in _core(ctx, _STATES_OF, {"cids": list(set(cid_of.values()))}):
         states.setdefault(row.conversation_id, []).append(row)
     # Written here: conversations whose two state rows exist, neither hidden, and none of whose sends
     # in this batch runs alone, so that seqs follow the batch's order within each conversation.
@@ -469,12 +475,11 @@ def send_singles(sends: list[SingleSend], alone) -> list:
     counts = {}
     for i in writes:
         counts[cid_of[i]] = counts.get(cid_of[i], 0) + 1
-    group_commit.wrote()
     now = send_time()
     # In one order on every node, so that two nodes' batches never wait for each other's rows crosswise.
-    _core(_ADD_SEQS, [{"cid": cid, "n": counts[cid], "now": now} for cid in sorted(counts)])
+    _core(ctx, _ADD_SEQS, [{"cid": cid, "n": counts[cid], "now": now} for cid in sorted(counts)])
     # The UPDATE holds the conversations' locks (SQLite: the write lock) until commit.
-    next_seq = {cid: top - counts[cid] + 1 for cid, top in _core(_MAX_SEQS, {"cids": list(counts)}).all()}
+    next_seq = {cid: top - counts[cid] + 1 for cid, top in _core(ctx, _MAX_SEQS, {"cids": list(counts)}).all()}
     not_receiving = {
         (r.conversation_id, r.user_id)
         for cid in counts
@@ -500,21 +505,21 @@ def send_singles(sends: list[SingleSend], alone) -> list:
         rows.append(row)
         read_to[(s.sender_id, cid)] = seq
         out[i] = public = message_public(SimpleNamespace(**row))
-        push.emit_after_commit(push.user_room(s.sender_id), NEW_MESSAGE_EVENT, public)
+        ctx.outbox.to_user(s.sender_id, NEW_MESSAGE_EVENT, public)
         if (cid, s.recv_id) not in not_receiving:
-            push.emit_after_commit(push.user_room(s.recv_id), NEW_MESSAGE_EVENT, public)
+            ctx.outbox.to_user(s.recv_id, NEW_MESSAGE_EVENT, public)
     for i in batch:
         if out[i] is alone:  # a retry within the batch: the first send's message
             out[i] = out[first_of[(sends[i].sender_id, sends[i].client_msg_id)]]
-    _core(_INSERT_MESSAGE, rows)
-    unread_push.changed([sends[i].sender_id for i in writes] + [sends[i].recv_id for i in writes])
-    _core(_SENDER_READ, [{"uid": uid, "cid": cid, "seq": read_to[(uid, cid)]} for uid, cid in sorted(read_to)])
+    _core(ctx, _INSERT_MESSAGE, rows)
+    ctx.outbox.unread_changed([sends[i].sender_id for i in writes] + [sends[i].recv_id for i in writes])
+    _core(ctx, _SENDER_READ, [{"uid": uid, "cid": cid, "seq": read_to[(uid, cid)]} for uid, cid in sorted(read_to)])
     return out
 
 
-def get_max_seqs(user_id: str) -> dict:
+def get_max_seqs(ctx: Context, user_id: str) -> dict:
     """Each conversation of the user with its newest readable seq: what a terminal compares on (re)connect."""
-    return {"conversations": conversations.max_seqs(user_id)}
+    return {"conversations": conversations.max_seqs(ctx, user_id)}
 
 
 def _not_deleted(user_id: str):
@@ -525,9 +530,9 @@ def _not_deleted(user_id: str):
     )
 
 
-def _readables(user_id: str, conversation_ids: list[str]) -> dict[str, "conversations.Readable"]:
+def _readables(ctx: Context, user_id: str, conversation_ids: list[str]) -> dict[str, "conversations.Readable"]:
     """Readable ranges for many conversations in one query; ConversationNotFound for any outsider."""
-    rows = db.session.execute(
+    rows = ctx.session.execute(
         select(ConversationState, Conversation.max_seq)
         .join(Conversation, Conversation.conversation_id == ConversationState.conversation_id)
         .where(ConversationState.user_id == user_id, ConversationState.conversation_id.in_(conversation_ids))
@@ -540,11 +545,13 @@ def _readables(user_id: str, conversation_ids: list[str]) -> dict[str, "conversa
     }
     for cid in conversation_ids:
         if cid not in found:
-            found[cid] = conversations.readable(user_id, cid)
+            found[cid] = conversations.readable(ctx, user_id, cid)
     return found
 
 
-def pull_messages(user_id: str, ranges: list[tuple[str, int, int]], limit: int = MAX_PULL_MESSAGES) -> dict:
+def pull_messages(
+    ctx: Context, user_id: str, ranges: list[tuple[str, int, int]], limit: int = MAX_PULL_MESSAGES
+) -> dict:
     """Messages in seq ranges of several conversations, oldest first per conversation, in one query.
 
     `pulled_to[conversation_id]` is the seq up to which a range is done (messages deleted for the
@@ -555,7 +562,7 @@ def pull_messages(user_id: str, ranges: list[tuple[str, int, int]], limit: int =
     for cid, begin, end in ranges:
         # A conversation named twice is pulled over the span of its ranges.
         spans[cid] = (min(begin, spans[cid][0]), max(end, spans[cid][1])) if cid in spans else (begin, end)
-    access = _readables(user_id, list(spans))
+    access = _readables(ctx, user_id, list(spans))
     clamped = []
     for cid, (begin, end) in sorted(spans.items()):
         r = access[cid]
@@ -569,14 +576,14 @@ def pull_messages(user_id: str, ranges: list[tuple[str, int, int]], limit: int =
     if wanted:
         # Plain rows rather than ORM objects, read a few at a time: a catch-up reads thousands of them,
         # and the page stops at IM_MAX_ANSWER_BYTES without reading the rows after it.
-        result = db.session.execute(
+        result = ctx.session.execute(
             select(*(getattr(Message, c) for c in PUBLIC_COLUMNS))
             .where(or_(*wanted), _not_deleted(user_id))
             .order_by(Message.conversation_id, Message.seq)
             .limit(limit)
             .execution_options(yield_per=100)
         )
-        budget = bounds.Budget()
+        budget = bounds.Budget(ctx)
         try:
             for row in result:
                 public = message_public(row)
@@ -600,14 +607,14 @@ def pull_messages(user_id: str, ranges: list[tuple[str, int, int]], limit: int =
     return {"messages": out, "pulled_to": pulled_to, "is_end": cut is None}
 
 
-def get_history(user_id: str, conversation_id: str, start_seq: int | None, count: int) -> dict:
+def get_history(ctx: Context, user_id: str, conversation_id: str, start_seq: int | None, count: int) -> dict:
     """A page of up to `count` messages before start_seq (or the newest), oldest first."""
-    r = conversations.readable(user_id, conversation_id)
+    r = conversations.readable(ctx, user_id, conversation_id)
     top = r.max_seq if start_seq is None else min(r.max_seq, start_seq - 1)
     rows = []
     if top >= r.min_seq:
         rows = list(
-            db.session.scalars(
+            ctx.session.scalars(
                 select(Message)
                 .where(
                     Message.conversation_id == conversation_id,
@@ -620,7 +627,7 @@ def get_history(user_id: str, conversation_id: str, start_seq: int | None, count
             )
         )
     # Newest first into the page, so that a page cut by bytes goes on from its oldest message.
-    page, cut = bounds.take(m.public() for m in rows)
+    page, cut = bounds.take(ctx, (m.public() for m in rows))
     page.reverse()
     is_end = not cut and (len(rows) < count or page[0]["seq"] <= r.min_seq)
     return {"messages": page, "is_end": is_end}
@@ -630,9 +637,9 @@ def get_history(user_id: str, conversation_id: str, start_seq: int | None, count
 search_messages = search.search_messages
 
 
-def _find(user_id: str, conversation_id: str, client_msg_id: str | None, seq: int | None) -> Message:
+def _find(ctx: Context, user_id: str, conversation_id: str, client_msg_id: str | None, seq: int | None) -> Message:
     """The message with this seq and/or client_msg_id (both must match when both are given)."""
-    r = conversations.readable(user_id, conversation_id)
+    r = conversations.readable(ctx, user_id, conversation_id)
     if seq is None and client_msg_id is None:
         raise errors.MessageNotFound("give the message's seq or client_msg_id")
     conds = [Message.conversation_id == conversation_id, _not_deleted(user_id)]
@@ -640,28 +647,29 @@ def _find(user_id: str, conversation_id: str, client_msg_id: str | None, seq: in
         conds.append(Message.seq == seq)
     if client_msg_id is not None:
         conds.append(Message.client_msg_id == client_msg_id)
-    msg = db.session.scalar(select(Message).where(*conds))
+    msg = ctx.session.scalar(select(Message).where(*conds))
     if msg is None or not r.min_seq <= msg.seq <= r.max_seq:
         raise errors.MessageNotFound()
     return msg
 
 
-def revoke_message(user_id: str, conversation_id: str, client_msg_id: str | None, seq: int | None) -> dict:
+def revoke_message(
+    ctx: Context, user_id: str, conversation_id: str, client_msg_id: str | None, seq: int | None
+) -> dict:
     """The sender withdraws a message within IM_REVOKE_SECONDS: its content is erased on the server."""
-    msg = _find(user_id, conversation_id, client_msg_id, seq)
+    msg = _find(ctx, user_id, conversation_id, client_msg_id, seq)
     if msg.send_id != user_id or msg.content_type not in CONTENT_TYPES:
         raise errors.NoPermission("only the sender can revoke a message, and never a notification")
     if msg.status == STATUS_REVOKED:
-        db.session.rollback()
         return msg.public()
-    window = timedelta(seconds=current_app.config["IM_REVOKE_SECONDS"])
+    window = timedelta(seconds=ctx.settings.revoke_seconds)
     now = utcnow()
     if now - msg.send_time > window:
         raise errors.RevokeExpired()
     msg.status, msg.content, msg.search_text, msg.revoked_at = STATUS_REVOKED, {}, "", now
-    orphans = uploads.unlink_message(conversation_id, msg.seq)
+    orphans = uploads.unlink_message(ctx, conversation_id, msg.seq)
     audience = list(
-        db.session.scalars(
+        ctx.session.scalars(
             select(ConversationState.user_id).where(
                 ConversationState.conversation_id == conversation_id,
                 ConversationState.min_seq <= msg.seq,
@@ -669,7 +677,8 @@ def revoke_message(user_id: str, conversation_id: str, client_msg_id: str | None
             )
         )
     )
-    push.publish(
+    events.publish(
+        ctx,
         audience,
         "new_recv_message_revoked",
         {
@@ -684,43 +693,43 @@ def revoke_message(user_id: str, conversation_id: str, client_msg_id: str | None
         },
     )
     result = msg.public()
-    db.session.commit()
-    uploads.remove_files(orphans)
+    settings = ctx.settings
+    ctx.outbox.after_commit(lambda: uploads.remove_files(settings, orphans))
     return result
 
 
-def delete_message(user_id: str, conversation_id: str, seq: int) -> None:
+def delete_message(ctx: Context, user_id: str, conversation_id: str, seq: int) -> None:
     """Remove a message for the caller only; others still see it.
 
     The caller's terminals hear `msg_deleted` through the event log, and `conversation_changed` when
     the message was the conversation's preview, which then moves back to the newest one left.
     """
-    msg = _find(user_id, conversation_id, None, seq)
-    state = db.session.get(ConversationState, (user_id, conversation_id))
-    preview = conversations.views(user_id, [state])[0]["latest_msg"] if state is not None else None
+    msg = _find(ctx, user_id, conversation_id, None, seq)
+    state = ctx.session.get(ConversationState, (user_id, conversation_id))
+    preview = conversations.views(ctx, user_id, [state])[0]["latest_msg"] if state is not None else None
     if not conversations.insert_ignore(
+        ctx,
         MessageDeletion,
         [{"user_id": user_id, "conversation_id": conversation_id, "seq": msg.seq}],
         returning=MessageDeletion.seq,
     ):
         raise errors.MessageNotFound("message already deleted")  # by another terminal of the caller, just now
-    push.publish([user_id], "msg_deleted", msg.public())
+    events.publish(ctx, [user_id], "msg_deleted", msg.public())
     if preview is not None and preview["seq"] == msg.seq:
         # Unread counts are by seq, so the total stays as it was: only the preview changed.
-        push.publish([user_id], "conversation_changed", conversations.views(user_id, [state]))
-    db.session.commit()
+        events.publish(ctx, [user_id], "conversation_changed", conversations.views(ctx, user_id, [state]))
 
 
-def typing_status_update(user_id: str, recv_id: str, msg_tip: str) -> None:
+def typing_status_update(ctx: Context, user_id: str, recv_id: str, msg_tip: str) -> None:
     """Content type 113 to the peer's online terminals only; nothing is stored."""
     if recv_id == user_id:
         raise errors.SelfOperation()
-    if db.session.get(User, recv_id) is None:
+    if ctx.session.get(User, recv_id) is None:
         raise errors.UserNotFound(f"user not found: {recv_id}")
-    if relations.is_blacklisted(recv_id, user_id):
+    if relations.is_blacklisted(ctx, recv_id, user_id):
         raise errors.Blocked()
-    push.emit_after_commit(
-        push.user_room(recv_id),
+    ctx.outbox.to_user(
+        recv_id,
         NEW_MESSAGE_EVENT,
         {
             "server_msg_id": "",
@@ -738,4 +747,3 @@ def typing_status_update(user_id: str, recv_id: str, msg_tip: str) -> None:
             "revoked_time": None,
         },
     )
-    db.session.commit()

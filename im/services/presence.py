@@ -4,24 +4,23 @@ from datetime import timedelta
 
 from sqlalchemy import bindparam, delete, or_, select
 
-from ..extensions import db
 from ..models import Connection, LoginSession, Node, utcnow
 from . import auth
+from .context import Context
 
 # How long a fresh revocation is left to tell and close its own sockets before the sweeper does.
 REVOKE_GRACE = timedelta(seconds=2)
 
 
-def connect(sid: str, token, node_id: str) -> LoginSession:
+def connect(ctx: Context, sid: str, token, node_id: str) -> LoginSession:
     """Attach a socket to the session behind token. Never kicks: that happens only at login."""
-    session = auth.resolve_token(token)
+    session = auth.resolve_token(ctx, token)
     session.last_seen_at = utcnow()
-    db.session.merge(
+    ctx.session.merge(
         Connection(
             sid=sid, session_id=session.id, user_id=session.user_id, platform_id=session.platform_id, node_id=node_id
         )
     )
-    db.session.commit()
     return session
 
 
@@ -40,24 +39,23 @@ _LIVE = _LIVE_OF_SOCKETS.where(_CONNECTIONS.c.sid == bindparam("sid"))
 _LIVE_MANY = _LIVE_OF_SOCKETS.where(_CONNECTIONS.c.sid.in_(bindparam("sids", expanding=True)))
 
 
-def session_row(sid: str):
+def session_row(ctx: Context, sid: str):
     """The columns of a socket's login session that an event needs (id, user, platform, revocation,
     expiry), read fresh on every call without loading an ORM object; None for an unknown socket."""
-    return db.session.connection().execute(_LIVE, {"sid": sid}).first()
+    return ctx.session.connection().execute(_LIVE, {"sid": sid}).first()
 
 
-def session_rows(sids: list[str]) -> dict:
+def session_rows(ctx: Context, sids: list[str]) -> dict:
     """session_row for many sockets in one query: {sid: row}, unknown sockets left out."""
-    rows = db.session.connection().execute(_LIVE_MANY, {"sids": list(set(sids))}).all()
+    rows = ctx.session.connection().execute(_LIVE_MANY, {"sids": list(set(sids))}).all()
     return {row.sid: row for row in rows}
 
 
-def disconnect(sid: str) -> None:
-    db.session.execute(delete(Connection).where(Connection.sid == sid))
-    db.session.commit()
+def disconnect(ctx: Context, sid: str) -> None:
+    ctx.session.execute(delete(Connection).where(Connection.sid == sid))
 
 
-def dead_connections(node_id: str) -> list[tuple[str, str, int]]:
+def dead_connections(ctx: Context, node_id: str) -> list[tuple[str, str, int]]:
     """(sid, why, platform_id) for this node's sockets whose session was revoked or expired.
 
     A revocation tells and closes its sockets itself right after its commit; a session revoked in
@@ -65,7 +63,7 @@ def dead_connections(node_id: str) -> list[tuple[str, str, int]]:
     one from here racing the first (and the socket that called logout hears none).
     """
     now = utcnow()
-    rows = db.session.execute(
+    rows = ctx.session.execute(
         select(Connection.sid, LoginSession.revoke_reason, LoginSession.revoked_at, LoginSession.platform_id)
         .join(LoginSession, LoginSession.id == Connection.session_id)
         .where(
@@ -79,26 +77,24 @@ def dead_connections(node_id: str) -> list[tuple[str, str, int]]:
     ]
 
 
-def heartbeat(node_id: str, timeout_seconds: float) -> list[str]:
+def heartbeat(ctx: Context, node_id: str, timeout_seconds: float) -> list[str]:
     """Mark this node alive; clear the sockets of nodes silent for longer than the timeout."""
     now = utcnow()
-    node = db.session.get(Node, node_id)
+    node = ctx.session.get(Node, node_id)
     if node is None:
-        db.session.add(Node(node_id=node_id, started_at=now, heartbeat_at=now))
+        ctx.session.add(Node(node_id=node_id, started_at=now, heartbeat_at=now))
     else:
         node.heartbeat_at = now
-    dead = db.session.scalars(
+    dead = ctx.session.scalars(
         select(Node.node_id).where(Node.heartbeat_at < now - timedelta(seconds=timeout_seconds))
     ).all()
     if dead:
-        db.session.execute(delete(Connection).where(Connection.node_id.in_(dead)))
-        db.session.execute(delete(Node).where(Node.node_id.in_(dead)))
-    db.session.commit()
+        ctx.session.execute(delete(Connection).where(Connection.node_id.in_(dead)))
+        ctx.session.execute(delete(Node).where(Node.node_id.in_(dead)))
     return list(dead)
 
 
-def leave(node_id: str) -> None:
+def leave(ctx: Context, node_id: str) -> None:
     """A node shutting down cleanly forgets its sockets and itself."""
-    db.session.execute(delete(Connection).where(Connection.node_id == node_id))
-    db.session.execute(delete(Node).where(Node.node_id == node_id))
-    db.session.commit()
+    ctx.session.execute(delete(Connection).where(Connection.node_id == node_id))
+    ctx.session.execute(delete(Node).where(Node.node_id == node_id))

@@ -1,9 +1,9 @@
 """Questions other features ask about the friend graph (messages, groups)."""
 
-from ..extensions import db
 from ..models import Black
+from .context import Context
 
 
-def is_blacklisted(owner_id: str, other_id: str) -> bool:
+def is_blacklisted(ctx: Context, owner_id: str, other_id: str) -> bool:
     """Has owner_id put other_id on their blacklist?"""
-    return db.session.get(Black, (owner_id, other_id)) is not None
+    return ctx.session.get(Black, (owner_id, other_id)) is not None

@@ -20,10 +20,10 @@ from sqlalchemy import BigInteger, Integer, any_, bindparam, exists, func, liter
 from sqlalchemy.dialects import postgresql
 
 from .. import errors
-from ..extensions import db
 from ..models import Conversation, ConversationState, Message, MessageDeletion
 from ..models.message import PUBLIC_COLUMNS, STATUS_OK, message_public
 from . import bounds, conversations
+from .context import Context
 
 MAX_SEARCH_COUNT = 100
 MIN_INDEXED = 3  # the trigram tokenizer (and pg_trgm) index no substring shorter than this
@@ -99,10 +99,11 @@ def _ms(value: int) -> datetime:
 class _Candidates:
     """Ids of messages whose folded text holds the keyword, newest first, a round at a time."""
 
-    def __init__(self, keyword: str, before: int):
+    def __init__(self, ctx: Context, keyword: str, before: int):
+        self.session = ctx.session
         self.before, self.done, self.scanned = before, False, 0
         self.short = len(keyword) < MIN_INDEXED
-        self.dialect = db.engine.dialect.name
+        self.dialect = ctx.session.get_bind().dialect.name
         self.keyword = keyword
         self.params = (
             {"pattern": _like_pattern(keyword)}
@@ -115,24 +116,24 @@ class _Candidates:
             # A prepared statement's generic plan takes one way for every keyword: walking the key
             # backwards (right for a common word, a full scan for a rare one) or the trigram bitmap (the
             # reverse); planned per keyword, it takes the one that fits (10-40x apart, bench/search_index).
-            db.session.execute(text("SET LOCAL plan_cache_mode = force_custom_plan"))
+            ctx.session.execute(text("SET LOCAL plan_cache_mode = force_custom_plan"))
         if self.short:
             # The span starts at the newest row, not at the open-ended first cursor.
             # Two statements: SQLite reads min() or max() alone from the key, both together by a full scan.
-            low = db.session.execute(select(func.min(Message.id))).scalar()
-            high = db.session.execute(select(func.max(Message.id))).scalar()
+            low = ctx.session.execute(select(func.min(Message.id))).scalar()
+            high = ctx.session.execute(select(func.max(Message.id))).scalar()
             self.lowest, self.before = low or 0, min(before, (high or 0) + 1)
             self.done = high is None
         elif self.dialect == "postgresql":
             # The probe starts at the newest row (one step down the key), not at an open (or made up)
             # cursor above it, whose empty probe would send the call to the bitmap of a common word.
-            high = db.session.execute(select(func.max(Message.id))).scalar()
+            high = ctx.session.execute(select(func.max(Message.id))).scalar()
             self.before, self.done = min(before, (high or 0) + 1), high is None
 
     def next_round(self) -> list[int]:
         n = self.window
         self.window = min(MAX_WINDOW, self.window * 2)
-        conn = db.session.connection()
+        conn = self.session.connection()
         if self.short:
             floor = self.before - (SHORT_SPAN - self.scanned)
             ids = list(
@@ -232,7 +233,7 @@ def _filtered(
     return stmt
 
 
-def _few_visible(user_id: str, conversation_id: str | None) -> bool:
+def _few_visible(ctx: Context, user_id: str, conversation_id: str | None) -> bool:
     """Whether the user can see few enough messages to scan them all (at most DIRECT_ROWS)."""
     top = func.coalesce(ConversationState.max_readable_seq, Conversation.max_seq)
     stmt = (
@@ -243,13 +244,13 @@ def _few_visible(user_id: str, conversation_id: str | None) -> bool:
     )
     if conversation_id is not None:
         stmt = stmt.where(ConversationState.conversation_id == conversation_id)
-    sizes = db.session.execute(stmt).scalars().all()
+    sizes = ctx.session.execute(stmt).scalars().all()
     return len(sizes) <= DIRECT_CONVERSATIONS and sum(max(0, n) for n in sizes) <= DIRECT_ROWS
 
 
-def _direct(base, keyword: str, before: int, count: int):
+def _direct(ctx: Context, base, keyword: str, before: int, count: int):
     # `id + 0`: ordered by id, but never by walking the primary key backwards through everyone's rows.
-    return db.session.execute(
+    return ctx.session.execute(
         base.where(
             Message.search_text.like(_like_pattern(keyword), escape="\\"), Message.id < literal(before, BigInteger)
         )
@@ -258,15 +259,16 @@ def _direct(base, keyword: str, before: int, count: int):
     ).all()
 
 
-def _listed():
+def _listed(ctx: Context):
     """`messages.id` is one of the bound list `ids`: one array parameter on PostgreSQL (rendering a
     placeholder per id costs more than the query there), one placeholder per id on SQLite."""
-    if db.engine.dialect.name == "postgresql":
+    if ctx.session.get_bind().dialect.name == "postgresql":
         return Message.id == any_(bindparam("ids", type_=postgresql.ARRAY(Integer)))
     return Message.id.in_(bindparam("ids", expanding=True))
 
 
 def search_messages(
+    ctx: Context,
     user_id: str,
     keyword: str,
     conversation_id: str | None = None,
@@ -284,24 +286,24 @@ def search_messages(
     """
     folded = fold(keyword)
     if conversation_id is not None:
-        conversations.readable(user_id, conversation_id)
+        conversations.readable(ctx, user_id, conversation_id)
     if not folded or (start_time is not None and end_time is not None and start_time > end_time):
         return {"messages": [], "has_more": False, "cursor": None}  # nothing can match
     before = decode_cursor(cursor)
     filters = (user_id, conversation_id, send_id, content_types, start_time, end_time)
-    if _few_visible(user_id, conversation_id):
-        found = _direct(_filtered(*filters, from_states=True), folded, before, count)
+    if _few_visible(ctx, user_id, conversation_id):
+        found = _direct(ctx, _filtered(*filters, from_states=True), folded, before, count)
         candidates = SimpleNamespace(done=True)
     else:
-        candidates = _Candidates(folded, before)
+        candidates = _Candidates(ctx, folded, before)
         found = []
-        visible = _filtered(*filters, from_states=False).where(_listed()).order_by(Message.id.desc())
+        visible = _filtered(*filters, from_states=False).where(_listed(ctx)).order_by(Message.id.desc())
         while len(found) <= count and not candidates.done and not candidates.spent():
             ids = candidates.next_round()
             if ids:
-                found += db.session.execute(visible, {"ids": ids}).all()
+                found += ctx.session.execute(visible, {"ids": ids}).all()
     rows = found[:count]
-    page, cut = bounds.take(message_public(r) for r in rows)
+    page, cut = bounds.take(ctx, (message_public(r) for r in rows))
     if cut or len(found) > count:
         return {"messages": page, "has_more": True, "cursor": encode_cursor(rows[len(page) - 1].id)}
     if candidates.done:

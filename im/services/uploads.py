@@ -4,17 +4,18 @@ quota per uploader, and deleted once no message carries them (after a grace peri
 import re
 import secrets
 import unicodedata
+from dataclasses import dataclass
 from datetime import timedelta
 from pathlib import Path
+from typing import BinaryIO
 
-from flask import current_app
 from PIL import Image, UnidentifiedImageError
 from sqlalchemy import delete, exists, func, select
 
 from .. import errors
-from ..extensions import db
 from ..models import MessageFile, UploadedFile, User, utcnow
 from . import conversations
+from .context import Context, Settings
 
 URL_PREFIX = "/api/files/"
 URL_PATTERN = re.compile(r"^/api/files/([0-9a-f]{32})$")
@@ -38,9 +39,8 @@ MAX_PIXELS = 100_000_000
 ORPHANS_PER_SWEEP = 500
 
 
-def upload_dir() -> Path:
-    configured = current_app.config.get("IM_UPLOAD_DIR")
-    path = Path(configured) if configured else Path(current_app.instance_path) / "uploads"
+def upload_dir(settings: Settings) -> Path:
+    path = settings.upload_dir
     path.mkdir(parents=True, exist_ok=True)
     return path
 
@@ -69,23 +69,36 @@ def _sniff(path: Path) -> tuple[str, bool, int | None, int | None]:
     return "application/octet-stream", False, None, None
 
 
-def _stored_bytes(user_id: str) -> int:
-    return db.session.scalar(
+def _stored_bytes(ctx: Context, user_id: str) -> int:
+    return ctx.session.scalar(
         select(func.coalesce(func.sum(UploadedFile.size), 0)).where(UploadedFile.uploader_id == user_id)
     )
 
 
-def save_upload(user_id: str, stream, filename: str | None) -> dict:
-    """Store an uploaded stream (at most IM_UPLOAD_MAX_BYTES, and within the uploader's
-    IM_UPLOAD_QUOTA_BYTES) and describe it."""
-    limit = current_app.config["IM_UPLOAD_MAX_BYTES"]
-    quota = current_app.config["IM_UPLOAD_QUOTA_BYTES"]
-    room = quota - _stored_bytes(user_id)
-    db.session.rollback()  # no transaction held open while the bytes come in
+def upload_room(ctx: Context, user_id: str) -> int:
+    """The bytes the uploader may still store: IM_UPLOAD_QUOTA_BYTES less what they store now (read in
+    a transaction of its own, ended before the bytes come in)."""
+    room = ctx.settings.upload_quota_bytes - _stored_bytes(ctx, user_id)
     if room <= 0:
-        raise errors.UploadQuotaExceeded(data={"quota": quota})
+        raise errors.UploadQuotaExceeded(data={"quota": ctx.settings.upload_quota_bytes})
+    return int(room)
+
+
+@dataclass(frozen=True)
+class Received:
+    """An uploaded file's bytes, stored under a new file id, not yet recorded."""
+
+    file_id: str
+    path: Path
+    size: int
+
+
+def receive(settings: Settings, stream: BinaryIO, room: int) -> Received:
+    """Store an uploaded stream (at most IM_UPLOAD_MAX_BYTES and `room`) under a new file id; nothing
+    is kept on a refusal. No transaction is open meanwhile: the bytes may take long to arrive."""
+    limit = settings.upload_max_bytes
     file_id = secrets.token_hex(16)
-    path = upload_dir() / file_id
+    path = upload_dir(settings) / file_id
     size = 0
     try:
         with open(path, "wb") as out:
@@ -94,33 +107,37 @@ def save_upload(user_id: str, stream, filename: str | None) -> dict:
                 if size > limit:
                     raise errors.PayloadTooLarge(f"file larger than {limit} bytes")
                 if size > room:
-                    raise errors.UploadQuotaExceeded(data={"quota": quota})
+                    raise errors.UploadQuotaExceeded(data={"quota": settings.upload_quota_bytes})
                 out.write(chunk)
         if size == 0:
             raise errors.UploadInvalid("empty file")
-        mime, is_picture, width, height = _sniff(path)
-        # Counted again with the new row written, under the uploader's row lock (PostgreSQL) or the
-        # write lock (SQLite): concurrent uploads of one user cannot pass the quota together.
-        db.session.execute(select(User.user_id).where(User.user_id == user_id).with_for_update())
-        record = UploadedFile(
-            file_id=file_id,
-            uploader_id=user_id,
-            name=clean_name(filename),
-            size=size,
-            mime_type=mime,
-            is_picture=is_picture,
-            width=width,
-            height=height,
-        )
-        db.session.add(record)
-        db.session.flush()
-        if _stored_bytes(user_id) > quota:
-            raise errors.UploadQuotaExceeded(data={"quota": quota})
-        db.session.commit()
     except BaseException:
-        db.session.rollback()
         path.unlink(missing_ok=True)
         raise
+    return Received(file_id, path, size)
+
+
+def record_upload(ctx: Context, user_id: str, received: Received, filename: str | None) -> dict:
+    """Record received bytes as the user's upload and describe it; the caller removes the bytes if
+    this or its transaction fails."""
+    mime, is_picture, width, height = _sniff(received.path)
+    # Counted again with the new row written, under the uploader's row lock (PostgreSQL) or the
+    # write lock (SQLite): concurrent uploads of one user cannot pass the quota together.
+    ctx.session.execute(select(User.user_id).where(User.user_id == user_id).with_for_update())
+    record = UploadedFile(
+        file_id=received.file_id,
+        uploader_id=user_id,
+        name=clean_name(filename),
+        size=received.size,
+        mime_type=mime,
+        is_picture=is_picture,
+        width=width,
+        height=height,
+    )
+    ctx.session.add(record)
+    ctx.session.flush()
+    if _stored_bytes(ctx, user_id) > ctx.settings.upload_quota_bytes:
+        raise errors.UploadQuotaExceeded(data={"quota": ctx.settings.upload_quota_bytes})
     return describe(record)
 
 
@@ -132,29 +149,29 @@ def describe(upload: UploadedFile) -> dict:
     return info
 
 
-def from_url(url, *, for_message: bool = False) -> UploadedFile | None:
+def from_url(ctx: Context, url, *, for_message: bool = False) -> UploadedFile | None:
     """The upload behind a url. `for_message`: share-locked until commit (PostgreSQL), so that the
     orphan sweep, which skips locked rows, never deletes a file a message is taking just then."""
     match = URL_PATTERN.match(url) if isinstance(url, str) else None
     if not match:
         return None
     if for_message:
-        return db.session.scalar(
+        return ctx.session.scalar(
             select(UploadedFile).where(UploadedFile.file_id == match.group(1)).with_for_update(read=True)
         )
-    return db.session.get(UploadedFile, match.group(1))
+    return ctx.session.get(UploadedFile, match.group(1))
 
 
-def may_access(user_id: str, upload: UploadedFile) -> bool:
+def may_access(ctx: Context, user_id: str, upload: UploadedFile) -> bool:
     """The uploader, and whoever may read a message that carries the file."""
     if upload.uploader_id == user_id:
         return True
-    links = db.session.execute(
+    links = ctx.session.execute(
         select(MessageFile.conversation_id, MessageFile.seq).where(MessageFile.file_id == upload.file_id)
     ).all()
     for conversation_id, seq in links:
         try:
-            r = conversations.readable(user_id, conversation_id)
+            r = conversations.readable(ctx, user_id, conversation_id)
         except errors.ConversationNotFound:
             continue
         if r.min_seq <= seq <= r.max_seq:
@@ -162,52 +179,53 @@ def may_access(user_id: str, upload: UploadedFile) -> bool:
     return False
 
 
-def file_for(user_id: str, file_id: str) -> tuple[Path, UploadedFile]:
+def file_for(ctx: Context, user_id: str, file_id: str) -> tuple[Path, UploadedFile]:
     """The stored file to serve to user_id; FileNotFound also when they may not see it."""
-    upload = db.session.get(UploadedFile, file_id) if re.fullmatch(r"[0-9a-f]{32}", file_id) else None
-    if upload is None or not may_access(user_id, upload):
+    upload = ctx.session.get(UploadedFile, file_id) if re.fullmatch(r"[0-9a-f]{32}", file_id) else None
+    if upload is None or not may_access(ctx, user_id, upload):
         raise errors.FileNotFound()
-    path = upload_dir() / upload.file_id
+    path = upload_dir(ctx.settings) / upload.file_id
     if not path.exists():
         raise errors.FileNotFound()
     return path, upload
 
 
-def unlink_message(conversation_id: str, seq: int) -> list[str]:
+def unlink_message(ctx: Context, conversation_id: str, seq: int) -> list[str]:
     """Forget which files a (revoked) message carried; returns the ids no message carries any more."""
     file_ids = list(
-        db.session.scalars(
+        ctx.session.scalars(
             select(MessageFile.file_id).where(MessageFile.conversation_id == conversation_id, MessageFile.seq == seq)
         )
     )
     if not file_ids:
         return []
-    db.session.execute(
+    ctx.session.execute(
         delete(MessageFile).where(MessageFile.conversation_id == conversation_id, MessageFile.seq == seq)
     )
-    still_used = set(db.session.scalars(select(MessageFile.file_id).where(MessageFile.file_id.in_(file_ids))))
+    still_used = set(ctx.session.scalars(select(MessageFile.file_id).where(MessageFile.file_id.in_(file_ids))))
     orphans = [f for f in file_ids if f not in still_used]
     if orphans:
-        db.session.execute(delete(UploadedFile).where(UploadedFile.file_id.in_(orphans)))
+        ctx.session.execute(delete(UploadedFile).where(UploadedFile.file_id.in_(orphans)))
     return orphans
 
 
-def remove_files(file_ids: list[str]) -> None:
+def remove_files(settings: Settings, file_ids: list[str]) -> None:
     """Delete stored bytes (after the commit that forgot them)."""
     for file_id in file_ids:
-        (upload_dir() / file_id).unlink(missing_ok=True)
+        (upload_dir(settings) / file_id).unlink(missing_ok=True)
 
 
-def delete_orphans(grace_seconds: int | None = None) -> list[str]:
-    """Delete uploads older than the grace period that no message carries: rows, then their bytes.
+def delete_orphans(ctx: Context, grace_seconds: int | None = None) -> list[str]:
+    """Delete uploads older than the grace period that no message carries: rows, then (after the
+    commit) their bytes.
 
     A message deleted for one user still carries its files for the others; a revoked one no longer
     does (unlink_message); a forwarded copy carries them on its own.
     """
-    grace = current_app.config["IM_UPLOAD_ORPHAN_SECONDS"] if grace_seconds is None else grace_seconds
+    grace = ctx.settings.upload_orphan_seconds if grace_seconds is None else grace_seconds
     unreferenced = ~exists().where(MessageFile.file_id == UploadedFile.file_id)
     candidates = list(
-        db.session.scalars(
+        ctx.session.scalars(
             select(UploadedFile.file_id)
             .where(UploadedFile.created_at < utcnow() - timedelta(seconds=grace), unreferenced)
             .order_by(UploadedFile.created_at)
@@ -216,17 +234,16 @@ def delete_orphans(grace_seconds: int | None = None) -> list[str]:
         )
     )
     if not candidates:
-        db.session.rollback()
         return []
     # Checked again in a statement of its own, the rows now locked: a message that took one of them
     # while the first read ran has committed its link by now, and keeps the file.
     gone = list(
-        db.session.scalars(
+        ctx.session.scalars(
             delete(UploadedFile)
             .where(UploadedFile.file_id.in_(candidates), unreferenced)
             .returning(UploadedFile.file_id)
         )
     )
-    db.session.commit()
-    remove_files(gone)
+    settings = ctx.settings
+    ctx.outbox.after_commit(lambda: remove_files(settings, gone))
     return gone
