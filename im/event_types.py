@@ -207,23 +207,27 @@ def event(name: str, payload: Any, audience: str, logged: bool = True) -> None:
     _ADAPTERS[name] = TypeAdapter(payload)
 
 
-USER = "the user's terminals"
-APPLICANT_AND_RECIPIENT = "applicant and recipient"
-OWNER = "the owner"
+USER = "the user's terminals"  # the user themself, every terminal
+BOTH = "applicant and recipient"
+MANAGERS = "the managers"
 
 event("self_info_updated", PublicUser, USER)
 
-event("friend_application_added", FriendApplication, APPLICANT_AND_RECIPIENT)
-event("friend_application_deleted", FriendApplication, APPLICANT_AND_RECIPIENT)
-event("friend_application_accepted", FriendApplication, APPLICANT_AND_RECIPIENT)
-event("friend_application_rejected", FriendApplication, APPLICANT_AND_RECIPIENT)
-event("friend_added", FriendEntry, OWNER)
-event("friend_deleted", FriendEntry, OWNER)
-event("friend_info_changed", FriendEntry, OWNER)
-event("black_added", BlackEntry, OWNER)
-event("black_deleted", BlackEntry, OWNER)
+event("friend_application_added", FriendApplication, BOTH)
+event("friend_application_deleted", FriendApplication, BOTH)
+event("friend_application_accepted", FriendApplication, BOTH)
+event("friend_application_rejected", FriendApplication, BOTH)
+event("friend_added", FriendEntry, "the user whose list gained the friend")
+event("friend_deleted", FriendEntry, "the user whose list lost the friend")
+event(
+    "friend_info_changed",
+    FriendEntry,
+    "the owner, when they set a remark; everyone who has the user as a friend, when the user changes nickname or face",
+)
+event("black_added", BlackEntry, "the blacklist's owner")
+event("black_deleted", BlackEntry, "the blacklist's owner")
 
-event("new_conversation", list[Conversation], USER)
+event("new_conversation", list[Conversation], "a user whose list gained the conversation")
 event("conversation_changed", list[Conversation], USER)
 event("recv_c2c_read_receipt", list[ReadReceipt], "the peer")
 event("new_recv_message_revoked", Revoke, "every user of the conversation who may read the message")
@@ -233,16 +237,16 @@ event("joined_group_added", GroupInfo, "a user who became a member")
 event("joined_group_deleted", GroupInfo, "a user who quit or was removed")
 event("group_application_added", GroupApplication, "the applicant")
 event("group_application_deleted", GroupApplication, "the applicant")
-event("group_applications_added", GroupApplicationsAdded, "the managers")
-event("group_applications_deleted", GroupApplicationsDeleted, "the managers")
+event("group_applications_added", GroupApplicationsAdded, MANAGERS)
+event("group_applications_deleted", GroupApplicationsDeleted, MANAGERS)
 event("group_application_accepted", GroupApplication, "the applicant and the managers")
 event("group_application_rejected", GroupApplication, "the applicant and the managers")
 event("group_info_changed", GroupInfo, "every member")
 event("group_dismissed", GroupInfo, "every member at the time")
 
-event("new_message", Message, "the terminals of the sender and of every recipient", logged=False)
-event("kicked_offline", KickedOffline, "one login session", logged=False)
-event("token_expired", Empty, "one terminal", logged=False)
+event("new_message", Message, "the terminals of the sender and of the recipients", logged=False)
+event("kicked_offline", KickedOffline, "the sockets of the revoked login session", logged=False)
+event("token_expired", Empty, "the sockets of the expired login session", logged=False)
 event("total_unread_message_count_changed", TotalUnread, USER, logged=False)
 
 
