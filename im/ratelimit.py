@@ -5,14 +5,16 @@ Sliding-window counters: two counters per key, the current window's and the prev
 by how far the window has moved. A moving window keeps one entry per attempt instead, and the memory
 storage sweeps every entry of every key each 10 ms while attempts come in: with a few thousand users
 signed in within the minute that sweep cost about 0.1 ms of CPU per send, against about 0.02 ms now.
+The in-memory counters are limits' own storage without its expiry thread (im/adapters/limits.py).
 """
 
 from flask import current_app
 from limits import parse
-from limits.storage import MemoryStorage, storage_from_string
+from limits.storage import storage_from_string
 from limits.strategies import SlidingWindowCounterRateLimiter
 
 from . import errors
+from .adapters.limits import SweptMemoryStorage
 
 # name -> default limit; each can be overridden with IM_RATE_LIMIT_<NAME> (e.g. "20/minute").
 DEFAULT_LIMITS = {
@@ -71,22 +73,6 @@ class RateLimiter:
         raise errors.RateLimited(
             f"too many requests ({name}: {item})", data={"limit": name, "reset_at": int(reset * 1000)}
         )
-
-
-class SweptMemoryStorage(MemoryStorage):
-    """limits' memory storage, its stale counters dropped by the process's sweeper once a second.
-
-    The library drops them from a timer thread it starts again every 10 ms from whichever greenlet
-    counted last. Under gevent a thread started from a socket's handler greenlet registers a dummy
-    thread for that greenlet, kept for the socket's whole life: 1.2 KiB more per socket (make bench,
-    5,000 sockets). Counters expire when read whatever the sweep does, so limits stay exact.
-    """
-
-    def _MemoryStorage__schedule_expiry(self) -> None:
-        pass
-
-    def expire(self) -> None:
-        self._MemoryStorage__expire_events()
 
 
 def _storage(config):

@@ -1,9 +1,19 @@
-"""Options for the web server that socketio.run starts."""
+"""Options for the web server that socketio.run starts.
+
+The handler classes extend gevent.pywsgi's WSGIHandler and eventlet.wsgi's HttpProtocol through
+their documented hooks (`handler_class`, `protocol`) but override methods of theirs that are not
+documented: `read_requestline`, `read_request`, `run_application` (with `process_result`, `result`,
+`close_connection`) and the private `_handle_client_error` of pywsgi; `handle_one_request`,
+`parse_request` and `raw_requestline` of eventlet. Written for the releases in `TARGETS`;
+tests/test_adapters.py checks them.
+"""
 
 import logging
 import socket
 
 log = logging.getLogger(__name__)
+
+TARGETS = {"gevent": "26.9.0", "eventlet": "0.41.3"}
 
 
 class HeadTimeout(TimeoutError):

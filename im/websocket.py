@@ -7,34 +7,23 @@ Engine.IO's receive loop), simple-websocket's reader, Engine.IO's writer, and En
 which sleeps for the whole ping interval. Here the handler reads the socket itself and the ping waits
 as a timer, so an idle socket keeps two (the handler and the writer). The protocol is unchanged:
 same frames, same pings at the same interval, same close handshake.
+
+What this takes of Engine.IO's and simple-websocket's internals goes through im/adapters/engineio.py
+and im/adapters/simple_websocket.py, which say which releases they were written for.
 """
 
 import socket
-import time
 
 import gevent
 import gevent.event
 import gevent.selectors
 import simple_websocket
-from engineio import packet
-from engineio import socket as engineio_socket
-from engineio.async_drivers._websocket_wsgi import SimpleWebSocketWSGI
 from simple_websocket.ws import ConnectionClosed
 from wsproto.connection import ConnectionState
 from wsproto.utilities import LocalProtocolError
 
-
-class _NoReader:
-    """Stands in for simple-websocket's reader thread, which this transport does not start."""
-
-    name = "inline reader"
-
-    def __init__(self, target):
-        pass
-
-    def start(self):
-        pass
-
+from .adapters import engineio as engineio_adapter
+from .adapters import simple_websocket as simple_websocket_adapter
 
 # After closing a WebSocket first, how long the server still reads (and drops) the peer's input so it
 # can read the close frame: closing a socket with unread input sends a TCP reset, and the peer's kernel
@@ -47,8 +36,9 @@ class InlineServer(simple_websocket.Server):
     """simple-websocket's server side, reading its socket in the greenlet that asks for a message.
 
     The reading is simple-websocket's own (`Base._thread` without the ping option, which Engine.IO
-    does not use): the same receive size, the same wsproto events and the same replies to pings and
-    to the client's close. Engine.IO has one receiving greenlet per socket, so nothing else reads.
+    does not use; im/adapters/simple_websocket.py): the same receive size, the same wsproto events
+    and the same replies to pings and to the client's close. Engine.IO has one receiving greenlet per
+    socket, so nothing else reads.
 
     With `max_message_size` (Engine.IO's max_http_buffer_size), a message growing past it is refused
     as soon as that many bytes have arrived, with close code 1009 (message too big); before, the whole
@@ -56,7 +46,7 @@ class InlineServer(simple_websocket.Server):
     """
 
     def __init__(self, environ, **kwargs):
-        super().__init__(environ, thread_class=_NoReader, **kwargs)
+        super().__init__(environ, thread_class=simple_websocket_adapter.NoReader, **kwargs)
 
     def receive(self, timeout=None):
         if timeout is not None:
@@ -67,7 +57,7 @@ class InlineServer(simple_websocket.Server):
                 if not data:
                     raise OSError("connection closed by the peer")
                 self.ws.receive_data(data)
-                self.connected = self._handle_events()
+                self.connected = simple_websocket_adapter.handle_events(self)
             except (OSError, LocalProtocolError):
                 self.connected = False
         if self.input_buffer:
@@ -88,7 +78,7 @@ class InlineServer(simple_websocket.Server):
             pass
 
 
-class InlineWebSocketWSGI(SimpleWebSocketWSGI):
+class InlineWebSocketWSGI(engineio_adapter.SimpleWebSocketWSGI):
     """Engine.IO's gevent WebSocket wrapper (`engineio.async_drivers.gevent`) over InlineServer."""
 
     def __init__(self, handler, server):
@@ -136,37 +126,14 @@ def _release_request_buffer(environ) -> None:
         reader.close()
 
 
-_engineio_schedule_ping = engineio_socket.Socket.schedule_ping
-
-
-def _schedule_ping(self):
-    """Engine.IO's schedule_ping, with the wait as a timer instead of a sleeping greenlet."""
-    if not getattr(self.server, "im_timer_pings", False):
-        return _engineio_schedule_ping(self)
-    # only schedule a new ping if the previous ping wait cycle completed (as Engine.IO does)
-    if self.last_ping:
-        self.last_ping = None
-        gevent.spawn_later(self.server.ping_interval, _send_ping, self)
-
-
-def _send_ping(sock) -> None:
-    """The second half of Engine.IO's `Socket._send_ping`, after its sleep."""
-    if not sock.closing and not sock.closed:
-        sock.last_ping = time.time()
-        sock.send(packet.Packet(packet.PING))
-
-
 def install(eio_server) -> bool:
     """Use this transport and timer pings on an Engine.IO server in gevent mode; False otherwise.
 
     Nothing changes in other async modes, nor when gevent-websocket is installed (Engine.IO then
     uses it instead of simple-websocket).
     """
-    from engineio.async_drivers import gevent as engineio_gevent
-
-    if eio_server.async_mode != "gevent" or engineio_gevent.SimpleWebSocketWSGI is None:
+    if eio_server.async_mode != "gevent" or not engineio_adapter.gevent_uses_simple_websocket():
         return False
-    eio_server._async = {**eio_server._async, "websocket": InlineWebSocketWSGI}
-    eio_server.im_timer_pings = True
-    engineio_socket.Socket.schedule_ping = _schedule_ping
+    engineio_adapter.use_websocket_class(eio_server, InlineWebSocketWSGI)
+    engineio_adapter.time_pings(eio_server, gevent.spawn_later)
     return True

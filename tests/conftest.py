@@ -36,6 +36,7 @@ def app(tmp_path, migrated_sqlite):
             # The copy is at the newest migration already; checking costs a parse of every migration
             # script, per test (test_migrations covers start-up migrating).
             "IM_AUTO_MIGRATE": False,
+            "IM_CHECK_EVENTS": True,  # every published payload is validated against im.event_types
             "TESTING": True,
         }
     )

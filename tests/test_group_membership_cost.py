@@ -219,15 +219,13 @@ def test_dismissing_with_many_pending_applications_costs_applicants_plus_manager
 
 
 def test_both_sdks_expand_the_same_batch_events_and_the_protocol_names_them():
-    import re
     from pathlib import Path
 
     from im.sdk.groups import APPLICATION_BATCHES
+    from tests.support.js_sdk import js_sdk_exports
 
     root = Path(__file__).resolve().parents[1]
-    js = (root / "static" / "js" / "im-sdk.js").read_text()
-    block = re.search(r"export const APPLICATION_BATCHES = Object.freeze\(\{(.*?)\n\}\);", js, re.S).group(1)
-    js_map = dict(re.findall(r'(\w+): \["(\w+)"', block))
+    js_map = js_sdk_exports()["APPLICATION_BATCHES"]
     camel = {t: "on" + "".join(w.title() for w in cb[3:].split("_")) for t, (cb, _) in APPLICATION_BATCHES.items()}
     assert js_map == camel
     section = (root / "docs" / "protocol.md").read_text().split("#### Applications in batches", 1)[1]

@@ -4,8 +4,9 @@ bounded number of a socket's events running and waiting, and the close of a sock
 python-socketio reads a socket's frames in one task and, out of the box, starts a new task for each
 event (`async_handlers`), so one socket writing 20,000 cheap events in a burst started 20,000 tasks
 that every other socket's events then queued behind. The gate takes the server's event dispatch
-(`Server._handle_event`), in the reading task, before any handler: the operations', the group-commit
-ones' (which hand their call to the writer of im/group_commit.py) and the unknown-event one alike.
+(`Server._handle_event`, through im/adapters/socketio.py), in the reading task, before any handler:
+the operations', the group-commit ones' (which hand their call to the writer of im/group_commit.py)
+and the unknown-event one alike.
 
 - Each event is counted against `socket_event_socket` (this socket) and `socket_event_user` (every
   socket of its user in this process), sliding windows as in im/ratelimit.py, with the limits named
@@ -31,9 +32,8 @@ import threading
 import time
 import weakref
 
-from socketio import packet
-
 from .. import errors
+from ..adapters import socketio as socketio_adapter
 
 log = logging.getLogger(__name__)
 
@@ -154,12 +154,10 @@ def _state(environ: dict) -> _Socket:
 def install(server) -> None:
     """Put the gate in front of every event handler of this python-socketio server.
 
-    It takes the place of `Server._handle_event` (python-socketio 5, pinned in requirements.txt),
-    which checks the socket is connected and starts the handler's task; the handler itself runs
-    through the server's own `_handle_event_internal`, which sends the ack.
+    It takes the place of python-socketio's dispatch, which checks the socket is connected and
+    starts the handler's task; the handler itself runs as python-socketio runs it, which sends the
+    ack (im/adapters/socketio.py).
     """
-    if not callable(getattr(server, "_handle_event_internal", None)):
-        raise RuntimeError("this python-socketio has no Server._handle_event_internal to gate")
     seen = itertools.count(1)
 
     def pace() -> None:
@@ -174,7 +172,7 @@ def install(server) -> None:
 
     def handle_event(eio_sid, namespace, id, data):
         namespace = namespace or "/"
-        environ = server.environ.get(eio_sid)
+        environ = socketio_adapter.environ(server, eio_sid)
         sock = environ.get(_STATE) if environ is not None else None
         if sock is not None and sock.closed:
             return pace()
@@ -209,11 +207,11 @@ def install(server) -> None:
             _refuse(server, call, *refusal, closing)
             pace()
         elif not server.async_handlers:
-            server._handle_event_internal(server, *call)
+            socketio_adapter.run_event(server, *call)
         else:
             server.start_background_task(_run, server, sock, call)
 
-    server._handle_event = handle_event
+    socketio_adapter.take_event_dispatch(server, handle_event)
 
 
 def _run(server, sock: _Socket, call) -> None:
@@ -225,7 +223,7 @@ def _run(server, sock: _Socket, call) -> None:
     lock = sock.limits.lock
     while True:
         try:
-            server._handle_event_internal(server, *call)
+            socketio_adapter.run_event(server, *call)
         except Exception:
             log.exception("socket event %r failed", call[2][0] if call[2] else None)
         with lock:
@@ -248,7 +246,7 @@ def _refuse(server, call, limit: str, detail: str, reset_at: int, closing: bool)
             message += f"; {REFUSALS_TO_CLOSE} refused within {REFUSAL_WINDOW:g} s, this socket is closed"
             data["closing"] = True
         envelope = errors.RateLimited(message, data=data).envelope()
-        server._send_packet(eio_sid, server.packet_class(packet.ACK, namespace=namespace, id=id, data=[envelope]))
+        socketio_adapter.send_ack(server, eio_sid, namespace, id, [envelope])
     if closing:
         log.warning("socket %s closed after %d refused events (%s)", sid, REFUSALS_TO_CLOSE, limit)
         server.start_background_task(_close, server, sid, eio_sid, namespace)

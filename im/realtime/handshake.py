@@ -7,9 +7,9 @@ CONNECT is accepted (`accepted`) or it closes; one that is still waiting after `
 seconds is closed, and an address that already holds `IM_MAX_UNAUTHENTICATED_PER_ADDRESS` of them is
 refused at the handshake with HTTP 401 and errCode 1008. The count is per process.
 
-Everything here goes through Engine.IO's public hooks: its `connect` and `disconnect` handlers (which
-python-socketio registers, and which are wrapped here), its `sockets` and their `close`, and its
-background tasks.
+It wraps the `connect` and `disconnect` handlers python-socketio registers on its Engine.IO server,
+and closes a late connection at once: both go through im/adapters/engineio.py (which says what of
+Engine.IO they use and for which release); the rest is Engine.IO's public API.
 """
 
 import logging
@@ -17,6 +17,7 @@ import threading
 import time
 
 from .. import errors
+from ..adapters import engineio as engineio_adapter
 
 log = logging.getLogger(__name__)
 
@@ -32,8 +33,8 @@ class HandshakeGuard:
         self._pending: dict[str, tuple[str, float]] = {}  # eio sid -> (address, deadline)
         self._per_address: dict[str, int] = {}
         self._sweeping = False
-        self._connect = eio.handlers.get("connect")
-        self._disconnect = eio.handlers.get("disconnect")
+        self._connect = engineio_adapter.handler(eio, "connect")
+        self._disconnect = engineio_adapter.handler(eio, "disconnect")
         eio.on("connect", self._on_eio_connect)
         eio.on("disconnect", self._on_eio_disconnect)
 
@@ -105,13 +106,10 @@ class HandshakeGuard:
         with self._lock:
             late = [sid for sid, (_address, deadline) in self._pending.items() if deadline <= now]
         for sid in late:
-            sock = self.eio.sockets.get(sid)
-            if sock is not None:
+            # Not eio.disconnect(sid): it waits until the client has read the CLOSE packet, which
+            # a polling client that stopped polling never does (as Engine.IO's own ping timeout).
+            if engineio_adapter.close_at_once(self.eio, sid):
                 log.info("closed Engine.IO connection %s: no Socket.IO CONNECT within %g s", sid, self.timeout)
-                # Not eio.disconnect(sid): it waits until the client has read the CLOSE packet, which
-                # a polling client that stopped polling never does (as Engine.IO's own ping timeout).
-                sock.close(wait=False, reason=self.eio.reason.SERVER_DISCONNECT)
-                self.eio.sockets.pop(sid, None)
             # gone without a disconnect event (a failed upgrade): forget it all the same
             self._forget(sid)
         return len(late)

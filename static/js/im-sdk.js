@@ -66,7 +66,7 @@ const ROUTED_TYPES = {
     "group_application_rejected", "group_info_changed", "group_dismissed"],
   // The total unread count is not logged: it comes as the socket event total_unread_message_count_changed.
   conversation: ["new_conversation", "conversation_changed"],
-  advancedMsg: ["recv_new_message", "recv_c2c_read_receipt", "new_recv_message_revoked", "msg_deleted"],
+  advancedMsg: ["recv_c2c_read_receipt", "new_recv_message_revoked", "msg_deleted"],
   user: ["self_info_updated"],
 };
 export const EVENT_ROUTES = {};
@@ -91,6 +91,13 @@ export const APPLICATION_BATCHES = Object.freeze({
   group_applications_added: ["onGroupApplicationAdded",
     (data) => data.from_user_ids.map((uid) => ({ ...data.application, from_user_id: uid }))],
   group_applications_deleted: ["onGroupApplicationDeleted", (data) => data.applications],
+});
+
+// The server's events this SDK handles, checked against the server's declarations (im/event_types.py):
+// the socket events it listens to (see _openSocket and _socketHandlers) and the event-log types it routes.
+export const HANDLED_EVENTS = Object.freeze({
+  socket: Object.freeze(["event", "kicked_offline", "token_expired", "new_message", "total_unread_message_count_changed"]),
+  log: Object.freeze([...Object.keys(EVENT_ROUTES), ...Object.keys(APPLICATION_BATCHES)]),
 });
 
 const snake = (key) => key.replace(/[A-Z]/g, (c) => "_" + c.toLowerCase());
