@@ -89,6 +89,8 @@ def load_config(instance_path: str, env=None) -> dict:
         "IM_RATE_LIMITS_ENABLED": _bool(env.get("IM_RATE_LIMITS_ENABLED", "true")),
         "IM_RATE_LIMITS": limits_from_env(env),
         # argon2 cost; tests lower it so that hundreds of sign-ups stay fast.
+        # Validate every payload a transaction is about to tell against im/event_types.py (tests turn it on).
+        "IM_CHECK_EVENTS": _bool(env.get("IM_CHECK_EVENTS", "false")),
         "IM_ARGON2_TIME_COST": int(env.get("IM_ARGON2_TIME_COST", 2)),
         "IM_ARGON2_MEMORY_KIB": int(env.get("IM_ARGON2_MEMORY_KIB", 19456)),
     }

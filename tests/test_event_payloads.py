@@ -1,21 +1,22 @@
 """Every event a representative flow publishes fits its declaration in im.event_types.
 
-The publishers (push.publish, publish_each, emit_after_commit, wherever a service imported them) and
-the one place everything leaves by (socketio.emit: also the sweeper's and the unread total's emits)
+The publishers (events.publish, publish_each, every way into an action's outbox) and the one place
+everything leaves by (socketio.emit: also the sweeper's and the unread total's emits)
 are wrapped, and each payload is validated against the registry. The flow reaches every declared
 event, so a declaration no publisher matches, or a publisher no declaration covers, fails here.
 """
 
-import sys
 import time
 from datetime import timedelta
 
 import pytest
 from sqlalchemy import update
 
-from im import event_types, push, unread_push
+from im import event_types, unread_push
 from im.extensions import db, socketio
 from im.models import LoginSession, utcnow
+from im.services import events
+from im.services.context import Outbox
 
 
 class Seen:
@@ -38,28 +39,36 @@ class Seen:
 @pytest.fixture
 def seen(monkeypatch):
     seen = Seen()
-    originals = {name: getattr(push, name) for name in ("publish", "publish_each", "emit_after_commit")}
+    publish, publish_each = events.publish, events.publish_each
 
-    def publish(user_ids, type_, data):
+    def publish_checked(ctx, user_ids, type_, data):
         seen.check("publish", type_, data)
-        return originals["publish"](user_ids, type_, data)
+        return publish(ctx, user_ids, type_, data)
 
-    def publish_each(items):
+    def publish_each_checked(ctx, items):
         items = list(items)
         for _user_id, type_, data in items:
             seen.check("publish_each", type_, data)
-        return originals["publish_each"](items)
+        return publish_each(ctx, items)
 
-    def emit_after_commit(room, name, payload):
-        seen.check("emit_after_commit", name, payload)
-        return originals["emit_after_commit"](room, name, payload)
+    monkeypatch.setattr(events, "publish", publish_checked)
+    monkeypatch.setattr(events, "publish_each", publish_each_checked)
+    # Everything an action tells goes through its outbox.
+    for method in ("to_user", "to_session", "to_socket"):
+        original = getattr(Outbox, method)
 
-    wrappers = {"publish": publish, "publish_each": publish_each, "emit_after_commit": emit_after_commit}
-    # Services that did `from ..push import publish` hold their own reference: wrap those too.
-    for module in [m for name, m in sys.modules.items() if name == "im" or name.startswith("im.")]:
-        for name, original in originals.items():
-            if getattr(module, name, None) is original:
-                monkeypatch.setattr(module, name, wrappers[name])
+        def told(self, target, name, payload, original=original, method=method):
+            seen.check(f"outbox.{method}", name, payload)
+            return original(self, target, name, payload)
+
+        monkeypatch.setattr(Outbox, method, told)
+    to_users = Outbox.to_users
+
+    def told_users(self, user_ids, name, payload):
+        seen.check("outbox.to_users", name, payload)
+        return to_users(self, user_ids, name, payload)
+
+    monkeypatch.setattr(Outbox, "to_users", told_users)
     emit = socketio.emit
 
     def emitted(name, *args, **kwargs):

@@ -19,7 +19,7 @@ from typing import TypeVar
 
 from flask import current_app
 
-from .. import errors, push
+from .. import errors, event_types, push
 from ..extensions import db
 from ..services.context import Context, Settings
 
@@ -41,11 +41,20 @@ def transaction() -> Iterator[Context]:
     ctx = context()
     try:
         yield ctx
+        if ctx.settings.check_events:
+            _check_payloads(ctx)
         ctx.session.commit()
     except BaseException:
         ctx.session.rollback()
         raise
     push.deliver(ctx.outbox, app)
+
+
+def _check_payloads(ctx: Context) -> None:
+    """Every payload the outbox holds fits its declaration in im.event_types (raises before the commit)."""
+    for kind, _target, name, payload in ctx.outbox.items:
+        if kind != "disconnect" and name is not None:
+            event_types.check(name, payload)
 
 
 @contextmanager

@@ -36,6 +36,8 @@ class Settings:
     upload_orphan_seconds: int = 86400
     # Several processes share one deployment (presence is then read from the database).
     message_queue: bool = False
+    # Every payload told is validated against im/event_types.py before the commit (the tests).
+    check_events: bool = False
 
     @classmethod
     def from_config(cls, config: Mapping[str, Any], instance_path: str) -> Settings:
@@ -57,6 +59,7 @@ class Settings:
             upload_quota_bytes=config["IM_UPLOAD_QUOTA_BYTES"],
             upload_orphan_seconds=config["IM_UPLOAD_ORPHAN_SECONDS"],
             message_queue=bool(config.get("IM_MESSAGE_QUEUE")),
+            check_events=bool(config.get("IM_CHECK_EVENTS")),
         )
 
 
