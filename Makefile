@@ -2,7 +2,7 @@ VENV ?= .venv
 PY := $(VENV)/bin/python
 PYTHON ?= python3
 
-.PHONY: run test soak install install-dev bench clean db-upgrade migration
+.PHONY: run test lint soak install install-dev bench clean db-upgrade migration
 
 $(VENV)/.installed: requirements.txt
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
@@ -35,6 +35,14 @@ migration: install
 test: install-dev
 	$(PY) -m pytest
 
+## ruff's lint and format check, then mypy (its settings are in pyproject.toml); all three run, any finding fails.
+lint: install-dev
+	@status=0; \
+	$(VENV)/bin/ruff check . || status=1; \
+	$(VENV)/bin/ruff format --check . || status=1; \
+	$(VENV)/bin/mypy || status=1; \
+	exit $$status
+
 $(VENV)/.installed-bench: bench/requirements.txt $(VENV)/.installed
 	$(PY) -m pip install -q -r bench/requirements.txt
 	touch $@
@@ -53,4 +61,4 @@ soak: install-dev
 	$(PY) -m bench.soak
 
 clean:
-	rm -rf $(VENV) .pytest_cache
+	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache

@@ -57,7 +57,8 @@ def create_app(test_config: dict | None = None) -> Flask:
     app.config["IM_NODE_ID"] = uuid.uuid4().hex
     if test_config:
         app.config.update(test_config)
-    app.instance_path and _ensure_dir(app.instance_path)
+    if app.instance_path:
+        _ensure_dir(app.instance_path)
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
     logfilters.install()
 
@@ -88,10 +89,11 @@ def create_app(test_config: dict | None = None) -> Flask:
     if app.config["IM_PROXY_COUNT"]:
         # Outside Socket.IO's middleware so that socket connects see the client's address too.
         hops = app.config["IM_PROXY_COUNT"]
-        app.wsgi_app = ProxyFix(app.wsgi_app, x_for=hops, x_proto=hops)
+        # Flask's documented way to wrap its WSGI app in middleware
+        app.wsgi_app = ProxyFix(app.wsgi_app, x_for=hops, x_proto=hops)  # type: ignore[method-assign]
 
     if not app.config["IM_WEBSOCKET_COMPRESSION"]:
-        app.wsgi_app = _without_websocket_compression(app.wsgi_app)
+        app.wsgi_app = _without_websocket_compression(app.wsgi_app)  # type: ignore[method-assign]
 
     # importing declares the models and operations
     from . import api, cli, models, operations, realtime, schema, views  # noqa: F401

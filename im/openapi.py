@@ -3,8 +3,7 @@
 from pydantic.json_schema import GenerateJsonSchema, models_json_schema
 
 from .errors import codes_table
-from .operations import OPERATIONS
-from .operations.registry import INT64_MAX, INT64_MIN
+from .operations.registry import INT64_MAX, INT64_MIN, OPERATIONS
 
 REF = "#/components/schemas/{model}"
 
@@ -49,7 +48,7 @@ def build_openapi() -> dict:
     )
     paths = {}
     for op in ops:
-        security = []
+        security: list[dict[str, list[str]]] = []
         if op.admin:
             security = [{"adminSecret": []}]
         elif op.auth:

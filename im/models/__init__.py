@@ -1,11 +1,56 @@
 """SQLAlchemy models; importing this package registers every table."""
 
-from .base import UTCDateTime, ts, utcnow  # noqa: F401
-from .conversation import GROUP, SINGLE, Conversation, ConversationState  # noqa: F401
-from .event import UserEvent  # noqa: F401
-from .friend import Black, Friend, FriendApplication  # noqa: F401
-from .group import Group, GroupApplication, GroupLeftMute, GroupMember  # noqa: F401
-from .message import Message, MessageDeletion, MessageFile, UploadedFile  # noqa: F401
-from .node import Node  # noqa: F401
-from .session import Connection, LoginSession  # noqa: F401
-from .user import User  # noqa: F401
+from .base import Base, UTCDateTime, ts, utcnow
+from .conversation import GROUP, SINGLE, Conversation, ConversationState
+from .enums import (
+    GroupRole,
+    GroupStatus,
+    GroupVerification,
+    HandleResult,
+    JoinSource,
+    MessageStatus,
+    RecvMsgOpt,
+    SessionType,
+)
+from .event import UserEvent
+from .friend import Black, Friend, FriendApplication
+from .group import Group, GroupApplication, GroupLeftMute, GroupMember
+from .message import Message, MessageDeletion, MessageFile, UploadedFile
+from .node import Node
+from .session import Connection, LoginSession
+from .user import User
+
+__all__ = [
+    "GROUP",
+    "SINGLE",
+    "Base",
+    "Black",
+    "Connection",
+    "Conversation",
+    "ConversationState",
+    "Friend",
+    "FriendApplication",
+    "Group",
+    "GroupApplication",
+    "GroupLeftMute",
+    "GroupMember",
+    "GroupRole",
+    "GroupStatus",
+    "GroupVerification",
+    "HandleResult",
+    "JoinSource",
+    "LoginSession",
+    "Message",
+    "MessageDeletion",
+    "MessageFile",
+    "MessageStatus",
+    "Node",
+    "RecvMsgOpt",
+    "SessionType",
+    "UTCDateTime",
+    "UploadedFile",
+    "User",
+    "UserEvent",
+    "ts",
+    "utcnow",
+]

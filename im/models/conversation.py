@@ -5,14 +5,15 @@ from datetime import datetime
 from sqlalchemy import Boolean, ForeignKey, Index, Integer, String, Text
 from sqlalchemy.orm import Mapped, mapped_column
 
-from ..extensions import db
-from .base import UTCDateTime, utcnow
+from .base import Base, UTCDateTime, utcnow
+from .enums import RecvMsgOpt, SessionType
 
-SINGLE = 1
-GROUP = 3
+# The names the services import; SessionType is the one definition.
+SINGLE = SessionType.SINGLE
+GROUP = SessionType.GROUP
 
 
-class Conversation(db.Model):
+class Conversation(Base):
     """`si_<smaller>~<larger>` (one-to-one) or `sg_<group_id>`; `max_seq` is the last seq handed out."""
 
     __tablename__ = "conversations"
@@ -26,7 +27,7 @@ class Conversation(db.Model):
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
 
 
-class ConversationState(db.Model):
+class ConversationState(Base):
     """One user's view of a conversation: read position, settings, and which seqs they may read."""
 
     __tablename__ = "conversation_states"
@@ -45,8 +46,7 @@ class ConversationState(db.Model):
     # Last seq this user may read, once they left a group; None while they belong.
     max_readable_seq: Mapped[int | None] = mapped_column(Integer, nullable=True)
     is_pinned: Mapped[bool] = mapped_column(Boolean, default=False)
-    # 0 normal, 1 do not receive, 2 receive without notification (OpenIM's values)
-    recv_msg_opt: Mapped[int] = mapped_column(Integer, default=0)
+    recv_msg_opt: Mapped[int] = mapped_column(Integer, default=RecvMsgOpt.NORMAL)
     draft_text: Mapped[str] = mapped_column(Text, default="")
     draft_time: Mapped[datetime | None] = mapped_column(UTCDateTime, nullable=True)
     # Deleted by the user: hidden from their list until a new message arrives.

@@ -5,11 +5,11 @@ from datetime import datetime
 from sqlalchemy import ForeignKey, Integer, String, UniqueConstraint
 from sqlalchemy.orm import Mapped, mapped_column
 
-from ..extensions import db
-from .base import UTCDateTime, utcnow
+from .base import Base, UTCDateTime, utcnow
+from .enums import HandleResult
 
 
-class Friend(db.Model):
+class Friend(Base):
     """`friend_user_id` is in `owner_user_id`'s friend list; the reverse row is a separate fact."""
 
     __tablename__ = "friends"
@@ -20,7 +20,7 @@ class Friend(db.Model):
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
 
 
-class FriendApplication(db.Model):
+class FriendApplication(Base):
     """One row per (from, to) pair: applying again while pending updates it."""
 
     __tablename__ = "friend_applications"
@@ -29,8 +29,7 @@ class FriendApplication(db.Model):
     from_user_id: Mapped[str] = mapped_column(ForeignKey("users.user_id"), index=True)
     to_user_id: Mapped[str] = mapped_column(ForeignKey("users.user_id"), index=True)
     req_msg: Mapped[str] = mapped_column(String(255), default="")
-    # 0 pending, 1 accepted, -1 refused
-    handle_result: Mapped[int] = mapped_column(Integer, default=0)
+    handle_result: Mapped[int] = mapped_column(Integer, default=HandleResult.PENDING)
     handle_msg: Mapped[str] = mapped_column(String(255), default="")
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
     handled_at: Mapped[datetime | None] = mapped_column(UTCDateTime, nullable=True)
@@ -38,7 +37,7 @@ class FriendApplication(db.Model):
     __table_args__ = (UniqueConstraint("from_user_id", "to_user_id"),)
 
 
-class Black(db.Model):
+class Black(Base):
     """`block_user_id` is on `owner_user_id`'s blacklist."""
 
     __tablename__ = "blacks"

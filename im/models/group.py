@@ -1,28 +1,26 @@
 """Groups, their members (with OpenIM's role levels), and join applications."""
 
 from datetime import datetime
+from typing import Any
 
 from sqlalchemy import ForeignKey, Integer, String, Text, UniqueConstraint
 from sqlalchemy.orm import Mapped, mapped_column
 
-from ..extensions import db
-from .base import UTCDateTime, ts, utcnow
+from .base import Base, UTCDateTime, ts, utcnow
+from .enums import GroupRole, GroupStatus, GroupVerification, HandleResult, JoinSource
 
-ROLE_OWNER = 100
-ROLE_ADMIN = 60
-ROLE_MEMBER = 20
-
-# OpenIM's group status values.
-STATUS_NORMAL = 0
-STATUS_DISMISSED = 2
-STATUS_MUTED = 3
-
-# OpenIM's join sources.
-JOIN_BY_INVITATION = 2
-JOIN_BY_SEARCH = 3
+# The names the services import; the enums are the one definition.
+ROLE_OWNER = GroupRole.OWNER
+ROLE_ADMIN = GroupRole.ADMIN
+ROLE_MEMBER = GroupRole.MEMBER
+STATUS_NORMAL = GroupStatus.NORMAL
+STATUS_DISMISSED = GroupStatus.DISMISSED
+STATUS_MUTED = GroupStatus.MUTED
+JOIN_BY_INVITATION = JoinSource.INVITATION
+JOIN_BY_SEARCH = JoinSource.SEARCH
 
 
-class Group(db.Model):
+class Group(Base):
     __tablename__ = "groups"
 
     group_id: Mapped[str] = mapped_column(String(64), primary_key=True)
@@ -30,10 +28,8 @@ class Group(db.Model):
     face_url: Mapped[str] = mapped_column(String(1024), default="")
     introduction: Mapped[str] = mapped_column(String(1024), default="")
     notification: Mapped[str] = mapped_column(Text, default="")
-    # 0: applications need approval, members' invites join directly; 1: both need approval;
-    # 2: anyone joins directly (OpenIM's values).
-    need_verification: Mapped[int] = mapped_column(Integer, default=0)
-    status: Mapped[int] = mapped_column(Integer, default=STATUS_NORMAL)
+    need_verification: Mapped[int] = mapped_column(Integer, default=GroupVerification.APPLY_NEEDS_APPROVAL)
+    status: Mapped[int] = mapped_column(Integer, default=GroupStatus.NORMAL)
     owner_user_id: Mapped[str] = mapped_column(ForeignKey("users.user_id"))
     creator_user_id: Mapped[str] = mapped_column(ForeignKey("users.user_id"))
     member_count: Mapped[int] = mapped_column(Integer, default=0)
@@ -44,7 +40,7 @@ class Group(db.Model):
     def conversation_id(self) -> str:
         return f"sg_{self.group_id}"
 
-    def public(self) -> dict:
+    def public(self) -> dict[str, Any]:
         return {
             "group_id": self.group_id,
             "group_name": self.group_name,
@@ -62,7 +58,7 @@ class Group(db.Model):
         }
 
 
-class GroupMember(db.Model):
+class GroupMember(Base):
     """A current member. `join_seq` is the first seq of the group conversation they may read.
 
     The read window itself (also kept after leaving) is the member's ConversationState.
@@ -72,9 +68,9 @@ class GroupMember(db.Model):
 
     group_id: Mapped[str] = mapped_column(ForeignKey("groups.group_id"), primary_key=True)
     user_id: Mapped[str] = mapped_column(ForeignKey("users.user_id"), primary_key=True, index=True)
-    role_level: Mapped[int] = mapped_column(Integer, default=ROLE_MEMBER)
+    role_level: Mapped[int] = mapped_column(Integer, default=GroupRole.MEMBER)
     nickname: Mapped[str] = mapped_column(String(64), default="")
-    join_source: Mapped[int] = mapped_column(Integer, default=JOIN_BY_INVITATION)
+    join_source: Mapped[int] = mapped_column(Integer, default=JoinSource.INVITATION)
     inviter_user_id: Mapped[str] = mapped_column(String(64), default="")
     join_seq: Mapped[int] = mapped_column(Integer, default=1)
     mute_end_time: Mapped[datetime | None] = mapped_column(UTCDateTime, nullable=True)
@@ -83,7 +79,7 @@ class GroupMember(db.Model):
     def is_muted(self, now: datetime) -> bool:
         return self.mute_end_time is not None and self.mute_end_time > now
 
-    def public(self) -> dict:
+    def public(self) -> dict[str, Any]:
         return {
             "group_id": self.group_id,
             "user_id": self.user_id,
@@ -97,7 +93,7 @@ class GroupMember(db.Model):
         }
 
 
-class GroupLeftMute(db.Model):
+class GroupLeftMute(Base):
     """The mute of a member who left while muted: it applies again if they rejoin before it ends.
 
     Without it, quitting and rejoining (or being kicked and re-invited) would lift a mute.
@@ -110,7 +106,7 @@ class GroupLeftMute(db.Model):
     mute_end_time: Mapped[datetime] = mapped_column(UTCDateTime)
 
 
-class GroupApplication(db.Model):
+class GroupApplication(Base):
     """One row per (group, applicant): applying again updates it and makes it pending again."""
 
     __tablename__ = "group_applications"
@@ -119,10 +115,9 @@ class GroupApplication(db.Model):
     group_id: Mapped[str] = mapped_column(ForeignKey("groups.group_id"), index=True)
     from_user_id: Mapped[str] = mapped_column(ForeignKey("users.user_id"), index=True)
     inviter_user_id: Mapped[str] = mapped_column(String(64), default="")
-    join_source: Mapped[int] = mapped_column(Integer, default=JOIN_BY_SEARCH)
+    join_source: Mapped[int] = mapped_column(Integer, default=JoinSource.SEARCH)
     req_msg: Mapped[str] = mapped_column(String(255), default="")
-    # 0 pending, 1 accepted, -1 refused
-    handle_result: Mapped[int] = mapped_column(Integer, default=0)
+    handle_result: Mapped[int] = mapped_column(Integer, default=HandleResult.PENDING)
     handle_msg: Mapped[str] = mapped_column(String(255), default="")
     handle_user_id: Mapped[str] = mapped_column(String(64), default="")
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
@@ -130,7 +125,7 @@ class GroupApplication(db.Model):
 
     __table_args__ = (UniqueConstraint("group_id", "from_user_id"),)
 
-    def public(self) -> dict:
+    def public(self) -> dict[str, Any]:
         return {
             "group_id": self.group_id,
             "from_user_id": self.from_user_id,

@@ -1,18 +1,20 @@
 """Messages (stored once per conversation), per-user deletions, and uploaded files."""
 
 from datetime import datetime
+from typing import Any
 
 from sqlalchemy import JSON, ForeignKey, Index, Integer, String, Text, UniqueConstraint
 from sqlalchemy.orm import Mapped, mapped_column
 
-from ..extensions import db
-from .base import UTCDateTime, ts, utcnow
+from .base import Base, UTCDateTime, ts, utcnow
+from .enums import MessageStatus
 
-STATUS_OK = 1
-STATUS_REVOKED = 2
+# The names the services import; MessageStatus is the one definition.
+STATUS_OK = MessageStatus.OK
+STATUS_REVOKED = MessageStatus.REVOKED
 
 
-class Message(db.Model):
+class Message(Base):
     __tablename__ = "messages"
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
@@ -25,11 +27,11 @@ class Message(db.Model):
     group_id: Mapped[str | None] = mapped_column(String(64), nullable=True)
     client_msg_id: Mapped[str] = mapped_column(String(64))
     content_type: Mapped[int] = mapped_column(Integer)
-    content: Mapped[dict] = mapped_column(JSON)
+    content: Mapped[dict[str, Any]] = mapped_column(JSON)
     # The words search looks at (text, or a file's name), case-folded (services.search.fold); emptied on
     # revoke. Indexed by migration 0005: FTS5 table messages_fts on SQLite, pg_trgm GIN on PostgreSQL.
     search_text: Mapped[str] = mapped_column(Text, default="")
-    status: Mapped[int] = mapped_column(Integer, default=STATUS_OK)
+    status: Mapped[int] = mapped_column(Integer, default=MessageStatus.OK)
     send_time: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
     revoked_at: Mapped[datetime | None] = mapped_column(UTCDateTime, nullable=True)
 
@@ -38,7 +40,7 @@ class Message(db.Model):
         UniqueConstraint("send_id", "client_msg_id", name="uq_messages_sender_client_msg"),
     )
 
-    def public(self) -> dict:
+    def public(self) -> dict[str, Any]:
         return message_public(self)
 
 
@@ -59,8 +61,11 @@ PUBLIC_COLUMNS = (
 )
 
 
-def message_public(m) -> dict:
-    """The message object of the protocol, from a Message or a row of its PUBLIC_COLUMNS."""
+def message_public(m: Any) -> dict[str, Any]:
+    """The message object of the protocol, from anything with the PUBLIC_COLUMNS as attributes.
+
+    That is a Message, a Row of those columns, or a namespace built from a RETURNING row.
+    """
     return {
         "server_msg_id": m.server_msg_id,
         "client_msg_id": m.client_msg_id,
@@ -78,7 +83,7 @@ def message_public(m) -> dict:
     }
 
 
-class MessageDeletion(db.Model):
+class MessageDeletion(Base):
     """A message a user removed for themselves only."""
 
     __tablename__ = "message_deletions"
@@ -88,7 +93,7 @@ class MessageDeletion(db.Model):
     seq: Mapped[int] = mapped_column(Integer, primary_key=True)
 
 
-class UploadedFile(db.Model):
+class UploadedFile(Base):
     """A file stored under the upload directory by its random id; the name is only for download."""
 
     __tablename__ = "uploaded_files"
@@ -104,7 +109,7 @@ class UploadedFile(db.Model):
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
 
 
-class MessageFile(db.Model):
+class MessageFile(Base):
     """Which message carries which upload: who may see the message may download the file."""
 
     __tablename__ = "message_files"

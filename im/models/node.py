@@ -5,11 +5,10 @@ from datetime import datetime
 from sqlalchemy import String
 from sqlalchemy.orm import Mapped, mapped_column
 
-from ..extensions import db
-from .base import UTCDateTime, utcnow
+from .base import Base, UTCDateTime, utcnow
 
 
-class Node(db.Model):
+class Node(Base):
     __tablename__ = "nodes"
 
     node_id: Mapped[str] = mapped_column(String(64), primary_key=True)

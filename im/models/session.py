@@ -1,15 +1,15 @@
 """Login sessions (one per token) and the live sockets attached to them."""
 
 from datetime import datetime
+from typing import Any
 
 from sqlalchemy import ForeignKey, Index, Integer, String
 from sqlalchemy.orm import Mapped, mapped_column
 
-from ..extensions import db
-from .base import UTCDateTime, ts, utcnow
+from .base import Base, UTCDateTime, ts, utcnow
 
 
-class LoginSession(db.Model):
+class LoginSession(Base):
     __tablename__ = "login_sessions"
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
@@ -24,7 +24,7 @@ class LoginSession(db.Model):
     # logout | kicked | admin
     revoke_reason: Mapped[str | None] = mapped_column(String(16), nullable=True)
 
-    def public(self) -> dict:
+    def public(self) -> dict[str, Any]:
         return {
             "session_id": self.id,
             "user_id": self.user_id,
@@ -37,7 +37,7 @@ class LoginSession(db.Model):
         }
 
 
-class Connection(db.Model):
+class Connection(Base):
     """One connected socket. Presence is these rows, so every process sees the same truth."""
 
     __tablename__ = "connections"

@@ -1,15 +1,15 @@
 """Accounts."""
 
 from datetime import datetime
+from typing import Any
 
 from sqlalchemy import Integer, String
 from sqlalchemy.orm import Mapped, mapped_column
 
-from ..extensions import db
-from .base import UTCDateTime, ts, utcnow
+from .base import Base, UTCDateTime, ts, utcnow
 
 
-class User(db.Model):
+class User(Base):
     __tablename__ = "users"
 
     user_id: Mapped[str] = mapped_column(String(64), primary_key=True)
@@ -21,7 +21,7 @@ class User(db.Model):
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
     updated_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
 
-    def public(self) -> dict:
+    def public(self) -> dict[str, Any]:
         return {
             "user_id": self.user_id,
             "nickname": self.nickname,

@@ -1,6 +1,7 @@
 """Socket calls that do not outlive their connection, and which calls may be sent again over REST."""
 
 import threading
+from typing import Any
 
 import socketio
 
@@ -20,7 +21,7 @@ _REPEATABLE = {
 }
 
 
-def retry_safe(name: str, params: dict) -> bool:
+def retry_safe(name: str, params: dict[str, Any]) -> bool:
     """Whether a call may be sent again without knowing if the first one took effect.
 
     A send carries a client_msg_id, and the server answers a second send with one it already stored
@@ -31,23 +32,23 @@ def retry_safe(name: str, params: dict) -> bool:
     return name in _REPEATABLE or name.startswith(_READ_PREFIXES)
 
 
-class Socket(socketio.Client):
+class Socket(socketio.Client):  # type: ignore[misc]  # python-socketio ships no types
     """A Socket.IO client that knows the calls waiting for an answer on it, to wake them when it closes.
 
     python-socketio's own call() waits out its whole timeout when the connection drops meanwhile.
     """
 
-    def __init__(self, **kwargs):
+    def __init__(self, **kwargs: Any) -> None:
         super().__init__(**kwargs)
         self._calls_lock = threading.Lock()
         self._waiting: set[threading.Event] = set()
         self._closed = False
 
-    def call_or_drop(self, name: str, params: dict, timeout: float):
+    def call_or_drop(self, name: str, params: dict[str, Any], timeout: float) -> Any:
         """The answer's envelope, or DROPPED if the connection closed first; TimeoutError after `timeout`."""
         done, answer = threading.Event(), []
 
-        def answered(*args):
+        def answered(*args: Any) -> None:
             answer.append(args[0] if args else None)
             done.set()
 

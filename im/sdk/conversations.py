@@ -6,8 +6,9 @@ and, one-to-one, `peer_has_read_seq` (how far the peer has read my messages; wha
 """
 
 import logging
+from typing import Any
 
-from .core import after_connect, socket_event
+from .core import CoreClient, after_connect, socket_event
 from .errors import IMError
 from .listeners import EVENT_ROUTES
 
@@ -29,22 +30,22 @@ def group_conversation_id(group_id: str) -> str:
 class ConversationListener:
     """Conversation callbacks; they run on the SDK's callback thread, one at a time, in order."""
 
-    def on_sync_server_start(self):
+    def on_sync_server_start(self) -> None:
         pass
 
-    def on_sync_server_finish(self):
+    def on_sync_server_finish(self) -> None:
         pass
 
-    def on_sync_server_failed(self):
+    def on_sync_server_failed(self) -> None:
         pass
 
-    def on_new_conversation(self, conversations: list):
+    def on_new_conversation(self, conversations: list[Any]) -> None:
         pass
 
-    def on_conversation_changed(self, conversations: list):
+    def on_conversation_changed(self, conversations: list[Any]) -> None:
         pass
 
-    def on_total_unread_message_count_changed(self, total: int):
+    def on_total_unread_message_count_changed(self, total: int) -> None:
         pass
 
 
@@ -54,8 +55,8 @@ EVENT_ROUTES["conversation_changed"] = ("conversation", "on_conversation_changed
 # {"total": N} to every terminal when it changes, and the SDK asks once after each (re)connect.
 
 
-class ConversationsMixin:
-    def __init__(self, *args, **kwargs):
+class ConversationsMixin(CoreClient):
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
         self._listeners["conversation"] = ConversationListener()
         self._unread_pushes = 0  # pushes heard: an answer asked for before one of them is older than it
@@ -63,38 +64,39 @@ class ConversationsMixin:
     def set_conversation_listener(self, listener: ConversationListener) -> None:
         self._listeners["conversation"] = listener
 
-    def get_all_conversation_list(self) -> list[dict]:
-        return self._call("get_all_conversation_list")
+    def get_all_conversation_list(self) -> list[dict[str, Any]]:
+        return self._objects("get_all_conversation_list")
 
-    def get_conversation_list_split(self, offset: int, count: int) -> list[dict]:
-        return self._call("get_conversation_list_split", offset=offset, count=count)
+    def get_conversation_list_split(self, offset: int, count: int) -> list[dict[str, Any]]:
+        return self._objects("get_conversation_list_split", offset=offset, count=count)
 
-    def get_one_conversation(self, conversation_id: str | None = None, *, user_id: str | None = None) -> dict:
+    def get_one_conversation(self, conversation_id: str | None = None, *, user_id: str | None = None) -> dict[str, Any]:
         """By id, or (user_id) the one-to-one conversation with that user, created empty if needed."""
         if user_id is not None:
-            return self._call("get_one_conversation", user_id=user_id)
-        return self._call("get_one_conversation", conversation_id=conversation_id)
+            return self._object("get_one_conversation", user_id=user_id)
+        return self._object("get_one_conversation", conversation_id=conversation_id)
 
-    def get_multiple_conversation(self, conversation_ids: list[str]) -> list[dict]:
-        return self._call("get_multiple_conversation", conversation_ids=list(conversation_ids))
+    def get_multiple_conversation(self, conversation_ids: list[str]) -> list[dict[str, Any]]:
+        return self._objects("get_multiple_conversation", conversation_ids=list(conversation_ids))
 
-    def pin_conversation(self, conversation_id: str, is_pinned: bool) -> dict:
-        return self._call("pin_conversation", conversation_id=conversation_id, is_pinned=is_pinned)
+    def pin_conversation(self, conversation_id: str, is_pinned: bool) -> dict[str, Any]:
+        return self._object("pin_conversation", conversation_id=conversation_id, is_pinned=is_pinned)
 
-    def set_conversation_recv_message_opt(self, conversation_id: str, opt: int) -> dict:
-        return self._call("set_conversation_recv_message_opt", conversation_id=conversation_id, opt=opt)
+    def set_conversation_recv_message_opt(self, conversation_id: str, opt: int) -> dict[str, Any]:
+        return self._object("set_conversation_recv_message_opt", conversation_id=conversation_id, opt=opt)
 
-    def set_conversation_draft(self, conversation_id: str, text: str) -> dict:
-        return self._call("set_conversation_draft", conversation_id=conversation_id, text=text)
+    def set_conversation_draft(self, conversation_id: str, text: str) -> dict[str, Any]:
+        return self._object("set_conversation_draft", conversation_id=conversation_id, text=text)
 
     def delete_conversation(self, conversation_id: str) -> None:
-        return self._call("delete_conversation", conversation_id=conversation_id)
+        self._call("delete_conversation", conversation_id=conversation_id)
 
     def get_total_unread_msg_count(self) -> int:
-        return self._call("get_total_unread_msg_count")
+        total: int = self._call("get_total_unread_msg_count")
+        return total
 
     @socket_event("total_unread_message_count_changed")
-    def _on_total_unread(self, data) -> None:
+    def _on_total_unread(self, data: Any) -> None:
         if isinstance(data, dict) and isinstance(data.get("total"), int):
             self._unread_pushes += 1
             self._emit_callback("conversation", "on_total_unread_message_count_changed", data["total"])
@@ -111,5 +113,5 @@ class ConversationsMixin:
         if heard == self._unread_pushes:
             self._emit_callback("conversation", "on_total_unread_message_count_changed", total)
 
-    def mark_conversation_message_as_read(self, conversation_id: str) -> dict:
-        return self._call("mark_conversation_message_as_read", conversation_id=conversation_id)
+    def mark_conversation_message_as_read(self, conversation_id: str) -> dict[str, Any]:
+        return self._object("mark_conversation_message_as_read", conversation_id=conversation_id)

@@ -2,10 +2,13 @@
 
 import json
 import logging
+import os
 import queue
 import threading
 import time
+from collections.abc import Callable, Iterable
 from pathlib import Path
+from typing import Any, TypeVar
 
 import requests
 import socketio
@@ -22,23 +25,28 @@ TOKEN_DEAD = {1500, 1501, 1502, 1503, 1506, 1507}
 TOKEN_KICKED = {1502, 1506}
 
 
-def socket_event(name: str):
+Method = TypeVar("Method", bound=Callable[..., Any])
+
+
+def socket_event(name: str) -> Callable[[Method], Method]:
     """Mark a client method as the handler of a server socket event."""
 
-    def mark(fn):
-        fn._im_socket_event = name
+    def mark(fn: Method) -> Method:
+        marked: Any = fn
+        marked._im_socket_event = name
         return fn
 
     return mark
 
 
-def after_connect(fn):
+def after_connect(fn: Method) -> Method:
     """Mark a client method to run after every successful (re)connect, to catch up."""
-    fn._im_after_connect = True
+    marked: Any = fn
+    marked._im_after_connect = True
     return fn
 
 
-def _ended_by(info) -> str | None:
+def _ended_by(info: Any) -> str | None:
     """How a revoked session ends here: `logout` of this same session elsewhere (another holder of
     its token signed out) ends it as this client's own logout would, without on_kicked_offline;
     every other revocation is reported as a kick."""
@@ -48,12 +56,12 @@ def _ended_by(info) -> str | None:
 class _CallbackThread:
     """Runs listener callbacks one at a time, in order; user exceptions are logged, never raised."""
 
-    def __init__(self):
-        self._queue: queue.Queue = queue.Queue()
+    def __init__(self) -> None:
+        self._queue: queue.Queue[tuple[Callable[..., Any], tuple[Any, ...]]] = queue.Queue()
         self._thread = threading.Thread(target=self._run, name="im-sdk-callbacks", daemon=True)
         self._thread.start()
 
-    def submit(self, fn, *args) -> None:
+    def submit(self, fn: Callable[..., Any], *args: Any) -> None:
         self._queue.put((fn, args))
 
     def _run(self) -> None:
@@ -65,7 +73,7 @@ class _CallbackThread:
                 log.exception("listener callback %s raised", getattr(fn, "__name__", fn))
 
 
-def _release_websocket(sio, reason=None) -> None:
+def _release_websocket(sio: Any, reason: Any = None) -> None:
     """engineio's client leaves a websocket the server dropped (a crash, a cut network) for the garbage
     collector to close; close its socket now, so reconnect churn does not hold file descriptors."""
     if reason != socketio.Client.reason.TRANSPORT_ERROR:
@@ -83,14 +91,14 @@ class CoreClient:
 
     def __init__(
         self,
-        server_url,
+        server_url: str | Iterable[str],
         platform_id: int = 5,
         *,
         timeout: float = 10.0,
-        data_dir=None,
-        transports=None,
+        data_dir: str | os.PathLike[str] | None = None,
+        transports: list[str] | None = None,
         max_backoff: float = 8.0,
-    ):
+    ) -> None:
         self.server_urls = [server_url] if isinstance(server_url, str) else list(server_url)
         self.platform_id = platform_id
         self.timeout = timeout
@@ -104,12 +112,12 @@ class CoreClient:
         self._listeners: dict[str, object] = {"conn": ConnListener()}
         self._callbacks = _CallbackThread()
         self._http = requests.Session()
-        self._sio: socketio.Client | None = None
+        self._sio: Socket | None = None
         self._token: str | None = None
         self._user_id: str | None = None
         self._generation = 0
         self._event_seq: int | None = None
-        self._event_buffer: dict[int, dict] = {}
+        self._event_buffer: dict[int, dict[str, Any]] = {}
         self._seq_memory: dict[str, int] = {}
         self._pulling = False
 
@@ -124,12 +132,13 @@ class CoreClient:
     def get_login_user(self) -> str | None:
         return self._user_id
 
-    def register(self, user_id: str, password: str, nickname: str, face_url: str = "") -> dict:
-        return self._rest(
+    def register(self, user_id: str, password: str, nickname: str, face_url: str = "") -> dict[str, Any]:
+        answer: dict[str, Any] = self._rest(
             "register", {"user_id": user_id, "password": password, "nickname": nickname, "face_url": face_url}
         )
+        return answer
 
-    def login(self, user_id: str, password: str) -> dict:
+    def login(self, user_id: str, password: str) -> dict[str, Any]:
         """Sign in and connect; returns once connected and caught up. Raises IMError on failure."""
         with self._lock:
             if self._status in (LoginStatus.LOGGED_IN, LoginStatus.LOGGING_IN):
@@ -138,7 +147,9 @@ class CoreClient:
             self._generation += 1
             generation = self._generation
         try:
-            data = self._rest("login", {"user_id": user_id, "password": password, "platform_id": self.platform_id})
+            data: dict[str, Any] = self._rest(
+                "login", {"user_id": user_id, "password": password, "platform_id": self.platform_id}
+            )
         except IMError:
             self._status = LoginStatus.LOGIN_FAILED
             raise
@@ -185,16 +196,16 @@ class CoreClient:
             log.warning("logout on the server failed (%s); closing locally", exc)
         self._end_session(None, generation)
 
-    def change_password(self, old_password: str, new_password: str) -> dict:
+    def change_password(self, old_password: str, new_password: str) -> dict[str, Any]:
         """Replace the password; this terminal stays signed in, the user's other sessions are revoked."""
-        return self._call("change_password", old_password=old_password, new_password=new_password)
+        return self._object("change_password", old_password=old_password, new_password=new_password)
 
     # ---- calls ---------------------------------------------------------------------------
 
     def _url(self) -> str:
         return self.server_urls[self._url_index % len(self.server_urls)].rstrip("/")
 
-    def _rest(self, name: str, payload: dict | None = None, *, token: str | None = None):
+    def _rest(self, name: str, payload: dict[str, Any] | None = None, *, token: str | None = None) -> Any:
         headers = {"token": token} if token else {}
         try:
             resp = self._http.post(
@@ -212,14 +223,14 @@ class CoreClient:
         return self._unwrap(body)
 
     @staticmethod
-    def _unwrap(body):
+    def _unwrap(body: Any) -> Any:
         if not isinstance(body, dict) or "errCode" not in body:
             raise IMError(NETWORK_ERROR, "malformed answer")
         if body["errCode"] != 0:
             raise IMError(body["errCode"], body.get("errMsg", ""), body.get("data"))
         return body.get("data")
 
-    def _call(self, name: str, **params):
+    def _call(self, name: str, **params: Any) -> Any:
         """Call an operation: over the socket when connected, else over REST with the token.
 
         When the socket closes before the answer, the call does not wait out its timeout: a call
@@ -248,6 +259,16 @@ class CoreClient:
                 )
         return self._rest(name, params, token=token)
 
+    def _object(self, name: str, **params: Any) -> dict[str, Any]:
+        """_call for an operation whose answer is an object."""
+        answer: dict[str, Any] = self._call(name, **params)
+        return answer
+
+    def _objects(self, name: str, **params: Any) -> list[dict[str, Any]]:
+        """_call for an operation whose answer is a list of objects."""
+        answer: list[dict[str, Any]] = self._call(name, **params)
+        return answer
+
     # ---- connection ----------------------------------------------------------------------
 
     # Every login (and every close or end of a session) bumps the generation. A socket, a reconnect
@@ -258,20 +279,23 @@ class CoreClient:
         """Connect with `token`; raises IMError with the server's code when refused. Returns whether
         the socket became this client's: a session ended meanwhile gets it closed instead."""
         sio = Socket(reconnection=False, handle_sigint=False)
-        refusal: dict = {}
+        refusal: dict[str, Any] = {}
 
-        def on_connect_error(data=None):
+        def on_connect_error(data: Any = None) -> None:
             if isinstance(data, dict) and isinstance(data.get("data"), dict):
                 refusal.update(data["data"])
 
-        def current(fn):
+        def current(fn: Callable[..., Any]) -> Callable[..., Any]:
             return lambda *args: fn(*args) if generation == self._generation else None
 
         sio.on("connect_error", on_connect_error)
-        sio.on(
-            "disconnect",
-            lambda *args: (sio.drop_waiting(), _release_websocket(sio, *args), self._on_disconnect(sio, generation)),
-        )
+
+        def on_disconnect(*args: Any) -> None:
+            sio.drop_waiting()
+            _release_websocket(sio, *args)
+            self._on_disconnect(sio, generation)
+
+        sio.on("disconnect", on_disconnect)
         sio.on("kicked_offline", lambda data=None: self._end_session(_ended_by(data), generation))
         sio.on("token_expired", lambda data=None: self._end_session("expired", generation))
         sio.on("event", current(self._on_user_event))
@@ -295,7 +319,7 @@ class CoreClient:
             self._disconnect(sio)
         return mine
 
-    def _on_disconnect(self, sio, generation: int) -> None:
+    def _on_disconnect(self, sio: Socket, generation: int) -> None:
         with self._lock:
             if generation != self._generation or sio is not self._sio or self._status != LoginStatus.LOGGED_IN:
                 return
@@ -309,6 +333,8 @@ class CoreClient:
                 if generation != self._generation or self._status != LoginStatus.LOGGED_IN:
                     return
                 token = self._token
+            if token is None:
+                return  # cannot be: a session is logged in with its token until it ends
             self._emit_callback("conn", "on_connecting")
             try:
                 current = self._open_socket(token, generation)
@@ -354,7 +380,7 @@ class CoreClient:
             threading.Thread(target=self._disconnect, args=(sio,), daemon=True).start()
 
     @staticmethod
-    def _disconnect(sio) -> None:
+    def _disconnect(sio: Socket) -> None:
         try:
             sio.disconnect()
         except Exception:
@@ -372,12 +398,12 @@ class CoreClient:
 
     # ---- callbacks and the user event log ------------------------------------------------
 
-    def _emit_callback(self, slot: str, method: str, *args) -> None:
+    def _emit_callback(self, slot: str, method: str, *args: Any) -> None:
         listener = self._listeners.get(slot)
         if listener is not None and hasattr(listener, method):
             self._callbacks.submit(getattr(listener, method), *args)
 
-    def _on_user_event(self, event: dict) -> None:
+    def _on_user_event(self, event: Any) -> None:
         """Deliver log events exactly once, in seq order; a gap triggers a pull of what is missing."""
         gap = False
         with self._event_lock:
@@ -397,9 +423,9 @@ class CoreClient:
         if gap:
             threading.Thread(target=self._pull_events, daemon=True).start()
 
-    def _deliver_event(self, event: dict) -> None:
+    def _deliver_event(self, event: dict[str, Any]) -> None:
         self._event_seq = event["seq"]
-        route = EVENT_ROUTES.get(event.get("type"))
+        route = EVENT_ROUTES.get(event.get("type", ""))
         if route is not None:
             self._emit_callback(route[0], route[1], event.get("data"))
 

@@ -13,22 +13,22 @@ class LoginStatus(IntEnum):
 class ConnListener:
     """Connection state. Callbacks run on the SDK's callback thread, one at a time, in order."""
 
-    def on_connecting(self):
+    def on_connecting(self) -> None:
         pass
 
-    def on_connect_success(self):
+    def on_connect_success(self) -> None:
         pass
 
-    def on_connect_failed(self, code: int, message: str):
+    def on_connect_failed(self, code: int, message: str) -> None:
         pass
 
-    def on_kicked_offline(self):
+    def on_kicked_offline(self) -> None:
         pass
 
-    def on_user_token_expired(self):
+    def on_user_token_expired(self) -> None:
         pass
 
-    def on_resync_required(self):
+    def on_resync_required(self) -> None:
         """Events were missed beyond the server's retention: reload lists in full."""
 
 

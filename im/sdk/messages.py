@@ -8,14 +8,16 @@ max seqs and pulls what it missed, between `on_sync_server_start` and `on_sync_s
 
 import json
 import logging
+import os
 import threading
 import time
 import uuid
 from pathlib import Path
+from typing import Any
 
 import requests
 
-from .core import after_connect, socket_event
+from .core import CoreClient, after_connect, socket_event
 from .errors import NETWORK_ERROR, NOT_LOGGED_IN, TIMEOUT, IMError
 from .listeners import EVENT_ROUTES
 
@@ -30,16 +32,16 @@ OWN = None  # marks a seq this terminal sent itself: counted as seen, never hand
 class AdvancedMsgListener:
     """Message callbacks; they run on the SDK's callback thread, one at a time, in order."""
 
-    def on_recv_new_message(self, msg: dict):
+    def on_recv_new_message(self, msg: dict[str, Any]) -> None:
         pass
 
-    def on_recv_c2c_read_receipt(self, receipts: list):
+    def on_recv_c2c_read_receipt(self, receipts: list[Any]) -> None:
         pass
 
-    def on_new_recv_message_revoked(self, revoked: dict):
+    def on_new_recv_message_revoked(self, revoked: dict[str, Any]) -> None:
         pass
 
-    def on_msg_deleted(self, msg: dict):
+    def on_msg_deleted(self, msg: dict[str, Any]) -> None:
         """I deleted this message for myself (on any of my terminals, this one included)."""
 
 
@@ -48,15 +50,15 @@ EVENT_ROUTES["new_recv_message_revoked"] = ("message", "on_new_recv_message_revo
 EVENT_ROUTES["msg_deleted"] = ("message", "on_msg_deleted")
 
 
-class MessagesMixin:
-    def __init__(self, *args, **kwargs):
+class MessagesMixin(CoreClient):
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
         self._listeners["message"] = AdvancedMsgListener()
         self._msg_lock = threading.RLock()
         self._msg_user: str | None = None
-        self._msg_seen: dict[str, dict[str, int]] = {}  # user_id -> conversation_id -> last seq handed over
-        self._msg_ahead: dict[str, dict[int, dict | None]] = {}
-        self._msg_held: list[dict] = []
+        self._msg_seen: dict[str | None, dict[str, int]] = {}  # user_id -> conversation_id -> last seq handed over
+        self._msg_ahead: dict[str, dict[int, dict[str, Any] | None]] = {}
+        self._msg_held: list[dict[str, Any]] = []
         self._msg_syncing = False
         self._gap_worker = False
         self._changed_worker = False
@@ -72,11 +74,11 @@ class MessagesMixin:
         self,
         recv_id: str | None = None,
         content_type: int | None = None,
-        content: dict | None = None,
+        content: dict[str, Any] | None = None,
         client_msg_id: str | None = None,
         *,
         group_id: str | None = None,
-    ) -> dict:
+    ) -> dict[str, Any]:
         """Send to recv_id, or to a group with group_id=...; on a timeout or network error retry with the
         same client_msg_id (stored once)."""
         target = {"group_id": group_id} if group_id is not None else {"recv_id": recv_id}
@@ -88,7 +90,7 @@ class MessagesMixin:
             delay = 0.5
             for attempt in range(SEND_ATTEMPTS):
                 try:
-                    msg = self._call(
+                    msg: dict[str, Any] = self._call(
                         "send_message",
                         **target,
                         content_type=content_type,
@@ -108,11 +110,13 @@ class MessagesMixin:
                 self._sending.discard(client_msg_id)
         return msg
 
-    def get_history_message_list(self, conversation_id: str, start_seq: int | None = None, count: int = 20) -> dict:
-        params = {"conversation_id": conversation_id, "count": count}
+    def get_history_message_list(
+        self, conversation_id: str, start_seq: int | None = None, count: int = 20
+    ) -> dict[str, Any]:
+        params: dict[str, Any] = {"conversation_id": conversation_id, "count": count}
         if start_seq is not None:
             params["start_seq"] = start_seq
-        return self._call("get_history_message_list", **params)
+        return self._object("get_history_message_list", **params)
 
     def search_messages(
         self,
@@ -124,10 +128,10 @@ class MessagesMixin:
         content_types: list[int] | None = None,
         start_time: int | None = None,
         end_time: int | None = None,
-    ) -> dict:
+    ) -> dict[str, Any]:
         """A page of matching messages, newest first; while `has_more`, pass its `cursor` for the next page
         (a page may be short, even empty, and still have more: the server bounds each call's work)."""
-        params = {"keyword": keyword, "count": count}
+        params: dict[str, Any] = {"keyword": keyword, "count": count}
         for name, value in (
             ("conversation_id", conversation_id),
             ("cursor", cursor),
@@ -138,34 +142,36 @@ class MessagesMixin:
         ):
             if value is not None:
                 params[name] = value
-        return self._call("search_messages", **params)
+        return self._object("search_messages", **params)
 
-    def revoke_message(self, conversation_id: str, client_msg_id: str | None = None, seq: int | None = None) -> dict:
-        params = {"conversation_id": conversation_id}
+    def revoke_message(
+        self, conversation_id: str, client_msg_id: str | None = None, seq: int | None = None
+    ) -> dict[str, Any]:
+        params: dict[str, Any] = {"conversation_id": conversation_id}
         if client_msg_id is not None:
             params["client_msg_id"] = client_msg_id
         if seq is not None:
             params["seq"] = seq
-        return self._call("revoke_message", **params)
+        return self._object("revoke_message", **params)
 
     def delete_message(self, conversation_id: str, seq: int) -> None:
-        return self._call("delete_message", conversation_id=conversation_id, seq=seq)
+        self._call("delete_message", conversation_id=conversation_id, seq=seq)
 
     def typing_status_update(self, recv_id: str, msg_tip: str) -> None:
-        return self._call("typing_status_update", recv_id=recv_id, msg_tip=msg_tip)
+        self._call("typing_status_update", recv_id=recv_id, msg_tip=msg_tip)
 
-    def upload_file(self, path) -> dict:
+    def upload_file(self, path: str | os.PathLike[str]) -> dict[str, Any]:
         """Upload a picture or file; the answer's `url` goes into a 102 or 105 message's content."""
         token = self._token
         if token is None:
             raise IMError(NOT_LOGGED_IN, "not logged in")
-        path = Path(path)
+        file = Path(path)
         try:
-            with open(path, "rb") as fh:
+            with open(file, "rb") as fh:
                 resp = self._http.post(
                     f"{self._url()}/api/upload",
                     headers={"token": token},
-                    files={"file": (path.name, fh)},
+                    files={"file": (file.name, fh)},
                     timeout=max(self.timeout, 60),
                 )
         except requests.Timeout as exc:
@@ -176,7 +182,8 @@ class MessagesMixin:
             body = resp.json()
         except ValueError as exc:
             raise IMError(NETWORK_ERROR, f"upload: HTTP {resp.status_code} without JSON") from exc
-        return self._unwrap(body)
+        uploaded: dict[str, Any] = self._unwrap(body)
+        return uploaded
 
     def download_file(self, url: str) -> bytes:
         """The bytes of an uploaded file (`url` as found in a message)."""
@@ -200,7 +207,14 @@ class MessagesMixin:
     def _seen(self) -> dict[str, int] | None:
         return self._msg_seen.get(self._user_id)
 
-    def _note_own(self, msg: dict) -> None:
+    def _seen_known(self) -> dict[str, int]:
+        """The seen seqs, where the caller found them loaded (under _msg_lock)."""
+        seen = self._seen()
+        if seen is None:
+            raise RuntimeError("the seen seqs are not loaded")
+        return seen
+
+    def _note_own(self, msg: dict[str, Any]) -> None:
         """This terminal sent msg: its seq counts as seen without being handed back."""
         with self._msg_lock:
             seen = self._seen()
@@ -213,16 +227,16 @@ class MessagesMixin:
         if gap:
             self._start_gap_pull()
 
-    def _hand_over(self, msg: dict) -> None:
+    def _hand_over(self, msg: dict[str, Any]) -> None:
         """A stored message, in seq order and exactly once, to the listener and whatever reads it."""
         self._emit_callback("message", "on_recv_new_message", msg)
         self._on_stored_message(msg)
 
-    def _on_stored_message(self, msg: dict) -> None:
+    def _on_stored_message(self, msg: dict[str, Any]) -> None:
         """Hook for the other parts of the SDK (the group listener reads group notices here)."""
 
     @socket_event("new_message")
-    def _on_new_message(self, msg) -> None:
+    def _on_new_message(self, msg: Any) -> None:
         if not isinstance(msg, dict):
             return
         if msg.get("content_type") == TYPING or not msg.get("seq"):
@@ -242,10 +256,10 @@ class MessagesMixin:
         if gap and not syncing:
             self._start_gap_pull()
 
-    def _accept(self, msg: dict) -> bool:
+    def _accept(self, msg: dict[str, Any]) -> bool:
         cid, seq = msg["conversation_id"], msg["seq"]
         pending = self._msg_ahead.setdefault(cid, {})
-        if seq <= self._seen().get(cid, 0) or seq in pending:
+        if seq <= self._seen_known().get(cid, 0) or seq in pending:
             if not pending:
                 del self._msg_ahead[cid]
             return False
@@ -255,7 +269,7 @@ class MessagesMixin:
 
     def _drain(self, cid: str, pulled_to: int = 0) -> bool:
         """Hand over, in seq order, what follows the last seen seq; seqs up to pulled_to were all pulled."""
-        seen = self._seen()
+        seen = self._seen_known()
         have = seen.get(cid, 0)
         pending = self._msg_ahead.get(cid, {})
         delivered = False
@@ -291,7 +305,7 @@ class MessagesMixin:
                 {"ranges": [{"conversation_id": cid, "begin_seq": b, "end_seq": e} for cid, (b, e) in batch]},
                 token=token,
             )
-            by_cid: dict[str, list[dict]] = {}
+            by_cid: dict[str, list[dict[str, Any]]] = {}
             for msg in page["messages"]:
                 by_cid.setdefault(msg["conversation_id"], []).append(msg)
             with self._msg_lock:
@@ -369,9 +383,9 @@ class MessagesMixin:
         try:
             for _round in range(5):
                 with self._msg_lock:
-                    if self._seen() is None:
-                        return
                     seen = self._seen()
+                    if seen is None:
+                        return
                     ranges = {
                         cid: [seen.get(cid, 0) + 1, min(p) - 1]
                         for cid, p in self._msg_ahead.items()
