@@ -12,8 +12,11 @@ throughout; its round trips during each phase are reported beside it.
 """
 
 import argparse
+import bisect
 import json
+import multiprocessing
 import os
+import queue
 import shutil
 import statistics
 import sys
@@ -46,12 +49,15 @@ class Api:
     def __init__(self, url: str, user_id: str, platform_id: int = 3):
         # Desktop (3) over REST, so that the SDK's web logins (5) of the same user do not kick it.
         self.url, self.http = url, requests.Session()
-        self.token = None
+        self.token, self.spans = None, None  # spans: a list to which each call appends its (start, end)
         self.token = self.call("login", user_id=user_id, password=gen.PASSWORD, platform_id=platform_id)["token"]
 
     def call(self, name: str, **params):
         headers = {"token": self.token} if self.token else {}
+        t0 = time.monotonic()
         body = self.http.post(f"{self.url}/api/{name}", json=params, headers=headers, timeout=900).json()
+        if self.spans is not None:
+            self.spans.append((t0, time.monotonic()))
         if body["errCode"] != 0:
             raise RuntimeError(f"{name}: {body}")
         return body["data"]
@@ -62,28 +68,83 @@ class Api:
         return (time.perf_counter() - t0) * 1000, data
 
 
-class Bystander(threading.Thread):
-    """Sends one-to-one text messages in a loop, keeping when each send started and ended."""
+MIN_SENDS = 200  # bystander sends each phase waits for at full size, so that its p99 is not its max
+BYSTANDER_GAP_S = 0.01
 
-    def __init__(self, api: Api, peer: str):
-        super().__init__(daemon=True)
-        self.api, self.peer, self.stop = api, peer, threading.Event()
+
+def bystander_loop(url: str, user_id: str, peer: str, stop, out) -> None:
+    """The bystander process: sends one-to-one texts in a loop, reporting (start, end) of each send on
+    the machine's monotonic clock (the same in every process) in batches."""
+    api = Api(url, user_id)
+    n, batch, flushed = 0, [], time.monotonic()
+    while not stop.is_set():
+        n += 1
+        t0 = time.monotonic()
+        api.call("send_message", recv_id=peer, content_type=101, content={"text": f"ping {n}"})
+        batch.append((t0, time.monotonic()))
+        if batch[-1][1] - flushed > 0.2:
+            out.put(batch)
+            batch, flushed = [], batch[-1][1]
+        time.sleep(BYSTANDER_GAP_S)
+    out.put(batch)
+    out.put(None)
+
+
+class Bystander:
+    """A process of its own sending one-to-one messages in a loop (none of the heavy user's work in this
+    process can delay its sends), keeping when each send started and ended."""
+
+    def __init__(self, url: str, user_id: str, peer: str):
+        ctx = multiprocessing.get_context("spawn")
+        self.stop, self.out = ctx.Event(), ctx.Queue()
+        self.proc = ctx.Process(target=bystander_loop, args=(url, user_id, peer, self.stop, self.out), daemon=True)
         self.calls: list[tuple[float, float]] = []
 
-    def run(self) -> None:
-        n = 0
-        while not self.stop.is_set():
-            n += 1
-            t0 = time.perf_counter()
-            self.api.call("send_message", recv_id=self.peer, content_type=101, content={"text": f"ping {n}"})
-            self.calls.append((t0, time.perf_counter()))
-            time.sleep(0.02)
+    def start(self) -> None:
+        """Start the process and wait for its first sends (it logs in and imports first)."""
+        self.proc.start()
+        deadline = time.monotonic() + 60
+        while not self.calls and self.proc.is_alive() and time.monotonic() < deadline:
+            self._collect(0.5)
+        if not self.calls:
+            raise RuntimeError("the bystander sent nothing")
 
-    def during(self, begin: float, end: float) -> dict:
-        deadline = time.perf_counter() + 60
-        while not any(s >= end for s, _ in self.calls) and time.perf_counter() < deadline:
-            time.sleep(0.01)
-        trips = sorted((e - s) * 1000 for s, e in self.calls if e >= begin and s <= end)
+    def close(self) -> None:
+        self.stop.set()
+        deadline = time.monotonic() + 30
+        while time.monotonic() < deadline:
+            try:
+                if self.out.get(timeout=1) is None:
+                    break
+            except queue.Empty:
+                pass
+        self.proc.join(5)
+        if self.proc.is_alive():
+            self.proc.kill()
+
+    def _collect(self, wait_s: float = 0.0) -> None:
+        try:
+            while True:
+                batch = self.out.get(timeout=wait_s) if wait_s else self.out.get_nowait()
+                if batch is None:
+                    return
+                self.calls.extend(batch)
+                wait_s = 0.0
+        except queue.Empty:
+            pass
+
+    def count(self, spans: list[tuple[float, float]]) -> int:
+        self._collect()
+        return len(_overlapping(self.calls, spans))
+
+    def during(self, spans: list[tuple[float, float]]) -> dict:
+        """The bystander's sends that overlapped one of the heavy user's calls (their spans)."""
+        deadline = time.monotonic() + 60
+        end = max((e for _, e in spans), default=0.0)
+        self._collect()
+        while not any(s >= end for s, _ in self.calls) and time.monotonic() < deadline:
+            self._collect(0.05)
+        trips = sorted((e - s) * 1000 for s, e in _overlapping(self.calls, spans))
         if not trips:
             return {"sends": 0, "p50_ms": None, "p99_ms": None, "max_ms": None}
         return {
@@ -94,16 +155,37 @@ class Bystander(threading.Thread):
         }
 
 
+def _overlapping(calls: list[tuple[float, float]], spans: list[tuple[float, float]]) -> list[tuple[float, float]]:
+    spans = sorted(spans)
+    starts = [s for s, _ in spans]
+    found = []
+    for s, e in calls:
+        # the last span starting before this send ended; spans do not overlap each other (one caller)
+        i = bisect.bisect_right(starts, e) - 1
+        if i >= 0 and spans[i][1] >= s:
+            found.append((s, e))
+    return found
+
+
 def median_ms(fn, repeat: int) -> float:
     return round(statistics.median(fn() for _ in range(repeat)), 1)
 
 
-def phase(by: Bystander, pid: int, fn) -> tuple:
-    """Run fn, returning its result, the bystander's sends meanwhile and the server's CPU share."""
-    t0, c0 = time.perf_counter(), cpu_seconds(pid)
-    result = fn()
-    t1, c1 = time.perf_counter(), cpu_seconds(pid)
-    return result, {**by.during(t0, t1), "server_core_pct": round(100 * (c1 - c0) / max(t1 - t0, 1e-6), 1)}
+def phase(by: Bystander, pid: int, fn, spans: list, repeat: int = 1, min_sends: int = 0) -> tuple:
+    """Run fn at least `repeat` times and until `min_sends` of the bystander's sends overlapped its calls
+    (their spans, which fn appends to), returning its results, those sends and the server's CPU share."""
+    del spans[:]
+    results = []
+    t0, c0 = time.monotonic(), cpu_seconds(pid)
+    while len(results) < repeat or (by.count(spans) < min_sends and time.monotonic() - t0 < 60):
+        results.append(fn())
+    t1, c1 = time.monotonic(), cpu_seconds(pid)
+    during = by.during(list(spans))
+    return results, {**during, "runs": len(results), "server_core_pct": round(100 * (c1 - c0) / max(t1 - t0, 1e-6), 1)}
+
+
+def median_of(results: list[dict], key: str) -> float:
+    return round(statistics.median(r[key] for r in results), 1)
 
 
 def search_page50(heavy: Api, word: str) -> dict:
@@ -239,51 +321,81 @@ def measure(label: str, db_url: str, info: dict, workdir: Path, size_name: str, 
         history = heavy.call("get_history_message_list", conversation_id=info["group_conversation"], count=20)
         got = sorted(m["seq"] for m in history["messages"]) if isinstance(history, dict) else []
         assert got == list(range(group - len(got) + 1, group + 1)), got[:5]
-        by = Bystander(Api(target.url, gen.BYSTANDER), gen.BYPEER)
+        by = Bystander(target.url, gen.BYSTANDER, gen.BYPEER)
         by.start()
         r = {"database_mib": round(mib, 1), "mib_per_million_messages": round(mib / info["messages"] * 1e6, 1)}
+        spans: list[tuple[float, float]] = []
+        heavy.spans = spans
+        sends = MIN_SENDS if size_name == "full" else 20
+
+        def timed(name, **params):
+            return lambda: heavy.timed(name, **params)[0]
+
         try:
             for word_name, word in (("common", gen.COMMON), ("rare", gen.RARE), ("chinese", gen.CHINESE)):
-                ms, during = phase(
-                    by,
-                    target.pid,
-                    lambda: median_ms(lambda: heavy.timed("search_messages", keyword=word, count=PAGE)[0], repeat),
+                runs, during = phase(
+                    by, target.pid, timed("search_messages", keyword=word, count=PAGE), spans, repeat, sends
                 )
-                r[f"search_first_page_{word_name}_ms"], r[f"bystander_during_search_{word_name}"] = ms, during
-            r["search_page50"], r["bystander_during_search_page50"] = phase(
-                by, target.pid, lambda: search_page50(heavy, gen.COMMON)
+                r[f"search_first_page_{word_name}_ms"] = round(statistics.median(runs), 1)
+                r[f"bystander_during_search_{word_name}"] = during
+            runs, r["bystander_during_search_page50"] = phase(
+                by, target.pid, lambda: search_page50(heavy, gen.COMMON), spans, 1, sends
             )
-            r["login_to_sync_ms"], r["bystander_during_login_sync"] = phase(
-                by, target.pid, lambda: median_ms(lambda: login_sync_ms(target.url), min(repeat, 3))
+            r["search_page50"] = {
+                **runs[0],
+                "runs": len(runs),
+                "page1_ms": median_of(runs, "page1_ms"),
+                "page50_ms": median_of(runs, "page50_ms"),
+            }
+            runs, r["bystander_during_login_sync"] = phase(
+                by, target.pid, lambda: login_sync_ms(target.url, spans), spans, min(repeat, 3), sends
             )
-            r["conversation_list_all_ms"], r["bystander_during_conversation_list"] = phase(
-                by, target.pid, lambda: median_ms(lambda: heavy.timed("get_all_conversation_list")[0], repeat)
+            r["login_to_sync_ms"] = round(statistics.median(runs), 1)
+            runs, r["bystander_during_conversation_list"] = phase(
+                by, target.pid, timed("get_all_conversation_list"), spans, repeat, sends
             )
+            r["conversation_list_all_ms"] = round(statistics.median(runs), 1)
+            heavy.spans = None
             r["conversation_list_first_page_ms"] = median_ms(
-                lambda: heavy.timed("get_conversation_list_split", offset=0, count=20)[0], repeat
+                timed("get_conversation_list_split", offset=0, count=20), repeat
             )
-            r["total_unread_ms"] = median_ms(lambda: heavy.timed("get_total_unread_msg_count")[0], repeat * 2)
-            r["max_seqs_ms"] = median_ms(lambda: heavy.timed("get_max_seqs")[0], repeat * 2)
+            r["total_unread_ms"] = median_ms(timed("get_total_unread_msg_count"), repeat * 2)
+            r["max_seqs_ms"] = median_ms(timed("get_max_seqs"), repeat * 2)
             friends = [Api(target.url, u) for u in senders_of(db_url, 10)]
-            r["receive_20_per_s"], r["bystander_during_receive"] = phase(
-                by, target.pid, lambda: receive_20(target.url, friends, 10 if size_name == "full" else 2)
+            runs, r["bystander_during_receive"] = phase(
+                by,
+                target.pid,
+                lambda: spanned(spans, receive_20, target.url, friends, 10 if size_name == "full" else 2),
+                spans,
             )
-            r["prune"], r["bystander_during_prune"] = phase(
-                by, target.pid, lambda: prune(db_url, 120 if size_name == "full" else 20)
+            r["receive_20_per_s"] = runs[0]
+            runs, r["bystander_during_prune"] = phase(
+                by, target.pid, lambda: spanned(spans, prune, db_url, 120 if size_name == "full" else 20), spans
             )
+            r["prune"] = runs[0]
         finally:
-            by.stop.set()
-            by.join(30)
+            by.close()
     return r
 
 
-def login_sync_ms(url: str) -> float:
+def spanned(spans: list, fn, *args):
+    """fn(*args), its whole run one span of the heavy user's work."""
+    t0 = time.monotonic()
+    try:
+        return fn(*args)
+    finally:
+        spans.append((t0, time.monotonic()))
+
+
+def login_sync_ms(url: str, spans: list) -> float:
     from im.sdk import IMClient
 
     client = IMClient(url)
-    t0 = time.perf_counter()
+    t0 = time.monotonic()
     client.login(gen.HEAVY, gen.PASSWORD)
-    ms = (time.perf_counter() - t0) * 1000
+    t1 = time.monotonic()
+    spans.append((t0, t1))
+    ms = (t1 - t0) * 1000
     client.logout()
     client.close()
     return ms

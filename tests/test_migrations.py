@@ -476,6 +476,11 @@ def test_search_index_folds_and_indexes_old_messages_on_postgresql(tmp_path):
                 assert inspect(conn).get_indexes("messages") and any(
                     i["name"] == "ix_messages_search_trgm" for i in inspect(conn).get_indexes("messages")
                 )
+                # 0007: its pending list merged in small pieces, not 4 MB inside one unlucky send
+                options = conn.execute(
+                    text("SELECT reloptions FROM pg_class WHERE relname = 'ix_messages_search_trgm'")
+                ).scalar()
+                assert options == ["gin_pending_list_limit=256"]
         finally:
             with app.app_context():
                 db.engine.dispose()

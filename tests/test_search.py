@@ -278,3 +278,21 @@ def test_search_sees_only_the_callers_membership_range(api):
         api.call("search_messages", {"keyword": "melon", "conversation_id": f"sg_{group}"}, tx).get_json()["errCode"]
         == 1403
     )
+
+
+def test_a_call_of_several_rounds_lets_the_other_requests_run_between_them(api, monkeypatch):
+    monkeypatch.setattr(search, "DIRECT_ROWS", 0)
+    a, ta = api.user()
+    b, tb = api.user()
+    c, tc = api.user()
+    send(api, ta, c, "common word for c")
+    for i in range(12):
+        send(api, ta, b, f"common word {i}")
+    monkeypatch.setattr(search, "FIRST_WINDOW", 2)
+    monkeypatch.setattr(search, "MAX_WINDOW", 2)
+    monkeypatch.setattr(search, "PROBE_SPAN", 2)
+    pauses = []
+    monkeypatch.setattr("im.yielding.pause", lambda: pauses.append(1))
+    assert texts(api.ok("search_messages", {"keyword": "common word"}, tc)) == ["common word for c"]
+    # 13 matches, 2 a round: 7 rounds or more (PostgreSQL's walk spans), a pause before each but the first
+    assert len(pauses) >= 6

@@ -19,7 +19,7 @@ from types import SimpleNamespace
 from sqlalchemy import BigInteger, Integer, any_, bindparam, exists, func, literal, or_, select, text
 from sqlalchemy.dialects import postgresql
 
-from .. import errors
+from .. import errors, yielding
 from ..models import Conversation, ConversationState, Message, MessageDeletion
 from ..models.message import PUBLIC_COLUMNS, STATUS_OK, message_public
 from . import bounds, conversations
@@ -296,9 +296,14 @@ def search_messages(
         candidates = SimpleNamespace(done=True)
     else:
         candidates = _Candidates(ctx, folded, before)
-        found = []
+        found, rounds = [], 0
         visible = _filtered(*filters, from_states=False).where(_listed(ctx)).order_by(Message.id.desc())
         while len(found) <= count and not candidates.done and not candidates.spent():
+            rounds += 1
+            if rounds > 1:
+                # Between rounds, the other requests of the process run: on SQLite each statement
+                # holds the hub, and a whole call (up to 8 rounds) held it for 25-45 ms at 2.5M rows.
+                yielding.pause()
             ids = candidates.next_round()
             if ids:
                 found += ctx.session.execute(visible, {"ids": ids}).all()
