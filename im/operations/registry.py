@@ -7,7 +7,7 @@ operations table in docs/protocol.md are all derived from these declarations.
 import logging
 from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Annotated, Any
+from typing import Annotated, Any, TypeVar
 
 from pydantic import AfterValidator, BaseModel, ConfigDict, Field, StringConstraints, ValidationError, model_validator
 
@@ -102,6 +102,7 @@ def live_caller(session_row) -> tuple[Caller | None, errors.IMError | None]:
 
 
 OPERATIONS: dict[str, Operation] = {}
+OperationFn = TypeVar("OperationFn", bound=Callable[..., Any])
 # Operations with group_commit may also take a whole batch at once: name -> fn(ctx, [(caller, params)])
 # giving, per call, its result, the IMError refusing it (its writes undone), or ALONE.
 BATCH_RUNNERS: dict[str, Callable[[Context, list[tuple[Caller, Any]]], list]] = {}
@@ -135,7 +136,7 @@ def operation(
     rest_only: bool = False,
     limits=(),
     group_commit: bool = False,
-):
+) -> Callable[[OperationFn], OperationFn]:
     """Declare a public operation; the decorated function maps (caller, params) to a service call.
 
     `limits` is a list of (limit name in ratelimit.DEFAULT_LIMITS, key function(caller, params,
@@ -144,7 +145,7 @@ def operation(
     own unless a batch runner takes it.
     """
 
-    def declare(fn):
+    def declare(fn: OperationFn) -> OperationFn:
         if name in OPERATIONS:
             raise ValueError(f"operation {name} declared twice")
         summary = (fn.__doc__ or "").strip().splitlines()[0] if fn.__doc__ else name
