@@ -1,7 +1,7 @@
 """Python SDK for the IM server, following OpenIM's client SDK (snake_case names)."""
 
+from .connection import CoreClient
 from .conversations import ConversationListener, ConversationsMixin, group_conversation_id, single_conversation_id
-from .core import CoreClient
 from .errors import IMError
 from .friends import FriendListener, FriendsMixin
 from .groups import GroupListener, GroupsMixin

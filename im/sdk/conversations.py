@@ -8,9 +8,9 @@ and, one-to-one, `peer_has_read_seq` (how far the peer has read my messages; wha
 import logging
 from typing import Any
 
-from .core import CoreClient, after_connect, socket_event
+from .connection import CoreClient
 from .errors import IMError
-from .listeners import EVENT_ROUTES
+from .listeners import EVENT_ROUTES, after_connect, socket_event
 
 log = logging.getLogger("im.sdk")
 

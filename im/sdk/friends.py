@@ -2,7 +2,7 @@
 
 from typing import Any
 
-from .core import CoreClient
+from .connection import CoreClient
 from .listeners import EVENT_ROUTES
 
 

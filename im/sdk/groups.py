@@ -1,13 +1,10 @@
 """Group calls of the SDK and the group listener (OpenIM's OnJoinedGroupAdded and friends)."""
 
-import logging
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from typing import Any
 
-from .listeners import EVENT_ROUTES
+from .listeners import EVENT_BATCHES, EVENT_ROUTES
 from .messages import MessagesMixin
-
-log = logging.getLogger("im.sdk")
 
 
 class GroupListener:
@@ -71,10 +68,13 @@ def _added_applications(data: dict[str, Any]) -> list[dict[str, Any]]:
 
 # A call about many applications tells the managers in one event that lists them: event type -> the
 # callback of each application in it (once per application, as if each had come as an event).
-APPLICATION_BATCHES = {
+APPLICATION_BATCHES: dict[str, tuple[str, Callable[[Any], list[Any]]]] = {
     "group_applications_added": ("on_group_application_added", _added_applications),
     "group_applications_deleted": ("on_group_application_deleted", lambda data: data["applications"]),
 }
+
+for _type, (_method, _records) in APPLICATION_BATCHES.items():
+    EVENT_BATCHES[_type] = ("group", _method, _records)
 
 for _name in [n for n in vars(GroupListener) if n.startswith("on_")]:
     if _name not in MEMBER_NOTICES.values():
@@ -97,21 +97,6 @@ class GroupsMixin(MessagesMixin):
         for member in detail["members"]:
             if isinstance(member, dict):
                 self._emit_callback("group", method, {**member, **extra})
-
-    def _deliver_event(self, event: dict[str, Any]) -> None:
-        batch = APPLICATION_BATCHES.get(event.get("type", ""))
-        if batch is None:
-            return super()._deliver_event(event)
-        self._event_seq = event["seq"]
-        method, applications = batch
-        try:
-            records = applications(event.get("data"))
-        except (KeyError, TypeError):
-            log.warning("malformed %s event %s", event.get("type"), event.get("seq"))
-            return
-        for application in records:
-            if isinstance(application, dict):
-                self._emit_callback("group", method, application)
 
     def create_group(
         self,

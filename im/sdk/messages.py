@@ -1,32 +1,19 @@
-"""Messages in the SDK: send with retry, uploads, and exactly-once delivery by per-conversation seq.
+"""Messages in the SDK: the message listener, and sending (with retry), revoking, deleting, typing.
 
-The SDK keeps, per conversation, the highest seq it has handed to the listener. An online
-`new_message` one above it is delivered at once; a higher one is kept aside while the missing range
-is pulled; a lower one is a duplicate. After every (re)connect the SDK compares with the server's
-max seqs and pulls what it missed, between `on_sync_server_start` and `on_sync_server_finish`.
+How received messages reach the listener exactly once is in message_sync.py; paging back and
+searching in message_history.py; uploads and downloads of files in transport.py.
 """
 
-import json
-import logging
-import os
-import threading
 import time
 import uuid
-from pathlib import Path
 from typing import Any
 
-import requests
-
-from .core import CoreClient, after_connect, socket_event
-from .errors import NETWORK_ERROR, NOT_LOGGED_IN, TIMEOUT, IMError
+from .errors import NETWORK_ERROR, TIMEOUT, IMError
 from .listeners import EVENT_ROUTES
+from .message_history import MessageHistoryMixin
+from .message_sync import MessageSyncMixin
 
-log = logging.getLogger("im.sdk")
-
-TYPING = 113
-PULL_RANGES_PER_CALL = 200
 SEND_ATTEMPTS = 3
-OWN = None  # marks a seq this terminal sent itself: counted as seen, never handed back to it
 
 
 class AdvancedMsgListener:
@@ -50,25 +37,13 @@ EVENT_ROUTES["new_recv_message_revoked"] = ("message", "on_new_recv_message_revo
 EVENT_ROUTES["msg_deleted"] = ("message", "on_msg_deleted")
 
 
-class MessagesMixin(CoreClient):
+class MessagesMixin(MessageHistoryMixin, MessageSyncMixin):
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
         self._listeners["message"] = AdvancedMsgListener()
-        self._msg_lock = threading.RLock()
-        self._msg_user: str | None = None
-        self._msg_seen: dict[str | None, dict[str, int]] = {}  # user_id -> conversation_id -> last seq handed over
-        self._msg_ahead: dict[str, dict[int, dict[str, Any] | None]] = {}
-        self._msg_held: list[dict[str, Any]] = []
-        self._msg_syncing = False
-        self._gap_worker = False
-        self._changed_worker = False
-        self._changed_ids: set[str] = set()
-        self._sending: set[str] = set()
 
     def set_advanced_msg_listener(self, listener: AdvancedMsgListener) -> None:
         self._listeners["message"] = listener
-
-    # ---- calls ---------------------------------------------------------------------------
 
     def send_message(
         self,
@@ -83,10 +58,7 @@ class MessagesMixin(CoreClient):
         same client_msg_id (stored once)."""
         target = {"group_id": group_id} if group_id is not None else {"recv_id": recv_id}
         client_msg_id = client_msg_id or uuid.uuid4().hex
-        with self._msg_lock:
-            # The echo to this user's terminals can arrive before the answer: it is not news here.
-            self._sending.add(client_msg_id)
-        try:
+        with self._sending_own(client_msg_id):
             delay = 0.5
             for attempt in range(SEND_ATTEMPTS):
                 try:
@@ -103,46 +75,8 @@ class MessagesMixin(CoreClient):
                         raise
                     time.sleep(delay)
                     delay *= 2
-            self._note_own(msg)
-            self._conversations_changed({msg["conversation_id"]})
-        finally:
-            with self._msg_lock:
-                self._sending.discard(client_msg_id)
+            self._sent(msg)
         return msg
-
-    def get_history_message_list(
-        self, conversation_id: str, start_seq: int | None = None, count: int = 20
-    ) -> dict[str, Any]:
-        params: dict[str, Any] = {"conversation_id": conversation_id, "count": count}
-        if start_seq is not None:
-            params["start_seq"] = start_seq
-        return self._object("get_history_message_list", **params)
-
-    def search_messages(
-        self,
-        keyword: str,
-        conversation_id: str | None = None,
-        cursor: str | None = None,
-        count: int = 100,
-        send_id: str | None = None,
-        content_types: list[int] | None = None,
-        start_time: int | None = None,
-        end_time: int | None = None,
-    ) -> dict[str, Any]:
-        """A page of matching messages, newest first; while `has_more`, pass its `cursor` for the next page
-        (a page may be short, even empty, and still have more: the server bounds each call's work)."""
-        params: dict[str, Any] = {"keyword": keyword, "count": count}
-        for name, value in (
-            ("conversation_id", conversation_id),
-            ("cursor", cursor),
-            ("send_id", send_id),
-            ("content_types", content_types),
-            ("start_time", start_time),
-            ("end_time", end_time),
-        ):
-            if value is not None:
-                params[name] = value
-        return self._object("search_messages", **params)
 
     def revoke_message(
         self, conversation_id: str, client_msg_id: str | None = None, seq: int | None = None
@@ -159,310 +93,3 @@ class MessagesMixin(CoreClient):
 
     def typing_status_update(self, recv_id: str, msg_tip: str) -> None:
         self._call("typing_status_update", recv_id=recv_id, msg_tip=msg_tip)
-
-    def upload_file(self, path: str | os.PathLike[str]) -> dict[str, Any]:
-        """Upload a picture or file; the answer's `url` goes into a 102 or 105 message's content."""
-        token = self._token
-        if token is None:
-            raise IMError(NOT_LOGGED_IN, "not logged in")
-        file = Path(path)
-        try:
-            with open(file, "rb") as fh:
-                resp = self._http.post(
-                    f"{self._url()}/api/upload",
-                    headers={"token": token},
-                    files={"file": (file.name, fh)},
-                    timeout=max(self.timeout, 60),
-                )
-        except requests.Timeout as exc:
-            raise IMError(TIMEOUT, "upload timed out") from exc
-        except requests.RequestException as exc:
-            raise IMError(NETWORK_ERROR, f"upload: {exc}") from exc
-        try:
-            body = resp.json()
-        except ValueError as exc:
-            raise IMError(NETWORK_ERROR, f"upload: HTTP {resp.status_code} without JSON") from exc
-        uploaded: dict[str, Any] = self._unwrap(body)
-        return uploaded
-
-    def download_file(self, url: str) -> bytes:
-        """The bytes of an uploaded file (`url` as found in a message)."""
-        token = self._token
-        if token is None:
-            raise IMError(NOT_LOGGED_IN, "not logged in")
-        try:
-            resp = self._http.get(self._url() + url, headers={"token": token}, timeout=max(self.timeout, 60))
-        except requests.RequestException as exc:
-            raise IMError(NETWORK_ERROR, f"download: {exc}") from exc
-        if resp.status_code != 200:
-            try:
-                self._unwrap(resp.json())
-            except ValueError:
-                pass
-            raise IMError(NETWORK_ERROR, f"download: HTTP {resp.status_code}")
-        return resp.content
-
-    # ---- exactly-once delivery -------------------------------------------------------------
-
-    def _seen(self) -> dict[str, int] | None:
-        return self._msg_seen.get(self._user_id)
-
-    def _seen_known(self) -> dict[str, int]:
-        """The seen seqs, where the caller found them loaded (under _msg_lock)."""
-        seen = self._seen()
-        if seen is None:
-            raise RuntimeError("the seen seqs are not loaded")
-        return seen
-
-    def _note_own(self, msg: dict[str, Any]) -> None:
-        """This terminal sent msg: its seq counts as seen without being handed back."""
-        with self._msg_lock:
-            seen = self._seen()
-            if seen is None or msg["seq"] <= seen.get(msg["conversation_id"], 0):
-                return
-            self._msg_ahead.setdefault(msg["conversation_id"], {})[msg["seq"]] = OWN
-            self._drain(msg["conversation_id"])
-            gap = bool(self._msg_ahead.get(msg["conversation_id"]))
-        self._remember_msg_seqs()
-        if gap:
-            self._start_gap_pull()
-
-    def _hand_over(self, msg: dict[str, Any]) -> None:
-        """A stored message, in seq order and exactly once, to the listener and whatever reads it."""
-        self._emit_callback("message", "on_recv_new_message", msg)
-        self._on_stored_message(msg)
-
-    def _on_stored_message(self, msg: dict[str, Any]) -> None:
-        """Hook for the other parts of the SDK (the group listener reads group notices here)."""
-
-    @socket_event("new_message")
-    def _on_new_message(self, msg: Any) -> None:
-        if not isinstance(msg, dict):
-            return
-        if msg.get("content_type") == TYPING or not msg.get("seq"):
-            self._emit_callback("message", "on_recv_new_message", msg)
-            return
-        with self._msg_lock:
-            if self._seen() is None or self._msg_user != self._user_id:
-                self._msg_held.append(msg)
-                return
-            delivered = self._accept(msg)
-            gap = bool(self._msg_ahead.get(msg["conversation_id"]))
-            syncing = self._msg_syncing
-        if delivered:
-            self._remember_msg_seqs()
-        if delivered and not syncing:
-            self._conversations_changed({msg["conversation_id"]})
-        if gap and not syncing:
-            self._start_gap_pull()
-
-    def _accept(self, msg: dict[str, Any]) -> bool:
-        cid, seq = msg["conversation_id"], msg["seq"]
-        pending = self._msg_ahead.setdefault(cid, {})
-        if seq <= self._seen_known().get(cid, 0) or seq in pending:
-            if not pending:
-                del self._msg_ahead[cid]
-            return False
-        own = msg.get("send_id") == self._user_id and msg.get("client_msg_id") in self._sending
-        pending[seq] = OWN if own else msg
-        return self._drain(cid)
-
-    def _drain(self, cid: str, pulled_to: int = 0) -> bool:
-        """Hand over, in seq order, what follows the last seen seq; seqs up to pulled_to were all pulled."""
-        seen = self._seen_known()
-        have = seen.get(cid, 0)
-        pending = self._msg_ahead.get(cid, {})
-        delivered = False
-        if pulled_to > have:
-            for seq in sorted(s for s in pending if s <= pulled_to):
-                item = pending.pop(seq)
-                if item is not OWN and seq > have:
-                    self._hand_over(item)
-                    delivered = True
-            have = pulled_to
-        while have + 1 in pending:
-            item = pending.pop(have + 1)
-            have += 1
-            if item is not OWN:
-                self._hand_over(item)
-                delivered = True
-        seen[cid] = have
-        if cid in self._msg_ahead and not pending:
-            del self._msg_ahead[cid]
-        return delivered
-
-    def _pull(self, ranges: dict[str, list[int]]) -> set[str]:
-        """Pull seq ranges {cid: [begin, end]} until done; returns the conversations that got messages."""
-        changed = set()
-        while ranges:
-            batch = list(ranges.items())[:PULL_RANGES_PER_CALL]
-            token = self._token
-            if token is None:
-                raise IMError(NOT_LOGGED_IN, "not logged in")
-            # Over HTTP: a page of 2000 messages comes about three times faster than as a socket ack.
-            page = self._rest(
-                "pull_messages",
-                {"ranges": [{"conversation_id": cid, "begin_seq": b, "end_seq": e} for cid, (b, e) in batch]},
-                token=token,
-            )
-            by_cid: dict[str, list[dict[str, Any]]] = {}
-            for msg in page["messages"]:
-                by_cid.setdefault(msg["conversation_id"], []).append(msg)
-            with self._msg_lock:
-                for cid, pulled_to in page["pulled_to"].items():
-                    pending = self._msg_ahead.setdefault(cid, {})
-                    for msg in by_cid.get(cid, ()):
-                        pending.setdefault(msg["seq"], msg)
-                    if self._drain(cid, pulled_to):
-                        changed.add(cid)
-                    if pulled_to >= ranges[cid][1]:
-                        del ranges[cid]
-                    else:
-                        ranges[cid][0] = pulled_to + 1
-            if not page["pulled_to"]:
-                raise IMError(NETWORK_ERROR, "pull_messages made no progress")
-        self._remember_msg_seqs()
-        return changed
-
-    @after_connect
-    def _sync_messages(self) -> None:
-        """Compare with the server's max seqs and pull what this terminal missed, exactly once."""
-        self._emit_callback("conversation", "on_sync_server_start")
-        with self._msg_lock:
-            self._msg_syncing = True
-        changed: set[str] = set()
-        try:
-            info = self._call("get_max_seqs")["conversations"]
-            with self._msg_lock:
-                if self._msg_user != self._user_id:
-                    self._msg_user = self._user_id
-                    self._msg_ahead.clear()
-                seen = self._seen()
-                if seen is None:
-                    seen = self._load_msg_seqs()
-                if seen is None:
-                    # A terminal new to this user starts from now; history is there to page through.
-                    seen = {cid: v["max_seq"] for cid, v in info.items()}
-                self._msg_seen[self._user_id] = seen
-                ranges = {}
-                for cid, v in info.items():
-                    have = seen.get(cid, 0)
-                    if v["max_seq"] <= have:
-                        continue
-                    if v["recv_msg_opt"] == 1:
-                        self._drain(cid, v["max_seq"])
-                    else:
-                        ranges[cid] = [have + 1, v["max_seq"]]
-                held, self._msg_held = self._msg_held, []
-            changed = self._pull(ranges)
-            with self._msg_lock:
-                for msg in held:
-                    if self._accept(msg):
-                        changed.add(msg["conversation_id"])
-        except IMError as exc:
-            log.warning("message sync failed: %s", exc)
-            self._emit_callback("conversation", "on_sync_server_failed")
-        finally:
-            with self._msg_lock:
-                self._msg_syncing = False
-                gap = bool(self._msg_ahead)
-        self._emit_callback("conversation", "on_sync_server_finish")
-        if changed:
-            self._conversations_changed(changed)
-        if gap:
-            self._start_gap_pull()
-
-    def _start_gap_pull(self) -> None:
-        with self._msg_lock:
-            if self._gap_worker:
-                return
-            self._gap_worker = True
-        threading.Thread(target=self._gap_pull, name="im-sdk-gap", daemon=True).start()
-
-    def _gap_pull(self) -> None:
-        try:
-            for _round in range(5):
-                with self._msg_lock:
-                    seen = self._seen()
-                    if seen is None:
-                        return
-                    ranges = {
-                        cid: [seen.get(cid, 0) + 1, min(p) - 1]
-                        for cid, p in self._msg_ahead.items()
-                        if p and min(p) > seen.get(cid, 0) + 1
-                    }
-                if not ranges:
-                    return
-                changed = self._pull(ranges)
-                if changed:
-                    self._conversations_changed(changed)
-        except IMError as exc:
-            log.warning("gap pull failed: %s", exc)
-        finally:
-            with self._msg_lock:
-                self._gap_worker = False
-
-    def _conversations_changed(self, conversation_ids: set[str]) -> None:
-        """Report conversations that got messages from one background worker (the server pushes the
-        new total itself: im/sdk/conversations.py)."""
-        with self._msg_lock:
-            self._changed_ids |= conversation_ids
-            if self._changed_worker:
-                return
-            self._changed_worker = True
-        threading.Thread(target=self._report_changed, name="im-sdk-conversations", daemon=True).start()
-
-    def _report_changed(self) -> None:
-        failures = 0
-        while True:
-            with self._msg_lock:
-                ids, self._changed_ids = list(self._changed_ids), set()
-                if not ids or self._token is None:
-                    self._changed_worker = False
-                    return
-            try:
-                convs = []
-                for i in range(0, len(ids), 1000):
-                    convs += self._call("get_multiple_conversation", conversation_ids=ids[i : i + 1000])
-            except IMError as exc:
-                failures += 1
-                log.warning("conversation refresh failed: %s", exc)
-                with self._msg_lock:
-                    self._changed_ids |= set(ids)
-                    if failures >= 3:
-                        self._changed_worker = False
-                        return
-                time.sleep(0.5 * failures)
-                continue
-            failures = 0
-            if convs:
-                self._emit_callback("conversation", "on_conversation_changed", convs)
-
-    # ---- where the seen seqs are kept ----------------------------------------------------
-
-    def _msg_seq_file(self) -> Path | None:
-        return self._data_dir / f"{self._user_id}.messages.json" if self._data_dir and self._user_id else None
-
-    def _load_msg_seqs(self) -> dict[str, int] | None:
-        path = self._msg_seq_file()
-        if path is None or not path.exists():
-            return None
-        try:
-            return {str(k): int(v) for k, v in json.loads(path.read_text())["seqs"].items()}
-        except (ValueError, KeyError, OSError, AttributeError):
-            log.warning("unreadable %s; starting from the server's seqs", path)
-            return None
-
-    def _remember_msg_seqs(self) -> None:
-        path = self._msg_seq_file()
-        if path is None:
-            return
-        with self._msg_lock:
-            seen = self._seen()
-            if seen is None:
-                return
-            path.parent.mkdir(parents=True, exist_ok=True)
-            # Written whole then renamed, so a crash never leaves a half-written file.
-            tmp = path.with_suffix(".tmp")
-            tmp.write_text(json.dumps({"seqs": seen}))
-            tmp.replace(path)
