@@ -142,6 +142,7 @@ def login(ctx: Context, user_id: str, password: str, platform_id: int) -> dict[s
         expires_at=now + timedelta(seconds=ctx.settings.token_ttl),
     )
     ctx.session.add(session)
+    ctx.session.flush()  # the answer's session_id is the row's, given by the insert
     return {
         "token": token,
         "user_id": user_id,
