@@ -8,6 +8,8 @@ signed in within the minute that sweep cost about 0.1 ms of CPU per send, agains
 The in-memory counters are limits' own storage without its expiry thread (im/adapters/limits.py).
 """
 
+from typing import NoReturn
+
 from flask import current_app
 from limits import parse
 from limits.storage import storage_from_string
@@ -55,19 +57,19 @@ class RateLimiter:
         self.storage = _storage(app.config)
         self._limiter = SlidingWindowCounterRateLimiter(self.storage)
 
-    def hit(self, name: str, key: str) -> None:
+    def hit(self, name: str, key: str | None) -> None:
         """Count one attempt of `name` for `key`; raise RateLimited when over the limit."""
         if not self.enabled or key is None:
             return
         if not self._limiter.hit(self.items[name], name, str(key)):
             self._refuse(name, key)
 
-    def check(self, name: str, key: str) -> None:
+    def check(self, name: str, key: str | None) -> None:
         """Raise RateLimited when `key` has used up `name`, without counting an attempt."""
         if self.enabled and key is not None and not self._limiter.test(self.items[name], name, str(key)):
             self._refuse(name, key)
 
-    def _refuse(self, name: str, key: str):
+    def _refuse(self, name: str, key: str) -> NoReturn:
         item = self.items[name]
         reset = self._limiter.get_window_stats(item, name, str(key)).reset_time
         raise errors.RateLimited(
@@ -91,11 +93,11 @@ def expire_stale() -> None:
         storage.expire()
 
 
-def hit(name: str, key) -> None:
+def hit(name: str, key: str | None) -> None:
     current_app.extensions["im_rate_limiter"].hit(name, key)
 
 
-def check(name: str, key) -> None:
+def check(name: str, key: str | None) -> None:
     current_app.extensions["im_rate_limiter"].check(name, key)
 
 

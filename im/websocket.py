@@ -18,7 +18,7 @@ import gevent
 import gevent.event
 import gevent.selectors
 import simple_websocket
-from simple_websocket.ws import ConnectionClosed
+from simple_websocket import ConnectionClosed
 from wsproto.connection import ConnectionState
 from wsproto.utilities import LocalProtocolError
 
@@ -44,6 +44,8 @@ class InlineServer(simple_websocket.Server):
     as soon as that many bytes have arrived, with close code 1009 (message too big); before, the whole
     message was buffered, however big, and Engine.IO then ended the connection with a normal close.
     """
+
+    sock: socket.socket  # never None in a Server: without a socket its __init__ raises
 
     def __init__(self, environ, **kwargs):
         super().__init__(environ, thread_class=simple_websocket_adapter.NoReader, **kwargs)
@@ -71,7 +73,8 @@ class InlineServer(simple_websocket.Server):
         """Half-close and drop the peer's input for a bounded time, so it reads our close frame."""
         try:
             self.sock.shutdown(socket.SHUT_WR)
-            with gevent.Timeout(LINGER_SECONDS, False):
+            # False: the block ends silently at the timeout (gevent's documented use; its stubs omit it)
+            with gevent.Timeout(LINGER_SECONDS, False):  # type: ignore[arg-type]
                 while self.sock.recv(65536):
                     pass
         except OSError:

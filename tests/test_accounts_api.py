@@ -33,6 +33,15 @@ def test_password_and_token_are_stored_hashed(api, app):
         assert token not in session.token_hash and len(session.token_hash) == 64
 
 
+def test_login_answers_the_id_of_the_session_it_created(api, app):
+    api.user("carol")
+    answer = api.ok("login", {"user_id": "carol", "password": "password123", "platform_id": 3})
+    with app.app_context():
+        session = db.session.query(LoginSession).filter_by(user_id="carol", platform_id=3).one()
+    assert answer["session_id"] == session.id
+    assert api.ok("get_self_user_info", token=answer["token"])["user_id"] == "carol"
+
+
 def test_wrong_password_and_unknown_user_answer_the_same(api):
     api.user("carol")
     wrong = api.call("login", {"user_id": "carol", "password": "nope-nope", "platform_id": 5}).get_json()

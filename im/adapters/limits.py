@@ -29,4 +29,5 @@ class SweptMemoryStorage(MemoryStorage):
         pass
 
     def expire(self) -> None:
-        self._MemoryStorage__expire_events()
+        # name-mangled, so invisible to the type checker as an attribute of this subclass
+        self._MemoryStorage__expire_events()  # type: ignore[attr-defined]

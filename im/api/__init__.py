@@ -48,7 +48,7 @@ def load_user_from_token(req):
 
 
 def admin_secret_ok() -> bool:
-    configured = current_app.config.get("IM_ADMIN_SECRET")
+    configured: str = current_app.config.get("IM_ADMIN_SECRET") or ""
     given = request.headers.get("X-IM-Admin-Secret", "")
     return bool(configured) and hmac.compare_digest(configured.encode(), given.encode())
 
@@ -64,7 +64,7 @@ def openapi_document():
 @bp.post("/<name>")
 def call_operation(name: str):
     """One route for every operation; the body is the operation's parameter object."""
-    payload = {}
+    payload: object = {}
     if request.get_data(cache=True):
         try:
             payload = request.get_json(silent=True)
@@ -90,10 +90,12 @@ def http_error(exc: HTTPException):
         return envelope_response(errors.PayloadTooLarge())
     if exc.code == 404 and not request.path.startswith("/api/"):
         return exc
-    body = {"errCode": 1001 if exc.code < 500 else 500, "errMsg": exc.description or exc.name, "data": None}
+    # Every exception Flask routes here has a code; an HTTPException raised bare would be a bug of ours.
+    status = exc.code if exc.code is not None else 500
+    body = {"errCode": 1001 if status < 500 else 500, "errMsg": exc.description or exc.name, "data": None}
     # The exception's own headers (a 405's Allow, RFC 9110), all but the HTML body's content type.
     headers = [(k, v) for k, v in exc.get_headers() if k.lower() != "content-type"]
-    return jsonify(body), exc.code, headers
+    return jsonify(body), status, headers
 
 
 @bp.teardown_app_request

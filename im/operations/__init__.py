@@ -1,4 +1,6 @@
 """Public operations; importing this package declares them all."""
 
-from . import accounts, conversations, friends, groups, messages  # noqa: F401
-from .registry import OPERATIONS, Caller, execute, operation  # noqa: F401
+from . import accounts, conversations, friends, groups, messages
+from .registry import OPERATIONS, Caller, execute, operation
+
+__all__ = ["OPERATIONS", "Caller", "accounts", "conversations", "execute", "friends", "groups", "messages", "operation"]

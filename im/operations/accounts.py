@@ -1,6 +1,6 @@
 """Accounts, login and presence operations."""
 
-from typing import Annotated
+from typing import Annotated, Any
 
 from pydantic import Field, StringConstraints, ValidationInfo, field_validator
 
@@ -17,6 +17,7 @@ from .registry import (
     UserId,
     UserIdList,
     by_address,
+    by_param,
     by_user,
     operation,
 )
@@ -78,7 +79,7 @@ class SyncEventsParams(Params):
 
 
 @operation("register", RegisterParams, auth=False, limits=[("register_address", by_address)])
-def register(ctx: Context, caller: Caller | None, p: RegisterParams):
+def register(ctx: Context, caller: Caller | None, p: RegisterParams) -> dict[str, Any]:
     """Create an account."""
     return auth.register(ctx, p.user_id, p.password, p.nickname, p.face_url)
 
@@ -88,69 +89,69 @@ def register(ctx: Context, caller: Caller | None, p: RegisterParams):
     LoginParams,
     auth=False,
     rest_only=True,
-    limits=[("login_address", by_address), ("login_user", lambda c, p, a: p.user_id)],
+    limits=[("login_address", by_address), ("login_user", by_param("user_id"))],
 )
-def login(ctx: Context, caller: Caller | None, p: LoginParams):
+def login(ctx: Context, caller: Caller | None, p: LoginParams) -> dict[str, Any]:
     """Sign in on a platform; returns a token and applies the multi-terminal policy."""
     return auth.login(ctx, p.user_id, p.password, p.platform_id)
 
 
 @operation("logout")
-def logout(ctx: Context, caller: Caller, p: NoParams):
+def logout(ctx: Context, caller: Caller, p: NoParams) -> None:
     """Revoke the calling token and close its sockets."""
     auth.logout(ctx, caller.session_id, calling_sid=caller.sid)
     return None
 
 
 @operation("change_password", ChangePasswordParams, limits=[("change_password_user", by_user)])
-def change_password(ctx: Context, caller: Caller, p: ChangePasswordParams):
+def change_password(ctx: Context, caller: Caller, p: ChangePasswordParams) -> dict[str, int]:
     """Change own password; every other session of the caller is revoked, this one stays."""
     return auth.change_password(ctx, caller.user_id, caller.session_id, p.old_password, p.new_password)
 
 
 @operation("get_self_user_info")
-def get_self_user_info(ctx: Context, caller: Caller, p: NoParams):
+def get_self_user_info(ctx: Context, caller: Caller, p: NoParams) -> dict[str, Any]:
     """The caller's own public info."""
     return users.require_user(ctx, caller.user_id).public()
 
 
 @operation("get_users_info", UserIdsParams)
-def get_users_info(ctx: Context, caller: Caller, p: UserIdsParams):
+def get_users_info(ctx: Context, caller: Caller, p: UserIdsParams) -> list[dict[str, Any]]:
     """Public info of users; unknown ids are left out."""
     return users.get_users_info(ctx, p.user_ids)
 
 
 @operation("set_self_info", SetSelfInfoParams)
-def set_self_info(ctx: Context, caller: Caller, p: SetSelfInfoParams):
+def set_self_info(ctx: Context, caller: Caller, p: SetSelfInfoParams) -> dict[str, Any]:
     """Change own nickname and/or face_url."""
     return users.set_self_info(ctx, caller.user_id, p.nickname, p.face_url)
 
 
 @operation("get_users_online_status", UserIdsParams)
-def get_users_online_status(ctx: Context, caller: Caller, p: UserIdsParams):
+def get_users_online_status(ctx: Context, caller: Caller, p: UserIdsParams) -> list[dict[str, Any]]:
     """Online status and connected platform ids of users."""
     return users.get_users_online_status(ctx, p.user_ids)
 
 
 @operation("sync_events", SyncEventsParams)
-def sync_events(ctx: Context, caller: Caller, p: SyncEventsParams):
+def sync_events(ctx: Context, caller: Caller, p: SyncEventsParams) -> dict[str, Any]:
     """Events of the caller's log after a seq (offline catch-up)."""
     return events.sync_events(ctx, caller.user_id, p.after_seq, p.limit)
 
 
 @operation("error_codes", auth=False)
-def error_codes(ctx: Context, caller, p: NoParams):
+def error_codes(ctx: Context, caller: Caller | None, p: NoParams) -> list[dict[str, Any]]:
     """Every error code the server can answer."""
     return codes_table()
 
 
 @operation("admin_force_logout", ForceLogoutParams, auth=False, admin=True, rest_only=True)
-def admin_force_logout(ctx: Context, caller, p: ForceLogoutParams):
+def admin_force_logout(ctx: Context, caller: Caller | None, p: ForceLogoutParams) -> dict[str, int]:
     """Admin: kick all terminals of a user, or those on one platform."""
     return auth.force_logout(ctx, p.user_id, p.platform_id)
 
 
 @operation("admin_reset_password", ResetPasswordParams, auth=False, admin=True, rest_only=True)
-def admin_reset_password(ctx: Context, caller, p: ResetPasswordParams):
+def admin_reset_password(ctx: Context, caller: Caller | None, p: ResetPasswordParams) -> dict[str, int]:
     """Admin: set a user's password and revoke all of their sessions."""
     return auth.reset_password(ctx, p.user_id, p.new_password)

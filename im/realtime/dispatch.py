@@ -31,6 +31,9 @@ import logging
 import threading
 import time
 import weakref
+from typing import Any
+
+from flask import Flask
 
 from .. import errors
 from ..adapters import socketio as socketio_adapter
@@ -41,6 +44,8 @@ REFUSALS_TO_CLOSE = 100
 REFUSAL_WINDOW = 10.0
 YIELD_EVERY = 16
 _STATE = "im.socket_gate"  # a socket's gate state, in its Engine.IO environ
+# One socket event as python-socketio dispatches it: (sid, eio_sid, [event, *args], namespace, ack id).
+Event = tuple[str, str, list[Any], str, int | None]
 _LIMITS = "im_socket_gate"  # the app's limits and per-user windows, in its extensions
 
 
@@ -72,7 +77,7 @@ class _Window:
 class _Limits:
     """An app's settings for the gate, and the windows of its users with a socket in this process."""
 
-    def __init__(self, app):
+    def __init__(self, app: Flask) -> None:
         limiter = app.extensions["im_rate_limiter"]
         self.enabled = limiter.enabled
         self.per_user = limiter.items["socket_event_user"]
@@ -80,7 +85,7 @@ class _Limits:
         self.concurrency = max(1, app.config["IM_SOCKET_EVENT_CONCURRENCY"])
         self.backlog = max(0, app.config["IM_SOCKET_EVENT_BACKLOG"])
         # A user's window lives while one of their sockets here holds it.
-        self.users: weakref.WeakValueDictionary = weakref.WeakValueDictionary()
+        self.users: weakref.WeakValueDictionary[str, _Window] = weakref.WeakValueDictionary()
         # Counters and queues are shared by a socket's reader and its runners (threads in threading
         # mode); under gevent and eventlet the lock is never contended.
         self.lock = threading.Lock()
@@ -104,7 +109,8 @@ class _Socket:
     def __init__(self, limits: _Limits, user: _Window | None, now: float):
         self.limits, self.user = limits, user
         self.own = limits.window(limits.per_socket, now)
-        self.running, self.waiting = 0, collections.deque()
+        self.running = 0
+        self.waiting: collections.deque[Event] = collections.deque()
         self.refused, self.refused_since, self.closed = 0, now, False
 
     def over_limit(self, now: float) -> tuple[str, str, int] | None:
@@ -214,7 +220,7 @@ def install(server) -> None:
     socketio_adapter.take_event_dispatch(server, handle_event)
 
 
-def _run(server, sock: _Socket, call) -> None:
+def _run(server, sock: _Socket, call: Event) -> None:
     """Run a socket's event, then its waiting ones, one after another, until none waits.
 
     Between two events the runner yields: a handler that never waits (SQLite, an answer from
@@ -236,7 +242,7 @@ def _run(server, sock: _Socket, call) -> None:
         server.sleep(0)
 
 
-def _refuse(server, call, limit: str, detail: str, reset_at: int, closing: bool) -> None:
+def _refuse(server, call: Event, limit: str, detail: str, reset_at: int, closing: bool) -> None:
     """Answer 1008 without running the event; start the close of a socket refused too often."""
     sid, eio_sid, _data, namespace, id = call
     if id is not None:

@@ -2,11 +2,12 @@
 
 import hashlib
 import secrets
-from datetime import timedelta
+from datetime import datetime, timedelta
+from typing import Any, Protocol, cast
 
 from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError
-from sqlalchemy import select, update
+from sqlalchemy import CursorResult, select, update
 from sqlalchemy.exc import IntegrityError
 
 from .. import errors
@@ -46,7 +47,7 @@ def hash_token(token: str) -> str:
     return hashlib.sha256(token.encode()).hexdigest()
 
 
-def register(ctx: Context, user_id: str, password: str, nickname: str, face_url: str = "") -> dict:
+def register(ctx: Context, user_id: str, password: str, nickname: str, face_url: str = "") -> dict[str, Any]:
     """Create an account; the password is stored only as an argon2 hash."""
     if ctx.session.get(User, user_id) is not None:
         raise errors.UserAlreadyRegistered()
@@ -122,10 +123,11 @@ def revoke_sessions(ctx: Context, sessions: list[LoginSession], reason: str) -> 
     ctx.outbox.disconnect(sids)
 
 
-def login(ctx: Context, user_id: str, password: str, platform_id: int) -> dict:
+def login(ctx: Context, user_id: str, password: str, platform_id: int) -> dict[str, Any]:
     """Check the password, apply the multi-terminal policy and issue a new token."""
     user = ctx.session.get(User, user_id)
-    if not _verify_password(ctx, user, password):
+    # (an unknown user never verifies: `user is None` is there for the type checker)
+    if not _verify_password(ctx, user, password) or user is None:
         raise errors.LoginFailed()
     kicked = _sessions_to_kick(_active_sessions(ctx, user_id), platform_id, ctx.settings.multi_login_policy)
     revoke_sessions(ctx, kicked, "kicked")
@@ -140,6 +142,7 @@ def login(ctx: Context, user_id: str, password: str, platform_id: int) -> dict:
         expires_at=now + timedelta(seconds=ctx.settings.token_ttl),
     )
     ctx.session.add(session)
+    ctx.session.flush()  # the answer's session_id is the row's, given by the insert
     return {
         "token": token,
         "user_id": user_id,
@@ -150,7 +153,7 @@ def login(ctx: Context, user_id: str, password: str, platform_id: int) -> dict:
     }
 
 
-def one_token(*presented):
+def one_token(*presented: str | None) -> str | None:
     """The one token a request presents in however many places (empty ones are absent), or None.
 
     Two that disagree are refused: taking whichever happens to be valid would let whoever can add
@@ -163,7 +166,7 @@ def one_token(*presented):
     return given[0] if given else None
 
 
-def resolve_token(ctx: Context, token) -> LoginSession:
+def resolve_token(ctx: Context, token: object) -> LoginSession:
     """The live session behind a token, or the typed reason it is not usable."""
     if not token:
         raise errors.TokenMissing()
@@ -176,7 +179,18 @@ def resolve_token(ctx: Context, token) -> LoginSession:
     return session
 
 
-def check_session_live(session: LoginSession) -> None:
+class SessionState(Protocol):
+    """What decides whether a login session may act: a LoginSession, or a row of its columns."""
+
+    @property
+    def revoked_at(self) -> datetime | None: ...
+    @property
+    def revoke_reason(self) -> str | None: ...
+    @property
+    def expires_at(self) -> datetime: ...
+
+
+def check_session_live(session: SessionState) -> None:
     if session.revoked_at is not None:
         raise (
             errors.TokenKicked()
@@ -202,7 +216,7 @@ def logout(ctx: Context, session_id: int, calling_sid: str | None = None) -> Non
     ctx.outbox.disconnect(sids)
 
 
-def force_logout(ctx: Context, user_id: str, platform_id: int | None = None) -> dict:
+def force_logout(ctx: Context, user_id: str, platform_id: int | None = None) -> dict[str, int]:
     """Admin: kick every terminal of a user, or only those on one platform."""
     if ctx.session.get(User, user_id) is None:
         raise errors.UserNotFound()
@@ -211,7 +225,9 @@ def force_logout(ctx: Context, user_id: str, platform_id: int | None = None) -> 
     return {"kicked_sessions": len(sessions)}
 
 
-def change_password(ctx: Context, user_id: str, session_id: int, old_password: str, new_password: str) -> dict:
+def change_password(
+    ctx: Context, user_id: str, session_id: int, old_password: str, new_password: str
+) -> dict[str, int]:
     """Replace the caller's password and revoke every other session; the calling one stays."""
     user = ctx.session.get(User, user_id, with_for_update=True)
     if user is None:
@@ -223,11 +239,15 @@ def change_password(ctx: Context, user_id: str, session_id: int, old_password: s
     # Replaced only if still the hash the old password was checked against: SQLite ignores the row
     # lock above, and of two concurrent changes from the same old password both would pass the
     # check; the second now finds the first's hash and is refused like a wrong old password.
-    swapped = ctx.session.execute(
-        update(User)
-        .where(User.user_id == user_id, User.password_hash == checked_hash)
-        .values(password_hash=new_hash)
-        .execution_options(synchronize_session=False)
+    # Session.execute answers an UPDATE with a CursorResult (its rowcount), typed as the general Result.
+    swapped = cast(
+        CursorResult[Any],
+        ctx.session.execute(
+            update(User)
+            .where(User.user_id == user_id, User.password_hash == checked_hash)
+            .values(password_hash=new_hash)
+            .execution_options(synchronize_session=False)
+        ),
     )
     if swapped.rowcount != 1:
         raise errors.LoginFailed("wrong old password")
@@ -236,7 +256,7 @@ def change_password(ctx: Context, user_id: str, session_id: int, old_password: s
     return {"revoked_sessions": len(others)}
 
 
-def reset_password(ctx: Context, user_id: str, new_password: str) -> dict:
+def reset_password(ctx: Context, user_id: str, new_password: str) -> dict[str, int]:
     """Admin: set a user's password and revoke every session of theirs."""
     user = ctx.session.get(User, user_id, with_for_update=True)
     if user is None:

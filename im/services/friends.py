@@ -6,21 +6,43 @@ list changed. `publish` delivers each to every terminal of those users, the acti
 included, and keeps it in their event logs for terminals that are offline.
 """
 
-from sqlalchemy import func, or_, select
+from datetime import datetime
+from typing import Any, Protocol
+
+from sqlalchemy import ColumnElement, Result, func, or_, select
 from sqlalchemy.orm import aliased
 
 from .. import errors
-from ..models import Black, Friend, FriendApplication, User, ts, utcnow
+from ..models import Black, Friend, FriendApplication, HandleResult, User, ts, utcnow
 from . import events, relations
 from .context import Context
-
-PENDING, ACCEPTED, REFUSED = 0, 1, -1
-
 
 # ---- payloads ---------------------------------------------------------------------------------
 
 
-def friend_entry(row: Friend, friend: User) -> dict:
+class FriendFields(Protocol):
+    """What friend_entry reads of a friend-list row (a Friend, or a row of its columns)."""
+
+    @property
+    def owner_user_id(self) -> str: ...
+    @property
+    def remark(self) -> str: ...
+    @property
+    def created_at(self) -> datetime: ...
+
+
+class UserFields(Protocol):
+    """What friend_entry reads of the friend (a User, or a row of its columns)."""
+
+    @property
+    def user_id(self) -> str: ...
+    @property
+    def nickname(self) -> str: ...
+    @property
+    def face_url(self) -> str: ...
+
+
+def friend_entry(row: FriendFields, friend: UserFields) -> dict[str, Any]:
     """A friend as its owner sees it: the friend's public info plus the owner's own remark."""
     return {
         "owner_user_id": row.owner_user_id,
@@ -32,7 +54,7 @@ def friend_entry(row: Friend, friend: User) -> dict:
     }
 
 
-def application_entry(app: FriendApplication, from_user: User, to_user: User) -> dict:
+def application_entry(app: FriendApplication, from_user: User, to_user: User) -> dict[str, Any]:
     return {
         "from_user_id": app.from_user_id,
         "from_nickname": from_user.nickname,
@@ -48,7 +70,7 @@ def application_entry(app: FriendApplication, from_user: User, to_user: User) ->
     }
 
 
-def black_entry(row: Black, blocked: User) -> dict:
+def black_entry(row: Black, blocked: User) -> dict[str, Any]:
     return {
         "owner_user_id": row.owner_user_id,
         "user_id": blocked.user_id,
@@ -96,13 +118,15 @@ def _pending_application(ctx: Context, from_id: str, to_id: str) -> FriendApplic
     app = _application(ctx, from_id, to_id)
     if app is None:
         raise errors.ApplicationNotFound(f"no friend application from {from_id} to {to_id}")
-    if app.handle_result != PENDING:
+    if app.handle_result != HandleResult.PENDING:
         raise errors.ApplicationHandled()
     return app
 
 
 def _friend_count(ctx: Context, owner_id: str) -> int:
-    return ctx.session.scalar(select(func.count()).select_from(Friend).where(Friend.owner_user_id == owner_id))
+    return ctx.session.execute(
+        select(func.count()).select_from(Friend).where(Friend.owner_user_id == owner_id)
+    ).scalar_one()
 
 
 def _check_room_for_friend(ctx: Context, owner_id: str) -> None:
@@ -116,7 +140,9 @@ def _check_room_for_friend(ctx: Context, owner_id: str) -> None:
 _FRIEND_COLUMNS = (Friend.owner_user_id, Friend.remark, Friend.created_at, User.user_id, User.nickname, User.face_url)
 
 
-def _friend_rows(ctx: Context, owner_id: str, *conditions):
+def _friend_rows(
+    ctx: Context, owner_id: str, *conditions: ColumnElement[bool]
+) -> Result[str, str, datetime, str, str, str]:
     stmt = (
         select(*_FRIEND_COLUMNS)
         .join(User, User.user_id == Friend.friend_user_id)
@@ -129,12 +155,12 @@ def _friend_rows(ctx: Context, owner_id: str, *conditions):
 # ---- friend list ------------------------------------------------------------------------------
 
 
-def get_friend_list(ctx: Context, owner_id: str) -> list[dict]:
+def get_friend_list(ctx: Context, owner_id: str) -> list[dict[str, Any]]:
     """Everyone in my friend list, oldest friendship first."""
     return [friend_entry(row, row) for row in _friend_rows(ctx, owner_id)]
 
 
-def get_designated_friends_info(ctx: Context, owner_id: str, user_ids: list[str]) -> list[dict]:
+def get_designated_friends_info(ctx: Context, owner_id: str, user_ids: list[str]) -> list[dict[str, Any]]:
     """Those of `user_ids` that are in my friend list, in the order asked."""
     rows = _friend_rows(ctx, owner_id, Friend.friend_user_id.in_(user_ids))
     found = {row.user_id: friend_entry(row, row) for row in rows}
@@ -148,7 +174,7 @@ def search_friends(
     search_user_id: bool = True,
     search_nickname: bool = True,
     search_remark: bool = True,
-) -> list[dict]:
+) -> list[dict[str, Any]]:
     """Friends whose user_id, nickname or remark (as chosen) contains the keyword, ignoring case."""
     needle = keyword.lower()
     columns = [
@@ -166,7 +192,7 @@ def search_friends(
     return [friend_entry(row, row) for row in _friend_rows(ctx, owner_id, matches)]
 
 
-def check_friend(ctx: Context, owner_id: str, user_ids: list[str]) -> list[dict]:
+def check_friend(ctx: Context, owner_id: str, user_ids: list[str]) -> list[dict[str, Any]]:
     """One {user_id, result} per id asked: result 1 if that user is in my friend list, else 0."""
     ids = list(dict.fromkeys(user_ids))
     mine = set(
@@ -177,7 +203,7 @@ def check_friend(ctx: Context, owner_id: str, user_ids: list[str]) -> list[dict]
     return [{"user_id": uid, "result": 1 if uid in mine else 0} for uid in ids]
 
 
-def set_friend_remark(ctx: Context, owner_id: str, user_id: str, remark: str) -> dict:
+def set_friend_remark(ctx: Context, owner_id: str, user_id: str, remark: str) -> dict[str, Any]:
     """My private remark for a friend; my terminals hear friend_info_changed."""
     users = _other_user(ctx, owner_id, user_id)
     row = ctx.session.get(Friend, (owner_id, user_id))
@@ -190,7 +216,7 @@ def set_friend_remark(ctx: Context, owner_id: str, user_id: str, remark: str) ->
     return entry
 
 
-def delete_friend(ctx: Context, owner_id: str, user_id: str) -> dict:
+def delete_friend(ctx: Context, owner_id: str, user_id: str) -> dict[str, Any]:
     """Remove a friend from my list only; I stay in theirs."""
     users = _other_user(ctx, owner_id, user_id)
     row = ctx.session.get(Friend, (owner_id, user_id))
@@ -227,7 +253,7 @@ def lock_user_and_friend_owners(ctx: Context, user_id: str) -> None:
 # ---- applications -----------------------------------------------------------------------------
 
 
-def add_friend(ctx: Context, from_id: str, to_id: str, req_msg: str = "") -> dict:
+def add_friend(ctx: Context, from_id: str, to_id: str, req_msg: str = "") -> dict[str, Any]:
     """Apply to become friends; applying again while pending (or after an answer) renews it."""
     users = _other_user(ctx, from_id, to_id)
     if relations.is_blacklisted(ctx, to_id, from_id):
@@ -243,14 +269,14 @@ def add_friend(ctx: Context, from_id: str, to_id: str, req_msg: str = "") -> dic
     if app is None:
         app = FriendApplication(from_user_id=from_id, to_user_id=to_id)
         ctx.session.add(app)
-    app.req_msg, app.handle_result, app.handle_msg = req_msg, PENDING, ""
+    app.req_msg, app.handle_result, app.handle_msg = req_msg, HandleResult.PENDING, ""
     app.created_at, app.handled_at = now, None
     entry = application_entry(app, users[from_id], users[to_id])
     events.publish(ctx, [from_id, to_id], "friend_application_added", entry)
     return entry
 
 
-def accept_friend_application(ctx: Context, to_id: str, from_id: str, handle_msg: str = "") -> dict:
+def accept_friend_application(ctx: Context, to_id: str, from_id: str, handle_msg: str = "") -> dict[str, Any]:
     """Accept: each joins the other's list where missing; a pending reverse application is settled too."""
     users = _other_user(ctx, to_id, from_id)
     app = _pending_application(ctx, from_id, to_id)
@@ -264,10 +290,10 @@ def accept_friend_application(ctx: Context, to_id: str, from_id: str, handle_msg
     now = utcnow()
     settled = [app]
     reverse = _application(ctx, to_id, from_id)
-    if reverse is not None and reverse.handle_result == PENDING:
+    if reverse is not None and reverse.handle_result == HandleResult.PENDING:
         settled.append(reverse)
     for each in settled:
-        each.handle_result, each.handle_msg, each.handled_at = ACCEPTED, handle_msg, now
+        each.handle_result, each.handle_msg, each.handled_at = HandleResult.ACCEPTED, handle_msg, now
     added = [Friend(owner_user_id=owner, friend_user_id=other, remark="", created_at=now) for owner, other in missing]
     ctx.session.add_all(added)
     for each in settled:
@@ -283,17 +309,17 @@ def accept_friend_application(ctx: Context, to_id: str, from_id: str, handle_msg
     return entry
 
 
-def refuse_friend_application(ctx: Context, to_id: str, from_id: str, handle_msg: str = "") -> dict:
+def refuse_friend_application(ctx: Context, to_id: str, from_id: str, handle_msg: str = "") -> dict[str, Any]:
     """Refuse: the answer is recorded; the applicant may apply again later."""
     users = _other_user(ctx, to_id, from_id)
     app = _pending_application(ctx, from_id, to_id)
-    app.handle_result, app.handle_msg, app.handled_at = REFUSED, handle_msg, utcnow()
+    app.handle_result, app.handle_msg, app.handled_at = HandleResult.REFUSED, handle_msg, utcnow()
     entry = application_entry(app, users[from_id], users[to_id])
     events.publish(ctx, [from_id, to_id], "friend_application_rejected", entry)
     return entry
 
 
-def delete_friend_application(ctx: Context, from_id: str, to_id: str) -> dict:
+def delete_friend_application(ctx: Context, from_id: str, to_id: str) -> dict[str, Any]:
     """Withdraw my own pending application."""
     users = _other_user(ctx, from_id, to_id)
     app = _pending_application(ctx, from_id, to_id)
@@ -303,7 +329,7 @@ def delete_friend_application(ctx: Context, from_id: str, to_id: str) -> dict:
     return entry
 
 
-def _applications(ctx: Context, where) -> list[dict]:
+def _applications(ctx: Context, where: ColumnElement[bool]) -> list[dict[str, Any]]:
     sender, recipient = aliased(User), aliased(User)
     stmt = (
         select(FriendApplication, sender, recipient)
@@ -315,12 +341,12 @@ def _applications(ctx: Context, where) -> list[dict]:
     return [application_entry(app, f, t) for app, f, t in ctx.session.execute(stmt)]
 
 
-def get_recv_friend_application_list(ctx: Context, user_id: str) -> list[dict]:
+def get_recv_friend_application_list(ctx: Context, user_id: str) -> list[dict[str, Any]]:
     """Applications sent to me, newest first, whatever their state."""
     return _applications(ctx, FriendApplication.to_user_id == user_id)
 
 
-def get_send_friend_application_list(ctx: Context, user_id: str) -> list[dict]:
+def get_send_friend_application_list(ctx: Context, user_id: str) -> list[dict[str, Any]]:
     """Applications I sent, newest first, whatever their state."""
     return _applications(ctx, FriendApplication.from_user_id == user_id)
 
@@ -328,7 +354,7 @@ def get_send_friend_application_list(ctx: Context, user_id: str) -> list[dict]:
 # ---- blacklist --------------------------------------------------------------------------------
 
 
-def add_black(ctx: Context, owner_id: str, user_id: str) -> dict:
+def add_black(ctx: Context, owner_id: str, user_id: str) -> dict[str, Any]:
     """Blacklist a user: private and one-way; it refuses their applications and does not unfriend."""
     users = _other_user(ctx, owner_id, user_id)
     if ctx.session.get(Black, (owner_id, user_id)) is not None:
@@ -340,7 +366,7 @@ def add_black(ctx: Context, owner_id: str, user_id: str) -> dict:
     return entry
 
 
-def remove_black(ctx: Context, owner_id: str, user_id: str) -> dict:
+def remove_black(ctx: Context, owner_id: str, user_id: str) -> dict[str, Any]:
     users = _other_user(ctx, owner_id, user_id)
     row = ctx.session.get(Black, (owner_id, user_id))
     if row is None:
@@ -351,7 +377,7 @@ def remove_black(ctx: Context, owner_id: str, user_id: str) -> dict:
     return entry
 
 
-def get_black_list(ctx: Context, owner_id: str) -> list[dict]:
+def get_black_list(ctx: Context, owner_id: str) -> list[dict[str, Any]]:
     """My blacklist, oldest entry first."""
     stmt = (
         select(Black, User)

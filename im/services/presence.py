@@ -1,6 +1,7 @@
 """Sockets attached to login sessions: connect, disconnect, and the sweep of dead ones."""
 
-from datetime import timedelta
+from datetime import datetime, timedelta
+from typing import Protocol
 
 from sqlalchemy import bindparam, delete, or_, select
 
@@ -12,7 +13,7 @@ from .context import Context
 REVOKE_GRACE = timedelta(seconds=2)
 
 
-def connect(ctx: Context, sid: str, token, node_id: str) -> LoginSession:
+def connect(ctx: Context, sid: str, token: object, node_id: str) -> LoginSession:
     """Attach a socket to the session behind token. Never kicks: that happens only at login."""
     session = auth.resolve_token(ctx, token)
     session.last_seen_at = utcnow()
@@ -22,6 +23,25 @@ def connect(ctx: Context, sid: str, token, node_id: str) -> LoginSession:
         )
     )
     return session
+
+
+class SocketSession(Protocol):
+    """What session_row reads of a socket's login session (a row of columns, not an ORM object)."""
+
+    @property
+    def sid(self) -> str: ...
+    @property
+    def id(self) -> int: ...
+    @property
+    def user_id(self) -> str: ...
+    @property
+    def platform_id(self) -> int: ...
+    @property
+    def revoked_at(self) -> datetime | None: ...
+    @property
+    def revoke_reason(self) -> str | None: ...
+    @property
+    def expires_at(self) -> datetime: ...
 
 
 _SESSIONS, _CONNECTIONS = LoginSession.__table__, Connection.__table__
@@ -39,13 +59,13 @@ _LIVE = _LIVE_OF_SOCKETS.where(_CONNECTIONS.c.sid == bindparam("sid"))
 _LIVE_MANY = _LIVE_OF_SOCKETS.where(_CONNECTIONS.c.sid.in_(bindparam("sids", expanding=True)))
 
 
-def session_row(ctx: Context, sid: str):
+def session_row(ctx: Context, sid: str) -> SocketSession | None:
     """The columns of a socket's login session that an event needs (id, user, platform, revocation,
     expiry), read fresh on every call without loading an ORM object; None for an unknown socket."""
     return ctx.session.connection().execute(_LIVE, {"sid": sid}).first()
 
 
-def session_rows(ctx: Context, sids: list[str]) -> dict:
+def session_rows(ctx: Context, sids: list[str]) -> dict[str, SocketSession]:
     """session_row for many sockets in one query: {sid: row}, unknown sockets left out."""
     rows = ctx.session.connection().execute(_LIVE_MANY, {"sids": list(set(sids))}).all()
     return {row.sid: row for row in rows}
@@ -55,8 +75,9 @@ def disconnect(ctx: Context, sid: str) -> None:
     ctx.session.execute(delete(Connection).where(Connection.sid == sid))
 
 
-def dead_connections(ctx: Context, node_id: str) -> list[tuple[str, str, int]]:
-    """(sid, why, platform_id) for this node's sockets whose session was revoked or expired.
+def dead_connections(ctx: Context, node_id: str) -> list[tuple[str, str | None, int]]:
+    """(sid, why, platform_id) for this node's sockets whose session was revoked (why: its
+    revoke_reason) or expired (why: "expired").
 
     A revocation tells and closes its sockets itself right after its commit; a session revoked in
     the last REVOKE_GRACE is left to it, so that its terminals hear one kicked_offline, not a second

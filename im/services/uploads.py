@@ -7,7 +7,7 @@ import unicodedata
 from dataclasses import dataclass
 from datetime import timedelta
 from pathlib import Path
-from typing import BinaryIO
+from typing import Any, BinaryIO
 
 from PIL import Image, UnidentifiedImageError
 from sqlalchemy import delete, exists, func, select
@@ -70,9 +70,9 @@ def _sniff(path: Path) -> tuple[str, bool, int | None, int | None]:
 
 
 def _stored_bytes(ctx: Context, user_id: str) -> int:
-    return ctx.session.scalar(
+    return ctx.session.execute(
         select(func.coalesce(func.sum(UploadedFile.size), 0)).where(UploadedFile.uploader_id == user_id)
-    )
+    ).scalar_one()
 
 
 def upload_room(ctx: Context, user_id: str) -> int:
@@ -117,7 +117,7 @@ def receive(settings: Settings, stream: BinaryIO, room: int) -> Received:
     return Received(file_id, path, size)
 
 
-def record_upload(ctx: Context, user_id: str, received: Received, filename: str | None) -> dict:
+def record_upload(ctx: Context, user_id: str, received: Received, filename: str | None) -> dict[str, Any]:
     """Record received bytes as the user's upload and describe it; the caller removes the bytes if
     this or its transaction fails."""
     mime, is_picture, width, height = _sniff(received.path)
@@ -141,15 +141,20 @@ def record_upload(ctx: Context, user_id: str, received: Received, filename: str 
     return describe(record)
 
 
-def describe(upload: UploadedFile) -> dict:
+def describe(upload: UploadedFile) -> dict[str, Any]:
     """What a picture or file message carries about its upload."""
-    info = {"url": URL_PREFIX + upload.file_id, "name": upload.name, "size": upload.size, "mime_type": upload.mime_type}
+    info: dict[str, Any] = {
+        "url": URL_PREFIX + upload.file_id,
+        "name": upload.name,
+        "size": upload.size,
+        "mime_type": upload.mime_type,
+    }
     if upload.is_picture:
         info.update(width=upload.width, height=upload.height)
     return info
 
 
-def from_url(ctx: Context, url, *, for_message: bool = False) -> UploadedFile | None:
+def from_url(ctx: Context, url: object, *, for_message: bool = False) -> UploadedFile | None:
     """The upload behind a url. `for_message`: share-locked until commit (PostgreSQL), so that the
     orphan sweep, which skips locked rows, never deletes a file a message is taking just then."""
     match = URL_PATTERN.match(url) if isinstance(url, str) else None

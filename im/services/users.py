@@ -1,5 +1,7 @@
 """Public user info, own profile, online status."""
 
+from typing import Any
+
 from sqlalchemy import select
 
 from .. import errors
@@ -8,7 +10,7 @@ from . import events, friends
 from .context import Context
 
 
-def get_users_info(ctx: Context, user_ids: list[str]) -> list[dict]:
+def get_users_info(ctx: Context, user_ids: list[str]) -> list[dict[str, Any]]:
     """Public info of the users that exist, in the order asked; unknown ids are left out."""
     found = {u.user_id: u for u in ctx.session.scalars(select(User).where(User.user_id.in_(user_ids)))}
     return [found[uid].public() for uid in dict.fromkeys(user_ids) if uid in found]
@@ -21,7 +23,9 @@ def require_user(ctx: Context, user_id: str) -> User:
     return user
 
 
-def set_self_info(ctx: Context, user_id: str, nickname: str | None = None, face_url: str | None = None) -> dict:
+def set_self_info(
+    ctx: Context, user_id: str, nickname: str | None = None, face_url: str | None = None
+) -> dict[str, Any]:
     """Change own nickname and/or face; my other terminals and whoever has me as a friend hear of it."""
     user = require_user(ctx, user_id)
     changes = {}
@@ -40,7 +44,7 @@ def set_self_info(ctx: Context, user_id: str, nickname: str | None = None, face_
     return user.public()
 
 
-def get_users_online_status(ctx: Context, user_ids: list[str]) -> list[dict]:
+def get_users_online_status(ctx: Context, user_ids: list[str]) -> list[dict[str, Any]]:
     """Online if the user has at least one connected socket on any process."""
     rows = ctx.session.execute(
         select(Connection.user_id, Connection.platform_id).where(Connection.user_id.in_(user_ids))
