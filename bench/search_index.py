@@ -27,14 +27,14 @@ from im import create_app  # noqa: E402
 from im.extensions import db  # noqa: E402
 from im.models import SINGLE, Conversation, ConversationState, Message, User, utcnow  # noqa: E402
 from im.operations import runner  # noqa: E402
-from im.services import auth, conversations, messages  # noqa: E402
+from im.services import auth, conversations, message_send, message_sync, search  # noqa: E402
 
 WORDS = {"common": "hello", "rare": "zebra", "chinese": "北京开会"}
 PAGE = 20
 
 
 def _fold(value):
-    fold = getattr(getattr(messages, "search", None), "fold", None)
+    fold = getattr(search, "fold", None)
     return fold(value) if fold else value
 
 
@@ -195,7 +195,7 @@ def old_search(user_id, keyword, offset, count):
             Message.seq >= ConversationState.min_seq,
             or_(ConversationState.max_readable_seq.is_(None), Message.seq <= ConversationState.max_readable_seq),
             Message.search_text.ilike(f"%{keyword}%"),
-            messages._not_deleted(user_id),
+            message_sync.not_deleted(user_id),
         )
         .order_by(Message.send_time.desc(), Message.id.desc())
         .offset(offset)
@@ -348,13 +348,12 @@ def send_cost(count: int) -> None:
             db.session.commit()
             for i in range(200):  # warm caches
                 with runner.transaction() as ctx:
-                    messages.send_single(ctx, "alice", "bob", 101, {"text": f"warm {i}"}, None)
+                    message_send.send_one(ctx, message_send.Send("alice", 101, {"text": f"warm {i}"}, recv_id="bob"))
             cpu, wall = time.process_time(), time.perf_counter()
             for i in range(count):
                 with runner.transaction() as ctx:
-                    messages.send_single(
-                        ctx, "alice", "bob", 101, {"text": f"Hello École 北京开会 number {i} w{i % 97}"}, None
-                    )
+                    text = f"Hello École 北京开会 number {i} w{i % 97}"
+                    message_send.send_one(ctx, message_send.Send("alice", 101, {"text": text}, recv_id="bob"))
             cpu, wall = time.process_time() - cpu, time.perf_counter() - wall
             print(
                 json.dumps(

@@ -9,16 +9,22 @@ is no timer: on an idle server a call runs at once, alone; batches form only whi
 with the previous one.
 
 An operation may declare a batch runner (`@batch_runner(name)`), which writes many calls with a few
-statements in all (one-to-one sends: `messages.send_singles`); every call it leaves runs alone in a
-SAVEPOINT of its own, so that its error undoes its own writes and nothing else. Operations opt in with
-`@operation(..., group_commit=True)`.
+statements in all (sends: `message_send.send_messages`, the one send implementation); every call it
+leaves runs alone in a SAVEPOINT of its own, so that its error undoes its own writes and nothing else.
+Operations opt in with `@operation(..., group_commit=True)`.
 """
 
 import logging
 import threading
+from collections.abc import Callable
+from typing import TYPE_CHECKING, Any, cast
 
 from . import errors
 from .extensions import db, socketio
+
+if TYPE_CHECKING:
+    from .operations.registry import Caller, Operation
+    from .services.context import Context
 
 log = logging.getLogger(__name__)
 MAX_BATCH = 256
@@ -104,12 +110,19 @@ def _run_batch(calls: list[_Call]) -> None:
         for name, batch in BATCH_RUNNERS.items():
             mine = [n for n, (_call, op, _caller, _params) in enumerate(ready) if op.name == name]
             if mine:
-                for n, answer in zip(mine, batch(ctx, [(ready[n][2], ready[n][3]) for n in mine])):
+                # Operations with a batch runner need a caller: prepare() refused those without one.
+                theirs = [(cast("Caller", ready[n][2]), ready[n][3]) for n in mine]
+                for n, answer in zip(mine, batch(ctx, theirs)):
                     answers[n] = answer
         for (call, op, caller, params), answer in zip(ready, answers):
             if answer is ALONE:
-                answer = runner.answer(ctx, lambda c, op=op, caller=caller, params=params: op.run(c, caller, params))
+                answer = runner.answer(ctx, _alone(op, caller, params))
             call.body = answer.envelope() if isinstance(answer, errors.IMError) else ok(answer)
+
+
+def _alone(op: "Operation", caller: "Caller | None", params: Any) -> Callable[["Context"], Any]:
+    """The call run alone, as runner.answer takes it."""
+    return lambda ctx: op.run(ctx, caller, params)
 
 
 def writer_for(app) -> Writer:

@@ -75,16 +75,16 @@ def test_a_failure_after_writing_undoes_the_batch_and_each_call_runs_alone(app, 
     bob, _ = api.user()
     sock = api.socket(alice_token)
     a = _sid(app, alice)
-    from im.services import messages
+    from im.services import message_send
 
-    real = messages.message_public
+    real = message_send.message_public
 
     def fail_on_poison(row):
         if getattr(row, "content", None) == {"text": "poison"}:
             raise RuntimeError("injected failure after the message was written")
         return real(row)
 
-    monkeypatch.setattr(messages, "message_public", fail_on_poison)
+    monkeypatch.setattr(message_send, "message_public", fail_on_poison)
     bodies = _batch(app, [(a, _text(bob, "one")), (a, _text(bob, "poison")), (a, _text(bob, "two"))])
 
     assert bodies[0]["errCode"] == 0 and bodies[2]["errCode"] == 0

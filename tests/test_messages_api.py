@@ -203,17 +203,16 @@ def test_pull_empty_and_repeated_ranges(api):
     ],
 )
 def test_service_checks_content_for_every_caller(app, content_type, content):
-    """Group sends reach deliver() without the operation's schema: the service checks content itself."""
+    """Sends may reach the service without the operation's schema: the service checks content itself."""
     from im import errors
-    from im.services import auth, messages
+    from im.services import auth, message_send
 
     with app.app_context():
         ctx = runner.context()
         auth.register(ctx, "sa", "password123", "A")
         auth.register(ctx, "sb", "password123", "B")
-        target = messages.Target("si_sa~sb", 1, recv_id="sb")
         with pytest.raises(errors.ContentInvalid):
-            messages.deliver(ctx, "sa", target, ["sb"], content_type, content, None)
+            message_send.send_one(ctx, message_send.Send("sa", content_type, content, recv_id="sb"))
         db.session.rollback()
         assert db.session.query(Message).count() == 0
 
@@ -307,3 +306,37 @@ def test_a_search_keyword_with_a_control_character_is_refused_not_matched(api, k
     body = api.call("search_messages", {"keyword": keyword}, ta).get_json()
     assert body["errCode"] == 1001 and body["data"]["errors"][0]["field"] == "keyword"
     assert api.ok("search_messages", {"keyword": "searchable"}, ta)["messages"]
+
+
+def _commit_a_retry_during_the_checks(app, monkeypatch, sender, recv_id, client_msg_id):
+    """Between a send's checks and its write, another request commits a message with the same
+    client_msg_id (the concurrent retry the unique index stops); returns what it committed."""
+    from im.services import message_send
+
+    committed = []
+    real = message_send.to_store
+
+    def racing(ctx, *args):
+        if not committed:
+            committed.append(None)
+            with app.app_context(), runner.transaction() as other:
+                committed[0] = message_send.send_one(
+                    other, message_send.Send(sender, 101, {"text": "first"}, client_msg_id, recv_id=recv_id)
+                )
+        return real(ctx, *args)
+
+    monkeypatch.setattr(message_send, "to_store", racing)
+    return committed
+
+
+def test_a_retry_committed_while_the_send_checked_gets_the_first_message(api, app, monkeypatch):
+    a, ta = api.user()
+    b, _ = api.user()
+    send(api, ta, b, "opens")
+    committed = _commit_a_retry_during_the_checks(app, monkeypatch, a, b, "c-race")
+
+    again = send(api, ta, b, "the retry", client_msg_id="c-race")
+    after = send(api, ta, b, "after")
+
+    assert again == committed[0] and again["seq"] == 2 and again["content"] == {"text": "first"}
+    assert after["seq"] == 3 and count_messages(app) == 3

@@ -181,7 +181,7 @@ def test_the_largest_legitimate_payloads_are_accepted(api):
     """A custom message whose content fills the 64 KiB the service allows, in as many values as
     that can hold, and the longest id lists, all pass the payload's bounds."""
     from im.operations.registry import MAX_VALUES
-    from im.services.messages import MAX_AT_USERS, MAX_CONTENT_BYTES
+    from im.services.message_content import MAX_AT_USERS, MAX_CONTENT_BYTES
 
     _, token = api.user()
     peer, _ = api.user()

@@ -1,12 +1,19 @@
 """Message operations: send, sync by seq, history, search, revoke, delete, typing."""
 
 import logging
-from typing import Annotated, Any, Literal
+from typing import Annotated, Any, Literal, Self
 
-from pydantic import ConfigDict, Field, RootModel, StringConstraints, model_validator
+from pydantic import ConfigDict, Field, ModelWrapValidatorHandler, RootModel, StringConstraints, model_validator
 
-from ..services import groups, messages, search
+from ..services import message_send, message_sync, messages, search
 from ..services.context import Context
+from ..services.message_content import (
+    AtTextContent,
+    CustomContent,
+    FileContent,
+    QuoteContent,
+    TextContent,
+)
 from . import runner
 from .groups import GroupId
 from .registry import ALONE, Caller, NoParams, Params, UserId, batch_runner, by_pair, by_user, operation
@@ -20,51 +27,18 @@ ClientMsgId = Annotated[str, StringConstraints(pattern=r"^[A-Za-z0-9_\-]{1,64}$"
 Seq = Annotated[int, Field(ge=1)]
 
 
-# Not only blanks; the same set of blanks as the service's check.
-NonBlankText = Annotated[str, StringConstraints(min_length=1, max_length=messages.MAX_TEXT, pattern=r"[^ \t\r\n\f\v]")]
-FileUrl = Annotated[str, StringConstraints(pattern=r"^/api/files/[0-9a-f]{32}$")]
-
-
-class TextContent(Params):
-    text: NonBlankText
-
-
-class AtTextContent(Params):
-    text: NonBlankText
-    at_user_ids: Annotated[list[UserId], Field(min_length=1, max_length=messages.MAX_AT_USERS)]
-
-
-class QuoteContent(Params):
-    text: NonBlankText
-    quote_seq: Seq
-
-
-class FileContent(Params):
-    """The url of an upload; the server fills in the rest from the upload itself."""
-
-    url: FileUrl
-    name: Annotated[str, StringConstraints(max_length=255)] | None = None
-    size: Annotated[int, Field(ge=0)] | None = None
-    width: Annotated[int, Field(ge=0)] | None = None
-    height: Annotated[int, Field(ge=0)] | None = None
-    mime_type: Annotated[str, StringConstraints(max_length=100)] | None = None
-
-
-class CustomContent(Params):
-    data: Any
-
-
 class _Send(Params):
     # Exactly one target, said in the published schema too, so generated clients know it.
     model_config = ConfigDict(json_schema_extra={"oneOf": [{"required": ["recv_id"]}, {"required": ["group_id"]}]})
 
-    # No null in the schema: leave the other target out instead.
-    recv_id: UserId = None
-    group_id: GroupId = None
+    # No null in the schema: leave the other target out instead. (Declared `UserId | None`, pydantic
+    # would publish the null and name the union's member in every error's path.)
+    recv_id: UserId = None  # type: ignore[assignment]
+    group_id: GroupId = None  # type: ignore[assignment]
     client_msg_id: ClientMsgId | None = None
 
     @model_validator(mode="after")
-    def _one_target(self):
+    def _one_target(self) -> Self:
         if (self.recv_id is None) == (self.group_id is None):
             raise ValueError("give exactly one of recv_id and group_id")
         return self
@@ -100,20 +74,27 @@ class SendQuote(_Send):
     content: QuoteContent
 
 
-SHAPES = {
-    shape.model_fields["content_type"].annotation.__args__[0]: shape
-    for shape in (SendText, SendPicture, SendFile, SendAtText, SendCustom, SendQuote)
+SendShape = SendText | SendPicture | SendFile | SendAtText | SendCustom | SendQuote
+SHAPES: dict[int, type[SendShape]] = {
+    101: SendText,
+    102: SendPicture,
+    105: SendFile,
+    106: SendAtText,
+    110: SendCustom,
+    114: SendQuote,
 }
 
 
-class SendMessageParams(RootModel):
+class SendMessageParams(RootModel[SendShape]):
     """One shape per content type, so the published schema says exactly what each type takes."""
 
     root: SendText | SendPicture | SendFile | SendAtText | SendCustom | SendQuote
 
     @model_validator(mode="wrap")
     @classmethod
-    def _shape_of_its_type(cls, data, handler):
+    def _shape_of_its_type(
+        cls, data: Any, handler: ModelWrapValidatorHandler["SendMessageParams"]
+    ) -> "SendMessageParams":
         """Validate against the shape of the given content_type only, so errors name that shape's fields."""
         content_type = data.get("content_type") if isinstance(data, dict) else None
         if type(content_type) is not int:
@@ -131,8 +112,8 @@ class SeqRange(Params):
 
 
 class PullMessagesParams(Params):
-    ranges: Annotated[list[SeqRange], Field(min_length=1, max_length=messages.MAX_PULL_RANGES)]
-    limit: Annotated[int, Field(ge=1, le=messages.MAX_PULL_MESSAGES)] = messages.MAX_PULL_MESSAGES
+    ranges: Annotated[list[SeqRange], Field(min_length=1, max_length=message_sync.MAX_PULL_RANGES)]
+    limit: Annotated[int, Field(ge=1, le=message_sync.MAX_PULL_MESSAGES)] = message_sync.MAX_PULL_MESSAGES
 
 
 class HistoryParams(Params):
@@ -153,7 +134,7 @@ class SearchParams(Params):
     conversation_id: ConversationId | None = None
     # From the previous page's answer; offset paging is gone (a deep offset read every match before it).
     cursor: Annotated[str, StringConstraints(pattern=r"^[1-9][0-9]{0,17}$")] | None = None
-    count: Annotated[int, Field(ge=1, le=messages.MAX_SEARCH_COUNT)] = messages.MAX_SEARCH_COUNT
+    count: Annotated[int, Field(ge=1, le=search.MAX_SEARCH_COUNT)] = search.MAX_SEARCH_COUNT
     send_id: UserId | None = None
     content_types: ContentTypes | None = None
     start_time: Annotated[int, Field(ge=0, le=search.MAX_TIME)] | None = None  # ms, inclusive
@@ -176,71 +157,52 @@ class TypingParams(Params):
     msg_tip: Annotated[str, StringConstraints(max_length=256)]
 
 
-@operation("send_message", SendMessageParams, limits=[("send_message_user", by_user)], group_commit=True)
-def send_message(ctx: Context, caller: Caller, p: SendMessageParams):
-    """Send a one-to-one or group message; a retry with the same client_msg_id returns the first one."""
+def _send(caller: Caller, p: SendMessageParams) -> message_send.Send:
     v = p.root
-    content = v.content.model_dump(exclude_unset=True)
-    if v.group_id is not None:
-        return groups.send_group_message(ctx, caller.user_id, v.group_id, v.content_type, content, v.client_msg_id)
-    return messages.send_single(ctx, caller.user_id, v.recv_id, v.content_type, content, v.client_msg_id)
+    return message_send.Send(caller.user_id, v.content_type, v.content, v.client_msg_id, v.recv_id, v.group_id)
+
+
+@operation("send_message", SendMessageParams, limits=[("send_message_user", by_user)], group_commit=True)
+def send_message(ctx: Context, caller: Caller, p: SendMessageParams) -> dict[str, Any]:
+    """Send a one-to-one or group message; a retry with the same client_msg_id returns the first one."""
+    return message_send.send_one(ctx, _send(caller, p))
 
 
 @batch_runner("send_message")
-def send_messages(ctx: Context, calls: list[tuple[Caller, SendMessageParams]]) -> list:
-    """One-to-one sends of a group commit written together; group sends and the rest run alone."""
-    out = [ALONE] * len(calls)
-    singles = [
-        (
-            i,
-            messages.SingleSend(
-                caller.user_id,
-                p.root.recv_id,
-                p.root.content_type,
-                p.root.content.model_dump(exclude_unset=True),
-                p.root.client_msg_id,
-            ),
-        )
-        for i, (caller, p) in enumerate(calls)
-        if p.root.recv_id is not None
-    ]
-    if singles:
-        sends = [s for _, s in singles]
-        try:
-            results = runner.call_alone(ctx, lambda c: messages.send_singles(c, sends, ALONE))
-        except Exception as exc:
-            # Its writes are undone. A concurrent retry that committed one of these client_msg_ids
-            # since they were checked (IntegrityError), or any failure: each send then runs alone, in
-            # a SAVEPOINT of its own, so that only the one at fault fails.
-            log.warning("batched one-to-one sends undone (%s: %s); each runs alone", type(exc).__name__, exc)
-            results = [ALONE] * len(sends)
-        for (i, _), result in zip(singles, results):
-            out[i] = result
-    return out
+def send_messages(ctx: Context, calls: list[tuple[Caller, SendMessageParams]]) -> list[Any]:
+    """The sends of a group commit, written together by the one send implementation."""
+    sends = [_send(caller, p) for caller, p in calls]
+    try:
+        return runner.call_alone(ctx, lambda c: list(message_send.send_messages(c, sends)))
+    except Exception as exc:
+        # Its writes are undone. On any failure but a refusal (answered per send, with nothing
+        # written), each send then runs alone, in a SAVEPOINT of its own, so that only the one at fault fails.
+        log.warning("batched sends undone (%s: %s); each runs alone", type(exc).__name__, exc)
+        return [ALONE] * len(calls)
 
 
 @operation("get_max_seqs")
-def get_max_seqs(ctx: Context, caller: Caller, p: NoParams):
+def get_max_seqs(ctx: Context, caller: Caller, p: NoParams) -> dict[str, Any]:
     """The newest readable seq of each of the caller's conversations (compared on reconnect)."""
-    return messages.get_max_seqs(ctx, caller.user_id)
+    return message_sync.get_max_seqs(ctx, caller.user_id)
 
 
 @operation("pull_messages", PullMessagesParams)
-def pull_messages(ctx: Context, caller: Caller, p: PullMessagesParams):
+def pull_messages(ctx: Context, caller: Caller, p: PullMessagesParams) -> dict[str, Any]:
     """Messages in seq ranges of several conversations at once (catch-up and gap filling)."""
-    return messages.pull_messages(
+    return message_sync.pull_messages(
         ctx, caller.user_id, [(r.conversation_id, r.begin_seq, r.end_seq) for r in p.ranges], p.limit
     )
 
 
 @operation("get_history_message_list", HistoryParams)
-def get_history_message_list(ctx: Context, caller: Caller, p: HistoryParams):
+def get_history_message_list(ctx: Context, caller: Caller, p: HistoryParams) -> dict[str, Any]:
     """A page of a conversation's messages before start_seq (or the newest), oldest first."""
-    return messages.get_history(ctx, caller.user_id, p.conversation_id, p.start_seq, p.count)
+    return message_sync.get_history(ctx, caller.user_id, p.conversation_id, p.start_seq, p.count)
 
 
 @operation("search_messages", SearchParams, limits=[("search_messages_user", by_user)])
-def search_messages(ctx: Context, caller: Caller, p: SearchParams):
+def search_messages(ctx: Context, caller: Caller, p: SearchParams) -> dict[str, Any]:
     """A page of the messages the caller may see whose text or file name contains keyword, newest first,
     paged by cursor and narrowed by sender, content types and time."""
     return search.search_messages(
@@ -258,20 +220,20 @@ def search_messages(ctx: Context, caller: Caller, p: SearchParams):
 
 
 @operation("revoke_message", RevokeParams)
-def revoke_message(ctx: Context, caller: Caller, p: RevokeParams):
+def revoke_message(ctx: Context, caller: Caller, p: RevokeParams) -> dict[str, Any]:
     """The sender withdraws a message within IM_REVOKE_SECONDS."""
     return messages.revoke_message(ctx, caller.user_id, p.conversation_id, p.client_msg_id, p.seq)
 
 
 @operation("delete_message", DeleteMessageParams)
-def delete_message(ctx: Context, caller: Caller, p: DeleteMessageParams):
+def delete_message(ctx: Context, caller: Caller, p: DeleteMessageParams) -> None:
     """Remove a message for the caller only."""
     messages.delete_message(ctx, caller.user_id, p.conversation_id, p.seq)
     return None
 
 
 @operation("typing_status_update", TypingParams, limits=[("typing_status_update_pair", by_pair("recv_id"))])
-def typing_status_update(ctx: Context, caller: Caller, p: TypingParams):
+def typing_status_update(ctx: Context, caller: Caller, p: TypingParams) -> None:
     """Tell the peer's online terminals that the caller is typing (content type 113)."""
     messages.typing_status_update(ctx, caller.user_id, p.recv_id, p.msg_tip)
     return None

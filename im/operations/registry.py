@@ -271,7 +271,7 @@ def _integral_floats_as_ints(value: object) -> object:
 
 MAX_NESTING = 32
 # The largest legitimate parameter object is a custom message whose content fills the service's 64 KiB
-# (im.services.messages.MAX_CONTENT_BYTES, measured as json.dumps writes it, ", " between values):
+# (im.services.message_content.MAX_CONTENT_BYTES, measured as json.dumps writes it, ", " between values):
 # at least 3 bytes a value, so at most 21,846 values; id lists hold at most 1,000.
 MAX_VALUES = 25_000
 MAX_REPORTED_ERRORS = 20

@@ -133,6 +133,25 @@ def readable(ctx: Context, user_id: str, conversation_id: str) -> Readable:
     )
 
 
+def readables(ctx: Context, user_id: str, conversation_ids: list[str]) -> dict[str, Readable]:
+    """`readable` of many conversations, in one query; ConversationNotFound for any outsider."""
+    rows = ctx.session.execute(
+        select(ConversationState, Conversation.max_seq)
+        .join(Conversation, Conversation.conversation_id == ConversationState.conversation_id)
+        .where(ConversationState.user_id == user_id, ConversationState.conversation_id.in_(conversation_ids))
+    ).all()
+    found = {
+        s.conversation_id: Readable(
+            s.conversation_id, s.conversation_type, s.min_seq, _effective_max(s, m), s, s.peer_user_id
+        )
+        for s, m in rows
+    }
+    for cid in conversation_ids:
+        if cid not in found:
+            found[cid] = readable(ctx, user_id, cid)
+    return found
+
+
 def state_for_update(ctx: Context, user_id: str, conversation_id: str) -> ConversationState:
     """The user's state row of a conversation they belong to, or ConversationNotFound."""
     return readable(ctx, user_id, conversation_id).state

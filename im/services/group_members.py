@@ -11,7 +11,7 @@ from sqlalchemy import select
 
 from .. import errors
 from ..models import GroupMember, GroupRole, GroupVerification, JoinSource, utcnow
-from . import events, groups
+from . import events, message_send
 from . import group_access as access
 from . import group_applications as applications
 from . import group_notices as notices
@@ -163,7 +163,7 @@ def set_group_member_nickname(
         access.require_manager(ctx, group, user_id, "set other members' nicknames")
         access.require_outranks(actor, target, "rename")
     # The notice of a new nickname is shown to every member: one who may not speak may not say it.
-    groups.require_may_speak(group, actor)
+    message_send.require_may_speak(group, actor)
     if target.nickname != nickname:
         target.nickname = nickname
         notices.announce(

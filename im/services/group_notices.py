@@ -5,12 +5,14 @@ of every member, online or not, learns of the change through the same seq sync a
 """
 
 import secrets
+from typing import Any
 
 from sqlalchemy import select, update
 
-from ..models import GROUP, ConversationState, Message
+from ..models import GROUP, ConversationState, Group, Message
 from ..models.message import STATUS_OK
-from . import conversations, messages
+from . import conversations
+from . import message_store as store
 from .context import Context
 
 GROUP_CREATED = 1501
@@ -30,7 +32,7 @@ MEMBER_SET_TO_ADMIN = 1517
 MEMBER_SET_TO_ORDINARY = 1518
 
 
-def announce(ctx: Context, group, content_type: int, op_user_id: str, detail: dict) -> int:
+def announce(ctx: Context, group: Group, content_type: int, op_user_id: str, detail: dict[str, Any]) -> int:
     """Store a notice in the group conversation (inside the caller's transaction); returns its seq.
 
     It reaches everyone whose read window is open at this moment: call it after opening the window
@@ -38,9 +40,8 @@ def announce(ctx: Context, group, content_type: int, op_user_id: str, detail: di
     (they see their own leaving).
     """
     cid = group.conversation_id
-    conversations.ensure_conversation(ctx, cid, GROUP, group.group_id)
-    now = messages.send_time()
-    seq = messages._next_seq(ctx, cid, now)
+    now = store.send_time()
+    seq = store.allocate_seqs(ctx, {cid: 1}, {cid: (GROUP, group.group_id)}, now)[cid]
     msg = Message(
         server_msg_id=secrets.token_hex(16),
         conversation_id=cid,
@@ -68,16 +69,17 @@ def announce(ctx: Context, group, content_type: int, op_user_id: str, detail: di
         .values(has_read_seq=seq)
         .execution_options(synchronize_session=False)
     )
-    audience = ctx.session.scalars(
-        select(ConversationState.user_id).where(
-            ConversationState.conversation_id == cid,
-            ConversationState.max_readable_seq.is_(None),
-            ConversationState.recv_msg_opt != conversations.RECV_NOT_RECEIVE,
+    audience = list(
+        ctx.session.scalars(
+            select(ConversationState.user_id).where(
+                ConversationState.conversation_id == cid,
+                ConversationState.max_readable_seq.is_(None),
+                ConversationState.recv_msg_opt != conversations.RECV_NOT_RECEIVE,
+            )
         )
     )
     public = msg.public()
-    audience = list(audience)
     ctx.outbox.unread_changed([op_user_id, *audience])
     for user_id in audience:
-        ctx.outbox.to_user(user_id, messages.NEW_MESSAGE_EVENT, public)
+        ctx.outbox.to_user(user_id, store.NEW_MESSAGE_EVENT, public)
     return seq

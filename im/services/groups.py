@@ -13,7 +13,6 @@ from sqlalchemy import select
 
 from .. import errors
 from ..models import (
-    GROUP,
     Group,
     GroupMember,
     GroupRole,
@@ -22,21 +21,13 @@ from ..models import (
     JoinSource,
     utcnow,
 )
-from ..models.group import ROLE_ADMIN, STATUS_MUTED
-from . import events, messages
+from . import events
 from . import group_access as access
 from . import group_notices as notices
 from . import group_roster as roster
 from .context import Context
 
-# OpenIM's at_user_ids entry that mentions everyone.
-AT_ALL = "AtAllTag"
 INFO_FIELDS = ("group_name", "face_url", "introduction", "notification", "need_verification")
-
-# The send path below still calls the lookups by their old names here.
-_live_group = access.live_group
-_require_member = access.require_member
-_member_ids = access.member_ids
 
 
 def create_group(
@@ -177,61 +168,3 @@ def transfer_group_owner(ctx: Context, user_id: str, group_id: str, new_owner_id
     )
     events.publish(ctx, access.member_ids(ctx, group_id), "group_info_changed", group.public())
     return group.public()
-
-
-# ---- questions the message core asks ----------------------------------------------------------
-
-
-def _require_may_speak(group: Group, member: GroupMember) -> None:
-    """Raise unless the member may speak now: not muted, the group not muted for them."""
-    if member.role_level < ROLE_ADMIN:
-        if group.status == STATUS_MUTED:
-            raise errors.GroupMuted()
-        if member.is_muted(utcnow()):
-            raise errors.MemberMuted(data={"mute_end_time": member.public()["mute_end_time"]})
-
-
-def _check_can_send(ctx: Context, group_id: str, user_id: str) -> tuple[Group, GroupMember]:
-    """Raise unless user_id may speak in the group now: a member, not muted, the group not muted for them."""
-    group = _live_group(ctx, group_id)
-    member = _require_member(ctx, group, user_id)
-    _require_may_speak(group, member)
-    return group, member
-
-
-def _check_mentions(ctx: Context, group: Group, sender: GroupMember, content) -> None:
-    """@-mentions name members; only owners and admins may mention everyone (OpenIM's AtAllTag)."""
-    ids = content.get("at_user_ids") if isinstance(content, dict) else None
-    if not isinstance(ids, list) or not all(isinstance(i, str) for i in ids):
-        return  # malformed: the message core refuses it with its own message
-    if AT_ALL in ids and sender.role_level < ROLE_ADMIN:
-        raise errors.NoPermission("only the owner and admins may mention everyone")
-    named = [i for i in dict.fromkeys(ids) if i != AT_ALL]
-    found = set(
-        ctx.session.scalars(
-            select(GroupMember.user_id).where(GroupMember.group_id == group.group_id, GroupMember.user_id.in_(named))
-        )
-    )
-    outsiders = [i for i in named if i not in found]
-    if outsiders:
-        raise errors.ContentInvalid(f"content.at_user_ids: not a member: {outsiders[0]}", data={"user_ids": outsiders})
-
-
-def send_group_message(
-    ctx: Context, sender_id: str, group_id: str, content_type: int, content, client_msg_id: str | None
-) -> dict:
-    """A group message: stored once with the conversation's next seq, emitted once per member's room."""
-    if client_msg_id is not None:
-        first = messages._existing(ctx, sender_id, client_msg_id)
-        if first is not None:
-            return first.public()
-    group, sender = _check_can_send(ctx, group_id, sender_id)
-    if content_type == messages.AT_TEXT:
-        _check_mentions(ctx, group, sender, content)
-    receivers = [uid for uid in _member_ids(ctx, group_id) if uid != sender_id]
-    target = messages.Target(group.conversation_id, GROUP, group_id=group_id)
-    return messages.deliver(ctx, sender_id, target, receivers, content_type, content, client_msg_id)
-
-
-# Saying a new group nickname is speaking to every member (im.services.group_members).
-require_may_speak = _require_may_speak
