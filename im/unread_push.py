@@ -44,7 +44,7 @@ def push_now(user_ids) -> int:
     """Compute the totals of those of these users who are online and emit them; returns how many."""
     from .operations import runner
     from .push import user_room
-    from .services.conversations import totals
+    from .services.conversation_lists import totals
 
     ids = sorted(set(user_ids))
     sent = 0

@@ -10,7 +10,7 @@ from im.extensions import db
 from im.models import Conversation, ConversationState
 from im.operations import runner
 from im.realtime import sweeper
-from im.services import bounds, conversations
+from im.services import bounds, conversation_lists, conversations
 from tests.support import services
 from tests.support.recorder import wait_until
 from tests.support.server import FAST_HASH
@@ -127,10 +127,10 @@ def test_total_is_the_per_conversation_sum_through_own_messages_reads_deletes_an
 @pytest.mark.parametrize(
     "read",
     [
-        lambda user_id: conversations.total_unread(runner.context(), user_id),
+        lambda user_id: conversation_lists.total_unread(runner.context(), user_id),
         lambda user_id: conversations.max_seqs(runner.context(), user_id),
-        lambda user_id: conversations.get_conversation_list_split(runner.context(), user_id, 0, 100),
-        lambda user_id: conversations.get_all_conversation_list(runner.context(), user_id),
+        lambda user_id: conversation_lists.get_conversation_list_split(runner.context(), user_id, 0, 100),
+        lambda user_id: conversation_lists.get_all_conversation_list(runner.context(), user_id),
     ],
     ids=["total", "max_seqs", "split", "all"],
 )
@@ -280,7 +280,9 @@ def test_the_whole_list_is_read_a_page_at_a_time_with_a_pause_between_pages(api,
     split = api.ok("get_conversation_list_split", {"offset": 0, "count": 100}, tm)
     pauses = []
     with app.test_request_context():
-        listed = conversations.get_all_conversation_list(runner.context(), me, pause=lambda: pauses.append(1), chunk=2)
+        listed = conversation_lists.get_all_conversation_list(
+            runner.context(), me, pause=lambda: pauses.append(1), chunk=2
+        )
         db.session.remove()
     assert len(pauses) == 2  # pages of 2, 2 and 1
     assert listed == split == api.ok("get_all_conversation_list", {}, tm)
@@ -293,7 +295,7 @@ def test_the_whole_list_stops_before_the_conversation_past_the_answer_bound(api,
     full = api.ok("get_conversation_list_split", {"offset": 0, "count": 100}, tm)
     sizes = [bounds.encoded_size(c) for c in full]
     # The whole list holds ALL_LIST_ANSWERS answers' worth of bytes.
-    app.config["IM_MAX_ANSWER_BYTES"] = (sum(sizes[:3]) + sizes[3] - 1) // conversations.ALL_LIST_ANSWERS
+    app.config["IM_MAX_ANSWER_BYTES"] = (sum(sizes[:3]) + sizes[3] - 1) // conversation_lists.ALL_LIST_ANSWERS
     assert api.ok("get_all_conversation_list", {}, tm) == full[:3]
     app.config["IM_MAX_ANSWER_BYTES"] = 0  # one conversation at least, so a client sees its newest
     assert api.ok("get_all_conversation_list", {}, tm) == full[:1]

@@ -5,7 +5,8 @@ from typing import Annotated, Any
 from pydantic import ConfigDict, Field, StringConstraints, model_validator
 
 from .. import yielding
-from ..services import conversations
+from ..models.enums import RecvMsgOpt
+from ..services import conversation_lists, conversation_settings
 from ..services.context import Context
 from .messages import ConversationId
 from .registry import Caller, NoParams, Omittable, Params, UserId, operation
@@ -14,7 +15,7 @@ from .registry import Caller, NoParams, Omittable, Params, UserId, operation
 class SplitParams(Params):
     # bounded: SQL offsets are 64-bit at most, and past 2**31 a list is empty anyway
     offset: Annotated[int, Field(ge=0, le=2**31 - 1)]
-    count: Annotated[int, Field(ge=1, le=conversations.MAX_SPLIT_COUNT)]
+    count: Annotated[int, Field(ge=1, le=conversation_lists.MAX_SPLIT_COUNT)]
 
 
 class ConversationParams(Params):
@@ -48,7 +49,7 @@ class PinParams(Params):
 
 class RecvOptParams(Params):
     conversation_id: ConversationId
-    opt: Annotated[int, Field(ge=0, le=2)]
+    opt: Annotated[int, Field(ge=min(RecvMsgOpt), le=max(RecvMsgOpt))]
 
 
 class DraftParams(Params):
@@ -60,59 +61,59 @@ class DraftParams(Params):
 def get_all_conversation_list(ctx: Context, caller: Caller, p: NoParams) -> list[dict[str, Any]]:
     """The caller's conversations: pinned first, then by latest message (at most IM_MAX_ANSWER_BYTES)."""
     # Other work runs between the pages it is built of: a long list must not stop others' sends.
-    return conversations.get_all_conversation_list(ctx, caller.user_id, pause=yielding.pause)
+    return conversation_lists.get_all_conversation_list(ctx, caller.user_id, pause=yielding.pause)
 
 
 @operation("get_conversation_list_split", SplitParams)
 def get_conversation_list_split(ctx: Context, caller: Caller, p: SplitParams) -> list[dict[str, Any]]:
     """A page of the conversation list, in its order (pinned, then the preview's send time, then id)."""
-    return conversations.get_conversation_list_split(ctx, caller.user_id, p.offset, p.count)
+    return conversation_lists.get_conversation_list_split(ctx, caller.user_id, p.offset, p.count)
 
 
 @operation("get_one_conversation", GetOneParams)
 def get_one_conversation(ctx: Context, caller: Caller, p: GetOneParams) -> dict[str, Any]:
     """One conversation of the caller by id, or the one-to-one one with user_id (created empty if needed)."""
-    return conversations.get_one_conversation(ctx, caller.user_id, p.conversation_id, p.user_id)
+    return conversation_lists.get_one_conversation(ctx, caller.user_id, p.conversation_id, p.user_id)
 
 
 @operation("get_multiple_conversation", MultipleParams)
 def get_multiple_conversation(ctx: Context, caller: Caller, p: MultipleParams) -> list[dict[str, Any]]:
     """Several conversations of the caller by id; ids they do not have are left out."""
-    return conversations.get_multiple_conversation(ctx, caller.user_id, p.conversation_ids)
+    return conversation_lists.get_multiple_conversation(ctx, caller.user_id, p.conversation_ids)
 
 
 @operation("pin_conversation", PinParams)
 def pin_conversation(ctx: Context, caller: Caller, p: PinParams) -> dict[str, Any]:
     """Pin or unpin a conversation (on all the caller's terminals)."""
-    return conversations.pin_conversation(ctx, caller.user_id, p.conversation_id, p.is_pinned)
+    return conversation_settings.pin_conversation(ctx, caller.user_id, p.conversation_id, p.is_pinned)
 
 
 @operation("set_conversation_recv_message_opt", RecvOptParams)
 def set_conversation_recv_message_opt(ctx: Context, caller: Caller, p: RecvOptParams) -> dict[str, Any]:
     """0 receive, 1 do not receive, 2 receive without notification."""
-    return conversations.set_recv_message_opt(ctx, caller.user_id, p.conversation_id, p.opt)
+    return conversation_settings.set_recv_message_opt(ctx, caller.user_id, p.conversation_id, p.opt)
 
 
 @operation("set_conversation_draft", DraftParams)
 def set_conversation_draft(ctx: Context, caller: Caller, p: DraftParams) -> dict[str, Any]:
     """Keep a draft text on a conversation ("" clears it)."""
-    return conversations.set_draft(ctx, caller.user_id, p.conversation_id, p.text)
+    return conversation_settings.set_draft(ctx, caller.user_id, p.conversation_id, p.text)
 
 
 @operation("delete_conversation", ConversationParams)
 def delete_conversation(ctx: Context, caller: Caller, p: ConversationParams) -> None:
     """Hide a conversation for the caller until a new message arrives."""
-    conversations.delete_conversation(ctx, caller.user_id, p.conversation_id)
+    conversation_settings.delete_conversation(ctx, caller.user_id, p.conversation_id)
     return None
 
 
 @operation("get_total_unread_msg_count")
 def get_total_unread_msg_count(ctx: Context, caller: Caller, p: NoParams) -> int:
     """The caller's unread messages over conversations with recv_msg_opt 0."""
-    return conversations.total_unread(ctx, caller.user_id)
+    return conversation_lists.total_unread(ctx, caller.user_id)
 
 
 @operation("mark_conversation_message_as_read", ConversationParams)
 def mark_conversation_message_as_read(ctx: Context, caller: Caller, p: ConversationParams) -> dict[str, Any]:
     """Everything in the conversation is read; the peer gets a read receipt."""
-    return conversations.mark_read(ctx, caller.user_id, p.conversation_id)
+    return conversation_settings.mark_read(ctx, caller.user_id, p.conversation_id)

@@ -5,10 +5,10 @@ An event is appended to each user's log inside the action's transaction and put 
 outbox, which is emitted to all the user's terminals only after the commit (im.operations.runner)."""
 
 from collections.abc import Callable, Iterable
-from datetime import timedelta
-from typing import Any, NamedTuple
+from datetime import datetime, timedelta
+from typing import Any, NamedTuple, cast
 
-from sqlalchemy import delete, insert, select, update
+from sqlalchemy import CursorResult, delete, insert, select, update
 
 from ..models import User, UserEvent, utcnow
 from . import bounds
@@ -22,7 +22,7 @@ PRUNE_BATCH = 500
 PRUNE_ROUND_ROWS = 2000
 
 
-def sync_events(ctx: Context, user_id: str, after_seq: int | None, limit: int = MAX_PAGE) -> dict:
+def sync_events(ctx: Context, user_id: str, after_seq: int | None, limit: int = MAX_PAGE) -> dict[str, Any]:
     """Events after `after_seq`, oldest first, at most `limit` and IM_MAX_ANSWER_BYTES of them.
     With after_seq None only the current seq is given.
 
@@ -107,7 +107,7 @@ def prune_events(
     return PruneRound(deleted, previous if len(users) == max_users else None)
 
 
-def _prune_prefix(ctx: Context, user_id: str, cap_seq: int, cutoff, batch: int) -> int:
+def _prune_prefix(ctx: Context, user_id: str, cap_seq: int, cutoff: datetime, batch: int) -> int:
     """Delete the prunable prefix of the user's oldest `batch` events; how many went."""
     rows = ctx.session.execute(
         select(UserEvent.seq, UserEvent.created_at)
@@ -122,8 +122,13 @@ def _prune_prefix(ctx: Context, user_id: str, cap_seq: int, cutoff, batch: int) 
         last = seq
     if last is None:
         return 0
-    result = ctx.session.execute(delete(UserEvent).where(UserEvent.user_id == user_id, UserEvent.seq <= last))
-    return result.rowcount
+    # A DELETE's result is a CursorResult, which has the rowcount (Session.execute is typed as the base).
+    result = cast(
+        "CursorResult[Any]",
+        ctx.session.execute(delete(UserEvent).where(UserEvent.user_id == user_id, UserEvent.seq <= last)),
+    )
+    deleted: int = result.rowcount
+    return deleted
 
 
 _FANOUT_CHUNK = 500

@@ -13,17 +13,38 @@ answered from their own conversations instead (see DIRECT_ROWS).
 """
 
 import unicodedata
+from collections.abc import Sequence
 from datetime import UTC, datetime
-from types import SimpleNamespace
+from typing import Any
 
-from sqlalchemy import BigInteger, Integer, any_, bindparam, exists, func, literal, or_, select, text
+from sqlalchemy import (
+    BigInteger,
+    ColumnElement,
+    Connection,
+    Integer,
+    Row,
+    Select,
+    any_,
+    bindparam,
+    exists,
+    func,
+    literal,
+    or_,
+    select,
+    text,
+)
 from sqlalchemy.dialects import postgresql
 
 from .. import errors, yielding
 from ..models import Conversation, ConversationState, Message, MessageDeletion
-from ..models.message import PUBLIC_COLUMNS, STATUS_OK, message_public
+from ..models.enums import MessageStatus
+from ..models.message import PUBLIC_COLUMNS, message_public
 from . import bounds, conversations
 from .context import Context
+
+# A statement of messages' ids and PUBLIC_COLUMNS, and a row of it.
+_MessageSelect = Select[*tuple[Any, ...]]
+_MessageRow = Row[*tuple[Any, ...]]
 
 MAX_SEARCH_COUNT = 100
 MIN_INDEXED = 3  # the trigram tokenizer (and pg_trgm) index no substring shorter than this
@@ -99,7 +120,7 @@ def _ms(value: int) -> datetime:
 class _Candidates:
     """Ids of messages whose folded text holds the keyword, newest first, a round at a time."""
 
-    def __init__(self, ctx: Context, keyword: str, before: int):
+    def __init__(self, ctx: Context, keyword: str, before: int) -> None:
         self.session = ctx.session
         self.before, self.done, self.scanned = before, False, 0
         self.short = len(keyword) < MIN_INDEXED
@@ -154,7 +175,7 @@ class _Candidates:
             self.before = ids[-1]
         return ids
 
-    def _window_round(self, conn, n: int) -> list[int]:
+    def _window_round(self, conn: Connection, n: int) -> list[int]:
         """Up to n matches below `before`: by the bitmap once the word is known rare, else by walking the
         key over [before - span, before) (all of it looked at when it holds fewer than n)."""
         if self.bitmap:
@@ -196,7 +217,7 @@ def _filtered(
     start_time: int | None,
     end_time: int | None,
     from_states: bool,
-):
+) -> _MessageSelect:
     """The messages the user may see and the filters keep (the membership rules of history).
 
     `from_states` reads the user's conversations first, then their messages; otherwise the membership
@@ -212,7 +233,7 @@ def _filtered(
     stmt = select(Message.id, *(getattr(Message, c) for c in PUBLIC_COLUMNS))
     stmt = stmt.join(ConversationState, member) if from_states else stmt.where(exists().where(member))
     stmt = stmt.where(
-        Message.status == STATUS_OK,
+        Message.status == MessageStatus.OK,
         ~exists().where(
             MessageDeletion.user_id == user_id,
             MessageDeletion.conversation_id == Message.conversation_id,
@@ -248,7 +269,7 @@ def _few_visible(ctx: Context, user_id: str, conversation_id: str | None) -> boo
     return len(sizes) <= DIRECT_CONVERSATIONS and sum(max(0, n) for n in sizes) <= DIRECT_ROWS
 
 
-def _direct(ctx: Context, base, keyword: str, before: int, count: int):
+def _direct(ctx: Context, base: _MessageSelect, keyword: str, before: int, count: int) -> Sequence[_MessageRow]:
     # `id + 0`: ordered by id, but never by walking the primary key backwards through everyone's rows.
     return ctx.session.execute(
         base.where(
@@ -259,7 +280,7 @@ def _direct(ctx: Context, base, keyword: str, before: int, count: int):
     ).all()
 
 
-def _listed(ctx: Context):
+def _listed(ctx: Context) -> ColumnElement[bool]:
     """`messages.id` is one of the bound list `ids`: one array parameter on PostgreSQL (rendering a
     placeholder per id costs more than the query there), one placeholder per id on SQLite."""
     if ctx.session.get_bind().dialect.name == "postgresql":
@@ -278,7 +299,7 @@ def search_messages(
     content_types: list[int] | None = None,
     start_time: int | None = None,
     end_time: int | None = None,
-) -> dict:
+) -> dict[str, Any]:
     """A page of the messages the user may see whose text (or file name) contains keyword, newest first.
 
     `cursor` (from the previous page) goes on after its last message, so pages neither skip nor
@@ -291,9 +312,10 @@ def search_messages(
         return {"messages": [], "has_more": False, "cursor": None}  # nothing can match
     before = decode_cursor(cursor)
     filters = (user_id, conversation_id, send_id, content_types, start_time, end_time)
+    found: list[_MessageRow]
     if _few_visible(ctx, user_id, conversation_id):
-        found = _direct(ctx, _filtered(*filters, from_states=True), folded, before, count)
-        candidates = SimpleNamespace(done=True)
+        found = list(_direct(ctx, _filtered(*filters, from_states=True), folded, before, count))
+        done, resume = True, before  # the scan looked at all the user may see
     else:
         candidates = _Candidates(ctx, folded, before)
         found, rounds = [], 0
@@ -307,11 +329,12 @@ def search_messages(
             ids = candidates.next_round()
             if ids:
                 found += ctx.session.execute(visible, {"ids": ids}).all()
+        done, resume = candidates.done, candidates.before
     rows = found[:count]
     page, cut = bounds.take(ctx, (message_public(r) for r in rows))
     if cut or len(found) > count:
         return {"messages": page, "has_more": True, "cursor": encode_cursor(rows[len(page) - 1].id)}
-    if candidates.done:
+    if done:
         return {"messages": page, "has_more": False, "cursor": None}
     # The call's share of the index is spent: the next one goes on below everything looked at here.
-    return {"messages": page, "has_more": True, "cursor": encode_cursor(candidates.before)}
+    return {"messages": page, "has_more": True, "cursor": encode_cursor(resume)}
