@@ -27,7 +27,6 @@ from ..models.message import PUBLIC_COLUMNS, message_public
 from .context import Context
 
 # The old name of the value (im.services.messages and im.services.group_notices use it).
-RECV_NOT_RECEIVE = RecvMsgOpt.NOT_RECEIVE
 
 # Not in the user-id alphabet ([A-Za-z0-9_.-]), so the two ids of a pair can always be told apart:
 # with "_" (the old form) ("john_smith", "mary") and ("john", "smith_mary") shared one conversation.
@@ -161,7 +160,7 @@ def readables(ctx: Context, user_id: str, conversation_ids: list[str]) -> dict[s
     ).all()
     found = {
         s.conversation_id: Readable(
-            s.conversation_id, s.conversation_type, s.min_seq, _effective_max(s, m), s, s.peer_user_id
+            s.conversation_id, s.conversation_type, s.min_seq, effective_max(s, m), s, s.peer_user_id
         )
         for s, m in rows
     }
@@ -199,7 +198,6 @@ def effective_max(state: StateRow, conv_max: int) -> int:
 
 
 # The old name, which im.services.messages still calls.
-_effective_max = effective_max
 
 
 def unread_count(state: StateRow, conv_max: int) -> int:

@@ -10,8 +10,8 @@ from typing import Any
 from sqlalchemy import select, update
 
 from ..models import GROUP, ConversationState, Group, Message
+from ..models.enums import RecvMsgOpt
 from ..models.message import STATUS_OK
-from . import conversations
 from . import message_store as store
 from .context import Context
 
@@ -74,7 +74,7 @@ def announce(ctx: Context, group: Group, content_type: int, op_user_id: str, det
             select(ConversationState.user_id).where(
                 ConversationState.conversation_id == cid,
                 ConversationState.max_readable_seq.is_(None),
-                ConversationState.recv_msg_opt != conversations.RECV_NOT_RECEIVE,
+                ConversationState.recv_msg_opt != RecvMsgOpt.NOT_RECEIVE,
             )
         )
     )

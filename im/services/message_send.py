@@ -325,5 +325,5 @@ def _deliver(ctx: Context, writes: list[_Write]) -> None:
     if new_for:
         ctx.session.expire_all()  # state rows loaded earlier in this session are older than the writes above
     for user_id, cid in dict.fromkeys(new_for):
-        state = ctx.session.get(ConversationState, (user_id, cid))
+        state = ctx.session.get_one(ConversationState, (user_id, cid))  # made just above
         events.publish(ctx, [user_id], "new_conversation", conversations.views(ctx, user_id, [state]))

@@ -98,7 +98,7 @@ def delete_message(ctx: Context, user_id: str, conversation_id: str, seq: int) -
     ):
         raise errors.MessageNotFound("message already deleted")  # by another terminal of the caller, just now
     events.publish(ctx, [user_id], "msg_deleted", msg.public())
-    if preview is not None and preview["seq"] == msg.seq:
+    if state is not None and preview is not None and preview["seq"] == msg.seq:
         # Unread counts are by seq, so the total stays as it was: only the preview changed.
         events.publish(ctx, [user_id], "conversation_changed", conversations.views(ctx, user_id, [state]))
 
