@@ -16,6 +16,7 @@ from flask import Flask
 from sqlalchemy import select
 
 from . import yielding
+from .adapters import socketio as socketio_adapter
 from .extensions import db, socketio
 from .models import Connection
 
@@ -36,8 +37,7 @@ def _online(user_ids: list[str]) -> list[str]:
 
     if current_app.config["IM_MESSAGE_QUEUE"]:
         return list(db.session.scalars(select(Connection.user_id).where(Connection.user_id.in_(user_ids)).distinct()))
-    rooms = socketio.server.manager.rooms.get("/", {})
-    return [uid for uid in user_ids if rooms.get(user_room(uid))]
+    return [uid for uid in user_ids if socketio_adapter.has_local_sockets(socketio.server, user_room(uid))]
 
 
 def push_now(user_ids) -> int:

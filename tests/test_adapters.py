@@ -239,6 +239,17 @@ def test_simple_websocket_refuses_a_message_past_its_size_with_1009():
 # --- python-socketio ---
 
 
+def test_python_socketio_keeps_a_processs_rooms_where_the_unread_push_reads_them():
+    server = socketio.Server(async_mode="threading")
+    assert not socketio_adapter.has_local_sockets(server, "u:ann")
+    server.manager.connect("e1", "/")
+    sid = server.manager.sid_from_eio_sid("e1", "/")
+    server.manager.enter_room(sid, "/", "u:ann")
+    assert socketio_adapter.has_local_sockets(server, "u:ann"), "python-socketio's manager.rooms changed shape"
+    server.manager.leave_room(sid, "/", "u:ann")
+    assert not socketio_adapter.has_local_sockets(server, "u:ann")
+
+
 def test_python_socketio_hands_each_event_to_the_dispatch_that_took_its_place():
     server = socketio.Server(async_mode="threading")
     sent, events = [], []

@@ -8,6 +8,8 @@ documented API (written for python-socketio 5.18.1).
   sends its ack.
 - `Server._send_packet(eio_sid, pkt)` sends a Socket.IO packet; `Server.environ` maps an Engine.IO
   sid to its WSGI environ.
+- `Server.manager.rooms[namespace][room]`: the sids in a room of this process (im/unread_push.py asks
+  which users have a socket here without a query).
 - `Server._handle_eio_connect` and `_handle_eio_disconnect` are what python-socketio registers as its
   Engine.IO server's `connect` and `disconnect` handlers (wrapped by im/realtime/handshake.py).
 
@@ -15,6 +17,8 @@ Why: python-socketio has no hook between reading an event and starting its task.
 socket writing 20,000 events in a burst started 20,000 tasks ahead of everyone else's events; the
 gate counts, queues or refuses each event before a task exists (tests/test_socket_limits.py).
 """
+
+from typing import Any
 
 from socketio import packet
 
@@ -42,3 +46,9 @@ def send_ack(server, eio_sid: str, namespace: str, id, data: list) -> None:
 def environ(server, eio_sid: str) -> dict | None:
     """The WSGI environ of an Engine.IO connection, or None once it is gone."""
     return server.environ.get(eio_sid)
+
+
+def has_local_sockets(server: Any, room: str, namespace: str = "/") -> bool:
+    """Whether a room holds a socket of this process (python-socketio's manager keeps its rooms as
+    namespace -> room -> {sid: eio_sid})."""
+    return bool(server.manager.rooms.get(namespace, {}).get(room))
