@@ -6,8 +6,8 @@ the outbox to im.push; an action never commits, never reads Flask's app, and nev
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable, Iterator, Mapping
-from contextlib import contextmanager
+from collections.abc import Callable, Iterable, Mapping
+from contextlib import AbstractContextManager
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -108,31 +108,25 @@ class Outbox:
         self.afterwards.extend(other.afterwards)
 
 
+# How the runner makes a SAVEPOINT on a session (im.operations.runner.savepoint): the context
+# manager undoes the block's writes when the block raises, and keeps the transaction's earlier ones.
+Savepoints = Callable[[Session], AbstractContextManager[None]]
+
+
 @dataclass
 class Context:
     """One transaction's session, the settings, and the outbox of what to tell after its commit."""
 
     session: Session
     settings: Settings
+    savepoints: Savepoints
     outbox: Outbox = field(default_factory=Outbox)
 
-    @contextmanager
-    def savepoint(self) -> Iterator[None]:
+    def savepoint(self) -> AbstractContextManager[None]:
         """A SAVEPOINT around the block: an exception undoes the block's writes (and goes on), the
-        transaction's earlier writes stay.
-
-        SQLite's Python driver begins a transaction only before its first write, so a SAVEPOINT
-        issued earlier would itself be the outermost transaction and its RELEASE a commit; the
-        write transaction is begun first (IMMEDIATE: the block writes, so it takes the lock now).
-        """
-        connection = self.session.connection()
-        if connection.dialect.name == "sqlite":
-            raw = connection.connection.driver_connection
-            if raw is not None and not raw.in_transaction:
-                connection.exec_driver_sql("BEGIN IMMEDIATE")
-        with self.session.begin_nested():
-            yield
+        transaction's earlier writes stay."""
+        return self.savepoints(self.session)
 
     def savepoint_child(self) -> Context:
         """The same session and settings with an outbox of its own, for one call of a batch."""
-        return Context(self.session, self.settings, Outbox())
+        return Context(self.session, self.settings, self.savepoints, Outbox())
