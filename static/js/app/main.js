@@ -94,12 +94,13 @@ function setStatus(kind) {
 
 // Why the server ended this session, as the notice on the sign-in screen.
 const KICK_NOTICES = { logout: "loggedOutElsewhere", password_changed: "passwordChangedElsewhere", password_reset: "passwordReset" };
+const kickNotice = (reason) => KICK_NOTICES[reason] || "kicked";
 
 im.setConnListener({
   onConnecting: () => setStatus("connecting"),
   onConnectSuccess: () => setStatus("online"),
   onConnectFailed: () => setStatus(im.getLoginStatus() === LoginStatus.LOGGED_IN ? "connecting" : "failed"),
-  onKickedOffline: (info) => endSession(KICK_NOTICES[info?.reason] || "kicked"),
+  onKickedOffline: (info) => endSession(kickNotice(info?.reason)),
   onUserTokenExpired: () => endSession("expired"),
   onResyncRequired: () => loadAll(),
 });
@@ -266,17 +267,31 @@ function endSession(noticeKey) {
 }
 
 let ownToken = null;
+// The sign-in or resume under way: signing out waits for it, as a token not yet connected cannot be
+// revoked through the SDK, and closing locally would leave it alive in the other tabs.
+let pendingLogin = null;
+
+function loggingIn(promise) {
+  const settled = promise.then(() => {}, () => {});
+  pendingLogin = settled;
+  settled.then(() => { if (pendingLogin === settled) pendingLogin = null; });
+  return promise;
+}
 
 async function resume(session) {
   const gen = sessionGen;
   try {
-    await im.loginWithToken(session.user_id, session.token);
+    await loggingIn(im.loginWithToken(session.user_id, session.token));
+    // Ended while catching up (signed out in another tab, kicked): its notice stays, no app opens.
+    if (gen !== sessionGen) return;
     ownToken = session.token;
     await enterApp();
   } catch (err) {
     if (gen !== sessionGen) return;
     if (err instanceof IMError && err.code >= 1500 && err.code < 1600) {
-      endSession(err.code === 1501 ? "expired" : err.code === 1506 ? "kicked" : null);
+      // A refused token: the refusal names why, as kicked_offline would have (docs/protocol.md).
+      const kicked = err.code === 1506 || (err.code === 1502 && err.data?.reason);
+      endSession(err.code === 1501 ? "expired" : kicked ? kickNotice(err.data?.reason) : null);
     } else {
       im.close();
       showAuth(false);
@@ -286,7 +301,9 @@ async function resume(session) {
 }
 
 async function signIn(userId, password) {
-  const data = await im.login(userId, password);
+  const gen = sessionGen;
+  const data = await loggingIn(im.login(userId, password));
+  if (gen !== sessionGen) return;
   ownToken = data.token;
   localStorage.setItem(SESSION_KEY, JSON.stringify({ user_id: userId, token: data.token }));
   $("#auth-error").textContent = "";
@@ -322,8 +339,18 @@ $("#to-signup").addEventListener("click", () => { showNotice(null); showAuth(tru
 $("#to-signin").addEventListener("click", () => showAuth(false));
 
 $("#signout").addEventListener("click", async () => {
+  const button = $("#signout");
+  button.disabled = true;
+  try {
+    while (pendingLogin) await pendingLogin;
+    if (im.getLoginStatus() === LoginStatus.LOGGED_IN) await im.logout();
+    else im.close();
+  } catch (err) {
+    im.close();
+  } finally {
+    button.disabled = false;
+  }
   const token = ownToken;
-  try { await im.logout(); } catch (err) { im.close(); }
   if (readSession()?.token === token) localStorage.removeItem(SESSION_KEY);
   ownToken = null;
   resetApp();
