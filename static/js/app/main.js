@@ -1,13 +1,21 @@
 // The chat app: session handling, login status, notices and the three views.
 import { IMClient, IMError, ErrorCode, LoginStatus } from "../im-sdk.js";
 import { $, el, clear, avatar, icon } from "./dom.js";
-import { t, applyI18n, setLang, getLang, languages } from "./i18n.js";
+import { t, errorText, applyI18n, setLang, getLang, languages } from "./i18n.js";
 import { Chats } from "./chats.js";
 import { Contacts } from "./contacts.js";
 import { Groups } from "./groups.js";
 
 const SESSION_KEY = "im.session";
 const im = new IMClient("");
+
+/** What a user reads of a failure: the sentence for its code, never the server's errMsg (English,
+ *  and it may name internal ids); anything but an IMError is a bug, logged, and told generically. */
+function describeError(err) {
+  if (err instanceof IMError) return errorText(err.code);
+  console.warn("unexpected failure", err);
+  return t("errUnknown");
+}
 
 // What the views share: the SDK, names of users, notices, and switching the main pane.
 const ctx = {
@@ -41,11 +49,7 @@ const ctx = {
   },
   fail(err) {
     if (err instanceof IMError && err.code === ErrorCode.NOT_LOGGED_IN && !ctx.live()) return;
-    if (err instanceof IMError) {
-      ctx.toast(err.code === ErrorCode.NETWORK_ERROR ? t("networkError") : t("error", { code: err.code, msg: err.errMsg }), "error");
-    } else {
-      ctx.toast(String(err && err.message ? err.message : err), "error");
-    }
+    ctx.toast(describeError(err), "error");
   },
   /** Run an action from a button: errors become a notice instead of an unhandled rejection. */
   act(fn) {
@@ -217,9 +221,7 @@ function passwordForm() {
       say(t("passwordChanged"), true);
     } catch (err) {
       if (!ctx.live()) return;
-      if (!(err instanceof IMError)) say(String(err && err.message ? err.message : err));
-      else if (err.code === ErrorCode.NETWORK_ERROR) say(t("networkError"));
-      else say(PASSWORD_ERRORS[err.code] ? t(PASSWORD_ERRORS[err.code]) : t("error", { code: err.code, msg: err.errMsg }));
+      say(err instanceof IMError && PASSWORD_ERRORS[err.code] ? t(PASSWORD_ERRORS[err.code]) : describeError(err));
     } finally {
       button.disabled = false;
     }
@@ -295,7 +297,7 @@ async function resume(session) {
     } else {
       im.close();
       showAuth(false);
-      $("#auth-error").textContent = t("networkError");
+      $("#auth-error").textContent = describeError(err);
     }
   }
 }
@@ -312,9 +314,7 @@ async function signIn(userId, password) {
 }
 
 function authError(err) {
-  $("#auth-error").textContent = err instanceof IMError
-    ? (err.code === ErrorCode.NETWORK_ERROR ? t("networkError") : t("error", { code: err.code, msg: err.errMsg }))
-    : String(err);
+  $("#auth-error").textContent = describeError(err);
 }
 
 $("#signin-form").addEventListener("submit", async (e) => {
