@@ -298,7 +298,7 @@ def test_chat_tools_pictures_and_group_life(pages, shot, tmp_path):
     shot(erin, "10-group-members")
     frank.fill(".composer-input", "can I still talk?")
     frank.press(".composer-input", "Enter")
-    expect(frank.locator(".toast.error")).to_contain_text("1307")
+    expect(frank.locator(".toast.error")).to_have_text("You are muted in this group.")
 
     # Erin dismisses the group; Frank's chat shows the notice.
     erin.get_by_role("button", name="Dismiss group").click()

@@ -333,7 +333,8 @@ export class Chats {
       },
       onTotalUnreadMessageCountChanged: (total) => { this.total = total; this._renderTotal(); },
       onSyncServerStart: () => {},
-      onSyncServerFinish: () => this.load(),
+      // A sync cut short by the end of the session is no news; ctx.fail says so only while signed in.
+      onSyncServerFinish: () => this.load().catch((err) => this.ctx.fail(err)),
     };
   }
 
