@@ -55,6 +55,9 @@ const STRINGS = {
     passwordChanged: "Password changed. Your other devices were signed out.",
     passwordChangedElsewhere: "Your password was changed on another device. Sign in with the new password.",
     passwordReset: "An administrator reset your password. Sign in with the new password.",
+    quoteLoading: "Loading the quoted message…", quoteUnavailable: "A message no longer available",
+    youAreMuted: "You are muted in this group until {until}.",
+    groupMutedComposer: "Everyone is muted: only the owner and admins can send messages until a manager lifts it.",
   },
   "zh-CN": {
     appName: "IM", signIn: "登录", signUp: "注册账号", signOut: "退出登录", userId: "用户 ID",
@@ -108,6 +111,9 @@ const STRINGS = {
     passwordChanged: "密码已修改，您的其他设备已退出登录。",
     passwordChangedElsewhere: "您的密码已在其他设备上修改，请使用新密码登录。",
     passwordReset: "管理员已重置您的密码，请使用新密码登录。",
+    quoteLoading: "正在加载引用的消息…", quoteUnavailable: "该消息已不可查看",
+    youAreMuted: "你在本群已被禁言，直到 {until}。",
+    groupMutedComposer: "本群已开启全员禁言：在管理员解除之前，只有群主和管理员可以发言。",
   },
 };
 
