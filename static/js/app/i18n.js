@@ -85,6 +85,9 @@ const STRINGS = {
     err10001: "Cannot reach the server.", err10002: "The server did not answer in time. Please try again.",
     err10003: "You are not signed in.", err10004: "You are already signed in.",
     errUnknown: "Something went wrong. Please try again.",
+    quoteLoading: "Loading the quoted message…", quoteUnavailable: "A message no longer available",
+    youAreMuted: "You are muted in this group until {until}.",
+    groupMutedComposer: "Everyone is muted: only the owner and admins can send messages until a manager lifts it.",
   },
   "zh-CN": {
     appName: "IM", signIn: "登录", signUp: "注册账号", signOut: "退出登录", userId: "用户 ID",
@@ -166,6 +169,9 @@ const STRINGS = {
     err10001: "无法连接服务器。", err10002: "服务器响应超时，请重试。",
     err10003: "你尚未登录。", err10004: "你已经登录。",
     errUnknown: "出了点问题，请重试。",
+    quoteLoading: "正在加载引用的消息…", quoteUnavailable: "该消息已不可查看",
+    youAreMuted: "你在本群已被禁言，直到 {until}。",
+    groupMutedComposer: "本群已开启全员禁言：在管理员解除之前，只有群主和管理员可以发言。",
   },
 };
 
