@@ -197,8 +197,10 @@ def pull_messages(ctx: Context, caller: Caller, p: PullMessagesParams) -> dict[s
 
 @operation("get_history_message_list", HistoryParams)
 def get_history_message_list(ctx: Context, caller: Caller, p: HistoryParams) -> dict[str, Any]:
-    """A page of a conversation's messages before start_seq (or the newest), oldest first."""
-    return message_sync.get_history(ctx, caller.user_id, p.conversation_id, p.start_seq, p.count)
+    """A page of a conversation's messages before start_seq (or the newest), oldest first, with the
+    revoke window, so that a client offers to revoke only what the server would still revoke."""
+    page = message_sync.get_history(ctx, caller.user_id, p.conversation_id, p.start_seq, p.count)
+    return {**page, "revoke_seconds": ctx.settings.revoke_seconds}
 
 
 @operation("search_messages", SearchParams, limits=[("search_messages_user", by_user)])

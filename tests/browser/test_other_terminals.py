@@ -2,6 +2,7 @@
 
 import pytest
 
+from tests.browser.conftest import WAIT_MS
 from tests.browser.test_web_client import sign_up
 
 playwright_api = pytest.importorskip("playwright.sync_api")
@@ -73,5 +74,95 @@ def test_signing_out_in_one_tab_is_not_a_kick_in_the_other(pages, shot):
     expect(second.locator("#notice")).to_have_attribute("data-reason", "loggedOutElsewhere")
     expect(second.locator("#notice")).to_have_text("You signed out in another tab.")
     shot(second, "32-signed-out-in-other-tab")
+    assert pages.dialogs == []
+    assert pages.errors == [], "\n".join(pages.errors)
+
+
+def _tab_held_at(pages, context, pattern, holds):
+    """A new tab of `context` whose requests to `pattern` that `holds(request)` are kept unanswered
+    (their routes returned) until the test lets them go; it has opened once the first is held."""
+    page = context.new_page()
+    page.set_default_timeout(WAIT_MS)
+    page.on("console", lambda m: m.type == "error" and pages.errors.append(f"{m.text} @ {m.location}"))
+    page.on("pageerror", lambda exc: pages.errors.append(f"pageerror: {exc}"))
+    page.on("dialog", pages._dialog)
+    held = []
+    page.route(pattern, lambda route: held.append(route) if holds(route.request) else route.continue_())
+    with page.expect_request(holds):
+        page.goto("/")
+    return page, held
+
+
+def _release(held):
+    for route in held:
+        try:
+            route.continue_()
+        except playwright_api.Error:  # the tab closed the request itself meanwhile
+            pass
+
+
+def test_a_tab_still_catching_up_when_another_signs_out_stays_signed_out(pages):
+    """The other tab hears kicked_offline (logout) while its own start-up catch-up is under way; the
+    start-up finishing afterwards must not reopen the app over the sign-out notice."""
+    first = pages.page()
+    sign_up(first, "tess", "Tess")
+
+    # Long polling only (no WebSocket upgrade), so the catch-up call is one request to hold.
+    first.context.route_web_socket("**/socket.io/**", lambda ws: None)
+    second, held = _tab_held_at(
+        pages,
+        first.context,
+        "**/socket.io/**",
+        lambda request: request.method == "POST" and '"sync_events"' in (request.post_data or ""),
+    )
+    expect(second.locator("#login-status")).to_have_attribute("data-state", "online")
+
+    first.click("#signout")
+    expect(first.locator("#auth")).to_be_visible()
+    expect(second.locator("#notice")).to_have_attribute("data-reason", "loggedOutElsewhere")
+    expect(second.locator("#auth")).to_be_visible()
+    expect(second.locator("#shell")).to_be_hidden()
+    expect(second.locator("#login-status")).to_have_attribute("data-state", "offline")
+    _release(held)
+    assert pages.dialogs == []
+    assert pages.errors == [], "\n".join(pages.errors)
+
+
+def test_a_tab_refused_at_start_up_after_another_signed_out_says_so(pages):
+    """A tab that reaches the server only after the sign-out is refused with 1502 (reason logout):
+    that is the same sign-out, not a silent return to the sign-in form."""
+    first = pages.page()
+    sign_up(first, "tara", "Tara")
+    second, held = _tab_held_at(
+        pages, first.context, "**/api/sync_events", lambda request: request.url.endswith("/api/sync_events")
+    )
+
+    first.click("#signout")
+    expect(first.locator("#auth")).to_be_visible()
+    _release(held)
+    expect(second.locator("#notice")).to_have_attribute("data-reason", "loggedOutElsewhere")
+    expect(second.locator("#notice")).to_have_text("You signed out in another tab.")
+    expect(second.locator("#auth")).to_be_visible()
+    assert pages.dialogs == []
+    # Chromium logs every refused request; the refusal itself is what this tab had to hear.
+    refused = [e for e in pages.errors if e.startswith("Failed to load resource") and "/api/sync_events" in e]
+    assert len(refused) == 1 and pages.errors == refused, "\n".join(pages.errors)
+
+
+def test_signing_out_a_tab_still_resuming_revokes_the_session(pages):
+    """A reloaded tab shows Sign out while it reconnects; signing out then still ends the session on
+    the server, so the other tab hears it, instead of closing only this tab and leaving the token alive."""
+    first = pages.page()
+    sign_up(first, "uma", "Uma")
+    second, held = _tab_held_at(
+        pages, first.context, "**/api/sync_events", lambda request: request.url.endswith("/api/sync_events")
+    )
+    expect(second.locator("#signout")).to_be_visible()
+
+    second.click("#signout")
+    _release(held)
+    expect(second.locator("#auth")).to_be_visible()
+    expect(first.locator("#notice")).to_have_attribute("data-reason", "loggedOutElsewhere")
+    expect(first.locator("#auth")).to_be_visible()
     assert pages.dialogs == []
     assert pages.errors == [], "\n".join(pages.errors)

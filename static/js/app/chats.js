@@ -37,6 +37,7 @@ export class Chats {
     this.mediaUrls = new Map();
     this.searching = null;
     this.results = null;
+    this.revokeSeconds = null;
     // The search box stays in place while the list under it is redrawn, so typing is never cut.
     this.listHost = el("div", { class: "conv-host" });
     clear(this.side, this._searchForm(), this.listHost);
@@ -333,7 +334,8 @@ export class Chats {
       },
       onTotalUnreadMessageCountChanged: (total) => { this.total = total; this._renderTotal(); },
       onSyncServerStart: () => {},
-      onSyncServerFinish: () => this.load(),
+      // A sync cut short by the end of the session is no news; ctx.fail says so only while signed in.
+      onSyncServerFinish: () => this.load().catch((err) => this.ctx.fail(err)),
     };
   }
 
@@ -426,10 +428,14 @@ export class Chats {
   async openConversation(id) {
     await this._saveDraft();
     const conv = this.convs.get(id);
-    this.open = { id, conv, messages: new Map(), isEnd: false, quote: null, mentions: [], typingTimer: null, lastTyping: 0 };
+    this.open = {
+      id, conv, messages: new Map(), isEnd: false, quote: null, mentions: [], typingTimer: null, lastTyping: 0,
+      quoted: new Map(), quoting: new Set(), member: null,
+    };
     this._renderPane();
     this.render();
     if (!conv.local) {
+      if (conv.group_id) this.ctx.act(() => this._loadMember())();
       await this._loadPage();
       this._scrollToEnd();
       this._markRead();
@@ -465,6 +471,7 @@ export class Chats {
     const page = await this.ctx.im.getHistoryMessageList(open.id, { startSeq, count: PAGE });
     if (this.open !== open) return;
     open.isEnd = page.is_end;
+    if (typeof page.revoke_seconds === "number") this.revokeSeconds = page.revoke_seconds;
     await this.ctx.loadUsers(page.messages.flatMap((m) => [m.send_id, ...noticeUserIds(m)]));
     this._addMessages(page.messages, startSeq !== undefined);
   }
@@ -512,13 +519,71 @@ export class Chats {
       isGroup ? el("button", { type: "button", class: "icon", title: t("mention"), "aria-label": t("mention"), onclick: this.ctx.act(() => this._mentionPicker()) }, "@") : null,
       this.composer,
       el("button", { type: "submit", class: "primary send" }, t("send")));
+    this.composerForm = form;
+    this.muteNotice = el("p", { class: "mute-notice muted", id: "mute-notice", role: "status", hidden: true });
     this.mentionBox = el("div", { class: "mention-box", hidden: true, role: "listbox", "aria-label": t("mention") });
     const pane = el("div", { class: "chat", dataset: { conversationId: open.id } },
-      this.header, this.tools, this.scroller, this.progress, this.quoteBar, this.mentionBox, form);
+      this.header, this.tools, this.scroller, this.progress, this.quoteBar, this.mentionBox, this.muteNotice, form);
     this._renderHeader();
     this._renderTools();
     this.ctx.showMain(pane, this.title(conv));
     this._renderMessages(false);
+    this._renderMute();
+  }
+
+  /** Why I may not speak in the open group right now, or null: muted myself (until my
+   *  mute_end_time), or the whole group muted and I am no manager. */
+  _muteReason() {
+    const { t } = this.ctx;
+    const groupId = this.open?.conv.group_id;
+    if (!groupId) return null;
+    const member = this.open.member;
+    const until = member?.mute_end_time || 0;
+    if (until > Date.now()) {
+      return t("youAreMuted", { until: new Date(until).toLocaleString(getLang(), { dateStyle: "medium", timeStyle: "short" }) });
+    }
+    const group = this.ctx.groups.groups.get(groupId);
+    if (group?.status === 3 && member && member.role_level < GroupRole.ADMIN) return t("groupMutedComposer");
+    return null;
+  }
+
+  /** The composer follows the mute state: disabled with the reason, enabled again when it ends. */
+  _renderMute() {
+    if (!this.open || !this.composerForm) return;
+    clearTimeout(this.muteTimer);
+    const reason = this._muteReason();
+    this.muteNotice.hidden = !reason;
+    this.muteNotice.textContent = reason || "";
+    for (const node of this.composerForm.querySelectorAll("textarea, button")) node.disabled = Boolean(reason);
+    if (reason) this.composerForm.setAttribute("aria-describedby", "mute-notice");
+    else this.composerForm.removeAttribute("aria-describedby");
+    const left = (this.open.member?.mute_end_time || 0) - Date.now();
+    // A timer past 2^31 - 1 ms fires at once; a mute that long ends after a reload anyway.
+    if (left > 0 && left < 2 ** 31 - 1) this.muteTimer = setTimeout(() => this._renderMute(), left + 50);
+  }
+
+  /** My member info in the open group, which carries my mute and my role. */
+  async _loadMember() {
+    const open = this.open;
+    const groupId = open?.conv.group_id;
+    if (!groupId || open.conv.local) return;
+    const answer = await this.ctx.im.getGroupMembersInfo(groupId, [this.ctx.me.user_id]);
+    const list = Array.isArray(answer) ? answer : answer?.members || [];
+    if (this.open !== open) return;
+    open.member = list.find((m) => m.user_id === this.ctx.me.user_id) || null;
+    this._renderMute();
+  }
+
+  /** A member's info changed (group_member_info_changed): mine changes what the composer allows. */
+  memberInfoChanged(info) {
+    if (!info || info.user_id !== this.ctx.me?.user_id || this.open?.conv.group_id !== info.group_id) return;
+    this.open.member = { ...this.open.member, ...info };
+    this._renderMute();
+  }
+
+  /** The group's info changed (group_info_changed): muting everyone changes what the composer allows. */
+  groupInfoChanged(info) {
+    if (info?.group_id && this.open?.conv.group_id === info.group_id) this._renderMute();
   }
 
   _renderHeader() {
@@ -624,6 +689,26 @@ export class Chats {
     for (const seq of seqs) items.push(this._messageNode(open.messages.get(seq)));
     clear(this.list, items);
     this._renderReceipts();
+    this._expireRevokes();
+  }
+
+  /** Until when the server takes a revoke of my message (its window comes with each history page;
+   *  before the first page it is unknown, and the server is left to refuse a late one). */
+  _revocableUntil(msg) {
+    return this.revokeSeconds === null ? Infinity : msg.send_time + this.revokeSeconds * 1000;
+  }
+
+  /** Revoke buttons leave as their windows close: one timer, for the next one to close. */
+  _expireRevokes() {
+    clearTimeout(this.revokeTimer);
+    const now = Date.now();
+    let next = Infinity;
+    for (const node of this.list.querySelectorAll('[data-action="revoke"]')) {
+      const until = Number(node.dataset.until);
+      if (until <= now) node.remove();
+      else next = Math.min(next, until);
+    }
+    if (Number.isFinite(next)) this.revokeTimer = setTimeout(() => { if (this.list?.isConnected) this._expireRevokes(); }, next - now + 50);
   }
 
   _renderReceipts() {
@@ -650,11 +735,7 @@ export class Chats {
     }
     const c = msg.content || {};
     const bubble = el("div", { class: "bubble" });
-    if (msg.content_type === ContentType.QUOTE && c.quote_seq) {
-      const quoted = this.open.messages.get(c.quote_seq);
-      bubble.append(el("blockquote", { class: "quote" },
-        quoted ? `${this.ctx.userName(quoted.send_id)}: ${this.preview({ ...quoted, conversation_type: 1 })}` : `#${c.quote_seq}`));
-    }
+    if (msg.content_type === ContentType.QUOTE && c.quote_seq) bubble.append(this._quoteNode(c.quote_seq));
     if (msg.content_type === ContentType.PICTURE) bubble.append(this._picture(c));
     else if (msg.content_type === ContentType.FILE) bubble.append(this._file(c));
     else if (msg.content_type === ContentType.CUSTOM) bubble.append(el("code", {}, JSON.stringify(c.data)));
@@ -662,7 +743,7 @@ export class Chats {
     if (msg.content_type === ContentType.AT_TEXT && (c.at_user_ids || []).some((id) => id === me || id === AT_ALL)) bubble.classList.add("mentions-me");
     const actions = el("span", { class: "actions" },
       el("button", { class: "link", onclick: () => this._setQuote(msg) }, t("reply")),
-      mine ? el("button", { class: "link", onclick: this.ctx.act(() => this.ctx.im.revokeMessage(msg.conversation_id, { seq: msg.seq }).then((m) => { if (this.open?.id === m.conversation_id) { this.open.messages.set(m.seq, m); this._renderMessages(); } })) }, t("revoke")) : null,
+      mine && this._revocableUntil(msg) > Date.now() ? el("button", { class: "link", dataset: { action: "revoke", until: this._revocableUntil(msg) }, onclick: this.ctx.act(() => this.ctx.im.revokeMessage(msg.conversation_id, { seq: msg.seq }).then((m) => { if (this.open?.id === m.conversation_id) { this.open.messages.set(m.seq, m); this._renderMessages(); } })) }, t("revoke")) : null,
       el("button", { class: "link", dataset: { action: "delete" }, onclick: this.ctx.act(() => this._deleteMessage(msg)) }, t("deleteMsg")));
     return el("li", { class: `msg ${mine ? "mine" : "theirs"}`, dataset: { seq: msg.seq } },
       !mine && msg.conversation_type === 3 ? el("span", { class: "sender" }, this.ctx.userName(msg.send_id)) : null,
@@ -671,6 +752,39 @@ export class Chats {
         el("time", { datetime: new Date(msg.send_time).toISOString() }, formatTime(msg.send_time, getLang())),
         mine && msg.conversation_type === 1 ? el("span", { class: "receipt", dataset: { seq: msg.seq } }, t("sent")) : null,
         actions));
+  }
+
+  /** The quoted message in words: from the loaded ones, else fetched once (never a bare seq). */
+  _quoteNode(seq) {
+    const { t } = this.ctx;
+    const open = this.open;
+    const quoted = open.messages.get(seq) ?? open.quoted.get(seq);
+    let text;
+    if (quoted) text = `${this.ctx.userName(quoted.send_id)}: ${this.preview({ ...quoted, conversation_type: 1 })}`;
+    else if (quoted === null) text = t("quoteUnavailable");
+    else {
+      text = t("quoteLoading");
+      this._fetchQuoted(open, seq);
+    }
+    return el("blockquote", { class: "quote", dataset: { quoteSeq: seq } }, text);
+  }
+
+  /** One message by seq: the page of one before seq + 1 is it, unless it was deleted for me or is
+   *  outside what I may read (then the page holds an older one, or nothing). */
+  _fetchQuoted(open, seq) {
+    if (open.quoting.has(seq)) return;
+    open.quoting.add(seq);
+    this.ctx.act(async () => {
+      try {
+        const page = await this.ctx.im.getHistoryMessageList(open.id, { startSeq: seq + 1, count: 1 });
+        const found = (page.messages || []).find((m) => m.seq === seq) || null;
+        if (found) await this.ctx.loadUsers([found.send_id]);
+        open.quoted.set(seq, found);
+      } finally {
+        open.quoting.delete(seq);
+      }
+      if (this.open === open) this._renderMessages();
+    })();
   }
 
   _picture(c) {

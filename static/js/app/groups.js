@@ -79,8 +79,15 @@ export class Groups {
     return {
       onJoinedGroupAdded: refresh, onJoinedGroupDeleted: refresh, onGroupMemberAdded: refresh,
       onGroupMemberDeleted: refresh, onGroupApplicationAdded: refresh, onGroupApplicationDeleted: refresh,
-      onGroupApplicationAccepted: refresh, onGroupApplicationRejected: refresh, onGroupInfoChanged: refresh,
-      onGroupMemberInfoChanged: refresh, onGroupDismissed: refresh,
+      onGroupApplicationAccepted: refresh, onGroupApplicationRejected: refresh,
+      // The open chat's composer follows a mute at once, before the reload of the group's pages.
+      onGroupInfoChanged: (info) => {
+        if (info?.group_id && this.groups.has(info.group_id)) this.groups.set(info.group_id, info);
+        this.ctx.chats.groupInfoChanged(info);
+        refresh(info);
+      },
+      onGroupMemberInfoChanged: (info) => { this.ctx.chats.memberInfoChanged(info); refresh(info); },
+      onGroupDismissed: refresh,
     };
   }
 

@@ -32,7 +32,7 @@ const STRINGS = {
     verifyAll: "Everything needs approval", verifyNone: "Anyone may join", everyone: "Everyone",
     muted: "Muted", groupMuted: "Only owner and admins can speak", confirmLeave: "Leave this group?",
     confirmDismiss: "Dismiss this group for everyone?", joinRequested: "Request sent.", chatInGroup: "Open chat",
-    error: "Error {code}: {msg}", networkError: "Cannot reach the server.", me: "Me",
+    me: "Me",
     n1501: "{op} created the group", n1502: "{op} changed the group info", n1504: "{user} left the group",
     n1507: "{op} made {user} the owner", n1508: "{op} removed {users}", n1509: "{op} invited {users}",
     n1510: "{users} joined the group", n1511: "{op} dismissed the group", n1512: "{op} muted {user}",
@@ -55,6 +55,39 @@ const STRINGS = {
     passwordChanged: "Password changed. Your other devices were signed out.",
     passwordChangedElsewhere: "Your password was changed on another device. Sign in with the new password.",
     passwordReset: "An administrator reset your password. Sign in with the new password.",
+    // Every error code the client can meet (im/errors.py, and the SDK's own 100xx), shown instead of
+    // the server's errMsg, which is English and may name internal ids.
+    err500: "Something went wrong on the server. Please try again.",
+    err1001: "That input is not valid. Check it and try again.", err1002: "You don't have permission to do that.",
+    err1003: "This server does not support that action.", err1004: "That no longer exists.",
+    err1007: "That is too large.", err1008: "Too many attempts. Please wait a moment and try again.",
+    err1101: "There is no user with that ID.", err1102: "That user ID is already taken.",
+    err1103: "Wrong user ID or password.", err1104: "Only an administrator can do that.",
+    err1500: "You are not signed in. Please sign in again.", err1501: "Your session expired. Please sign in again.",
+    err1502: "You were signed out. Please sign in again.", err1503: "Your sign-in is no longer valid. Please sign in again.",
+    err1506: "Your account signed in elsewhere. Please sign in again.",
+    err1507: "Your sign-in is no longer valid. Please sign in again.",
+    err1508: "Your sign-in is no longer valid. Please sign in again.",
+    err1201: "You can't do that to yourself.", err1202: "You are already friends.",
+    err1203: "You are not friends with this user.", err1204: "This user does not accept your requests or messages.",
+    err1205: "That friend request no longer exists.", err1206: "That request was already handled.",
+    err1207: "The friend limit has been reached.", err1208: "This user is already on your blacklist.",
+    err1209: "This user is not on your blacklist.", err1210: "This user is not in your friend list.",
+    err1301: "That group does not exist.", err1302: "Already a member of this group.",
+    err1303: "Not a member of this group.", err1304: "This group has been dismissed.", err1305: "This group is full.",
+    err1306: "Everyone is muted: only the owner and admins can speak.", err1307: "You are muted in this group.",
+    err1308: "That group application no longer exists.",
+    err1309: "The owner must make someone else the owner, or dismiss the group, before leaving.",
+    err1401: "That message no longer exists.", err1402: "It is too late to revoke this message.",
+    err1403: "That conversation no longer exists.", err1404: "This message cannot be sent as it is.",
+    err1405: "That file cannot be uploaded.", err1406: "That file no longer exists.",
+    err1407: "Your upload space is full. Delete or revoke some files first.",
+    err10001: "Cannot reach the server.", err10002: "The server did not answer in time. Please try again.",
+    err10003: "You are not signed in.", err10004: "You are already signed in.",
+    errUnknown: "Something went wrong. Please try again.",
+    quoteLoading: "Loading the quoted message…", quoteUnavailable: "A message no longer available",
+    youAreMuted: "You are muted in this group until {until}.",
+    groupMutedComposer: "Everyone is muted: only the owner and admins can send messages until a manager lifts it.",
   },
   "zh-CN": {
     appName: "IM", signIn: "登录", signUp: "注册账号", signOut: "退出登录", userId: "用户 ID",
@@ -85,7 +118,7 @@ const STRINGS = {
     needVerification: "入群方式", verifyApply: "申请需审批，成员可直接邀请", verifyAll: "申请和邀请都需审批",
     verifyNone: "任何人可直接加入", everyone: "所有人", muted: "已禁言", groupMuted: "仅群主和管理员可发言",
     confirmLeave: "确定退出该群组？", confirmDismiss: "确定为所有人解散该群组？", joinRequested: "申请已发送。",
-    chatInGroup: "进入群聊", error: "错误 {code}：{msg}", networkError: "无法连接服务器。", me: "我",
+    chatInGroup: "进入群聊", me: "我",
     n1501: "{op} 创建了群组", n1502: "{op} 修改了群资料", n1504: "{user} 退出了群组",
     n1507: "{op} 将群主转让给 {user}", n1508: "{op} 将 {users} 移出了群组", n1509: "{op} 邀请 {users} 加入了群组",
     n1510: "{users} 加入了群组", n1511: "{op} 解散了群组", n1512: "{op} 禁言了 {user}",
@@ -108,6 +141,37 @@ const STRINGS = {
     passwordChanged: "密码已修改，您的其他设备已退出登录。",
     passwordChangedElsewhere: "您的密码已在其他设备上修改，请使用新密码登录。",
     passwordReset: "管理员已重置您的密码，请使用新密码登录。",
+    err500: "服务器出错了，请稍后重试。",
+    err1001: "输入的内容无效，请检查后重试。", err1002: "你没有权限执行此操作。",
+    err1003: "服务器不支持此操作。", err1004: "该内容已不存在。",
+    err1007: "内容过大。", err1008: "操作过于频繁，请稍等片刻再试。",
+    err1101: "没有该 ID 的用户。", err1102: "该用户 ID 已被注册。",
+    err1103: "用户 ID 或密码错误。", err1104: "只有管理员可以执行此操作。",
+    err1500: "未登录，请重新登录。", err1501: "登录已过期，请重新登录。",
+    err1502: "您已退出登录，请重新登录。", err1503: "登录信息已失效，请重新登录。",
+    err1506: "您的账号已在其他设备登录，请重新登录。",
+    err1507: "登录信息已失效，请重新登录。",
+    err1508: "登录信息已失效，请重新登录。",
+    err1201: "不能对自己执行此操作。", err1202: "你们已经是好友了。",
+    err1203: "你们还不是好友。", err1204: "对方不接收你的申请或消息。",
+    err1205: "该好友申请已不存在。", err1206: "该申请已被处理。",
+    err1207: "好友数量已达上限。", err1208: "该用户已在黑名单中。",
+    err1209: "该用户不在黑名单中。", err1210: "该用户不在你的好友列表中。",
+    err1301: "该群组不存在。", err1302: "已经是本群成员。",
+    err1303: "不是本群成员。", err1304: "该群组已解散。", err1305: "该群人数已满。",
+    err1306: "全员禁言中，仅群主和管理员可以发言。", err1307: "你在本群已被禁言。",
+    err1308: "该入群申请已不存在。",
+    err1309: "群主需先转让群主或解散群组，才能退出。",
+    err1401: "该消息已不存在。", err1402: "已超过可撤回的时间。",
+    err1403: "该会话已不存在。", err1404: "消息内容有误，无法发送。",
+    err1405: "该文件无法上传。", err1406: "该文件已不存在。",
+    err1407: "上传空间已满，请先删除或撤回一些文件。",
+    err10001: "无法连接服务器。", err10002: "服务器响应超时，请重试。",
+    err10003: "你尚未登录。", err10004: "你已经登录。",
+    errUnknown: "出了点问题，请重试。",
+    quoteLoading: "正在加载引用的消息…", quoteUnavailable: "该消息已不可查看",
+    youAreMuted: "你在本群已被禁言，直到 {until}。",
+    groupMutedComposer: "本群已开启全员禁言：在管理员解除之前，只有群主和管理员可以发言。",
   },
 };
 
@@ -131,6 +195,12 @@ export function setLang(next) {
 }
 
 export const hasKey = (key) => key in STRINGS.en;
+
+/** The sentence for an error code in the current language; a code without one gets a generic one. */
+export function errorText(code) {
+  const key = `err${code}`;
+  return t(hasKey(key) ? key : "errUnknown");
+}
 
 /** The string for `key` in the current language, with {name} placeholders filled in. */
 export function t(key, vars = {}) {

@@ -1,13 +1,21 @@
 // The chat app: session handling, login status, notices and the three views.
 import { IMClient, IMError, ErrorCode, LoginStatus } from "../im-sdk.js";
 import { $, el, clear, avatar, icon } from "./dom.js";
-import { t, applyI18n, setLang, getLang, languages } from "./i18n.js";
+import { t, errorText, applyI18n, setLang, getLang, languages } from "./i18n.js";
 import { Chats } from "./chats.js";
 import { Contacts } from "./contacts.js";
 import { Groups } from "./groups.js";
 
 const SESSION_KEY = "im.session";
 const im = new IMClient("");
+
+/** What a user reads of a failure: the sentence for its code, never the server's errMsg (English,
+ *  and it may name internal ids); anything but an IMError is a bug, logged, and told generically. */
+function describeError(err) {
+  if (err instanceof IMError) return errorText(err.code);
+  console.warn("unexpected failure", err);
+  return t("errUnknown");
+}
 
 // What the views share: the SDK, names of users, notices, and switching the main pane.
 const ctx = {
@@ -41,11 +49,7 @@ const ctx = {
   },
   fail(err) {
     if (err instanceof IMError && err.code === ErrorCode.NOT_LOGGED_IN && !ctx.live()) return;
-    if (err instanceof IMError) {
-      ctx.toast(err.code === ErrorCode.NETWORK_ERROR ? t("networkError") : t("error", { code: err.code, msg: err.errMsg }), "error");
-    } else {
-      ctx.toast(String(err && err.message ? err.message : err), "error");
-    }
+    ctx.toast(describeError(err), "error");
   },
   /** Run an action from a button: errors become a notice instead of an unhandled rejection. */
   act(fn) {
@@ -94,12 +98,13 @@ function setStatus(kind) {
 
 // Why the server ended this session, as the notice on the sign-in screen.
 const KICK_NOTICES = { logout: "loggedOutElsewhere", password_changed: "passwordChangedElsewhere", password_reset: "passwordReset" };
+const kickNotice = (reason) => KICK_NOTICES[reason] || "kicked";
 
 im.setConnListener({
   onConnecting: () => setStatus("connecting"),
   onConnectSuccess: () => setStatus("online"),
   onConnectFailed: () => setStatus(im.getLoginStatus() === LoginStatus.LOGGED_IN ? "connecting" : "failed"),
-  onKickedOffline: (info) => endSession(KICK_NOTICES[info?.reason] || "kicked"),
+  onKickedOffline: (info) => endSession(kickNotice(info?.reason)),
   onUserTokenExpired: () => endSession("expired"),
   onResyncRequired: () => loadAll(),
 });
@@ -216,9 +221,7 @@ function passwordForm() {
       say(t("passwordChanged"), true);
     } catch (err) {
       if (!ctx.live()) return;
-      if (!(err instanceof IMError)) say(String(err && err.message ? err.message : err));
-      else if (err.code === ErrorCode.NETWORK_ERROR) say(t("networkError"));
-      else say(PASSWORD_ERRORS[err.code] ? t(PASSWORD_ERRORS[err.code]) : t("error", { code: err.code, msg: err.errMsg }));
+      say(err instanceof IMError && PASSWORD_ERRORS[err.code] ? t(PASSWORD_ERRORS[err.code]) : describeError(err));
     } finally {
       button.disabled = false;
     }
@@ -266,27 +269,43 @@ function endSession(noticeKey) {
 }
 
 let ownToken = null;
+// The sign-in or resume under way: signing out waits for it, as a token not yet connected cannot be
+// revoked through the SDK, and closing locally would leave it alive in the other tabs.
+let pendingLogin = null;
+
+function loggingIn(promise) {
+  const settled = promise.then(() => {}, () => {});
+  pendingLogin = settled;
+  settled.then(() => { if (pendingLogin === settled) pendingLogin = null; });
+  return promise;
+}
 
 async function resume(session) {
   const gen = sessionGen;
   try {
-    await im.loginWithToken(session.user_id, session.token);
+    await loggingIn(im.loginWithToken(session.user_id, session.token));
+    // Ended while catching up (signed out in another tab, kicked): its notice stays, no app opens.
+    if (gen !== sessionGen) return;
     ownToken = session.token;
     await enterApp();
   } catch (err) {
     if (gen !== sessionGen) return;
     if (err instanceof IMError && err.code >= 1500 && err.code < 1600) {
-      endSession(err.code === 1501 ? "expired" : err.code === 1506 ? "kicked" : null);
+      // A refused token: the refusal names why, as kicked_offline would have (docs/protocol.md).
+      const kicked = err.code === 1506 || (err.code === 1502 && err.data?.reason);
+      endSession(err.code === 1501 ? "expired" : kicked ? kickNotice(err.data?.reason) : null);
     } else {
       im.close();
       showAuth(false);
-      $("#auth-error").textContent = t("networkError");
+      $("#auth-error").textContent = describeError(err);
     }
   }
 }
 
 async function signIn(userId, password) {
-  const data = await im.login(userId, password);
+  const gen = sessionGen;
+  const data = await loggingIn(im.login(userId, password));
+  if (gen !== sessionGen) return;
   ownToken = data.token;
   localStorage.setItem(SESSION_KEY, JSON.stringify({ user_id: userId, token: data.token }));
   $("#auth-error").textContent = "";
@@ -295,9 +314,7 @@ async function signIn(userId, password) {
 }
 
 function authError(err) {
-  $("#auth-error").textContent = err instanceof IMError
-    ? (err.code === ErrorCode.NETWORK_ERROR ? t("networkError") : t("error", { code: err.code, msg: err.errMsg }))
-    : String(err);
+  $("#auth-error").textContent = describeError(err);
 }
 
 $("#signin-form").addEventListener("submit", async (e) => {
@@ -322,8 +339,18 @@ $("#to-signup").addEventListener("click", () => { showNotice(null); showAuth(tru
 $("#to-signin").addEventListener("click", () => showAuth(false));
 
 $("#signout").addEventListener("click", async () => {
+  const button = $("#signout");
+  button.disabled = true;
+  try {
+    while (pendingLogin) await pendingLogin;
+    if (im.getLoginStatus() === LoginStatus.LOGGED_IN) await im.logout();
+    else im.close();
+  } catch (err) {
+    im.close();
+  } finally {
+    button.disabled = false;
+  }
   const token = ownToken;
-  try { await im.logout(); } catch (err) { im.close(); }
   if (readSession()?.token === token) localStorage.removeItem(SESSION_KEY);
   ownToken = null;
   resetApp();
