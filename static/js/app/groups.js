@@ -16,19 +16,26 @@ export class Groups {
 
   reset() {
     this.groups = new Map();
+    // Groups I am not in (dismissed, left) whose names a listed conversation still needs.
+    this.others = new Map();
     this.applications = [];
     this.shown = null;
     clear(this.side);
   }
 
-  name(groupId) { return this.groups.get(groupId)?.group_name || groupId; }
+  name(groupId) { return (this.groups.get(groupId) || this.others.get(groupId))?.group_name || groupId; }
+
+  /** Whether this group's info page is what the main pane shows now (not a chat opened from it). */
+  _onScreen(groupId) {
+    return document.querySelector("#main .detail[data-group-id]")?.dataset.groupId === groupId;
+  }
 
   /** Make sure the names of these groups are known (a conversation may be listed before its group). */
   async ensure(groupIds) {
-    const missing = [...new Set(groupIds)].filter((id) => id && !this.groups.has(id));
+    const missing = [...new Set(groupIds)].filter((id) => id && !this.groups.has(id) && !this.others.has(id));
     if (!missing.length) return;
     try {
-      for (const g of asList(await this.ctx.im.getGroupsInfo(missing), "groups")) this.groups.set(g.group_id, g);
+      for (const g of asList(await this.ctx.im.getGroupsInfo(missing), "groups")) (g.status === 2 ? this.others : this.groups).set(g.group_id, g);
     } catch (err) {
       this.ctx.fail(err);
     }
@@ -38,7 +45,9 @@ export class Groups {
     const im = this.ctx.im;
     const [joined, applications] = await Promise.all([im.getJoinedGroupList(), im.getRecvGroupApplicationList()]);
     if (!this.ctx.live()) return;
+    const previous = this.groups;
     this.groups = new Map(asList(joined, "groups").map((g) => [g.group_id, g]));
+    for (const [id, g] of previous) if (!this.groups.has(id)) this.others.set(id, g);
     this.applications = asList(applications, "applications");
     await this.ctx.loadUsers(this.applications.map((a) => a.from_user_id));
     this.render();
@@ -63,9 +72,10 @@ export class Groups {
           changed = null;
           await this.load();
           this.ctx.chats.render();
+          if (this.shown && !this._onScreen(this.shown)) this.shown = null;
           if (this.shown && (groupIds.has("") || groupIds.has(this.shown))) {
             if (this.groups.has(this.shown)) await this.showGroup(this.shown);
-            else { this.shown = null; this.ctx.backToList(); }
+            else await this._gone(this.shown);
           }
         }
       } finally {
@@ -163,11 +173,29 @@ export class Groups {
     if (focus) field(...focus)?.focus();
   }
 
+  /** The shown group is no longer mine: a dismissed one says so without actions, else the page goes. */
+  async _gone(groupId) {
+    const [info] = asList(await this.ctx.im.getGroupsInfo([groupId]), "groups");
+    if (info?.status === 2) this._showDismissed(info);
+    else { this.shown = null; this.ctx.backToList(); }
+  }
+
+  _showDismissed(info) {
+    const { t } = this.ctx;
+    this.groups.delete(info.group_id);
+    this.others.set(info.group_id, info);
+    this.ctx.showMain(el("div", { class: "detail", dataset: { groupId: info.group_id } },
+      el("button", { class: "icon back", "aria-label": t("back"), onclick: () => this.ctx.backToList() }, icon("back")),
+      el("div", { class: "detail-head" }, avatar(info.group_id, info.group_name),
+        el("div", {}, el("h2", {}, info.group_name), el("p", { class: "muted" }, t("groupDismissed"))))), info.group_name);
+  }
+
   async showGroup(groupId) {
     const { t, act, im } = this.ctx;
     this.shown = groupId;
     const [info] = asList(await im.getGroupsInfo([groupId]), "groups");
     if (!info) return;
+    if (info.status === 2) return this._showDismissed(info);
     this.groups.set(groupId, info);
     const members = await this.members(groupId);
     const me = members.find((m) => m.user_id === this.ctx.me.user_id);
@@ -236,7 +264,7 @@ export class Groups {
         me ? el("button", { class: "primary", onclick: act(() => this.ctx.chats.openWith({ groupId })) }, t("chatInGroup")) : null,
         canManage ? el("button", { onclick: act(async () => { await im.changeGroupMute(groupId, !groupMuted); await redraw(); }) }, groupMuted ? t("unmuteAll") : t("muteAll")) : null,
         me && !isOwner ? el("button", { class: "danger", onclick: act(async () => { if (!window.confirm(t("confirmLeave"))) return; await im.quitGroup(groupId); this.ctx.backToList(); await this.load(); }) }, t("leave")) : null,
-        isOwner ? el("button", { class: "danger", onclick: act(async () => { if (!window.confirm(t("confirmDismiss"))) return; await im.dismissGroup(groupId); this.ctx.backToList(); await this.load(); }) }, t("dismiss")) : null),
+        isOwner ? el("button", { class: "danger", onclick: act(async () => { if (!window.confirm(t("confirmDismiss"))) return; await im.dismissGroup(groupId); await this.load(); if (this._onScreen(groupId)) await this._gone(groupId); }) }, t("dismiss")) : null),
       section(`${t("members")} (${members.length})`, el("ul", { class: "people", role: "list" }, memberRows)),
       inviteForm ? section(t("invite"), inviteForm) : null,
       nicknameForm ? section(t("myGroupNickname"), nicknameForm) : null,

@@ -88,6 +88,7 @@ const STRINGS = {
     quoteLoading: "Loading the quoted message…", quoteUnavailable: "A message no longer available",
     youAreMuted: "You are muted in this group until {until}.",
     groupMutedComposer: "Everyone is muted: only the owner and admins can send messages until a manager lifts it.",
+    groupDismissed: "This group was dismissed.",
   },
   "zh-CN": {
     appName: "IM", signIn: "登录", signUp: "注册账号", signOut: "退出登录", userId: "用户 ID",
@@ -172,6 +173,7 @@ const STRINGS = {
     quoteLoading: "正在加载引用的消息…", quoteUnavailable: "该消息已不可查看",
     youAreMuted: "你在本群已被禁言，直到 {until}。",
     groupMutedComposer: "本群已开启全员禁言：在管理员解除之前，只有群主和管理员可以发言。",
+    groupDismissed: "该群组已解散。",
   },
 };
 
